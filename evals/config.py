@@ -1,0 +1,368 @@
+"""YAML files -> pydantic models that reject unknown keys.
+
+A bad file is reported as `file:line: field: what is wrong; what is expected`,
+so a user can fix it without reading code. Loading never writes anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from evals.providers.base import GenerationParams, Timeouts
+
+
+class ConfigError(ValueError):
+    """A configuration or input file is wrong; the message says where and how to fix it."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- suites
+
+
+class ScorerSpec(_Strict):
+    """One scorer of a suite: a registered name, its arguments and its weight in a weighted pass rule."""
+
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    weight: float = Field(default=1.0, ge=0)
+
+
+class PassRule(_Strict):
+    """How scorer results combine into pass/fail.
+
+    all: every scorer passes; any: one passes; weighted: the weighted mean of
+    scorer values reaches `threshold`.
+    """
+
+    mode: Literal["all", "any", "weighted"] = "all"
+    threshold: float = Field(default=1.0, ge=0, le=1)
+
+
+class CategoryOverride(_Strict):
+    scorers: list[ScorerSpec] | None = None
+    pass_rule: PassRule | None = None
+
+    @field_validator("scorers", mode="before")
+    @classmethod
+    def _short(cls, v: Any) -> Any:
+        return _scorer_shorthand(v)
+
+
+class FieldMap(_Strict):
+    """Which column of the samples file holds each Sample field."""
+
+    id: str = "id"
+    input: str = "input"
+    reference: str = "reference"
+    category: str = "category"
+    metadata: str = "metadata"
+    scorers: str = "scorers"
+
+
+def _scorer_shorthand(v: Any) -> Any:
+    if isinstance(v, list):
+        return [{"name": s} if isinstance(s, str) else s for s in v]
+    return v
+
+
+class Suite(_Strict):
+    name: str
+    description: str = ""
+    samples: str = "samples.jsonl"
+    """Path relative to the suite directory; any format `datasets` loads (JSONL, CSV, Parquet)."""
+    fields: FieldMap = Field(default_factory=FieldMap)
+    system_prompt: str | None = None
+    """Prepended as a system message to samples that have none."""
+    scorers: list[ScorerSpec] = Field(default_factory=lambda: [ScorerSpec(name="exact")])
+    pass_rule: PassRule = Field(default_factory=PassRule)
+    categories: dict[str, CategoryOverride] = Field(default_factory=dict)
+    plugins: list[str] = Field(default_factory=list)
+    """Python files (relative to the suite directory) that register extra scorers."""
+    margin: float = Field(default=0.05, gt=0, lt=1)
+    """Non-inferiority margin for the verdict, as a fraction (0.05 = 5 points)."""
+    workload: dict[str, Any] | None = None
+    """The workload profile written by `evals import` (volume, token sizes per category)."""
+
+    _dir: Path | None = None
+
+    @field_validator("scorers", mode="before")
+    @classmethod
+    def _short(cls, v: Any) -> Any:
+        return _scorer_shorthand(v)
+
+    @property
+    def dir(self) -> Path:
+        assert self._dir is not None, "suite was not loaded from a file"
+        return self._dir
+
+    @property
+    def samples_path(self) -> Path:
+        return self.dir / self.samples
+
+    def scorers_for(self, category: str) -> list[ScorerSpec]:
+        o = self.categories.get(category)
+        return o.scorers if o and o.scorers is not None else self.scorers
+
+    def pass_rule_for(self, category: str) -> PassRule:
+        o = self.categories.get(category)
+        return o.pass_rule if o and o.pass_rule is not None else self.pass_rule
+
+
+# ---------------------------------------------------------------- runners
+
+
+class ApiPricing(_Strict):
+    """Prices per million tokens. `model` looks them up in the catalogue; any
+    price given here overrides the catalogue's."""
+
+    model: str | None = None
+    input_per_mtok: float | None = Field(default=None, ge=0)
+    cached_input_per_mtok: float | None = Field(default=None, ge=0)
+    cache_write_per_mtok: float | None = Field(default=None, ge=0)
+    output_per_mtok: float | None = Field(default=None, ge=0)
+    batch: bool = False
+    """Batch API (about half price); no latency figures."""
+
+
+class Purchase(_Strict):
+    price_usd: float = Field(gt=0)
+    """Purchase price of the whole server (all its GPUs)."""
+    amortisation_months: float = Field(default=36, gt=0)
+    power_kw: float = Field(default=0.0, ge=0)
+    """Average draw of the server under load."""
+    pue: float = Field(default=1.3, ge=1)
+    price_per_kwh: float = Field(default=0.15, ge=0)
+    ops_per_month_usd: float = Field(default=0.0, ge=0)
+
+
+class SelfHostedPricing(_Strict):
+    gpu: str
+    """GPU type, e.g. A100-80GB (see the GPU catalogue)."""
+    gpus: int = Field(ge=1)
+    cloud_price_per_gpu_hour: float | None = Field(default=None, gt=0)
+    purchase: Purchase | None = None
+    utilisation: float = Field(default=0.6, gt=0, le=1)
+    """Expected share of the month the server is busy serving at its measured capacity."""
+
+    @model_validator(mode="after")
+    def _one_price(self) -> "SelfHostedPricing":
+        if (self.cloud_price_per_gpu_hour is None) == (self.purchase is None):
+            raise ValueError("give exactly one of cloud_price_per_gpu_hour or purchase")
+        return self
+
+    def hourly_cost_usd(self) -> float:
+        """What one server costs per wall-clock hour, busy or not."""
+        if self.cloud_price_per_gpu_hour is not None:
+            return self.cloud_price_per_gpu_hour * self.gpus
+        p = self.purchase
+        assert p is not None
+        hours_per_month = 730.0
+        capex = p.price_usd / p.amortisation_months / hours_per_month
+        power = p.power_kw * p.pue * p.price_per_kwh
+        ops = p.ops_per_month_usd / hours_per_month
+        return capex + power + ops
+
+
+class Pricing(_Strict):
+    api: ApiPricing | None = None
+    self_hosted: SelfHostedPricing | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "Pricing":
+        if (self.api is None) == (self.self_hosted is None):
+            raise ValueError("give exactly one of `api` or `self_hosted`")
+        return self
+
+
+class RetryPolicy(_Strict):
+    max_attempts: int = Field(default=6, ge=1)
+    base_delay_s: float = Field(default=0.5, ge=0)
+    max_delay_s: float = Field(default=30.0, ge=0)
+
+
+class SimBehaviour(_Strict):
+    """How a simulated model behaves on the simulated server."""
+
+    protocol: Literal["openai", "anthropic"] = "openai"
+    accuracy: dict[str, float] = Field(default_factory=lambda: {"default": 0.8})
+    """Probability of answering with the reference, per category; `default` for the rest."""
+    ttft_ms: float = Field(default=200.0, ge=0)
+    tokens_per_second: float = Field(default=50.0, gt=0)
+    rate_limit_rate: float = Field(default=0.0, ge=0, le=1)
+    retry_after_s: float = Field(default=0.2, ge=0)
+    error_rate: float = Field(default=0.0, ge=0, le=1)
+    drop_rate: float = Field(default=0.0, ge=0, le=1)
+    stall_rate: float = Field(default=0.0, ge=0, le=1)
+    seed: int = 0
+
+    @field_validator("accuracy")
+    @classmethod
+    def _probabilities(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, p in v.items():
+            if not 0 <= p <= 1:
+                raise ValueError(f"accuracy[{k}] must be between 0 and 1, got {p}")
+        return v
+
+
+Provider = Literal["openai_compatible", "openai", "anthropic", "simulated"]
+
+
+class RunnerProfile(_Strict):
+    name: str
+    provider: Provider
+    model: str
+    description: str = ""
+    base_url: str | None = None
+    base_urls: list[str] | None = None
+    """Several replicas of one deployment; requests are spread across them."""
+    api_key_env: str | None = None
+    """Name of the environment variable holding the key. The key itself never goes in a file."""
+    role: Literal["reference", "candidate"] = "candidate"
+    params: GenerationParams = Field(default_factory=GenerationParams)
+    concurrency: int = Field(default=16, ge=1)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    pricing: Pricing
+    simulate: SimBehaviour | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "RunnerProfile":
+        if self.base_url and self.base_urls:
+            raise ValueError("give base_url or base_urls, not both")
+        if self.provider == "simulated" and self.simulate is None:
+            raise ValueError("a simulated runner needs a `simulate:` block")
+        if self.provider != "simulated" and self.simulate is not None:
+            raise ValueError("`simulate:` is only for provider: simulated")
+        if self.provider == "openai_compatible" and not self.urls():
+            raise ValueError("openai_compatible needs base_url (e.g. http://localhost:8000/v1)")
+        return self
+
+    @property
+    def simulated(self) -> bool:
+        return self.provider == "simulated"
+
+    def urls(self) -> list[str]:
+        if self.base_urls:
+            return list(self.base_urls)
+        return [self.base_url] if self.base_url else []
+
+    def profile_hash(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _line_of(path: Path, text: str, loc: tuple[Any, ...]) -> int | None:
+    """Line (1-based) of the YAML node at `loc`, or of its nearest existing parent."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = None
+            for k, v in node.value:
+                if k.value == str(key):
+                    nxt, line = v, k.start_mark.line + 1
+                    break
+            if nxt is None:
+                return line
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def format_validation_error(path: Path, text: str, err: ValidationError) -> str:
+    lines = [f"{path}: invalid {err.title}:"]
+    for e in err.errors():
+        loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith("function-")))
+        field = ".".join(str(x) for x in loc) or "(top level)"
+        line = _line_of(path, text, loc)
+        where = f"{path}:{line}" if line else str(path)
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field; remove it or check its spelling"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        got = e.get("input")
+        hint = f" (got {got!r})" if e["type"] not in ("missing",) and not isinstance(got, dict) else ""
+        lines.append(f"  {where}: `{field}`: {msg}{hint}")
+    return "\n".join(lines)
+
+
+def read_yaml(path: Path) -> tuple[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"{path}: file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of fields at the top level, got {type(data).__name__}")
+    return text, data
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Load `tasks/<suite>/suite.yaml` (or the directory holding it)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "suite.yaml"
+    text, data = read_yaml(p)
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(p, text, e)) from None
+    suite._dir = p.parent.resolve()
+    if not suite.samples_path.exists():
+        line = _line_of(p, text, ("samples",))
+        raise ConfigError(f"{p}:{line or 1}: `samples`: file {suite.samples_path} not found")
+    return suite
+
+
+def load_runner(path: str | Path) -> RunnerProfile:
+    p = Path(path)
+    text, data = read_yaml(p)
+    try:
+        return RunnerProfile.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(p, text, e)) from None
+
+
+def find_runner(workspace: Path, name_or_path: str) -> RunnerProfile:
+    """A runner by file path, or by name from `runners/<name>.yaml`."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        return load_runner(p)
+    cand = workspace / "runners" / f"{name_or_path}.yaml"
+    if cand.exists():
+        return load_runner(cand)
+    known = sorted(x.stem for x in (workspace / "runners").glob("*.yaml"))
+    raise ConfigError(f"runner {name_or_path!r} not found: no file {cand}. Known runners: {', '.join(known) or 'none'}")
+
+
+def find_suite(workspace: Path, name_or_path: str) -> Suite:
+    p = Path(name_or_path)
+    if p.exists():
+        return load_suite(p)
+    cand = workspace / "tasks" / name_or_path
+    if cand.exists():
+        return load_suite(cand)
+    known = sorted(x.parent.name for x in (workspace / "tasks").glob("*/suite.yaml"))
+    raise ConfigError(f"suite {name_or_path!r} not found: no directory {cand}. Known suites: {', '.join(known) or 'none'}")
