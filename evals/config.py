@@ -228,6 +228,8 @@ class RunnerProfile(_Strict):
     role: Literal["reference", "candidate"] = "candidate"
     params: GenerationParams = Field(default_factory=GenerationParams)
     concurrency: int = Field(default=16, ge=1)
+    stream: bool = True
+    """Stream responses (time to first token from the server). Turn off for servers whose streams misbehave."""
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     pricing: Pricing

@@ -1,0 +1,160 @@
+"""The Python API. Every command of `evals` is a thin wrapper over one function here.
+
+    from evals import api
+    outcome = api.run(workspace=".", suite="support", runners=["llama-3.3-70b-sim", "claude-sonnet-4.5-sim"])
+    print(outcome.report_path)
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evals.config import ConfigError, Suite, find_runner, find_suite, load_suite
+from evals.report.analyse import analyse
+from evals.report.model import ReportModel
+from evals.report.render import render
+from evals.run.orchestrate import RunSummary, execute_run
+from evals.scoring.base import ScoringContext
+from evals.scoring.stage import ScoreSummary, check_scorers, score_run
+from evals.store.db import Store
+
+EXAMPLE_WORKSPACE = Path(__file__).parent / "examples" / "workspace"
+DEFAULT_STORE = Path("reports") / "evals.sqlite"
+DEMO_RUNNERS = ["claude-sonnet-4.5-sim", "gpt-5-sim", "llama-3.3-70b-sim", "qwen-2.5-72b-sim"]
+DEMO_SUITE = "support"
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    run: RunSummary
+    scores: ScoreSummary | None
+    report: ReportModel | None
+    report_path: Path | None
+
+
+def open_store(workspace: str | Path = ".", store: str | Path | None = None) -> Store:
+    ws = Path(workspace)
+    return Store(Path(store) if store else ws / DEFAULT_STORE)
+
+
+def init_workspace(directory: str | Path, force: bool = False) -> Path:
+    """Write a fresh workspace: the example suite and runner profiles, and an empty reports/."""
+    d = Path(directory)
+    for sub in ("tasks", "runners"):
+        target = d / sub
+        if target.exists() and any(target.iterdir()) and not force:
+            raise ConfigError(f"{target} already exists and is not empty; use --force to overwrite the example files")
+        shutil.copytree(EXAMPLE_WORKSPACE / sub, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    (d / "reports").mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _context(workspace: Path) -> ScoringContext:
+    return ScoringContext(workspace=workspace, resolve_runner=lambda name: find_runner(workspace, name))
+
+
+def run(
+    *,
+    workspace: str | Path = ".",
+    suite: str,
+    runners: list[str],
+    reference: str | None = None,
+    budget_usd: float | None = None,
+    reuse: bool = True,
+    quiet: bool = False,
+    store: str | Path | None = None,
+    prices: str | Path | None = None,
+    score: bool = True,
+    report: bool = True,
+) -> RunOutcome:
+    """Run a suite against runners, then score and report (unless told not to)."""
+    ws = Path(workspace)
+    s = find_suite(ws, suite)
+    profiles = [find_runner(ws, r) for r in runners]
+    ctx = _context(ws)
+    check_scorers(s, ctx)  # a bad scorer fails before any request is paid for
+    price_path = Path(prices) if prices else None
+    st = open_store(ws, store)
+    try:
+        summary = execute_run(workspace=ws, suite=s, runners=profiles, store=st, reference=reference, budget_usd=budget_usd, reuse=reuse, quiet=quiet, price_overrides=price_path)
+        scores = score_run(st, summary.run_id, s, ctx) if score else None
+        model = analyse(st, summary.run_id, s, price_path) if score and report else None
+        path = render(model, ws / "reports" / summary.run_id) if model else None
+    finally:
+        st.close()
+    return RunOutcome(run_id=summary.run_id, run=summary, scores=scores, report=model, report_path=path)
+
+
+def _suite_of_run(ws: Path, st: Store, run_id: str, suite: str | None) -> Suite:
+    r = st.run(run_id)
+    return load_suite(suite) if suite else find_suite(ws, r["suite"])
+
+
+def rescore(*, workspace: str | Path = ".", run_id: str | None = None, suite: str | None = None, store: str | Path | None = None, report: bool = True) -> tuple[ScoreSummary, Path | None]:
+    """Regrade a stored run (e.g. after changing a scorer) without calling any model."""
+    ws = Path(workspace)
+    st = open_store(ws, store)
+    try:
+        rid = run_id or st.latest_run_id()
+        if rid is None:
+            raise ConfigError(f"no runs in {st.path}; run `evals run` first")
+        s = _suite_of_run(ws, st, rid, suite)
+        summary = score_run(st, rid, s, _context(ws))
+        path = render(analyse(st, rid, s), ws / "reports" / rid) if report else None
+    finally:
+        st.close()
+    return summary, path
+
+
+def build_report(*, workspace: str | Path = ".", run_id: str | None = None, out: str | Path | None = None, store: str | Path | None = None, prices: str | Path | None = None) -> Path:
+    ws = Path(workspace)
+    st = open_store(ws, store)
+    try:
+        rid = run_id or st.latest_run_id()
+        if rid is None:
+            raise ConfigError(f"no runs in {st.path}; run `evals run` first")
+        model = analyse(st, rid, None, Path(prices) if prices else None)
+        return render(model, Path(out) if out else ws / "reports" / rid)
+    finally:
+        st.close()
+
+
+def demo(out: str | Path, quiet: bool = False) -> RunOutcome:
+    """init + simulated endpoints + run + score + report, on the embedded example."""
+    d = Path(out)
+    if not (d / "tasks" / DEMO_SUITE).exists():
+        init_workspace(d)
+    return run(workspace=d, suite=DEMO_SUITE, runners=DEMO_RUNNERS, quiet=quiet)
+
+
+def list_runs(*, workspace: str | Path = ".", store: str | Path | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    st = open_store(workspace, store)
+    try:
+        return st.query(
+            "SELECT r.id, r.suite, r.status, r.created_at, r.reference_runner, GROUP_CONCAT(rr.runner, ', ') runners "
+            "FROM runs r LEFT JOIN run_runners rr ON rr.run_id = r.id GROUP BY r.id ORDER BY r.created_at DESC LIMIT ?",
+            (limit,),
+        )
+    finally:
+        st.close()
+
+
+def simulated_models(workspace: str | Path = ".") -> tuple[dict[str, Any], list[Any]]:
+    """Behaviours of the workspace's simulated runners and the samples of its suites, for `evals sim`."""
+    from evals.config import load_runner
+    from evals.suite.load import load_samples
+
+    ws = Path(workspace)
+    models = {}
+    for p in sorted((ws / "runners").glob("*.yaml")):
+        prof = load_runner(p)
+        if prof.simulate is not None:
+            models[prof.model] = prof.simulate
+    samples = [s for d in sorted((ws / "tasks").glob("*/suite.yaml")) for s in load_samples(load_suite(d))]
+    if not models:
+        raise ConfigError(f"no simulated runners (provider: simulated) in {ws / 'runners'}")
+    return models, samples

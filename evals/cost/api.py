@@ -1,0 +1,73 @@
+"""What a hosted API charges for one request, from the usage the server reported.
+
+Input tokens are split three ways because the provider bills them three
+ways: tokens read from the prompt cache are cheap, tokens written to it
+(Anthropic) cost more than plain input, and the rest are plain input. Output
+tokens include hidden reasoning, which is billed as output.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from evals.config import ApiPricing, ConfigError
+from evals.cost.catalogue import ApiPrice, ApiPriceCatalogue
+from evals.providers.base import Usage
+
+PER_MILLION = 1_000_000
+
+
+def request_cost(usage: Usage, prices: ApiPrice, batch: bool = False) -> float:
+    """USD for one request.
+
+    `usage.input_tokens` includes the cached and cache-written tokens (the
+    Usage contract), so plain input is what remains after taking them out.
+    Missing counts are zero. A rate the model lacks (no cached or write rate)
+    falls back to the input rate, which is how such tokens are billed. In
+    batch mode every rate is multiplied by the model's batch factor.
+    """
+    total_in = usage.input_tokens or 0
+    cached = usage.cached_input_tokens or 0
+    written = usage.cache_write_tokens or 0
+    plain = total_in - cached - written
+    if plain < 0:
+        raise ValueError(
+            f"usage says {cached} cached + {written} cache-written tokens but only {total_in} input tokens; "
+            "input_tokens must include both (sum Anthropic's input, cache_read and cache_creation counts)"
+        )
+    cached_rate = prices.input if prices.cached_input is None else prices.cached_input
+    write_rate = prices.input if prices.cache_write is None else prices.cache_write
+    usd = (
+        plain * prices.input
+        + cached * cached_rate
+        + written * write_rate
+        + (usage.output_tokens or 0) * prices.output
+    ) / PER_MILLION
+    return usd * prices.batch_discount if batch else usd
+
+
+def prices_for(pricing: ApiPricing, catalogue: ApiPriceCatalogue, today: date) -> ApiPrice:
+    """A runner's prices: the catalogue entry for `pricing.model`, with any rate
+    the profile gives taking precedence (a negotiated discount, a new model).
+
+    Without a catalogue entry the profile must give input and output rates.
+    """
+    given = {
+        "input": pricing.input_per_mtok,
+        "cached_input": pricing.cached_input_per_mtok,
+        "cache_write": pricing.cache_write_per_mtok,
+        "output": pricing.output_per_mtok,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if pricing.model is not None:
+        base = catalogue.get(pricing.model)
+        if not given:
+            return base
+        return base.model_copy(update={**given, "source": f"runner profile over {base.source}", "as_of": today})
+    missing = [k for k in ("input", "output") if k not in given]
+    if missing:
+        raise ConfigError(
+            "pricing.api needs `model` (to look it up in the price catalogue) or at least "
+            f"input_per_mtok and output_per_mtok; missing {', '.join(m + '_per_mtok' for m in missing)}"
+        )
+    return ApiPrice(provider="unknown", **given, source="runner profile", as_of=today)

@@ -1,0 +1,96 @@
+"""How one runner is priced, resolved once per run from its profile and the catalogues.
+
+API runners pay per token; each attempt's cost is computed as it arrives,
+which is what the budget counts. Self-hosted runners pay per hour whether
+busy or not, so their cost is only known from throughput: hourly cost ÷
+(tasks per hour × expected utilisation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from evals.config import ApiPricing, ConfigError, RunnerProfile
+from evals.cost.api import request_cost
+from evals.cost.catalogue import ApiPrice, load_api_prices
+from evals.providers.base import Message, Usage
+
+# Generous: real tokenisers give ~4 characters per token for English, fewer for code and other scripts.
+_CHARS_PER_TOKEN_WORST_CASE = 2.0
+
+
+@dataclass(frozen=True)
+class RunnerPricing:
+    kind: str
+    """api | self_hosted"""
+    price: ApiPrice | None = None
+    batch: bool = False
+    catalogue_as_of: date | None = None
+    hourly_usd: float | None = None
+    utilisation: float | None = None
+    hardware: str | None = None
+
+    def cost_of(self, usage: Usage) -> float:
+        """Cost of one attempt; 0 for self-hosted (paid by the hour, see self_hosted_cost)."""
+        if self.price is None:
+            return 0.0
+        return request_cost(usage, self.price, batch=self.batch)
+
+    def worst_case_usd(self, messages: list[Message], max_tokens: int) -> float:
+        """The most one attempt can cost, reserved against the budget before sending."""
+        if self.price is None:
+            return 0.0
+        chars = sum(len(m["content"]) if isinstance(m.get("content"), str) else len(str(m.get("content"))) for m in messages)
+        worst = Usage(input_tokens=int(chars / _CHARS_PER_TOKEN_WORST_CASE) + 16, output_tokens=max_tokens)
+        return request_cost(worst, self.price, batch=self.batch)
+
+    def self_hosted_cost(self, tasks: int, tasks_per_hour: float) -> float:
+        assert self.hourly_usd is not None and self.utilisation is not None
+        return tasks * self.hourly_usd / (tasks_per_hour * self.utilisation)
+
+    def describe(self, tasks_per_hour: float | None = None) -> str:
+        if self.kind == "api":
+            assert self.price is not None
+            p = self.price
+            batch = ", batch API ×%g" % p.batch_discount if self.batch else ""
+            return f"API tokens at ${p.input:g} in / ${p.output:g} out per million{batch} ({p.source}, as of {p.as_of})"
+        tph = f"{tasks_per_hour:,.0f} tasks/h achieved in this run (concurrency ÷ mean latency)" if tasks_per_hour else "no throughput measured"
+        return f"self-hosted {self.hardware}: ${self.hourly_usd:,.2f}/h ÷ ({tph} × {self.utilisation:.0%} utilisation)"
+
+    def source_row(self, runner: str) -> dict[str, object]:
+        """Where this runner's prices come from, for the report's method section."""
+        if self.kind == "api":
+            assert self.price is not None
+            stale = bool(self.catalogue_as_of and (date.today() - self.catalogue_as_of).days > 90)
+            return {"runner": runner, "basis": self.describe(), "source": self.price.source, "as_of": str(self.price.as_of), "stale": stale}
+        return {"runner": runner, "basis": f"self-hosted {self.hardware} at ${self.hourly_usd:,.2f}/h", "source": "runner profile"}
+
+
+def _api_price(api: ApiPricing, profile: RunnerProfile, overrides: Path | None) -> tuple[ApiPrice, date | None]:
+    given = {k: getattr(api, f"{k}_per_mtok") for k in ("input", "cached_input", "cache_write", "output")}
+    if api.model is None and (given["input"] is None or given["output"] is None):
+        raise ConfigError(f"runner {profile.name!r}: pricing.api needs `model` (a catalogue id) or input_per_mtok and output_per_mtok")
+    if api.model is not None:
+        cat = load_api_prices(overrides)
+        base = cat.get(api.model)
+        update = {k: v for k, v in given.items() if v is not None}
+        if update:
+            base = base.model_copy(update={**update, "source": f"runner profile {profile.name} over {base.source}"})
+        return base, cat.catalogue_as_of
+    return (
+        ApiPrice(provider=profile.provider, source=f"runner profile {profile.name}", as_of=date.today(), batch_discount=0.5, **{k: v for k, v in given.items() if v is not None}),
+        None,
+    )
+
+
+def runner_pricing(profile: RunnerProfile, overrides: Path | None = None) -> RunnerPricing:
+    p = profile.pricing
+    if p.api is not None:
+        price, as_of = _api_price(p.api, profile, overrides)
+        return RunnerPricing(kind="api", price=price, batch=p.api.batch, catalogue_as_of=as_of)
+    sh = p.self_hosted
+    assert sh is not None
+    basis = "rented" if sh.cloud_price_per_gpu_hour is not None else "owned"
+    return RunnerPricing(kind="self_hosted", hourly_usd=sh.hourly_cost_usd(), utilisation=sh.utilisation, hardware=f"{sh.gpus}×{sh.gpu} ({basis})")

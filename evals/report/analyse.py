@@ -1,0 +1,228 @@
+"""The analyse stage: scores + usage + prices -> ReportModel.
+
+Pure reading of the store; every figure in the report is computed here, so
+the renderer only lays it out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from evals.config import RunnerProfile, Suite
+from evals.cost.pricing import RunnerPricing, runner_pricing
+from evals.report.model import CategoryResult, FailureRow, PriceSource, ReportModel, RunnerSummary, VerdictResult
+from evals.scoring.confusion import confusion_matrix
+from evals.stats.intervals import wilson
+from evals.stats.noninferiority import verdict as noninferiority_verdict
+from evals.stats.paired import paired_gap
+from evals.store.db import Store
+
+SMALL_CATEGORY = 30
+FAILURE_TEXT_LIMIT = 4000
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if values else None
+
+
+def _rate(k: int, n: int) -> tuple[float | None, list[float] | None]:
+    if n == 0:
+        return None, None
+    lo, hi = wilson(k, n)
+    return k / n, [lo, hi]
+
+
+def _fmt_money(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    return f"${x:.4f}" if x < 1 else f"${x:,.2f}"
+
+
+def _sentence(v: VerdictResult, cost: float | None) -> str:
+    if v.gap is None or v.gap_ci is None:
+        return f"{v.candidate}: no samples answered by both it and {v.reference}, so no verdict."
+    gap = f"{v.gap * 100:+.1f} points (95% CI {v.gap_ci[0] * 100:+.1f} to {v.gap_ci[1] * 100:+.1f}) vs {v.reference} on {v.paired} paired samples"
+    tail = f"; {_fmt_money(cost)} per completed task." if cost is not None else "."
+    if v.verdict == "inconclusive":
+        more = f", about {v.extra_samples_needed} more paired samples would likely settle it" if v.extra_samples_needed else ""
+        return f"{v.candidate} is inconclusive at a {v.margin * 100:g}-point margin: {gap}{more}{tail}"
+    return f"{v.candidate} is {v.verdict.upper()} at a {v.margin * 100:g}-point margin: {gap}{tail}"
+
+
+def _verdict(cand: str, ref: str, category: str, pairs: list[tuple[bool, bool]], margin: float, cost: float | None) -> VerdictResult:
+    if not pairs:
+        v = VerdictResult(candidate=cand, reference=ref, category=category, paired=0, gap=None, gap_ci=None, mcnemar_p=None, margin=margin, verdict="inconclusive", extra_samples_needed=None, sentence="")
+    else:
+        g = paired_gap([p[0] for p in pairs], [p[1] for p in pairs], seed=0)
+        nv = noninferiority_verdict(g, margin)
+        v = VerdictResult(
+            candidate=cand, reference=ref, category=category, paired=g.n, gap=g.gap, gap_ci=list(g.ci), mcnemar_p=g.mcnemar_p,
+            discordant=[g.b, g.c], margin=margin, verdict=nv.verdict, extra_samples_needed=nv.extra_samples_needed, sentence="",
+        )
+    v.sentence = _sentence(v, cost)
+    return v
+
+
+def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrides: Any = None) -> ReportModel:
+    run = store.run(run_id)
+    info = json.loads(run["info_json"])
+    margin = float(info.get("margin", suite.margin if suite else 0.05))
+    ref = run["reference_runner"]
+    rr = store.query("SELECT * FROM run_runners WHERE run_id=? ORDER BY rowid", (run_id,))
+    profiles = {r["runner"]: RunnerProfile.model_validate_json(r["profile_json"]) for r in rr}
+    pricing: dict[str, RunnerPricing] = {n: runner_pricing(p, price_overrides) for n, p in profiles.items()}
+    samples = {r["sample_id"]: r for r in store.query("SELECT sample_id, category, reference_json FROM samples WHERE run_id=?", (run_id,))}
+    n_samples = len(samples)
+
+    finals: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for a in store.iter_query(
+        "SELECT runner, sample_id, status, text, error, ttft_ms, latency_ms, output_tps FROM attempts WHERE run_id=? AND final=1", (run_id,)
+    ):
+        finals[a["runner"]][a["sample_id"]] = a
+    outcomes: dict[str, dict[str, bool]] = defaultdict(dict)
+    for o in store.iter_query("SELECT runner, sample_id, passed FROM outcomes WHERE run_id=?", (run_id,)):
+        outcomes[o["runner"]][o["sample_id"]] = bool(o["passed"])
+    usage = {
+        r["runner"]: r
+        for r in store.query(
+            "SELECT runner, COUNT(*) attempts, SUM(reused_from IS NULL) fresh, COALESCE(SUM(input_tokens),0) inp, COALESCE(SUM(output_tokens),0) outp, "
+            "COALESCE(SUM(cost_usd),0) cost FROM attempts WHERE run_id=? GROUP BY runner",
+            (run_id,),
+        )
+    }
+
+    runners: list[RunnerSummary] = []
+    cost_per_completed: dict[str, float | None] = {}
+    for row in rr:
+        name = row["runner"]
+        prof = profiles[name]
+        fin = finals.get(name, {})
+        statuses: dict[str, int] = defaultdict(int)
+        for a in fin.values():
+            statuses[a["status"]] += 1
+        statuses["not_run"] = n_samples - len(fin)
+        answered = statuses.get("ok", 0)
+        completed = sum(1 for sid, a in fin.items() if a["status"] == "ok" and outcomes[name].get(sid))
+        ok_rows = [a for a in fin.values() if a["status"] == "ok"]
+        ttft = [a["ttft_ms"] for a in ok_rows if a["ttft_ms"] is not None]
+        lat = [a["latency_ms"] for a in ok_rows if a["latency_ms"] is not None]
+        tps = [a["output_tps"] for a in ok_rows if a["output_tps"] is not None]
+        u = usage.get(name, {"attempts": 0, "inp": 0, "outp": 0, "cost": 0.0})
+        p = pricing[name]
+        throughput = None
+        if p.kind == "self_hosted":
+            throughput = prof.concurrency * 3_600_000 / float(np.mean(lat)) if lat else None
+            cost_total = p.self_hosted_cost(tasks=len(fin), tasks_per_hour=throughput) if throughput else None
+        else:
+            cost_total = float(u["cost"])
+        cpc = cost_total / completed if cost_total is not None and completed else None
+        cost_per_completed[name] = cpc
+        rate, ci = _rate(completed, answered)
+        runners.append(
+            RunnerSummary(
+                name=name, provider=row["provider"], model=row["model"], simulated=bool(row["simulated"]),
+                role="reference" if name == ref else "candidate", samples=n_samples, answered=answered, completed=completed,
+                errors=n_samples - answered, statuses=dict(statuses), pass_rate=rate, pass_rate_ci=ci,
+                completion_rate=completed / n_samples if n_samples else 0.0, attempts=int(u["attempts"]),
+                requests_sent=row["requests_sent"], requests_reused=row["requests_reused"], stopped_reason=row["stopped_reason"],
+                input_tokens=int(u["inp"]), output_tokens=int(u["outp"]), cost_total_usd=cost_total, cost_per_completed_task_usd=cpc,
+                cost_basis=p.describe(throughput), throughput_tasks_per_hour=throughput,
+                ttft_ms_p50=_pct(ttft, 50), ttft_ms_p95=_pct(ttft, 95), latency_ms_p50=_pct(lat, 50), latency_ms_p95=_pct(lat, 95),
+                output_tps_p50=_pct(tps, 50),
+            )
+        )
+
+    categories: list[CategoryResult] = []
+    cats = sorted({s["category"] for s in samples.values()})
+    for row in rr:
+        name = row["runner"]
+        for cat in cats:
+            ids = [sid for sid, s in samples.items() if s["category"] == cat]
+            ans = [sid for sid in ids if finals[name].get(sid, {}).get("status") == "ok"]
+            comp = sum(1 for sid in ans if outcomes[name].get(sid))
+            rate, ci = _rate(comp, len(ans))
+            categories.append(CategoryResult(runner=name, category=cat, samples=len(ids), answered=len(ans), completed=comp, pass_rate=rate, pass_rate_ci=ci, small=len(ans) < SMALL_CATEGORY))
+
+    def pairs(cand: str, cat: str | None) -> list[tuple[bool, bool]]:
+        out = []
+        for sid, s in samples.items():
+            if cat is not None and s["category"] != cat:
+                continue
+            if finals[cand].get(sid, {}).get("status") == "ok" and finals[ref].get(sid, {}).get("status") == "ok":
+                out.append((outcomes[cand].get(sid, False), outcomes[ref].get(sid, False)))
+        return out
+
+    verdicts, cat_verdicts = [], []
+    for row in rr:
+        cand = row["runner"]
+        if cand == ref:
+            continue
+        verdicts.append(_verdict(cand, ref, "all", pairs(cand, None), margin, cost_per_completed.get(cand)))
+        for cat in cats:
+            cat_verdicts.append(_verdict(cand, ref, cat, pairs(cand, cat), margin, None))
+
+    confusion = _confusion(store, run_id)
+    failures = _failures(store, run_id, finals, outcomes, samples, ref)
+    judge = store.query("SELECT COALESCE(SUM(judge_cost_usd),0) c FROM scores WHERE run_id=?", (run_id,))[0]["c"]
+    sims = [r.name for r in runners if r.simulated]
+    return ReportModel(
+        run_id=run_id, suite=run["suite"], suite_hash=run["suite_hash"], created_at=run["created_at"], finished_at=run["finished_at"],
+        status=run["status"], tool_version=run["tool_version"], git_commit=run["git_commit"], simulated=bool(sims), simulated_runners=sims,
+        reference=ref, margin=margin, runners=runners, categories=categories, verdicts=verdicts, category_verdicts=cat_verdicts,
+        confusion=confusion, judge_cost_usd=float(judge), prices=[PriceSource(**p.source_row(n)) for n, p in pricing.items()],
+        method={
+            "samples": n_samples,
+            "categories": {c: sum(1 for s in samples.values() if s["category"] == c) for c in cats},
+            "small_category_threshold": SMALL_CATEGORY,
+            "interval": "Wilson 95% for pass rates; seeded paired bootstrap (10,000 resamples) for gaps; exact McNemar test",
+            "pass_rate_definition": "completed ÷ answered; errors, truncations and timeouts are counted apart and never completed",
+            "python": info.get("python"),
+            "budget_usd": info.get("budget_usd"),
+            "reuse": info.get("reuse"),
+        },
+        failures=failures,
+    )
+
+
+def _confusion(store: Store, run_id: str) -> dict[str, Any]:
+    pairs: dict[str, list[tuple[str | None, str | None]]] = defaultdict(list)
+    for r in store.iter_query("SELECT runner, details_json FROM scores WHERE run_id=? AND scorer='label'", (run_id,)):
+        d = json.loads(r["details_json"] or "{}")
+        pairs[r["runner"]].append((d.get("expected"), d.get("predicted")))
+    return {runner: confusion_matrix(p) for runner, p in pairs.items()}
+
+
+def _clip(text: str | None) -> str:
+    text = text or ""
+    if len(text) > FAILURE_TEXT_LIMIT:
+        return f"{text[:FAILURE_TEXT_LIMIT]}… ({len(text) - FAILURE_TEXT_LIMIT} more characters)"
+    return text
+
+
+def _failures(store: Store, run_id: str, finals: dict, outcomes: dict, samples: dict, ref: str) -> list[FailureRow]:  # type: ignore[type-arg]
+    """Every non-passing (runner, sample), with the reference runner's answer beside it."""
+    expl: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for r in store.iter_query("SELECT runner, sample_id, scorer, explanation, error FROM scores WHERE run_id=? AND (passed=0 OR error IS NOT NULL)", (run_id,)):
+        expl[(r["runner"], r["sample_id"])].append(f"{r['scorer']}: {r['error'] or r['explanation'] or 'failed'}")
+    rows = []
+    for runner, fin in finals.items():
+        for sid, a in fin.items():
+            passed = outcomes[runner].get(sid) if a["status"] == "ok" else None
+            if passed:
+                continue
+            ref_out = finals.get(ref, {}).get(sid, {}).get("text") if runner != ref else None
+            expected = samples[sid]["reference_json"]
+            exp_val = json.loads(expected) if expected else None
+            rows.append(
+                FailureRow(
+                    sample_id=sid, category=samples[sid]["category"], runner=runner, status=a["status"], passed=passed,
+                    output=_clip(a["text"]), reference_output=_clip(ref_out) if ref_out is not None else None,
+                    expected=_clip(exp_val if isinstance(exp_val, str) else json.dumps(exp_val, ensure_ascii=False)) if exp_val is not None else None,
+                    explanation="; ".join(expl.get((runner, sid), [])), error=a["error"],
+                )
+            )
+    return rows

@@ -1,0 +1,179 @@
+"""The run stage: suite + runner profiles -> every answer in the store.
+
+Everything that can be wrong with the inputs (files, keys, prices) is checked
+before the run is created, so a bad invocation writes nothing half-done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from evals import __version__
+from evals.config import ConfigError, RunnerProfile, Suite
+from evals.cost.pricing import RunnerPricing, runner_pricing
+from evals.providers.factory import make_providers
+from evals.run.budget import Budget
+from evals.run.executor import Job, RunnerResult, run_jobs
+from evals.run.keys import request_identity, request_key
+from evals.run.progress import Progress
+from evals.store.db import Store
+from evals.suite.load import load_samples, suite_hash
+from evals.suite.sample import Sample
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    results: dict[str, RunnerResult]
+    reused: dict[str, int]
+    status: str
+
+
+def new_run_id(suite: str) -> str:
+    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{suite}-{secrets.token_hex(2)}"
+
+
+def git_commit(workspace: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(workspace), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def choose_reference(runners: list[RunnerProfile], reference: str | None) -> str:
+    names = [r.name for r in runners]
+    if reference:
+        if reference not in names:
+            raise ConfigError(f"--reference {reference!r} is not one of the runners in this run: {', '.join(names)}")
+        return reference
+    marked = [r.name for r in runners if r.role == "reference"]
+    if len(marked) > 1:
+        raise ConfigError(f"several runners say `role: reference` ({', '.join(marked)}); pick one with --reference")
+    return marked[0] if marked else names[0]
+
+
+@contextlib.contextmanager
+def simulated_endpoints(runners: list[RunnerProfile], samples: list[Sample]) -> Iterator[str | None]:
+    """Start the simulated server in-process for simulated runners that name no base_url."""
+    sims = [r for r in runners if r.simulated and not r.urls()]
+    if not sims:
+        yield None
+        return
+    from evals.sim import SimServer
+
+    models = {}
+    for r in sims:
+        assert r.simulate is not None
+        if r.model in models and models[r.model] != r.simulate:
+            raise ConfigError(f"simulated runners share the model name {r.model!r} with different behaviour; give each its own model name")
+        models[r.model] = r.simulate
+    server = SimServer(models, samples)
+    server.start()
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
+
+
+def execute_run(
+    *,
+    workspace: Path,
+    suite: Suite,
+    runners: list[RunnerProfile],
+    store: Store,
+    reference: str | None = None,
+    budget_usd: float | None = None,
+    reuse: bool = True,
+    quiet: bool = False,
+    price_overrides: Path | None = None,
+) -> RunSummary:
+    if not runners:
+        raise ConfigError("no runners given; name at least one with --runner")
+    names = [r.name for r in runners]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise ConfigError(f"runner names must be unique in a run: {', '.join(sorted(dupes))}")
+    samples = load_samples(suite)
+    ref = choose_reference(runners, reference)
+    pricing = {r.name: runner_pricing(r, price_overrides) for r in runners}
+    with simulated_endpoints(runners, samples) as sim_url:
+        providers = {r.name: make_providers(r, sim_url) for r in runners}  # fails early on a missing key
+        run_id = new_run_id(suite.name)
+        store.create_run(
+            run_id,
+            suite=suite.name,
+            suite_hash=suite_hash(suite),
+            workspace=str(workspace.resolve()),
+            git_commit=git_commit(workspace),
+            tool_version=__version__,
+            reference_runner=ref,
+            info={"margin": suite.margin, "budget_usd": budget_usd, "python": sys.version.split()[0], "reuse": reuse},
+        )
+        store.add_samples(
+            run_id,
+            (
+                (s.id, s.category, json.dumps(s.input, ensure_ascii=False), json.dumps(s.reference, ensure_ascii=False), json.dumps(s.metadata, ensure_ascii=False), json.dumps(s.scorers) if s.scorers is not None else None)
+                for s in samples
+            ),
+        )
+        status = "failed"
+        results: dict[str, RunnerResult] = {}
+        reused: dict[str, int] = {}
+        try:
+            jobs_by_runner = {}
+            for r in runners:
+                store.add_runner(run_id, r.name, r.provider, r.model, r.simulated, r.profile_hash(), r.model_dump_json())
+                jobs, n_reused = _plan(store, run_id, r, samples, pricing[r.name], reuse)
+                jobs_by_runner[r.name] = jobs
+                reused[r.name] = n_reused
+            store.commit()
+            results = asyncio.run(_run_all(runners, providers, jobs_by_runner, store, run_id, pricing, Budget(budget_usd), quiet))
+            for name, res in results.items():
+                store.update_runner(run_id, name, requests_sent=res.sent, requests_reused=reused[name], stopped_reason=res.stopped_reason, wall_s=res.wall_s)
+            status = "finished"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            store.finish_run(run_id, status)
+    return RunSummary(run_id=run_id, results=results, reused=reused, status=status)
+
+
+def _plan(store: Store, run_id: str, r: RunnerProfile, samples: list[Sample], pricing: RunnerPricing, reuse: bool) -> tuple[list[Job], int]:
+    """Jobs still to send, after copying in every answer an earlier run already paid for."""
+    ident = request_identity(r)
+    keyed = [(s, request_key(ident, s.input)) for s in samples]
+    store.add_requests(
+        (k, r.provider, json.dumps(ident["base_urls"]), r.model, json.dumps(ident["params"], sort_keys=True), json.dumps(s.input, ensure_ascii=False))
+        for s, k in keyed
+    )
+    done = store.reusable_answers(k for _, k in keyed) if reuse else {}
+    store.reuse_attempts(run_id, r.name, [(s.id, done[k]) for s, k in keyed if k in done])
+    jobs = [Job(s.id, s.input, k, pricing.worst_case_usd(s.input, r.params.max_tokens)) for s, k in keyed if k not in done]
+    return jobs, len(keyed) - len(jobs)
+
+
+async def _run_all(runners, providers, jobs_by_runner, store, run_id, pricing, budget, quiet) -> dict[str, RunnerResult]:  # type: ignore[no-untyped-def]
+    with Progress(quiet=quiet) as progress:
+        try:
+            tasks = []
+            for r in runners:
+                jobs = jobs_by_runner[r.name]
+                tick = progress.add(r.name, total=len(jobs))
+                tasks.append(run_jobs(r, providers[r.name], jobs, store=store, run_id=run_id, cost_of=pricing[r.name].cost_of, budget=budget, on_done=tick))
+            results = await asyncio.gather(*tasks)
+        finally:
+            for ps in providers.values():
+                for p in ps:
+                    await p.aclose()
+    return {r.name: res for r, res in zip(runners, results)}

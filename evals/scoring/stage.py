@@ -1,0 +1,120 @@
+"""The score stage: stored completions -> scores and pass/fail outcomes.
+
+Reads only the store and the suite, so `evals score RUN` can regrade a run
+after a scorer changes without calling any model again. Only `ok`
+completions are graded; truncated, errored and timed-out ones get no score
+and never count as completed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from evals.config import ConfigError, ScorerSpec, Suite
+from evals.scoring.base import Score, ScoreFn, ScoringContext, build, load_plugin
+from evals.scoring.passrule import combine, merge_args
+from evals.store.db import Store
+from evals.suite.sample import Sample
+
+
+@dataclass
+class ScoreSummary:
+    graded: int
+    passed: int
+    scorer_errors: int
+
+
+def _samples(store: Store, run_id: str) -> dict[str, Sample]:
+    out = {}
+    for r in store.iter_query("SELECT * FROM samples WHERE run_id=?", (run_id,)):
+        out[r["sample_id"]] = Sample(
+            id=r["sample_id"],
+            input=json.loads(r["input_json"]),
+            reference=json.loads(r["reference_json"]) if r["reference_json"] is not None else None,
+            category=r["category"],
+            metadata=json.loads(r["metadata_json"]),
+            scorers=json.loads(r["scorers_json"]) if r["scorers_json"] else None,
+        )
+    return out
+
+
+def check_scorers(suite: Suite, context: ScoringContext | None = None) -> None:
+    """Build every scorer the suite names once, so a typo fails before any model is called."""
+    for p in suite.plugins:
+        load_plugin(suite.dir / p)
+    specs = list(suite.scorers)
+    for name, o in suite.categories.items():
+        specs += o.scorers or []
+    for spec in specs:
+        try:
+            build(spec.name, spec.args, context)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError(f"{suite.dir / 'suite.yaml'}: scorer `{spec.name}`: {e}") from None
+
+
+async def _grade(output: str, sample: Sample, specs: list[ScorerSpec], fns: list[ScoreFn]) -> list[Score]:
+    out = []
+    for spec, fn in zip(specs, fns):
+        try:
+            out.append(await fn(output, sample))
+        except Exception as e:  # a scorer bug is this sample's scoring error, never a pass
+            out.append(Score(value=0.0, passed=False, error=f"scorer {spec.name} failed: {type(e).__name__}: {e}"))
+    return out
+
+
+def score_run(store: Store, run_id: str, suite: Suite, context: ScoringContext | None = None, concurrency: int = 16) -> ScoreSummary:
+    store.run(run_id)  # a clear error for an unknown run
+    check_scorers(suite, context)
+    samples = _samples(store, run_id)
+    rows = store.query("SELECT runner, sample_id, text FROM attempts WHERE run_id=? AND final=1 AND status='ok'", (run_id,))
+    cache: dict[tuple[str, str], ScoreFn] = {}
+
+    def scorer_fns(sample: Sample) -> tuple[list[ScorerSpec], list[ScoreFn]]:
+        specs = []
+        for spec in suite.scorers_for(sample.category):
+            args = merge_args(spec.args, sample.scorers, spec.name)
+            specs.append(ScorerSpec(name=spec.name, args=args, weight=spec.weight))
+        fns = []
+        for s in specs:
+            key = (s.name, json.dumps(s.args, sort_keys=True, default=str))
+            if key not in cache:
+                cache[key] = build(s.name, s.args, context)
+            fns.append(cache[key])
+        return specs, fns
+
+    async def main() -> list[tuple[dict[str, Any], list[ScorerSpec], list[Score]]]:
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(row: dict[str, Any]) -> tuple[dict[str, Any], list[ScorerSpec], list[Score]]:
+            sample = samples[row["sample_id"]]
+            specs, fns = scorer_fns(sample)
+            async with sem:
+                return row, specs, await _grade(row["text"] or "", sample, specs, fns)
+
+        return await asyncio.gather(*(one(r) for r in rows))
+
+    graded = asyncio.run(main())
+    store.clear_scores(run_id)
+    score_rows, outcome_rows = [], []
+    passed = errors = 0
+    for row, specs, scores in graded:
+        sample = samples[row["sample_id"]]
+        value, ok = combine(list(zip(specs, scores)), suite.pass_rule_for(sample.category))
+        passed += ok
+        for i, (spec, sc) in enumerate(zip(specs, scores)):
+            errors += sc.error is not None
+            score_rows.append(
+                (
+                    run_id, row["runner"], row["sample_id"], i, spec.name, json.dumps(spec.args, default=str), spec.weight,
+                    sc.value, int(sc.passed), sc.explanation, sc.error, json.dumps(sc.details, default=str),
+                    sc.judge_usage.model_dump_json() if sc.judge_usage else None, sc.judge_cost_usd,
+                )
+            )
+        outcome_rows.append((run_id, row["runner"], row["sample_id"], value, int(ok)))
+    store.add_scores(score_rows)
+    store.add_outcomes(outcome_rows)
+    store.commit()
+    return ScoreSummary(graded=len(graded), passed=passed, scorer_errors=errors)

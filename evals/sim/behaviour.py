@@ -1,0 +1,257 @@
+"""What a simulated model says, how long it takes, and when it fails: pure functions.
+
+Everything here is deterministic so that a simulated run is reproducible: the
+answer to a sample depends only on (seed, model, sample id), never on timing or
+on how often the request was retried. Only the fault draw consumes a per-model
+RNG, so a retried request can succeed where its first attempt failed.
+
+The work that does not depend on the request (rendering references, choosing
+each sample's wrong answer) happens once, in `index_samples`, so that serving a
+request costs a dict lookup and one short hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable, Literal
+
+from evals.config import SimBehaviour
+from evals.suite.sample import Sample
+
+UNKNOWN_ANSWER = "I'm not sure."
+"""What a simulated model says to a prompt that is not in its samples (or has no reference)."""
+
+MAX_CHUNKS = 16
+"""Upper bound on streamed content chunks per response; keeps the server cheap on CPU."""
+
+Outcome = Literal["ok", "rate_limited", "error", "dropped", "stalled"]
+
+# Each piece is one token together with the whitespace before it, so the pieces
+# of a text concatenate back to exactly that text (trailing whitespace is a piece
+# of its own). Counting pieces counts words and punctuation marks.
+_PIECE = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")
+_TOP_LEVEL_DEF = re.compile(r"^def [^\n]*:[ \t]*$", re.MULTILINE)
+
+
+# ---------------------------------------------------------------- tokens
+
+
+@lru_cache(maxsize=8192)
+def tokenise(text: str) -> tuple[str, ...]:
+    """Split an answer into the pieces that are streamed and counted as output tokens.
+
+    Cached because answers come from a small fixed set (one right and one wrong
+    answer per sample), so each is split once per server.
+    """
+    return tuple(_PIECE.findall(text))
+
+
+def count_tokens(text: str) -> int:
+    """Tokens in a prompt text, by the same rule as `tokenise`."""
+    return len(_PIECE.findall(text))
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content: a string, or a list of blocks whose text
+    blocks are joined by newlines (images and other blocks carry no text here)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+        )
+    return ""
+
+
+def last_user_text(messages: Iterable[Any]) -> str | None:
+    """Text of the last user message, which is what identifies a sample."""
+    text = None
+    for m in messages:
+        if isinstance(m, dict) and m.get("role") == "user":
+            text = content_text(m.get("content"))
+    return text
+
+
+def prompt_tokens(messages: Iterable[Any], system: Any = None) -> int:
+    """Input tokens of a request: the text of every message plus the system prompt."""
+    total = count_tokens(content_text(system)) if system is not None else 0
+    for m in messages:
+        if isinstance(m, dict):
+            total += count_tokens(content_text(m.get("content")))
+    return total
+
+
+def chunk_bounds(n_tokens: int, max_chunks: int = MAX_CHUNKS) -> tuple[tuple[int, int], ...]:
+    """Token ranges of the streamed chunks: the first token alone (its arrival is
+    the time to first token), then the rest in at most `max_chunks - 1` groups."""
+    if n_tokens == 0:
+        return ()
+    rest = n_tokens - 1
+    groups = min(max_chunks - 1, rest)
+    bounds = [(0, 1)]
+    bounds.extend((1 + i * rest // groups, 1 + (i + 1) * rest // groups) for i in range(groups))
+    return tuple(bounds)
+
+
+def due_s(behaviour: SimBehaviour, token_index: int) -> float:
+    """Seconds after the request arrived at which token `token_index` (0-based) is
+    produced: the first after ttft, the others at tokens_per_second."""
+    return behaviour.ttft_ms / 1000.0 + token_index / behaviour.tokens_per_second
+
+
+# ---------------------------------------------------------------- faults
+
+
+def draw_fault(rng: random.Random, behaviour: SimBehaviour) -> Outcome:
+    """One draw per request decides its fate. Exactly one number is drawn whatever
+    the rates, so a model's sequence of outcomes depends only on its seed."""
+    u = rng.random()
+    rates: tuple[tuple[Outcome, float], ...] = (
+        ("rate_limited", behaviour.rate_limit_rate),
+        ("error", behaviour.error_rate),
+        ("dropped", behaviour.drop_rate),
+        ("stalled", behaviour.stall_rate),
+    )
+    for outcome, rate in rates:
+        if u < rate:
+            return outcome
+        u -= rate
+    return "ok"
+
+
+def unit_draw(*parts: object) -> float:
+    """A uniform number in [0, 1) fixed by `parts`; stable across processes and
+    Python versions (unlike `hash`)."""
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
+# ---------------------------------------------------------------- answers
+
+
+def is_code_reference(reference: Any) -> bool:
+    """Code tasks carry a dict reference with unit tests (and the solution)."""
+    return isinstance(reference, dict) and "tests" in reference
+
+
+def _fence(code: str) -> str:
+    return f"```python\n{code.strip(chr(10))}\n```"
+
+
+def render_reference(reference: Any) -> str:
+    """The text a model answers with when it is right."""
+    if reference is None:
+        return UNKNOWN_ANSWER
+    if isinstance(reference, str):
+        return reference
+    if is_code_reference(reference):
+        return _fence(str(reference.get("solution", "")))
+    return json.dumps(reference, separators=(",", ":"), ensure_ascii=False)
+
+
+def _returns_none(solution: str) -> str:
+    """Every top-level function of `solution`, with a body that returns None: code
+    that runs, so its tests fail on the answer rather than on a syntax error."""
+    heads = _TOP_LEVEL_DEF.findall(solution) or ["def solution(*args, **kwargs):"]
+    return "\n\n".join(f"{h.rstrip()}\n    return None" for h in heads)
+
+
+def _perturb(value: Any, u: float) -> Any:
+    """`value` with one field changed: the kind of slip a model makes when it
+    extracts almost all of a record right."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    if isinstance(value, dict) and value:
+        key = list(value)[int(u * len(value))]
+        return {**value, key: _perturb(value[key], u)}
+    if isinstance(value, list) and value:
+        return value[:-1]
+    return "N/A" if value != "N/A" else None
+
+
+def _drop_words(text: str) -> str:
+    words = text.split()
+    shorter = " ".join(words[: len(words) // 2])
+    return shorter if shorter and shorter != text else UNKNOWN_ANSWER
+
+
+@dataclass(frozen=True)
+class Answers:
+    """A sample's two possible answers, rendered once."""
+
+    category: str
+    right: str
+    wrong: str
+
+
+@dataclass(frozen=True)
+class SampleIndex:
+    """Samples by the text of their last user message; the first sample wins when
+    two share it."""
+
+    by_prompt: dict[str, tuple[str, Answers]]
+    """Last user text -> (sample id, answers)."""
+
+
+def index_samples(samples: Iterable[Sample]) -> SampleIndex:
+    """Precompute every sample's right and wrong answer."""
+    kept: dict[str, Sample] = {}
+    for s in samples:
+        text = last_user_text(s.input)
+        if text is not None and text not in kept:
+            kept[text] = s
+
+    # Distinct rendered plain references (labels, short answers, numbers, lists)
+    # per category: a wrong answer to one is another one of them.
+    peers: dict[str, dict[str, int]] = {}
+    for s in kept.values():
+        if s.reference is not None and not isinstance(s.reference, dict):
+            pos = peers.setdefault(s.category, {})
+            pos.setdefault(render_reference(s.reference), len(pos))
+    peer_lists = {c: list(pos) for c, pos in peers.items()}
+
+    def wrong(s: Sample, right: str) -> str:
+        ref, u = s.reference, unit_draw("wrong", s.id)
+        if ref is None:
+            return UNKNOWN_ANSWER
+        if is_code_reference(ref):
+            if "wrong_solution" in ref:
+                return _fence(str(ref["wrong_solution"]))
+            return _fence(_returns_none(str(ref.get("solution", ""))))
+        if isinstance(ref, dict):
+            return render_reference(_perturb(ref, u))
+        others = peer_lists[s.category]
+        if len(others) < 2:
+            return _drop_words(right)
+        own = peers[s.category][right]
+        j = int(u * (len(others) - 1))
+        return others[j if j < own else j + 1]
+
+    by_prompt: dict[str, tuple[str, Answers]] = {}
+    for text, s in kept.items():
+        right = render_reference(s.reference)
+        by_prompt[text] = (s.id, Answers(s.category, right, wrong(s, right)))
+    return SampleIndex(by_prompt)
+
+
+def choose_answer(index: SampleIndex, behaviour: SimBehaviour, model: str, prompt: str | None) -> str:
+    """The answer `model` gives to the sample whose last user text is `prompt`.
+
+    Right with probability accuracy[category] (else accuracy["default"], else 1),
+    decided by (seed, model, sample id) alone, so the same request always gets
+    the same answer.
+    """
+    found = index.by_prompt.get(prompt) if prompt is not None else None
+    if found is None:
+        return UNKNOWN_ANSWER
+    sample_id, answers = found
+    acc = behaviour.accuracy
+    p = acc.get(answers.category, acc.get("default", 1.0))
+    return answers.right if unit_draw(behaviour.seed, model, sample_id) < p else answers.wrong

@@ -1,0 +1,183 @@
+"""The results store: SQLite in WAL mode, the record of every request and response.
+
+Writes happen on the event loop's thread (sqlite3 calls are microseconds) and
+are committed in small batches, so a killed run loses at most the last
+batch of answers, which resume then re-sends.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from evals.providers.base import Completion
+from evals.store.migrations import MIGRATIONS
+
+_ATTEMPT_COLS = (
+    "run_id, runner, sample_id, request_key, attempt, final, reused_from, status, text, finish_reason, "
+    "input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, "
+    "ttft_ms, latency_ms, output_tps, error, error_kind, http_status, cost_usd, base_url, served_model, created_at"
+)
+_ATTEMPT_INSERT = f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({', '.join('?' * 25)})"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class ReusableAnswer:
+    attempt_id: int
+    row: tuple[Any, ...]
+
+
+class Store:
+    def __init__(self, path: str | Path, *, commit_every: int = 64, commit_interval_s: float = 0.25) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=10000")
+        self._migrate()
+        self._pending = 0
+        self._last_commit = time.monotonic()
+        self.commit_every = commit_every
+        self.commit_interval_s = commit_interval_s
+        self.db.execute("BEGIN")
+
+    # ---------------------------------------------------------- schema
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        done = {r[0] for r in self.db.execute("SELECT name FROM _migrations")}
+        for name, fn in MIGRATIONS:
+            if name in done:
+                continue
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                fn(self.db)
+                self.db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, now_iso()))
+                self.db.execute("COMMIT")
+            except Exception:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def applied_migrations(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM _migrations ORDER BY name")]
+
+    # ---------------------------------------------------------- transactions
+    def maybe_commit(self) -> None:
+        self._pending += 1
+        if self._pending >= self.commit_every or time.monotonic() - self._last_commit >= self.commit_interval_s:
+            self.commit()
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+        self._pending = 0
+        self._last_commit = time.monotonic()
+        self.db.execute("BEGIN")
+
+    def close(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("COMMIT")
+        self.db.close()
+
+    # ---------------------------------------------------------- runs
+    def create_run(self, run_id: str, *, suite: str, suite_hash: str, workspace: str | None, git_commit: str | None, tool_version: str, reference_runner: str | None, info: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT INTO runs (id, suite, suite_hash, workspace, git_commit, tool_version, reference_runner, status, created_at, info_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (run_id, suite, suite_hash, workspace, git_commit, tool_version, reference_runner, "running", now_iso(), json.dumps(info)),
+        )
+        self.commit()
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        self.db.execute("UPDATE runs SET status=?, finished_at=? WHERE id=?", (status, now_iso(), run_id))
+        self.commit()
+
+    def add_runner(self, run_id: str, runner: str, provider: str, model: str, simulated: bool, profile_hash: str, profile_json: str) -> None:
+        self.db.execute(
+            "INSERT INTO run_runners (run_id, runner, provider, model, simulated, profile_hash, profile_json) VALUES (?,?,?,?,?,?,?)",
+            (run_id, runner, provider, model, int(simulated), profile_hash, profile_json),
+        )
+
+    def update_runner(self, run_id: str, runner: str, **fields: Any) -> None:
+        sets = ", ".join(f"{k}=?" for k in fields)
+        self.db.execute(f"UPDATE run_runners SET {sets} WHERE run_id=? AND runner=?", (*fields.values(), run_id, runner))
+
+    def add_samples(self, run_id: str, rows: Iterable[tuple[str, str, str, str | None, str, str | None]]) -> None:
+        self.db.executemany("INSERT INTO samples VALUES (?,?,?,?,?,?,?)", ((run_id, *r) for r in rows))
+
+    def add_requests(self, rows: Iterable[tuple[str, str, str, str, str, str]]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO requests VALUES (?,?,?,?,?,?)", rows)
+
+    # ---------------------------------------------------------- attempts
+    def record_attempt(self, run_id: str, runner: str, sample_id: str, request_key: str, attempt: int, final: bool, c: Completion, cost_usd: float | None, base_url: str | None) -> None:
+        u, t = c.usage, c.timing
+        self.db.execute(
+            _ATTEMPT_INSERT,
+            (
+                run_id, runner, sample_id, request_key, attempt, int(final), None, c.status.value, c.text, c.finish_reason,
+                u.input_tokens, u.cached_input_tokens, u.cache_write_tokens, u.output_tokens, u.reasoning_tokens,
+                t.ttft_ms, t.latency_ms, t.output_tps, c.error, c.error_kind, c.http_status, cost_usd, base_url, c.served_model, time.time(),
+            ),
+        )
+        self.maybe_commit()
+
+    def reusable_answers(self, keys: Iterable[str]) -> dict[str, int]:
+        """request_key -> id of the latest `ok` final attempt with that key, from any earlier run."""
+        out: dict[str, int] = {}
+        keys = list(keys)
+        for i in range(0, len(keys), 900):
+            chunk = keys[i : i + 900]
+            q = f"SELECT request_key, MAX(id) FROM attempts WHERE status='ok' AND final=1 AND request_key IN ({','.join('?' * len(chunk))}) GROUP BY request_key"
+            out.update({k: v for k, v in self.db.execute(q, chunk)})
+        return out
+
+    def reuse_attempts(self, run_id: str, runner: str, pairs: list[tuple[str, int]]) -> None:
+        """Copy earlier ok answers into this run, pointing back at their origin. Not billed again."""
+        cols = _ATTEMPT_COLS.replace("run_id, runner, sample_id, ", "").replace("reused_from, ", "")
+        self.db.executemany(
+            f"INSERT INTO attempts (run_id, runner, sample_id, reused_from, {cols}) "
+            f"SELECT ?, ?, ?, id, {cols.replace('created_at', '?')} FROM attempts WHERE id=?",
+            [(run_id, runner, sid, time.time(), aid) for sid, aid in pairs],
+        )
+        self.commit()
+
+    # ---------------------------------------------------------- scores
+    def clear_scores(self, run_id: str) -> None:
+        self.db.execute("DELETE FROM scores WHERE run_id=?", (run_id,))
+        self.db.execute("DELETE FROM outcomes WHERE run_id=?", (run_id,))
+
+    def add_scores(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        self.db.executemany("INSERT INTO scores VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def add_outcomes(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        self.db.executemany("INSERT INTO outcomes VALUES (?,?,?,?,?)", rows)
+
+    # ---------------------------------------------------------- reads
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        cur = self.db.execute(sql, params)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]  # type: ignore[misc]
+
+    def iter_query(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[dict[str, Any]]:
+        cur = self.db.execute(sql, params)
+        cols = [d[0] for d in cur.description]
+        for r in cur:
+            yield dict(zip(cols, r))
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        rows = self.query("SELECT * FROM runs WHERE id=?", (run_id,))
+        if not rows:
+            known = [r["id"] for r in self.query("SELECT id FROM runs ORDER BY created_at DESC LIMIT 5")]
+            raise KeyError(f"no run {run_id!r} in {self.path}; latest: {', '.join(known) or 'none'}")
+        return rows[0]
+
+    def latest_run_id(self) -> str | None:
+        rows = self.query("SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1")
+        return rows[0]["id"] if rows else None

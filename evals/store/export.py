@@ -1,0 +1,41 @@
+"""Export a run's answers for analysis elsewhere: one row per (runner, sample),
+the final attempt with its pass/fail; or every attempt, retries included."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from evals.store.db import Store
+
+_FINAL = """
+SELECT a.run_id, a.runner, a.sample_id, s.category, a.status, a.text AS output, s.reference_json AS reference,
+       o.passed, o.value AS score, a.finish_reason, a.attempt AS attempts, a.reused_from IS NOT NULL AS reused,
+       a.input_tokens, a.cached_input_tokens, a.output_tokens, a.reasoning_tokens, a.ttft_ms, a.latency_ms, a.output_tps,
+       a.cost_usd, a.error, a.error_kind, a.http_status, a.served_model
+FROM attempts a JOIN samples s ON s.run_id = a.run_id AND s.sample_id = a.sample_id
+LEFT JOIN outcomes o ON o.run_id = a.run_id AND o.runner = a.runner AND o.sample_id = a.sample_id
+WHERE a.run_id = ? {final}
+ORDER BY a.runner, a.sample_id, a.attempt
+"""
+
+
+def export_run(store: Store, run_id: str, path: str | Path, *, all_attempts: bool = False) -> Path:
+    """Write `.parquet` or `.jsonl` (by the path's suffix)."""
+    store.run(run_id)
+    p = Path(path)
+    if p.suffix not in (".parquet", ".jsonl"):
+        raise ValueError(f"{p}: export to a .parquet or .jsonl file")
+    df = pd.DataFrame(store.query(_FINAL.format(final="" if all_attempts else "AND a.final = 1"), (run_id,)))
+    if not df.empty:
+        df["reference"] = df["reference"].map(lambda v: json.loads(v) if v else None)
+        df["passed"] = df["passed"].map(lambda v: None if pd.isna(v) else bool(v))
+        df["reused"] = df["reused"].astype(bool)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.suffix == ".parquet":
+        df.assign(reference=df["reference"].map(lambda v: json.dumps(v, ensure_ascii=False)) if not df.empty else None).to_parquet(p, index=False)
+    else:
+        df.to_json(p, orient="records", lines=True, force_ascii=False)
+    return p

@@ -1,0 +1,130 @@
+"""Named, ordered schema migrations. Append new ones; never edit an applied one."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+
+def _execute_all(db: sqlite3.Connection, script: str) -> None:
+    """Run DDL statement by statement: executescript() would commit the migration's transaction early."""
+    body = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
+    for stmt in body.split(";"):
+        if stmt.strip():
+            db.execute(stmt)
+
+
+def m001_initial(db: sqlite3.Connection) -> None:
+    _execute_all(
+        db,
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            suite TEXT NOT NULL,
+            suite_hash TEXT NOT NULL,
+            workspace TEXT,
+            git_commit TEXT,
+            tool_version TEXT NOT NULL,
+            reference_runner TEXT,
+            status TEXT NOT NULL,            -- running | finished | interrupted | failed
+            created_at TEXT NOT NULL,
+            finished_at TEXT,
+            info_json TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE run_runners (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            runner TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            simulated INTEGER NOT NULL,
+            profile_hash TEXT NOT NULL,
+            profile_json TEXT NOT NULL,      -- no API keys: profiles name the variable, never the value
+            requests_sent INTEGER NOT NULL DEFAULT 0,
+            requests_reused INTEGER NOT NULL DEFAULT 0,
+            stopped_reason TEXT,             -- e.g. budget
+            wall_s REAL,
+            PRIMARY KEY (run_id, runner)
+        );
+        CREATE TABLE samples (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            sample_id TEXT NOT NULL,
+            category TEXT NOT NULL,
+            input_json TEXT NOT NULL,
+            reference_json TEXT,
+            metadata_json TEXT NOT NULL,
+            scorers_json TEXT,
+            PRIMARY KEY (run_id, sample_id)
+        );
+        -- one row per distinct request: what was sent, stored once however often it is answered
+        CREATE TABLE requests (
+            request_key TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            base_urls TEXT NOT NULL,
+            model TEXT NOT NULL,
+            params_json TEXT NOT NULL,
+            messages_json TEXT NOT NULL
+        );
+        -- one row per attempt, retries included; `final` marks the one that stands
+        CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            runner TEXT NOT NULL,
+            sample_id TEXT NOT NULL,
+            request_key TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            final INTEGER NOT NULL,
+            reused_from INTEGER,
+            status TEXT NOT NULL,
+            text TEXT,
+            finish_reason TEXT,
+            input_tokens INTEGER,
+            cached_input_tokens INTEGER,
+            cache_write_tokens INTEGER,
+            output_tokens INTEGER,
+            reasoning_tokens INTEGER,
+            ttft_ms REAL,
+            latency_ms REAL,
+            output_tps REAL,
+            error TEXT,
+            error_kind TEXT,
+            http_status INTEGER,
+            cost_usd REAL,
+            base_url TEXT,
+            served_model TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX attempts_by_key ON attempts(request_key, status);
+        CREATE INDEX attempts_by_run ON attempts(run_id, runner, sample_id);
+        CREATE TABLE scores (
+            run_id TEXT NOT NULL,
+            runner TEXT NOT NULL,
+            sample_id TEXT NOT NULL,
+            scorer_index INTEGER NOT NULL,
+            scorer TEXT NOT NULL,
+            args_json TEXT NOT NULL,
+            weight REAL NOT NULL,
+            value REAL NOT NULL,
+            passed INTEGER NOT NULL,
+            explanation TEXT,
+            error TEXT,
+            details_json TEXT,
+            judge_usage_json TEXT,
+            judge_cost_usd REAL,
+            PRIMARY KEY (run_id, runner, sample_id, scorer_index)
+        );
+        -- the pass rule's result per sample: what "completed task" is counted from
+        CREATE TABLE outcomes (
+            run_id TEXT NOT NULL,
+            runner TEXT NOT NULL,
+            sample_id TEXT NOT NULL,
+            value REAL NOT NULL,
+            passed INTEGER NOT NULL,
+            PRIMARY KEY (run_id, runner, sample_id)
+        );
+        """
+    )
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+    ("001_initial", m001_initial),
+]

@@ -1,0 +1,72 @@
+"""Shared fixtures: a small workspace on disk and the simulated server on port 0."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+import yaml
+
+from evals.config import SimBehaviour
+from evals.sim import SimServer
+from evals.suite.sample import Sample
+
+LABELS = ["billing", "bug", "outage", "account_access"]
+
+
+def make_samples(n: int = 40) -> list[dict[str, Any]]:
+    """Two categories: labels (exact) and short answers (exact, normalised)."""
+    out = []
+    for i in range(n):
+        if i % 2 == 0:
+            out.append({"id": f"triage-{i:03d}", "input": [{"role": "system", "content": "Answer with the label only."}, {"role": "user", "content": f"Ticket {i}: my invoice #{i} is wrong"}], "reference": LABELS[i % 4], "category": "triage"})
+        else:
+            out.append({"id": f"fact-{i:03d}", "input": f"What is {i} plus {i}?", "reference": str(2 * i), "category": "factual"})
+    return out
+
+
+def write_workspace(root: Path, runners: dict[str, dict[str, Any]], n_samples: int = 40, suite_extra: dict[str, Any] | None = None) -> Path:
+    (root / "tasks" / "mini").mkdir(parents=True, exist_ok=True)
+    (root / "runners").mkdir(parents=True, exist_ok=True)
+    with open(root / "tasks" / "mini" / "samples.jsonl", "w") as f:
+        for s in make_samples(n_samples):
+            f.write(json.dumps(s) + "\n")
+    suite = {"name": "mini", "samples": "samples.jsonl", "scorers": ["exact"], "categories": {"triage": {"scorers": [{"name": "label", "args": {"labels": LABELS}}]}}, **(suite_extra or {})}
+    (root / "tasks" / "mini" / "suite.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
+    for name, body in runners.items():
+        (root / "runners" / f"{name}.yaml").write_text(yaml.safe_dump({"name": name, **body}, sort_keys=False))
+    return root
+
+
+def sim_runner(model: str, protocol: str = "openai", **behaviour: Any) -> dict[str, Any]:
+    """A simulated runner served by the in-process simulated server."""
+    return {
+        "provider": "simulated",
+        "model": model,
+        "concurrency": 8,
+        "simulate": {"protocol": protocol, "ttft_ms": 0, "tokens_per_second": 1e9, **behaviour},
+        "retry": {"max_attempts": 4, "base_delay_s": 0.01, "max_delay_s": 0.05},
+        "pricing": {"api": {"model": "claude-sonnet-4-5"}} if protocol == "anthropic" else {"self_hosted": {"gpu": "A100-80GB", "gpus": 4, "cloud_price_per_gpu_hour": 2.0}},
+    }
+
+
+@pytest.fixture
+def samples() -> list[Sample]:
+    return [Sample.model_validate({**s, "input": s["input"] if isinstance(s["input"], list) else [{"role": "user", "content": s["input"]}]}) for s in make_samples()]
+
+
+@pytest.fixture
+def sim_factory(samples: list[Sample]) -> Iterator[Callable[..., SimServer]]:
+    started: list[SimServer] = []
+
+    def start(models: dict[str, dict[str, Any]] | None = None) -> SimServer:
+        behaviours = {m: SimBehaviour.model_validate({"ttft_ms": 0, "tokens_per_second": 1e9, **b}) for m, b in (models or {"m": {}}).items()}
+        server = SimServer(behaviours, samples).start()
+        started.append(server)
+        return server
+
+    yield start
+    for s in started:
+        s.stop()
