@@ -209,6 +209,8 @@ class SimBehaviour(_Strict):
         for k, p in v.items():
             if not 0 <= p <= 1:
                 raise ValueError(f"accuracy[{k}] must be between 0 and 1, got {p}")
+        if "default" not in v:
+            raise ValueError("accuracy needs a `default` entry for categories it does not list")
         return v
 
 

@@ -170,7 +170,11 @@ def test_json_valid() -> None:
 
 SCHEMA = {
     "type": "object",
-    "properties": {"name": {"type": "string"}, "age": {"type": "integer"}, "email": {"type": "string", "format": "email"}},
+    "properties": {
+        "name": {"type": "string"},
+        "age": {"type": "integer"},
+        "email": {"type": "string", "format": "email"},
+    },
     "required": ["name", "age"],
 }
 
@@ -187,7 +191,8 @@ def test_json_schema_validation() -> None:
 
 def test_json_schema_match_reference() -> None:
     ref = {"name": "Ada Lovelace", "age": 36, "city": "London"}
-    s = grade("json_schema", '{"name": "ada lovelace", "age": 36.0, "city": "London", "x": 1}', ref, schema=SCHEMA, match_reference=True)
+    out = '{"name": "ada lovelace", "age": 36.0, "city": "London", "x": 1}'
+    s = grade("json_schema", out, ref, schema=SCHEMA, match_reference=True)
     assert s.passed and s.value == 1
     s = grade("json_schema", '{"name": "Ada Lovelace", "age": 37, "city": "Paris"}', ref, match_reference=True)
     assert not s.passed and s.value == pytest.approx(1 / 3) and "age, city" in s.explanation
@@ -212,7 +217,8 @@ def test_similarity_metrics() -> None:
 
 def test_similarity_rouge_reads_other_scripts() -> None:
     # rouge-score's own tokenizer would drop every character here and score 0.
-    assert grade("similarity", "猫はマットの上に座った", "猫はマットの上に座った").value == pytest.approx(1.0)
+    japanese = "猫はマットの上に座った"
+    assert grade("similarity", japanese, japanese).value == pytest.approx(1.0)
     assert grade("similarity", "Привет мир", "привет мир").value == pytest.approx(1.0)
 
 
@@ -228,7 +234,8 @@ def test_similarity_unhappy_paths() -> None:
 
 
 def test_confusion_matrix_numbers() -> None:
-    pairs = [("spam", "spam")] * 3 + [("spam", "ham")] + [("ham", "ham")] * 4 + [("ham", "spam")] * 2 + [("ham", None)]
+    pairs = [("spam", "spam")] * 3 + [("spam", "ham")] + [("ham", "ham")] * 4 + [("ham", "spam")] * 2
+    pairs.append(("ham", None))
     cm = confusion_matrix(pairs)
     assert cm["labels"] == ["ham", "spam", "(none)"]
     assert cm["matrix"] == [[4, 2, 1], [1, 3, 0], [0, 0, 0]]
@@ -251,7 +258,9 @@ def test_confusion_matrix_undefined_precision_and_empty() -> None:
 # ---------------------------------------------------------------- pass rules and overrides
 
 
-def result(name: str, value: float, passed: bool, weight: float = 1.0, error: str | None = None) -> tuple[ScorerSpec, Score]:
+def result(
+    name: str, value: float, passed: bool, weight: float = 1.0, error: str | None = None
+) -> tuple[ScorerSpec, Score]:
     return ScorerSpec(name=name, weight=weight), Score(value=value, passed=passed, error=error)
 
 

@@ -9,7 +9,7 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -23,39 +23,40 @@ from evals.sim import behaviour as bh
 from evals.suite.sample import Sample
 
 INSTANT = {"ttft_ms": 0.0, "tokens_per_second": 1e9}
-
-SAMPLES = [
-    Sample(id="pos", input=[{"role": "user", "content": "Sentiment of: I loved it"}], reference="positive", category="label"),
-    Sample(id="neg", input=[{"role": "user", "content": "Sentiment of: I hated it"}], reference="negative", category="label"),
-    Sample(id="neu", input=[{"role": "user", "content": "Sentiment of: It was fine"}], reference="neutral", category="label"),
-    Sample(
-        id="capital",
-        input=[
-            {"role": "system", "content": "Answer in one sentence."},
-            {"role": "user", "content": "What is the capital of France?"},
-        ],
-        reference="The capital of France is Paris, a city on the Seine.",
-        category="qa",
-    ),
-    Sample(
-        id="person",
-        input=[{"role": "user", "content": [{"type": "text", "text": "Extract the person as JSON: Ada Lovelace, born 1815."}]}],
-        reference={"name": "Ada Lovelace", "born": 1815},
-        category="extract",
-    ),
-    Sample(
-        id="add",
-        input=[{"role": "user", "content": "Write add(a, b)."}],
-        reference={"solution": "def add(a, b):\n    return a + b\n", "tests": "assert add(1, 2) == 3"},
-        category="code",
-    ),
-]
+SYSTEM = "Answer in one sentence."
+QUESTION = "What is the capital of France?"
 CAPITAL = "The capital of France is Paris, a city on the Seine."
+LOVED = "Sentiment of: I loved it"
+EXTRACT = "Extract the person as JSON: Ada Lovelace, born 1815."
 
 
 def _user(text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": text}]
 
+
+SAMPLES = [
+    Sample(id="pos", input=_user(LOVED), reference="positive", category="label"),
+    Sample(id="neg", input=_user("Sentiment of: I hated it"), reference="negative", category="label"),
+    Sample(id="neu", input=_user("Sentiment of: It was fine"), reference="neutral", category="label"),
+    Sample(
+        id="capital",
+        input=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}],
+        reference=CAPITAL,
+        category="qa",
+    ),
+    Sample(
+        id="person",
+        input=[{"role": "user", "content": [{"type": "text", "text": EXTRACT}]}],
+        reference={"name": "Ada Lovelace", "born": 1815},
+        category="extract",
+    ),
+    Sample(
+        id="add",
+        input=_user("Write add(a, b)."),
+        reference={"solution": "def add(a, b):\n    return a + b\n", "tests": "assert add(1, 2) == 3"},
+        category="code",
+    ),
+]
 
 MODELS = {
     "right": SimBehaviour(accuracy={"default": 1.0}, **INSTANT),
@@ -82,8 +83,12 @@ def _ant(server: SimServer, key: str = "sim-key", **kw: Any) -> anthropic.AsyncA
     return anthropic.AsyncAnthropic(base_url=server.base_url, api_key=key, max_retries=0, **kw)
 
 
-def _http(server: SimServer, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    req = urllib.request.Request(server.base_url + path, data=body, headers=headers or {}, method="POST" if body is not None else "GET")
+def _http(
+    server: SimServer, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    """Plain HTTP, for what the SDKs cannot send (no key, broken JSON) or hide (ping events)."""
+    method = "POST" if body is not None else "GET"
+    req = urllib.request.Request(server.base_url + path, data=body, headers=headers or {}, method=method)
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, r.read()
@@ -99,8 +104,10 @@ async def _openai_stream(client: openai.AsyncOpenAI, model: str, prompt: str, **
     return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), chunks
 
 
-async def _anthropic_stream(client: anthropic.AsyncAnthropic, model: str, prompt: str, **kw: Any) -> tuple[str, list[Any]]:
-    stream = await client.messages.create(model=model, max_tokens=kw.pop("max_tokens", 256), messages=_user(prompt), stream=True, **kw)
+async def _anthropic_stream(
+    client: anthropic.AsyncAnthropic, model: str, prompt: str, **kw: Any
+) -> tuple[str, list[Any]]:
+    stream = await client.messages.create(model=model, max_tokens=256, messages=_user(prompt), stream=True, **kw)
     events = [e async for e in stream]
     return "".join(e.delta.text for e in events if e.type == "content_block_delta"), events
 
@@ -111,13 +118,13 @@ async def _anthropic_stream(client: anthropic.AsyncAnthropic, model: str, prompt
 def test_openai_non_stream_answers_reference_or_not(server: SimServer) -> None:
     async def go() -> None:
         async with _oai(server) as c:
-            messages = [{"role": "system", "content": "Answer in one sentence."}, *_user("What is the capital of France?")]
+            messages = [{"role": "system", "content": SYSTEM}, *_user(QUESTION)]
             r = await c.chat.completions.create(model="right", messages=messages)
             assert r.choices[0].message.content == CAPITAL
             assert r.choices[0].finish_reason == "stop"
             assert r.model == "right"
             assert r.usage is not None
-            assert r.usage.prompt_tokens == bh.count_tokens("Answer in one sentence.") + bh.count_tokens("What is the capital of France?")
+            assert r.usage.prompt_tokens == bh.count_tokens(SYSTEM) + bh.count_tokens(QUESTION)
             assert r.usage.completion_tokens == len(bh.tokenise(CAPITAL))
             assert r.usage.prompt_tokens_details is not None and r.usage.prompt_tokens_details.cached_tokens == 0
 
@@ -130,7 +137,7 @@ def test_openai_non_stream_answers_reference_or_not(server: SimServer) -> None:
 def test_openai_stream_text_usage_and_chunking(server: SimServer) -> None:
     async def go() -> None:
         async with _oai(server) as c:
-            text, chunks = await _openai_stream(c, "right", "What is the capital of France?")
+            text, chunks = await _openai_stream(c, "right", QUESTION)
             assert text == CAPITAL
             finish = [ch.choices[0].finish_reason for ch in chunks if ch.choices and ch.choices[0].finish_reason]
             assert finish == ["stop"]
@@ -141,7 +148,7 @@ def test_openai_stream_text_usage_and_chunking(server: SimServer) -> None:
             content_chunks = [ch for ch in chunks if ch.choices and ch.choices[0].delta.content]
             assert 1 < len(content_chunks) <= bh.MAX_CHUNKS
 
-            wrong, _ = await _openai_stream(c, "wrong", "Sentiment of: I loved it")
+            wrong, _ = await _openai_stream(c, "wrong", LOVED)
             assert wrong in ("negative", "neutral")
 
     asyncio.run(go())
@@ -150,14 +157,15 @@ def test_openai_stream_text_usage_and_chunking(server: SimServer) -> None:
 def test_openai_max_tokens_truncates_with_finish_reason_length(server: SimServer) -> None:
     async def go() -> None:
         async with _oai(server) as c:
-            r = await c.chat.completions.create(model="right", messages=_user("What is the capital of France?"), max_tokens=3)
+            r = await c.chat.completions.create(model="right", messages=_user(QUESTION), max_tokens=3)
             assert r.choices[0].finish_reason == "length"
             assert r.choices[0].message.content == "The capital of"
             assert r.usage is not None and r.usage.completion_tokens == 3
 
-            text, chunks = await _openai_stream(c, "right", "What is the capital of France?", max_completion_tokens=4)
+            text, chunks = await _openai_stream(c, "right", QUESTION, max_completion_tokens=4)
             assert text == "The capital of France"
-            assert [ch.choices[0].finish_reason for ch in chunks if ch.choices and ch.choices[0].finish_reason] == ["length"]
+            finish = [ch.choices[0].finish_reason for ch in chunks if ch.choices and ch.choices[0].finish_reason]
+            assert finish == ["length"]
 
     asyncio.run(go())
 
@@ -172,15 +180,15 @@ def test_anthropic_non_stream_and_stream(server: SimServer) -> None:
                 model="right",
                 max_tokens=256,
                 system=[{"type": "text", "text": "Answer in one sentence."}],
-                messages=[{"role": "user", "content": [{"type": "text", "text": "What is the capital of France?"}]}],
+                messages=[{"role": "user", "content": [{"type": "text", "text": QUESTION}]}],
             )
             assert m.content[0].type == "text" and m.content[0].text == CAPITAL
             assert m.stop_reason == "end_turn"
-            assert m.usage.input_tokens == bh.count_tokens("Answer in one sentence.") + bh.count_tokens("What is the capital of France?")
+            assert m.usage.input_tokens == bh.count_tokens(SYSTEM) + bh.count_tokens(QUESTION)
             assert m.usage.output_tokens == len(bh.tokenise(CAPITAL))
             assert m.usage.cache_read_input_tokens == 0 and m.usage.cache_creation_input_tokens == 0
 
-            text, events = await _anthropic_stream(c, "right", "What is the capital of France?", system="Be brief.")
+            text, events = await _anthropic_stream(c, "right", QUESTION, system="Be brief.")
             assert text == CAPITAL
             types = [e.type for e in events]
             assert types[:2] == ["message_start", "content_block_start"]
@@ -189,7 +197,7 @@ def test_anthropic_non_stream_and_stream(server: SimServer) -> None:
             delta = events[-2]
             assert delta.delta.stop_reason == "end_turn" and delta.usage.output_tokens == len(bh.tokenise(CAPITAL))
 
-            wrong, _ = await _anthropic_stream(c, "wrong", "What is the capital of France?")
+            wrong, _ = await _anthropic_stream(c, "wrong", QUESTION)
             assert wrong not in ("", CAPITAL)
 
     asyncio.run(go())
@@ -197,8 +205,8 @@ def test_anthropic_non_stream_and_stream(server: SimServer) -> None:
 
 def test_anthropic_wire_sequence_includes_ping(server: SimServer) -> None:
     """The SDK hides `ping`; the raw SSE shows the whole documented sequence."""
-    body = json.dumps({"model": "right", "max_tokens": 50, "stream": True, "messages": _user("Sentiment of: I loved it")})
-    status, raw = _http(server, "/v1/messages", body.encode(), {"x-api-key": "sim-key", "content-type": "application/json"})
+    body = json.dumps({"model": "right", "max_tokens": 50, "stream": True, "messages": _user(LOVED)}).encode()
+    status, raw = _http(server, "/v1/messages", body, {"x-api-key": "sim-key", "content-type": "application/json"})
     assert status == 200
     events = [line.split(": ", 1)[1] for line in raw.decode().splitlines() if line.startswith("event: ")]
     assert events == [
@@ -215,10 +223,10 @@ def test_anthropic_wire_sequence_includes_ping(server: SimServer) -> None:
 def test_anthropic_max_tokens_stop_reason(server: SimServer) -> None:
     async def go() -> None:
         async with _ant(server) as c:
-            m = await c.messages.create(model="right", max_tokens=3, messages=_user("What is the capital of France?"))
+            m = await c.messages.create(model="right", max_tokens=3, messages=_user(QUESTION))
             assert m.stop_reason == "max_tokens" and m.content[0].text == "The capital of"
             assert m.usage.output_tokens == 3
-            async with c.messages.stream(model="right", max_tokens=2, messages=_user("What is the capital of France?")) as s:
+            async with c.messages.stream(model="right", max_tokens=2, messages=_user(QUESTION)) as s:
                 final = await s.get_final_message()
             assert final.stop_reason == "max_tokens" and final.content[0].text == "The capital"
 
@@ -228,7 +236,7 @@ def test_anthropic_max_tokens_stop_reason(server: SimServer) -> None:
 def test_structured_and_code_references_render(server: SimServer) -> None:
     async def go() -> None:
         async with _oai(server) as c:
-            prompt = "Extract the person as JSON: Ada Lovelace, born 1815."
+            prompt = EXTRACT
             right = await c.chat.completions.create(model="right", messages=_user(prompt))
             assert json.loads(right.choices[0].message.content or "") == {"name": "Ada Lovelace", "born": 1815}
             wrong = await c.chat.completions.create(model="wrong", messages=_user(prompt))
@@ -253,7 +261,7 @@ def test_pacing_waits_ttft_then_decodes_at_speed(server: SimServer) -> None:
         loop = asyncio.get_running_loop()
         async with _ant(server) as c:
             start = loop.time()
-            stream = await c.messages.create(model="paced", max_tokens=256, messages=_user("What is the capital of France?"), stream=True)
+            stream = await c.messages.create(model="paced", max_tokens=256, messages=_user(QUESTION), stream=True)
             first = None
             async for e in stream:
                 if e.type == "content_block_delta" and first is None:
@@ -273,13 +281,13 @@ def test_rate_limit_carries_retry_after(server: SimServer) -> None:
     async def go() -> None:
         async with _oai(server) as c:
             with pytest.raises(openai.RateLimitError) as oe:
-                await c.chat.completions.create(model="limited", messages=_user("Sentiment of: I loved it"))
+                await c.chat.completions.create(model="limited", messages=_user(LOVED))
         assert oe.value.response.headers["retry-after"] == "1.5"
         assert oe.value.response.headers["retry-after-ms"] == "1500"
         assert oe.value.code == "rate_limit_exceeded"
         async with _ant(server) as a:
             with pytest.raises(anthropic.RateLimitError) as ae:
-                await a.messages.create(model="limited", max_tokens=10, messages=_user("Sentiment of: I loved it"), stream=True)
+                await a.messages.create(model="limited", max_tokens=10, messages=_user(LOVED), stream=True)
         assert ae.value.response.headers["retry-after"] == "1.5"
         assert ae.value.type == "rate_limit_error"
 
@@ -324,18 +332,6 @@ def test_auth_unknown_model_and_malformed_body(server: SimServer) -> None:
     assert status == 400 and json.loads(raw)["error"]["type"] == "invalid_request_error"
 
 
-Call = Callable[[], Awaitable[Any]]
-
-
-async def _consume(call: Call) -> list[Any]:
-    """Run a streaming call and collect what arrives before it ends; the exception,
-    if any, propagates."""
-    seen: list[Any] = []
-    async for item in await call():
-        seen.append(item)
-    return seen
-
-
 @pytest.mark.parametrize("transport", ["httpx2", "aiohttp"])
 def test_dropped_streams_raise_after_partial_content(server: SimServer, transport: str) -> None:
     """A dropped stream never ends quietly: both SDKs raise mid-iteration, after the
@@ -356,7 +352,7 @@ def test_dropped_streams_raise_after_partial_content(server: SimServer, transpor
         async with _oai(server, **extra) as c:
             seen: list[Any] = []
             with pytest.raises(openai.APIConnectionError):
-                stream = await c.chat.completions.create(model="dropping", messages=_user("What is the capital of France?"), stream=True)
+                stream = await c.chat.completions.create(model="dropping", messages=_user(QUESTION), stream=True)
                 async for chunk in stream:
                     seen.append(chunk)
             assert "".join(ch.choices[0].delta.content or "" for ch in seen) == "The"
@@ -370,7 +366,7 @@ def test_dropped_streams_raise_after_partial_content(server: SimServer, transpor
             events: list[Any] = []
             expected = httpx2.RemoteProtocolError if transport == "httpx2" else httpx2.ReadError
             with pytest.raises(expected):
-                stream = await a.messages.create(model="dropping", max_tokens=50, messages=_user("What is the capital of France?"), stream=True)
+                stream = await a.messages.create(model="dropping", max_tokens=50, messages=_user(QUESTION), stream=True)
                 async for event in stream:
                     events.append(event)
             assert [e.type for e in events] == ["message_start", "content_block_start", "content_block_delta"]
@@ -389,20 +385,24 @@ def test_stalled_streams_time_out(server: SimServer, transport: str) -> None:
 
     async def go() -> None:
         if transport == "aiohttp":
-            extra["http_client"] = openai.DefaultAioHttpClient(timeout=0.3)
+            extra["http_client"] = openai.DefaultAioHttpClient()
         async with _oai(server, **extra) as c:
             seen: list[Any] = []
             with pytest.raises(openai.APITimeoutError):
-                stream = await c.chat.completions.create(model="stalling", messages=_user("Sentiment of: I loved it"), stream=True)
+                stream = await c.chat.completions.create(model="stalling", messages=_user(LOVED), stream=True)
                 async for chunk in stream:
                     seen.append(chunk)
             assert "".join(ch.choices[0].delta.content or "" for ch in seen) == "positive"
 
         if transport == "aiohttp":
-            extra["http_client"] = anthropic.DefaultAioHttpClient(timeout=0.3)
+            extra["http_client"] = anthropic.DefaultAioHttpClient()
         async with _ant(server, **extra) as a:
+            events: list[Any] = []
             with pytest.raises(httpx2.ReadTimeout):
-                await _consume(lambda: a.messages.create(model="stalling", max_tokens=50, messages=_user("x"), stream=True))
+                stream = await a.messages.create(model="stalling", max_tokens=50, messages=_user("x"), stream=True)
+                async for event in stream:
+                    events.append(event)
+            assert events[-1].type == "content_block_delta"
 
     asyncio.run(go())
 
@@ -432,7 +432,11 @@ def test_stats_count_outcomes_per_model_and_endpoint() -> None:
         stats = json.loads(raw)
         assert stats == s.stats()
         assert stats["requests"] == 5
-        assert stats["by_endpoint"]["/v1/chat/completions"] == {"ok": {"ok": 2}, "limited": {"rate_limited": 1}, "ghost": {"unknown_model": 1}}
+        assert stats["by_endpoint"]["/v1/chat/completions"] == {
+            "ok": {"ok": 2},
+            "limited": {"rate_limited": 1},
+            "ghost": {"unknown_model": 1},
+        }
         assert stats["by_endpoint"]["/v1/messages"] == {"ok": {"unauthorized": 1}}
         assert stats["by_model"]["ok"] == {"ok": 2, "unauthorized": 1}
 
@@ -442,7 +446,9 @@ def test_stats_count_outcomes_per_model_and_endpoint() -> None:
 
 
 def test_same_seed_same_answers_and_faults() -> None:
-    labels = [Sample(id=f"s{i}", input=_user(f"Label item {i}"), reference=["a", "b", "c"][i % 3], category="label") for i in range(40)]
+    labels = [
+        Sample(id=f"s{i}", input=_user(f"Label item {i}"), reference="abc"[i % 3], category="label") for i in range(40)
+    ]
     behaviour = SimBehaviour(accuracy={"default": 0.5}, error_rate=0.3, seed=7, **INSTANT)
 
     def run_once() -> list[str]:
@@ -498,9 +504,13 @@ def test_tokenise_round_trips_and_chunk_bounds_cover_all_tokens() -> None:
 def test_wrong_answers_are_plausible_and_differ() -> None:
     samples = [
         *SAMPLES,
-        Sample(id="solo", input=_user("Only one in its category"), reference="a lonely long answer here", category="solo"),
+        Sample(id="solo", input=_user("Only one in its category"), reference="a lonely long answer", category="solo"),
         Sample(id="word", input=_user("One word"), reference="yes", category="word"),
-        Sample(id="w", input=_user("Code with a known bug"), reference={"solution": "x = 1", "wrong_solution": "x = 2", "tests": ""}),
+        Sample(
+            id="w",
+            input=_user("Code with a known bug"),
+            reference={"solution": "x = 1", "wrong_solution": "x = 2", "tests": ""},
+        ),
     ]
     index = bh.index_samples(samples)
     for text, (_, answers) in index.by_prompt.items():

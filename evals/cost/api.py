@@ -8,10 +8,7 @@ tokens include hidden reasoning, which is billed as output.
 
 from __future__ import annotations
 
-from datetime import date
-
-from evals.config import ApiPricing, ConfigError
-from evals.cost.catalogue import ApiPrice, ApiPriceCatalogue
+from evals.cost.catalogue import ApiPrice
 from evals.providers.base import Usage
 
 PER_MILLION = 1_000_000
@@ -45,29 +42,3 @@ def request_cost(usage: Usage, prices: ApiPrice, batch: bool = False) -> float:
     ) / PER_MILLION
     return usd * prices.batch_discount if batch else usd
 
-
-def prices_for(pricing: ApiPricing, catalogue: ApiPriceCatalogue, today: date) -> ApiPrice:
-    """A runner's prices: the catalogue entry for `pricing.model`, with any rate
-    the profile gives taking precedence (a negotiated discount, a new model).
-
-    Without a catalogue entry the profile must give input and output rates.
-    """
-    given = {
-        "input": pricing.input_per_mtok,
-        "cached_input": pricing.cached_input_per_mtok,
-        "cache_write": pricing.cache_write_per_mtok,
-        "output": pricing.output_per_mtok,
-    }
-    given = {k: v for k, v in given.items() if v is not None}
-    if pricing.model is not None:
-        base = catalogue.get(pricing.model)
-        if not given:
-            return base
-        return base.model_copy(update={**given, "source": f"runner profile over {base.source}", "as_of": today})
-    missing = [k for k in ("input", "output") if k not in given]
-    if missing:
-        raise ConfigError(
-            "pricing.api needs `model` (to look it up in the price catalogue) or at least "
-            f"input_per_mtok and output_per_mtok; missing {', '.join(m + '_per_mtok' for m in missing)}"
-        )
-    return ApiPrice(provider="unknown", **given, source="runner profile", as_of=today)

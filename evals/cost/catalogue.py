@@ -98,12 +98,12 @@ def load_api_prices(override_path: Path | None = None) -> ApiPriceCatalogue:
     user = _load(Path(override_path), _ApiPriceOverrides, lambda c: c.models)
     models = dict(base.models)
     for key, entry in user.models.items():
-        target = key
-        if _find(models, key, _exact_key) is not None:
-            target, shipped = _resolve(models, key, "API model", _exact_key)
+        found = _find(models, key, _exact_key)
+        if found is not None:
+            key, shipped = found
             if not entry.aliases:
                 entry = entry.model_copy(update={"aliases": shipped.aliases})
-        models[target] = entry
+        models[key] = entry
     as_of = min(base.catalogue_as_of, user.catalogue_as_of or base.catalogue_as_of)
     merged = ApiPriceCatalogue(catalogue_as_of=as_of, models=models)
     _check_unique(merged.models, _exact_key, Path(override_path))
@@ -206,9 +206,9 @@ def _loose_gpu_key(name: str) -> str:
     return re.sub(r"^(nvidia)?(geforce)?", "", _loose_key(name))
 
 
-def _names(entry_id: str, entry: object, extra: Callable[[E], list[str]] | None) -> list[str]:
+def _names(entry_id: str, entry: E, extra: Callable[[E], list[str]] | None) -> list[str]:
     names = [entry_id, *getattr(entry, "aliases", [])]
-    return names + (extra(entry) if extra else [])  # type: ignore[arg-type]
+    return names + (extra(entry) if extra else [])
 
 
 def _find(

@@ -10,6 +10,8 @@ import email.utils
 import time
 from typing import Any
 
+import httpx2
+
 from evals.providers.base import Completion, Status
 from evals.secrets import scrub
 
@@ -71,7 +73,8 @@ def from_exception(exc: BaseException, *, sdk: Any, started: float, got_content:
             retry_after_s=parse_retry_after(headers),
             timing={"latency_ms": latency_ms},
         )
-    if isinstance(exc, sdk.APITimeoutError):
+    # Anthropic's stream iterator lets the transport's own exceptions through unwrapped.
+    if isinstance(exc, (sdk.APITimeoutError, httpx2.TimeoutException)):
         kind = "timeout_idle" if got_content else "timeout_connect"
         return Completion(status=Status.timeout, error=msg, error_kind=kind, timing={"latency_ms": latency_ms})
     if isinstance(exc, sdk.APIConnectionError) or isinstance(exc, (ConnectionError, OSError)):

@@ -20,8 +20,6 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from nltk.stem import porter
-from rouge_score import rouge_scorer, tokenizers
 from sacrebleu.metrics import BLEU, CHRF
 
 from evals.scoring.base import Score, ScoreFn, scorer
@@ -253,7 +251,8 @@ def label(labels: list[str]) -> ScoreFn:
     names = _check_strings("label", "labels", labels)
     normed = [normalize_text(x) for x in names]
     if "" in normed or len(set(normed)) != len(normed):
-        raise _bad_arg("label", "labels", f"labels must differ after normalisation (case, quotes, punctuation): {names!r}")
+        why = f"labels must differ after normalisation (case, quotes, punctuation): {names!r}"
+        raise _bad_arg("label", "labels", why)
 
     async def score(output: str, sample: Sample) -> Score:
         ref = sample.reference
@@ -262,7 +261,8 @@ def label(labels: list[str]) -> ScoreFn:
         # Labels read from CSV arrive as numbers or booleans; they name a label by their text.
         ref_text = normalize_text(str(ref)) if isinstance(ref, (str, int)) else None
         if ref_text not in normed:
-            return _ungradable("label", f"reference {_clip(str(ref), 40)!r} is not one of the labels", expected=None, predicted=None)
+            why = f"reference {_clip(str(ref), 40)!r} is not one of the labels"
+            return _ungradable("label", why, expected=None, predicted=None)
         expected = names[normed.index(ref_text)]
         text = normalize_text(output)
         if text in normed:
@@ -270,7 +270,8 @@ def label(labels: list[str]) -> ScoreFn:
         else:
             hits = _named_labels(text, normed)
         if len(hits) != 1:
-            why = "output names none of the labels" if not hits else "output names several labels: " + ", ".join(names[i] for i in hits)
+            several = "output names several labels: " + ", ".join(names[i] for i in hits)
+            why = several if hits else "output names none of the labels"
             return _verdict(False, why, expected=expected, predicted=None)
         predicted = names[hits[0]]
         ok = predicted == expected
@@ -330,7 +331,8 @@ def json_schema(schema: dict[str, Any] | None = None, match_reference: bool = Fa
     validator = None
     if schema is not None:
         if not isinstance(schema, dict):
-            raise _bad_arg("json_schema", "schema", f"must be a mapping (a JSON Schema object), got {type(schema).__name__}")
+            why = f"must be a mapping (a JSON Schema object), got {type(schema).__name__}"
+            raise _bad_arg("json_schema", "schema", why)
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as e:
@@ -340,23 +342,22 @@ def json_schema(schema: dict[str, Any] | None = None, match_reference: bool = Fa
     async def score(output: str, sample: Sample) -> Score:
         ref = sample.reference
         if checks_fields and (not isinstance(ref, dict) or not ref):
-            why = "sample has no reference" if ref is None else f"reference must be a non-empty mapping of fields, got {type(ref).__name__}"
+            kind = type(ref).__name__
+            why = "sample has no reference" if ref is None else f"reference must be a non-empty mapping, got {kind}"
             return _ungradable("json_schema", why)
         value, error = extract_json(output)
         if error is not None:
             return Score(value=0.0, passed=False, explanation=error)
         problems = _schema_errors(validator, value) if validator is not None else []
         if problems:
-            return Score(
-                value=0.0,
-                passed=False,
-                explanation=f"schema: {'; '.join(problems[:3])}" + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""),
-                details={"schema_errors": problems},
-            )
+            more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+            why = f"schema: {'; '.join(problems[:3])}{more}"
+            return Score(value=0.0, passed=False, explanation=why, details={"schema_errors": problems})
         if not checks_fields:
             return _verdict(True, "valid against the schema")
         if not isinstance(value, dict):
-            return Score(value=0.0, passed=False, explanation=f"output JSON is a {type(value).__name__}, not an object", details={"mismatched": list(ref)})
+            why = f"output JSON is a {type(value).__name__}, not an object"
+            return Score(value=0.0, passed=False, explanation=why, details={"mismatched": list(ref)})
         mismatched = [k for k, v in ref.items() if k not in value or not _values_equal(v, value[k])]
         ok = not mismatched
         why = "all reference fields match" if ok else "mismatched fields: " + ", ".join(map(str, mismatched))
@@ -373,7 +374,7 @@ def json_schema(schema: dict[str, Any] | None = None, match_reference: bool = Fa
 # ---------------------------------------------------------------- similarity
 
 
-class _UnicodeTokenizer(tokenizers.Tokenizer):
+class _UnicodeTokenizer:
     """rouge-score's default tokenizer drops every non-ASCII character, which
     scores any non-English answer 0. This one gives the same tokens on ASCII
     text (lower-cased alphanumeric runs, Porter-stemmed past 3 characters) and
@@ -382,8 +383,8 @@ class _UnicodeTokenizer(tokenizers.Tokenizer):
 
     _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+")
 
-    def __init__(self) -> None:
-        self._stemmer = porter.PorterStemmer()
+    def __init__(self, stemmer: Any) -> None:
+        self._stemmer = stemmer
 
     def tokenize(self, text: str) -> list[str]:
         tokens = self._TOKEN.findall(text.lower())
@@ -404,7 +405,12 @@ def similarity(metric: str = "rougeL", threshold: float = 0.5) -> ScoreFn:
         raise _bad_arg("similarity", "metric", f"one of {', '.join(_METRICS)}, got {metric!r}")
     cut = _check_number("similarity", "threshold", threshold, 0.0, 1.0)
     if metric == "rougeL":
-        rouge = rouge_scorer.RougeScorer(["rougeL"], tokenizer=_UnicodeTokenizer())
+        # Imported here: rouge-score pulls in all of nltk (about a second), which
+        # every command that loads the scorer registry would otherwise pay.
+        from nltk.stem.porter import PorterStemmer
+        from rouge_score import rouge_scorer
+
+        rouge = rouge_scorer.RougeScorer(["rougeL"], tokenizer=_UnicodeTokenizer(PorterStemmer()))
 
         def measure(output: str, refs: list[str]) -> float:
             return rouge.score_multi(refs, output)["rougeL"].fmeasure

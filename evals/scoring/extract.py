@@ -93,13 +93,42 @@ def _describe(err: Exception) -> str:
     return str(err)
 
 
+_MAX_NESTING = 16
+"""Deepest bracket nesting at which an embedded JSON candidate is tried; bounds
+the work on degenerate output (a model looping on `[[[[`) to linear time."""
+
+
+def _bracket_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every balanced `{...}` / `[...]` opened at most
+    `_MAX_NESTING` deep, outer before inner, in one pass. Double-quoted strings
+    inside brackets are skipped, so a `}` inside a JSON string does not close."""
+    closer = {"{": "}", "[": "]"}
+    stack: list[tuple[int, str]] = []
+    spans = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in closer:
+            stack.append((i, closer[ch]))
+        elif stack and ch == stack[-1][1]:
+            start, _ = stack.pop()
+            if len(stack) < _MAX_NESTING:
+                spans.append((start, i + 1))
+        elif stack and ch == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        i += 1
+    return sorted(spans)
+
+
 def extract_json(text: str) -> tuple[Any, str | None]:
     """The JSON value an output carries, and None; or None and why there is none.
 
     Tried in order: the whole output; fenced code blocks (```json first, then
     unlabelled or other labels); the first balanced `{...}` or `[...]` that
-    parses, inside chatty text. A value of `None` with no error is the JSON
-    literal `null`.
+    parses, inside chatty text (so "[see below]" before the real object is
+    passed over). A value of `None` with no error is the JSON literal `null`.
     """
     try:
         return _loads(text.strip()), None
@@ -107,19 +136,17 @@ def extract_json(text: str) -> tuple[Any, str | None]:
         whole_error = _describe(e)
 
     fence_error = None
-    for label, body in sorted(_FENCE.findall(text), key=lambda f: f[0].lower() != "json"):
+    for _, body in sorted(_FENCE.findall(text), key=lambda f: f[0].lower() != "json"):
         try:
             return _loads(body.strip()), None
         except (ValueError, RecursionError) as e:
             fence_error = fence_error or f"fenced block is not valid JSON: {_describe(e)}"
 
-    decoder = json.JSONDecoder(parse_constant=_reject_constant)
     embedded_error = None
-    for m in re.finditer(r"[{\[]", text):
+    for start, end in _bracket_spans(text):
         try:
-            value, _ = decoder.raw_decode(text, m.start())
-            return value, None
+            return _loads(text[start:end]), None
         except (ValueError, RecursionError) as e:
-            embedded_error = embedded_error or f"no parseable JSON object or array in the output (first try: {_describe(e)})"
+            embedded_error = embedded_error or f"no parseable JSON object or array (first try: {_describe(e)})"
 
     return None, fence_error or embedded_error or f"no JSON in the output ({whole_error})"

@@ -13,7 +13,9 @@ from evals.config import PassRule, ScorerSpec
 from evals.scoring.base import Score
 
 
-def merge_args(suite_spec_args: dict[str, Any], sample_scorers: list[dict[str, Any]] | None, name: str) -> dict[str, Any]:
+def merge_args(
+    suite_spec_args: dict[str, Any], sample_scorers: list[dict[str, Any]] | None, name: str
+) -> dict[str, Any]:
     """The arguments scorer `name` runs with on one sample.
 
     `sample_scorers` is the sample's own list of `{"name": ..., **args}`;

@@ -51,8 +51,19 @@ def check_scorers(suite: Suite, context: ScoringContext | None = None) -> None:
     for spec in specs:
         try:
             build(spec.name, spec.args, context)
-        except (KeyError, TypeError, ValueError) as e:
+        except TypeError as e:
+            if "missing" in str(e):
+                continue  # a required argument each sample supplies (sample `scorers:` settings)
             raise ConfigError(f"{suite.dir / 'suite.yaml'}: scorer `{spec.name}`: {e}") from None
+        except (KeyError, ValueError) as e:
+            raise ConfigError(f"{suite.dir / 'suite.yaml'}: scorer `{spec.name}`: {e}") from None
+
+
+def _failing(message: str) -> ScoreFn:
+    async def score(output: str, sample: Sample) -> Score:
+        return Score(value=0.0, passed=False, error=message)
+
+    return score
 
 
 async def _grade(output: str, sample: Sample, specs: list[ScorerSpec], fns: list[ScoreFn]) -> list[Score]:
@@ -73,16 +84,19 @@ def score_run(store: Store, run_id: str, suite: Suite, context: ScoringContext |
     cache: dict[tuple[str, str], ScoreFn] = {}
 
     def scorer_fns(sample: Sample) -> tuple[list[ScorerSpec], list[ScoreFn]]:
-        specs = []
+        """The sample's scorers; bad per-sample settings grade only that sample as a scorer error."""
+        specs, fns = [], []
         for spec in suite.scorers_for(sample.category):
-            args = merge_args(spec.args, sample.scorers, spec.name)
+            try:
+                args = merge_args(spec.args, sample.scorers, spec.name)
+                key = (spec.name, json.dumps(args, sort_keys=True, default=str))
+                if key not in cache:
+                    cache[key] = build(spec.name, args, context)
+                fn = cache[key]
+            except (KeyError, TypeError, ValueError) as e:
+                args, fn = spec.args, _failing(f"sample {sample.id}: scorer {spec.name}: {e}")
             specs.append(ScorerSpec(name=spec.name, args=args, weight=spec.weight))
-        fns = []
-        for s in specs:
-            key = (s.name, json.dumps(s.args, sort_keys=True, default=str))
-            if key not in cache:
-                cache[key] = build(s.name, s.args, context)
-            fns.append(cache[key])
+            fns.append(fn)
         return specs, fns
 
     async def main() -> list[tuple[dict[str, Any], list[ScorerSpec], list[Score]]]:

@@ -16,9 +16,10 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from evals.config import SimBehaviour
 from evals.suite.sample import Sample
@@ -62,9 +63,8 @@ def content_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(
-            b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
-        )
+        texts = (b.get("text") for b in content if isinstance(b, dict) and b.get("type") == "text")
+        return "\n".join(t for t in texts if isinstance(t, str))
     return ""
 
 

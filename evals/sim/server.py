@@ -21,8 +21,9 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -228,7 +229,9 @@ class _AnthropicWire:
             "cache_read_input_tokens": 0,
         }
 
-    def _message(self, r: _Reply, content: list[dict[str, Any]], stop: str | None, output_tokens: int) -> dict[str, Any]:
+    def _message(
+        self, r: _Reply, content: list[dict[str, Any]], stop: str | None, output_tokens: int
+    ) -> dict[str, Any]:
         return {
             "id": r.id,
             "type": "message",
@@ -376,7 +379,11 @@ class SimServer:
     async def _open(self) -> None:
         # handler_cancellation: a client that hangs up on a stalled stream frees its handler at once.
         runner = web.AppRunner(
-            self.app(), access_log=None, handle_signals=False, handler_cancellation=True, shutdown_timeout=SHUTDOWN_GRACE_S
+            self.app(),
+            access_log=None,
+            handle_signals=False,
+            handler_cancellation=True,
+            shutdown_timeout=SHUTDOWN_GRACE_S,
         )
         await runner.setup()
         try:

@@ -65,7 +65,9 @@ def paired_gap(
     cand = np.asarray(candidate, dtype=bool)
     ref = np.asarray(reference, dtype=bool)
     if cand.ndim != 1 or cand.shape != ref.shape:
-        raise ValueError(f"candidate and reference must be paired 1-D sequences of equal length, got {cand.shape} and {ref.shape}")
+        raise ValueError(
+            f"candidate and reference must be paired 1-D sequences of equal length, got {cand.shape} and {ref.shape}"
+        )
     n = int(cand.size)
     if n == 0:
         raise ValueError("no paired samples: both runners must have answered at least one common sample")

@@ -63,7 +63,8 @@ def samples_needed(
         raise ValueError(f"margin must be between 0 and 1, got {margin}")
     if expected_gap <= -margin:
         raise ValueError(
-            f"expected gap {expected_gap} is at or below -margin ({-margin}): non-inferiority cannot be shown however many samples"
+            f"expected gap {expected_gap} is at or below -margin ({-margin}): "
+            "non-inferiority cannot be shown however many samples"
         )
     if not abs(expected_gap) <= discordance <= 1:
         raise ValueError(

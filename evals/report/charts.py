@@ -1,0 +1,152 @@
+"""Charts for the report: small matplotlib figures as inline SVG markup.
+
+SVG, not PNG, so the report stays one text file that scales and prints
+crisply; `svg.fonttype: none` keeps labels as text (searchable, a fraction of
+the size of glyph paths). Labels come from runner and category names, which
+are user data: matplotlib escapes `<`, `>` and `&` in text and `--` in the
+comments it writes, and the comments are stripped anyway; mathtext is
+switched off so a `$` in a name is shown, not parsed. Every chart is a
+picture of numbers the report also prints in a table, so nothing is lost
+when a reader cannot see it.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from contextlib import contextmanager
+from typing import Iterator
+
+import matplotlib
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+
+from evals.report.model import RunnerSummary, VerdictResult
+
+# Okabe-Ito: distinguishable with every common colour-vision deficiency.
+BLUE, ORANGE, VERMILLION, GREY = "#0072B2", "#E69F00", "#D55E00", "#7F7F7F"
+VERDICT_COLOURS = {"good enough": BLUE, "not good enough": VERMILLION}
+_PROLOG = re.compile(r"\A.*?(?=<svg\b)", re.S)
+_COMMENT = re.compile(r"<!--.*?-->\s*", re.S)
+_HEAT = matplotlib.colormaps["cividis"]
+
+
+@contextmanager
+def _style(name: str) -> Iterator[None]:
+    """One place for the settings every chart needs.
+
+    The hash salt makes the ids matplotlib writes (clip paths, markers)
+    deterministic and distinct per chart, since several SVGs share one HTML
+    document and ids must be unique in it.
+    """
+    with matplotlib.rc_context(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": f"evals-{name}",
+            "text.parse_math": False,
+            "font.size": 9,
+            "font.family": "sans-serif",
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    ):
+        yield
+
+
+def _to_svg(fig: Figure, simulated: bool) -> str:
+    """The figure as bare `<svg>` markup fit for inlining in HTML.
+
+    A SIMULATED watermark travels with the picture, since charts get
+    screenshotted and shared without the page around them.
+    """
+    if simulated:
+        fig.text(0.99, 0.01, "SIMULATED", ha="right", va="bottom", color=VERMILLION, fontsize=11, fontweight="bold")
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
+    return _COMMENT.sub("", _PROLOG.sub("", buf.getvalue(), count=1))
+
+
+def _height(rows: int) -> float:
+    """Figure height in inches: a fixed frame plus a band per row."""
+    return 0.9 + 0.32 * max(rows, 1)
+
+
+def gap_forest(verdicts: list[VerdictResult], margin: float, simulated: bool) -> str | None:
+    """Each candidate's gap and 95% interval against zero and the −margin line.
+
+    This is the verdict drawn: an interval wholly right of −margin is good
+    enough, wholly left is not, straddling is inconclusive.
+    """
+    shown = [v for v in verdicts if v.gap is not None]
+    if not shown:
+        return None
+    with _style("gap"):
+        fig = Figure(figsize=(6.4, _height(len(shown))))
+        ax = fig.add_subplot()
+        for y, v in enumerate(reversed(shown)):
+            colour = VERDICT_COLOURS.get(v.verdict, GREY)
+            if v.gap_ci:
+                ax.plot([100 * v.gap_ci[0], 100 * v.gap_ci[1]], [y, y], color=colour, linewidth=3, solid_capstyle="butt")
+            ax.plot([100 * v.gap], [y], "o", color=colour, markersize=7, markeredgecolor="white")
+        ax.axvline(0, color="#333333", linewidth=0.8)
+        ax.axvline(-100 * margin, color=VERMILLION, linewidth=1, linestyle="--")
+        ax.text(-100 * margin, len(shown) - 0.5, f" −margin ({100 * margin:g} pts)", color=VERMILLION, va="bottom", fontsize=8)
+        ax.set_yticks(range(len(shown)), [f"{v.candidate} vs {v.reference}" for v in reversed(shown)])
+        ax.set_ylim(-0.6, len(shown) - 0.2)
+        ax.set_xlabel("Pass-rate gap, candidate − reference (percentage points, 95% CI)")
+        return _to_svg(fig, simulated)
+
+
+def cost_bars(runners: list[RunnerSummary], simulated: bool) -> str | None:
+    """Cost per completed task per runner; the reference in a second colour."""
+    shown = [r for r in runners if r.cost_per_completed_task_usd is not None]
+    if not shown:
+        return None
+    with _style("cost"):
+        fig = Figure(figsize=(6.4, _height(len(shown))))
+        ax = fig.add_subplot()
+        ys = range(len(shown))
+        values = [r.cost_per_completed_task_usd or 0.0 for r in shown]
+        ax.barh(ys, values, color=[ORANGE if r.role == "reference" else BLUE for r in shown])
+        for y, value in zip(ys, values):
+            ax.text(value, y, f" ${value:.4g}", va="center", fontsize=8)
+        ax.set_yticks(ys, [f"{r.name} ({r.role})" for r in shown])
+        ax.invert_yaxis()
+        ax.set_xlabel("USD per completed task")
+        ax.margins(x=0.18)
+        return _to_svg(fig, simulated)
+
+
+def latency_bars(runners: list[RunnerSummary], simulated: bool) -> str | None:
+    """Time to first token and end-to-end latency, p50 over a lighter p95, per runner."""
+    if not any(r.ttft_ms_p50 or r.latency_ms_p50 for r in runners):
+        return None
+    with _style("latency"):
+        fig = Figure(figsize=(7.2, _height(len(runners))))
+        axes = fig.subplots(1, 2, sharey=True)
+        ys = list(range(len(runners)))
+        panels = (("Time to first token (ms)", "ttft_ms_p50", "ttft_ms_p95"), ("End-to-end latency (ms)", "latency_ms_p50", "latency_ms_p95"))
+        for ax, (title, p50, p95) in zip(axes, panels):
+            ax.barh(ys, [getattr(r, p95) or 0.0 for r in runners], color="#9CC7E4", label="p95")
+            ax.barh(ys, [getattr(r, p50) or 0.0 for r in runners], color=BLUE, height=0.5, label="p50")
+            ax.set_xlabel(title)
+        axes[0].set_yticks(ys, [r.name for r in runners])
+        axes[0].invert_yaxis()
+        axes[1].legend(loc="lower right", fontsize=8, frameon=False)
+        return _to_svg(fig, simulated)
+
+
+def heat_colours(value: float | None) -> tuple[str, str]:
+    """Background and text colour for a pass rate in a heatmap cell.
+
+    cividis is perceptually uniform and readable with colour-vision
+    deficiencies; the text colour is whichever of black or white contrasts
+    more with the cell (WCAG relative luminance).
+    """
+    if value is None:
+        return "#EEEEEE", "#000000"
+    r, g, b, _ = _HEAT(min(max(value, 0.0), 1.0))
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    luminance = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    # Contrast with black is (L + .05) / .05, with white 1.05 / (L + .05): equal at L ≈ 0.179.
+    return to_hex((r, g, b)), "#000000" if luminance > 0.179 else "#FFFFFF"

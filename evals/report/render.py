@@ -1,0 +1,253 @@
+"""ReportModel -> index.html, summary.json and summary.md.
+
+Every figure is computed by the analyse stage; this module only lays them
+out. The HTML is one file a reader can open from disk or an air-gapped
+share: inline CSS, inline SVG, one inline script pinned by hash in a
+Content-Security-Policy that forbids every fetch.
+
+Model outputs, sample ids and runner and category names are untrusted text.
+Jinja2 escapes everything it prints; the failure rows travel as JSON whose
+`<`, `>`, `&`, U+2028 and U+2029 are escaped so nothing can end the script
+element early, and the script inserts them with textContent. Invisible
+characters that can disguise text (bidi overrides, zero-width spaces, tag
+characters, control codes) are shown as `[U+XXXX]` so a reader sees what
+the model actually wrote.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import re
+from itertools import chain, zip_longest
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from evals.report import charts
+from evals.report.model import CategoryResult, FailureRow, ReportModel
+
+TEMPLATES = Path(__file__).parent / "templates"
+TEXT_LIMIT = 5_000
+"""Characters kept per text in the explorer: a backstop above analyse's own 4,000 clip, so its note survives."""
+EMBED_BUDGET_BYTES = 8_000_000
+"""Text the explorer may embed; keeps a 100,000-sample report well under 15 MB and quick to open."""
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
+_JSON_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!])")
+_ROW_FIELDS = ("sample_id", "category", "runner", "status", "passed", "output", "reference_output", "expected", "explanation", "error")
+_FILTERS = (("Runner", "runner"), ("Category", "category"), ("Status", "status"))
+
+
+def render(model: ReportModel, out_dir: Path) -> Path:
+    """Write index.html, summary.json and summary.md into out_dir; return the index.html path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(model.summary(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out_dir / "summary.md").write_text(summary_markdown(model), encoding="utf-8")
+    index = out_dir / "index.html"
+    index.write_text(render_html(model), encoding="utf-8")
+    return index
+
+
+def render_html(model: ReportModel) -> str:
+    """The self-contained report page."""
+    script = (TEMPLATES / "explorer.js").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    csp = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+    return _environment().get_template("report.html.j2").render(
+        m=model,
+        csp=csp,
+        script=Markup(script),
+        runners={r.name: r for r in model.runners},
+        heatmap=_heatmap(model),
+        category_verdicts=sorted(model.category_verdicts, key=lambda v: (v.category, v.candidate)),
+        gap_chart=_svg(charts.gap_forest(model.verdicts, model.margin, model.simulated)),
+        cost_chart=_svg(charts.cost_bars(model.runners, model.simulated)),
+        latency_chart=_svg(charts.latency_bars(model.runners, model.simulated)),
+        confusion={runner: _confusion_view(cm) for runner, cm in model.confusion.items()},
+        explorer=explorer_data(model.failures),
+    )
+
+
+def reveal(text: str) -> str:
+    """Show invisible and direction-changing characters as [U+XXXX].
+
+    Untrusted text could otherwise reorder what a reader sees (U+202E) or hide
+    a difference that made a scorer fail (a zero-width space).
+    """
+    return _HIDDEN.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+
+
+def clip(text: str, limit: int = TEXT_LIMIT) -> str:
+    """At most `limit` characters, saying how many were cut."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit:,} more chars)"
+
+
+class Explorer(NamedTuple):
+    """What the failure explorer embeds."""
+
+    rows_json: Markup
+    """{"strings": [...], "rows": [[string index or null, ..., passed, ...], ...]}, escaped for a script element."""
+    shown: int
+    total: int
+    options: list[tuple[str, int, list[tuple[int, str, int]]]]
+    """Per filter: label, column, and (string index, text, rows) choices."""
+
+
+def explorer_data(failures: list[FailureRow], budget: int = EMBED_BUDGET_BYTES) -> Explorer:
+    """The failure rows for the page, as string-table JSON.
+
+    Strings go in a table referenced by index: the reference output and the
+    expected answer repeat for every candidate, and statuses and names for
+    every row. When the rows outgrow the budget they are taken round-robin
+    across (runner, category, status) groups, so every kind of failure keeps
+    examples; the page says how many it holds.
+    """
+    groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for i, row in enumerate(failures):
+        groups[(row.runner, row.category, row.status)].append(i)
+    strings: list[str] = []
+    index: dict[str, int] = {}
+    encoded: dict[int, list[Any]] = {}
+    used = 0
+    round_robin = (i for i in chain.from_iterable(zip_longest(*groups.values())) if i is not None)
+    for i in round_robin:
+        values = [v if v is None or isinstance(v, bool) else reveal(clip(v)) for v in (getattr(failures[i], f) for f in _ROW_FIELDS)]
+        fresh = {v for v in values if isinstance(v, str) and v not in index}
+        used += sum(len(v.encode("utf-8")) + 3 for v in fresh)
+        if used > budget:
+            break
+        for v in values:
+            if isinstance(v, str) and v not in index:
+                index[v] = len(strings)
+                strings.append(v)
+        encoded[i] = [index[v] if isinstance(v, str) else v for v in values]
+    rows = [encoded[i] for i in sorted(encoded)]
+    text = json.dumps({"strings": strings, "rows": rows}, ensure_ascii=False, separators=(",", ":"))
+    for raw, escaped in _JSON_ESCAPES:
+        text = text.replace(raw, escaped)
+    options = []
+    for label, field in _FILTERS:
+        column = _ROW_FIELDS.index(field)
+        counts = Counter(row[column] for row in rows)
+        options.append((label, column, sorted(((k, strings[k], n) for k, n in counts.items()), key=lambda o: o[1])))
+    return Explorer(Markup(text), len(rows), len(failures), options)
+
+
+def summary_markdown(model: ReportModel) -> str:
+    """summary.md: the verdicts and a runner table, for CI step summaries and PR comments."""
+    lines = []
+    if model.simulated:
+        lines += [f"> **⚠️ SIMULATED:** {_md(', '.join(model.simulated_runners))} answered from the simulated server. These numbers demonstrate the tool, not the models.", ""]
+    lines += [f"## {_md(model.suite)}: run {_md(model.run_id)}", ""]
+    lines += [f"- {_md(v.sentence)}" for v in model.verdicts] or ["- No candidate to compare: only the reference ran."]
+    lines += [
+        "",
+        "| Runner | Pass rate (95% CI) | Completed / answered / errors | Cost per completed task | TTFT p50 | Latency p95 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in model.runners:
+        name = f"{_md(r.name)} ({r.role})"
+        rate = f"{fmt_pct(r.pass_rate)} ({fmt_ci(r.pass_rate_ci)})"
+        lines.append(f"| {name} | {rate} | {r.completed:,} / {r.answered:,} / {r.errors:,} | {fmt_usd(r.cost_per_completed_task_usd)} | {fmt_ms(r.ttft_ms_p50)} | {fmt_ms(r.latency_ms_p95)} |")
+    lines += ["", f"Margin {100 * model.margin:g} points; reference {_md(model.reference)}; tool {_md(model.tool_version)}; suite hash `{_md(model.suite_hash[:12])}`.", ""]
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    """Untrusted text as one line of inert Markdown: no links, HTML, emphasis or table breaks."""
+    return _MD_SPECIAL.sub(r"\\\1", reveal(" ".join(text.split())))
+
+
+def fmt_pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def fmt_ci(ci: list[float] | None) -> str:
+    return "—" if not ci else f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}%"
+
+
+def fmt_pts(x: float | None) -> str:
+    """A gap in percentage points, signed so a drop is never mistaken for a gain."""
+    return "—" if x is None else f"{100 * x:+.1f} pts"
+
+
+def fmt_pts_ci(ci: list[float] | None) -> str:
+    return "—" if not ci else f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+
+
+def fmt_usd(x: float | None) -> str:
+    """Dollars with cents above $1, and three significant digits below (tasks cost fractions of a cent)."""
+    if x is None:
+        return "—"
+    if x == 0 or abs(x) >= 1:
+        return f"${x:,.2f}"
+    return f"${x:.{max(2, 2 - math.floor(math.log10(abs(x))))}f}"
+
+
+def fmt_ms(x: float | None) -> str:
+    return "—" if x is None else f"{x:,.0f} ms"
+
+
+def fmt_value(x: Any) -> str:
+    """A scalar from a free-form dict (method, confusion): readable whatever its type."""
+    if x is None:
+        return "—"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return f"{x:,}"
+    if isinstance(x, float):
+        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+    return str(x)
+
+
+def _finalize(value: Any) -> Any:
+    """Applied to every {{ }} before escaping: untrusted strings get their hidden characters shown."""
+    return reveal(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined, finalize=_finalize, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(pct=fmt_pct, ci=fmt_ci, pts=fmt_pts, pts_ci=fmt_pts_ci, usd=fmt_usd, ms=fmt_ms, value=fmt_value, heat=charts.heat_colours)
+    return env
+
+
+def _svg(markup: str | None) -> Markup | None:
+    """Chart SVG is ours and already XML-escaped; labels still get hidden characters shown."""
+    return Markup(reveal(markup)) if markup else None
+
+
+def _heatmap(model: ReportModel) -> list[tuple[str, list[CategoryResult | None]]]:
+    """Rows of the runner × category table: one per category, one cell per runner in runner order."""
+    cells = {(c.category, c.runner): c for c in model.categories}
+    categories = list(dict.fromkeys(c.category for c in model.categories))
+    return [(cat, [cells.get((cat, r.name)) for r in model.runners]) for cat in categories]
+
+
+def _confusion_view(cm: Any) -> dict[str, Any]:
+    """A confusion matrix checked before it is drawn: the dict is free-form, so any part may be missing or malformed.
+
+    Cells are shaded by their share of the row (the expected label), so the
+    diagonal reads as recall whatever the class sizes.
+    """
+    if not isinstance(cm, dict):
+        return {"grid": None, "per_label": None, "other": {"value": cm}}
+    labels, matrix = cm.get("labels"), cm.get("matrix")
+    grid = None
+    if isinstance(labels, list) and isinstance(matrix, list) and len(matrix) == len(labels) and all(
+        isinstance(row, list) and len(row) == len(labels) and all(isinstance(c, (int, float)) and not isinstance(c, bool) and c >= 0 for c in row) for row in matrix
+    ):
+        grid = [(str(label), [(c, charts.heat_colours(c / sum(row) if sum(row) else None)) for c in row]) for label, row in zip(labels, matrix)]
+    per_label, table = cm.get("per_label"), None
+    if isinstance(per_label, dict) and all(isinstance(v, dict) for v in per_label.values()):
+        columns = list(dict.fromkeys(k for v in per_label.values() for k in v))
+        table = {"columns": columns, "rows": [(str(label), [v.get(c) for c in columns]) for label, v in per_label.items()]}
+    skip = {"per_label"} if table else set()
+    skip |= {"labels", "matrix"} if grid else set()
+    return {"labels": [g[0] for g in grid] if grid else [], "grid": grid, "per_label": table, "other": {k: v for k, v in cm.items() if k not in skip}}

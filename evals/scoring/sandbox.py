@@ -1,0 +1,538 @@
+"""Run untrusted Python in a sandbox: a pure runner, no grading.
+
+`run_python(code)` runs a script in a separate process and returns what it
+printed, how it ended and under which isolation. A fork bomb, an endless loop,
+a memory bomb, a huge file, a network call or a process left behind ends within
+the limits and leaves nothing running.
+
+What holds, by isolation mode (`isolation_available()` says which one applies):
+
+- Always: the base interpreter (not the venv, so no third-party packages) as
+  `python -I -S -B`; an environment of only PATH, HOME, TMPDIR and LANG;
+  RLIMIT_CPU, RLIMIT_AS (memory), RLIMIT_FSIZE (per file), RLIMIT_CORE 0; a
+  wall-clock limit after which the whole process tree is killed; stdout and
+  stderr read concurrently and capped (head and tail kept), so a process that
+  spews output cannot exhaust our memory.
+- "bubblewrap" (`bwrap` on PATH and working; probed once per process): new
+  pid, network, IPC, UTS and mount namespaces. The filesystem is /usr (and
+  the /bin, /lib* links), the interpreter's prefix, all read-only, a fresh
+  /proc and /dev, and a private /tmp tmpfs capped at 4 x max_file_mb, which is
+  the working directory; the script is bound read-only into it. No network:
+  only a loopback device that is down. Every descendant dies with the pid
+  namespace, whatever it does (setsid, double fork).
+  RLIMIT_NPROC counts per (user namespace, real uid) and is not enforced for
+  uid 0, so the limit is set inside a user namespace of the sandbox's own,
+  where it counts exactly this run's processes (threads included):
+  * run by a normal user, bwrap makes that namespace (unprivileged), and
+    nested user namespaces are disabled;
+  * run as root, bwrap runs privileged (root may not reach the interpreter
+    otherwise, e.g. a pyenv under /root, which a uid-nobody bwrap cannot
+    bind), keeps only CAP_SETUID/CAP_SETGID, and the boot stage inside drops
+    to uid/gid 65534 (nobody) with no groups and no capabilities, then makes
+    the user namespace itself.
+- "rlimits-only" (no working bubblewrap): network isolation is NOT
+  guaranteed and the filesystem is the host's, seen with the run's uid. A
+  supervisor process (a child subreaper) kills every descendant, including
+  ones that called setsid, when the code ends or times out. As root the code
+  runs as uid 65534 when that uid can run the interpreter, and RLIMIT_NPROC
+  is set to that uid's current process count + max_procs (shared with other
+  processes of the uid, so approximate). As root with an interpreter only
+  root can reach, the code runs as root: no process limit holds
+  (`SandboxResult.process_limit_enforced` is False), and code that kills the
+  supervisor can leave processes behind. Treat that mode as unsafe for
+  untrusted code.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import selectors
+import signal
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+Isolation = Literal["bubblewrap", "rlimits-only"]
+
+OUTPUT_CAP_BYTES = 64 * 1024
+"""Per stream. The first and the last half are kept: errors come at the end."""
+
+NOBODY = 65534
+"""The uid/gid root runs untrusted code as: the kernel's overflow id, `nobody` on most systems."""
+
+_GRACE_S = 2.0
+"""How long to wait for the process tree to go after it was told to stop."""
+
+_SCRATCH_FILES = 4
+"""The bubblewrap /tmp holds this many max-size files: tmpfs pages are RAM that
+RLIMIT_AS does not count, so the tmpfs must be capped."""
+
+_PY_FLAGS = ["-I", "-S", "-B", "-X", "utf8"]
+"""Isolated mode (no PYTHON* variables, no user site, no script dir on
+sys.path), no site (no third-party packages), no bytecode files, UTF-8 I/O."""
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    exit_code: int
+    """As the launcher reports it: a signal N shows as 128 + N (the shell's convention)."""
+    stdout: str
+    stderr: str
+    timed_out: bool
+    killed_reason: str | None
+    """"wall-clock timeout", "CPU time limit", "signal SIGKILL", ... or None for a normal exit."""
+    wall_s: float
+    isolation: Isolation
+    process_limit_enforced: bool
+    """Whether max_procs held (see the module docstring for when it cannot)."""
+
+
+# The first Python the sandbox runs: it confines itself (uid, user namespace,
+# rlimits) and execs the code's interpreter; in rlimits-only mode it first
+# forks, and the parent stays as the supervisor that reaps the whole tree.
+# Stdlib only, run with the flags above.
+_BOOT = r"""
+import ctypes, json, os, resource, signal, sys, traceback
+
+cfg = json.loads(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
+CLONE_NEWUSER = 0x10000000
+
+
+def check(ret, what):
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def own_user_namespace(uid):
+    # After setuid the process is not dumpable and cannot write its own id maps.
+    check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
+    check(libc.unshare(CLONE_NEWUSER), "unshare(CLONE_NEWUSER)")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{uid} {uid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+
+
+def confine_and_exec():
+    uid = cfg["uid"]
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    if cfg["own_userns"]:
+        own_user_namespace(uid)
+    for name, (soft, hard) in cfg["rlimits"].items():
+        resource.setrlimit(getattr(resource, name), (soft, hard))
+    os.execv(cfg["argv"][0], cfg["argv"])
+
+
+class Stop(Exception):
+    pass
+
+
+def stop(signum, frame):
+    raise Stop
+
+
+def children():
+    me, kids = str(os.getpid()), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1] == me:
+                kids.append(int(entry))
+    return kids
+
+
+def kill_tree():
+    # As a subreaper we inherit every orphaned descendant; kill and reap
+    # generation by generation until none is left.
+    while kids := children():
+        for pid in kids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for _ in kids:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+
+
+def supervise():
+    signal.signal(signal.SIGTERM, stop)
+    check(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)")
+    check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != cfg["parent"]:
+        os._exit(137)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            confine_and_exec()
+        except BaseException:
+            traceback.print_exc()
+            os._exit(127)
+    status = None
+    try:
+        _, status = os.waitpid(pid, 0)
+    except Stop:
+        pass
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    kill_tree()
+    if status is None or os.WIFSIGNALED(status):
+        os._exit(128 + (os.WTERMSIG(status) if status is not None else signal.SIGKILL))
+    os._exit(os.WEXITSTATUS(status))
+
+
+if cfg["supervise"]:
+    supervise()
+else:
+    confine_and_exec()
+"""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How this process runs untrusted code; decided once (see `_plan`)."""
+
+    isolation: Isolation
+    python: str
+    uid: int | None
+    """Drop to this uid before running the code (only when we are root)."""
+    process_limit_enforced: bool
+    bwrap: str | None = None
+
+
+def isolation_available() -> Isolation:
+    """The isolation `run_python` gives on this machine, for reports to state plainly.
+
+    "rlimits-only" means no network isolation and the host's filesystem."""
+    return _plan().isolation
+
+
+def run_python(
+    code: str,
+    *,
+    timeout_s: float = 10,
+    memory_mb: int = 512,
+    max_file_mb: int = 16,
+    max_procs: int = 64,
+    network: bool = False,
+    stdin: bytes = b"",
+) -> SandboxResult:
+    """Run `code` as a script in the sandbox and report how it ended.
+
+    `stdin` is written to the script's standard input, then closed. `network`
+    only has an effect under bubblewrap (without it there is no isolation to
+    lift). Blocking; call it through `asyncio.to_thread` from async code.
+    """
+    return _run(_plan(), code, timeout_s, memory_mb, max_file_mb, max_procs, network, stdin)
+
+
+# ---------------------------------------------------------------- the plan
+
+
+@functools.cache
+def _plan() -> _Plan:
+    """Bubblewrap when a real run through it works here, else rlimits only."""
+    bwrap = _bwrap_plan()
+    return bwrap if bwrap is not None else _fallback_plan()
+
+
+@functools.cache
+def _bwrap_plan() -> _Plan | None:
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return None
+    uid = NOBODY if os.geteuid() == 0 else None
+    plan = _Plan("bubblewrap", _base_python(), uid, process_limit_enforced=True, bwrap=bwrap)
+    try:
+        probe = _run(plan, "print('ok')", 30, 256, 1, 8, False, b"")
+    except OSError:
+        return None
+    return plan if probe.exit_code == 0 and probe.stdout == "ok\n" else None
+
+
+@functools.cache
+def _fallback_plan() -> _Plan:
+    python = _base_python()
+    if os.geteuid() != 0:
+        return _Plan("rlimits-only", python, None, process_limit_enforced=True)
+    try:
+        probe = subprocess.run(
+            [python, *_PY_FLAGS, "-c", "pass"],
+            user=NOBODY,
+            group=NOBODY,
+            extra_groups=[],
+            cwd="/",
+            env=_environment("/"),
+            capture_output=True,
+            timeout=30,
+        )
+        uid = NOBODY if probe.returncode == 0 else None
+    except OSError:  # nobody cannot reach the interpreter (e.g. a pyenv under /root)
+        uid = None
+    return _Plan("rlimits-only", python, uid, process_limit_enforced=uid is not None)
+
+
+def _base_python() -> str:
+    """The interpreter the venv was made from: the stdlib without our packages."""
+    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+
+
+def _environment(home: str) -> dict[str, str]:
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8"}
+
+
+# ---------------------------------------------------------------- one run
+
+
+def _run(
+    plan: _Plan,
+    code: str,
+    timeout_s: float,
+    memory_mb: int,
+    max_file_mb: int,
+    max_procs: int,
+    network: bool,
+    stdin: bytes,
+) -> SandboxResult:
+    cpu_s = math.ceil(timeout_s) + 1
+    rlimits = {
+        "RLIMIT_CPU": [cpu_s, cpu_s + 1],
+        "RLIMIT_AS": [memory_mb << 20] * 2,
+        "RLIMIT_FSIZE": [max_file_mb << 20] * 2,
+        "RLIMIT_CORE": [0, 0],
+    }
+    with tempfile.TemporaryDirectory(prefix="evals-sandbox-", ignore_cleanup_errors=True) as workdir:
+        script = os.path.join(workdir, "main.py")
+        with open(script, "w", encoding="utf-8") as f:
+            f.write(code)
+        os.chmod(script, 0o644)
+        if plan.isolation == "bubblewrap":
+            rlimits["RLIMIT_NPROC"] = [max_procs] * 2
+            cfg = {"uid": plan.uid, "own_userns": plan.uid is not None, "supervise": False}
+            cfg.update(rlimits=rlimits, argv=[plan.python, *_PY_FLAGS, "/tmp/main.py"])
+            argv = _bwrap_argv(plan, script, max_file_mb * _SCRATCH_FILES, network)
+            argv += [plan.python, *_PY_FLAGS, "-c", _BOOT, json.dumps(cfg)]
+            cwd, env = "/", None
+        else:
+            if plan.process_limit_enforced:
+                uid = plan.uid if plan.uid is not None else os.getuid()
+                rlimits["RLIMIT_NPROC"] = [_count_tasks(uid) + max_procs] * 2
+            if plan.uid is not None:
+                os.chown(workdir, plan.uid, plan.uid)
+            cfg = {"uid": plan.uid, "own_userns": False, "supervise": True, "parent": os.getpid()}
+            cfg.update(rlimits=rlimits, argv=[plan.python, *_PY_FLAGS, script])
+            argv = [plan.python, *_PY_FLAGS, "-c", _BOOT, json.dumps(cfg)]
+            cwd, env = workdir, _environment(workdir)
+        return _execute(plan, argv, cwd, env, stdin, timeout_s)
+
+
+def _bwrap_argv(plan: _Plan, script: str, scratch_mb: int, network: bool) -> list[str]:
+    assert plan.bwrap
+    argv = [plan.bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    argv += ["--unshare-cgroup-try"] + ([] if network else ["--unshare-net"])
+    if plan.uid is None:
+        argv += ["--unshare-user", "--disable-userns"]
+    else:
+        argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    argv += ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            argv += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            argv += ["--ro-bind", top, top]
+    argv += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    if network:
+        for name in ("/etc/resolv.conf", "/etc/hosts", "/etc/ssl"):
+            argv += ["--ro-bind-try", name, name]
+    for root in _interpreter_roots(plan.python):
+        # bwrap copies the host's modes onto the parents it creates (/root is
+        # 0700), which would lock uid nobody out of the interpreter.
+        parents = []
+        parent = os.path.dirname(root)
+        while parent != "/":
+            parents.insert(0, parent)
+            parent = os.path.dirname(parent)
+        for p in parents:
+            argv += ["--perms", "0755", "--dir", p]
+        argv += ["--ro-bind", root, root]
+    argv += ["--proc", "/proc", "--dev", "/dev"]
+    argv += ["--size", str(scratch_mb << 20), "--perms", "1777", "--tmpfs", "/tmp"]
+    argv += ["--ro-bind", script, "/tmp/main.py", "--chdir", "/tmp", "--clearenv"]
+    for key, value in _environment("/tmp").items():
+        argv += ["--setenv", key, value]
+    return argv
+
+
+def _interpreter_roots(python: str) -> list[str]:
+    """Directories outside /usr the interpreter needs: its prefix and its own directory."""
+    roots: list[str] = []
+    wanted = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.base_exec_prefix), os.path.dirname(python)}
+    for path in sorted(wanted):
+        if path != "/usr" and not path.startswith("/usr/") and not any(path.startswith(r + "/") for r in roots):
+            roots.append(path)
+    return roots
+
+
+def _count_tasks(uid: int) -> int:
+    """Processes and threads of `uid`: what RLIMIT_NPROC counts outside a user namespace."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry}/task"))
+            except OSError:
+                continue
+    return count
+
+
+def _execute(
+    plan: _Plan, argv: list[str], cwd: str, env: dict[str, str] | None, stdin: bytes, timeout_s: float
+) -> SandboxResult:
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env=env if env is not None else {},
+        start_new_session=True,
+    )
+    try:
+        out, err, timed_out = _communicate(proc, plan, stdin, started + timeout_s)
+    finally:
+        _kill_group(proc.pid)
+        proc.wait()
+    code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+    return SandboxResult(
+        exit_code=code,
+        stdout=out.text(),
+        stderr=err.text(),
+        timed_out=timed_out,
+        killed_reason="wall-clock timeout" if timed_out else _signal_reason(code),
+        wall_s=time.monotonic() - started,
+        isolation=plan.isolation,
+        process_limit_enforced=plan.process_limit_enforced,
+    )
+
+
+def _communicate(
+    proc: subprocess.Popen[bytes], plan: _Plan, stdin: bytes, deadline: float
+) -> tuple[_Capped, _Capped, bool]:
+    """Feed stdin and drain both pipes until EOF; stop the tree at the deadline."""
+    assert proc.stdin and proc.stdout and proc.stderr
+    out, err = _Capped(), _Capped()
+    pending = memoryview(stdin)
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ, out)
+        sel.register(proc.stderr, selectors.EVENT_READ, err)
+        if pending:
+            os.set_blocking(proc.stdin.fileno(), False)
+            sel.register(proc.stdin, selectors.EVENT_WRITE)
+        else:
+            proc.stdin.close()
+        timed_out, end = False, deadline
+        while sel.get_map():
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                if timed_out or proc.poll() is not None:
+                    break  # something that escaped holds a pipe; stop listening
+                _stop(proc, plan)
+                timed_out, end = True, time.monotonic() + _GRACE_S
+                continue
+            for key, _ in sel.select(remaining):
+                if key.fileobj is proc.stdin:
+                    try:
+                        pending = pending[os.write(key.fd, pending) :]
+                    except BrokenPipeError:
+                        pending = pending[:0]
+                    if not pending:
+                        sel.unregister(proc.stdin)
+                        proc.stdin.close()
+                    continue
+                chunk = os.read(key.fd, 65536)
+                if chunk:
+                    key.data.add(chunk)
+                else:
+                    sel.unregister(key.fileobj)
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        pipe.close()
+    return out, err, timed_out
+
+
+def _stop(proc: subprocess.Popen[bytes], plan: _Plan) -> None:
+    """At the deadline: the rlimits-only supervisor is asked to reap the tree
+    (it is the only one that can find descendants that left the process
+    group); under bubblewrap, killing bwrap ends the pid namespace."""
+    if plan.isolation == "rlimits-only":
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(_GRACE_S)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    _kill_group(proc.pid)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _signal_reason(code: int) -> str | None:
+    if code <= 128 or code - 128 >= signal.NSIG:
+        return None
+    if code - 128 == signal.SIGXCPU:
+        return "CPU time limit"
+    try:
+        return f"signal {signal.Signals(code - 128).name}"
+    except ValueError:
+        return f"signal {code - 128}"
+
+
+class _Capped:
+    """A byte sink that keeps the first and last OUTPUT_CAP_BYTES / 2 bytes."""
+
+    def __init__(self) -> None:
+        self._half = OUTPUT_CAP_BYTES // 2
+        self._head = bytearray()
+        self._tail = bytearray()
+        self._dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        room = self._half - len(self._head)
+        if room > 0:
+            self._head += chunk[:room]
+            chunk = chunk[room:]
+        self._tail += chunk
+        if len(self._tail) > 2 * self._half:
+            cut = len(self._tail) - self._half
+            self._dropped += cut
+            del self._tail[:cut]
+
+    def text(self) -> str:
+        tail = self._tail[-self._half :] if len(self._tail) > self._half else self._tail
+        dropped = self._dropped + len(self._tail) - len(tail)
+        middle = f"\n[... {dropped} bytes not kept ...]\n".encode() if dropped else b""
+        return bytes(self._head + middle + tail).decode("utf-8", errors="replace")

@@ -1,0 +1,157 @@
+"""OpenAI chat-completions log lines -> Records.
+
+Accepted line shapes: `{"request": {...}, "response": {...}, ...}`, a Batch API
+input or output line (`body` / `response.body`), and a bare request body
+(`{"model": ..., "messages": [...]}`). A bare conversation whose last message
+is the assistant's (the fine-tuning format) uses that message as the reference.
+Messages keep OpenAI's shape, which is the canonical one for samples: text
+content, assistant `tool_calls` with JSON-string arguments, and `tool`
+messages carrying `tool_call_id`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from evals.traffic.records import Record, ReferenceStatus
+from evals.traffic.values import as_int
+
+_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
+_TEXT_PARTS = ("text", "input_text", "output_text")
+
+
+def content_text(content: Any) -> tuple[str, int]:
+    """Text of a message's content (a string or a list of parts) and how many non-text parts it had."""
+    if content is None:
+        return "", 0
+    if isinstance(content, str):
+        return content, 0
+    if not isinstance(content, list):
+        raise ValueError("message content is neither text nor a list of parts")
+    texts: list[str] = []
+    other = 0
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, dict) and part.get("type") in _TEXT_PARTS and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif isinstance(part, dict) and part.get("type") == "refusal":
+            texts.append(str(part.get("refusal") or ""))
+        else:
+            other += 1
+    return "\n".join(texts), other
+
+
+def _tool_call(call: Any) -> dict[str, Any]:
+    if not isinstance(call, dict) or not isinstance(call.get("function"), dict):
+        raise ValueError("tool call without a function")
+    fn = call["function"]
+    args = fn.get("arguments")
+    return {
+        "id": str(call.get("id") or ""),
+        "type": "function",
+        "function": {
+            "name": str(fn.get("name") or ""),
+            "arguments": args if isinstance(args, str) else json.dumps(args if args is not None else {}),
+        },
+    }
+
+
+def canonical_messages(messages: Any) -> tuple[list[dict[str, Any]], int]:
+    """OpenAI-style messages in canonical form, and the count of non-text parts dropped."""
+    if not isinstance(messages, list) or not messages:
+        raise ValueError("no messages")
+    out: list[dict[str, Any]] = []
+    dropped = 0
+    for i, m in enumerate(messages, 1):
+        if not isinstance(m, dict):
+            raise ValueError(f"message {i} is not an object")
+        role = _ROLES.get(m.get("role"))  # type: ignore[arg-type]
+        if role is None:
+            raise ValueError(f"message {i} has a missing or unknown role")
+        text, other = content_text(m.get("content"))
+        dropped += other
+        msg: dict[str, Any] = {"role": role, "content": text}
+        if role == "assistant" and m.get("tool_calls"):
+            msg["tool_calls"] = [_tool_call(c) for c in m["tool_calls"]]
+        if role == "tool":
+            msg["tool_call_id"] = str(m.get("tool_call_id") or "")
+        out.append(msg)
+    return out, dropped
+
+
+def _unwrap(obj: dict[str, Any]) -> tuple[dict[str, Any], Any, bool]:
+    """(request, response, failed): where this line shape keeps each part."""
+    failed = obj.get("error") not in (None, {}, "")
+    request = obj.get("request")
+    if not isinstance(request, dict):
+        body = obj.get("body")
+        request = body if isinstance(body, dict) else obj
+    response = obj.get("response")
+    if isinstance(response, dict) and isinstance(response.get("body"), dict) and "status_code" in response:
+        failed = failed or (as_int(response.get("status_code")) or 0) >= 400
+        response = response["body"]
+    return request, response, failed
+
+
+def _status(finish_reason: Any) -> ReferenceStatus:
+    if finish_reason == "length":
+        return "truncated"
+    if finish_reason == "content_filter":
+        return "refused"
+    return "ok"
+
+
+def parse(obj: dict[str, Any]) -> Record:
+    """One log line as a Record; a ValueError says why the line is unusable."""
+    request, response, failed = _unwrap(obj)
+    messages, dropped = canonical_messages(request.get("messages"))
+    rec = Record(messages=messages, non_text_parts=dropped, reference_model=_text_or_none(request.get("model")))
+    tools = request.get("tools") or request.get("functions")
+    if tools:
+        rec.tools = json.dumps(tools, ensure_ascii=False)
+    if isinstance(response, dict):
+        _apply_response(rec, response, failed)
+    elif failed:
+        rec.reference_status = "error"
+    elif isinstance(response, str) and response:
+        _set_reference(rec, response, None, "ok")
+    elif response is None and messages[-1]["role"] == "assistant" and len(messages) > 1:
+        last = messages.pop()
+        _set_reference(rec, last.get("content") or "", last.get("tool_calls"), "ok")
+    return rec
+
+
+def _apply_response(rec: Record, response: dict[str, Any], failed: bool) -> None:
+    rec.reference_model = _text_or_none(response.get("model")) or rec.reference_model
+    usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
+    rec.input_tokens = as_int(usage.get("prompt_tokens", usage.get("input_tokens")))
+    rec.output_tokens = as_int(usage.get("completion_tokens", usage.get("output_tokens")))
+    choices = response.get("choices")
+    if failed or "error" in response or not isinstance(choices, list) or not choices:
+        rec.reference_status = "error"
+        return
+    choice = choices[0] if isinstance(choices[0], dict) else {}
+    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    text, _ = content_text(message.get("content"))
+    if not text and message.get("refusal"):
+        text = str(message["refusal"])
+    status = "refused" if message.get("refusal") and not message.get("content") else _status(choice.get("finish_reason"))
+    _set_reference(rec, text, message.get("tool_calls"), status)
+
+
+def _set_reference(rec: Record, text: str, tool_calls: Any, status: ReferenceStatus) -> None:
+    """Text answers are the reference; an answer that only called tools is referenced by its calls."""
+    rec.reference_status = status
+    if text:
+        rec.reference, rec.reference_kind = text, "text"
+    elif tool_calls:
+        calls = [_tool_call(c)["function"] for c in tool_calls]
+        rec.reference, rec.reference_kind = json.dumps(calls, ensure_ascii=False), "tool_calls"
+    elif status == "ok":
+        rec.reference_status = "error"
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

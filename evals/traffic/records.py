@@ -1,0 +1,49 @@
+"""What readers yield: one usable request (`Record`) or one line that could not be used (`Skip`).
+
+Readers never raise on bad input; they yield a `Skip` saying where and why, so
+one broken line costs one line, and the importer decides when too many broken
+lines mean the file itself is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+ReferenceStatus = Literal["ok", "error", "truncated", "refused", "missing"]
+"""What the logged response is worth as a reference: only `ok` is a complete answer."""
+
+
+@dataclass(slots=True)
+class Record:
+    """One logged request in canonical form, not yet redacted."""
+
+    messages: list[dict[str, Any]]
+    """Chat messages, OpenAI-style: {role, content} plus tool_calls / tool_call_id where logged."""
+    reference: str | None = None
+    """The logged answer's text (or its tool calls as JSON when it made no text)."""
+    reference_status: ReferenceStatus = "missing"
+    reference_kind: Literal["text", "tool_calls"] | None = None
+    reference_model: str | None = None
+    """Which model produced the logged answer."""
+    timestamp: float | None = None
+    """Unix epoch seconds (UTC)."""
+    input_tokens: int | None = None
+    """As the server reported them; None when the log has no usage."""
+    output_tokens: int | None = None
+    category: str | None = None
+    """The raw value of the category field, when the source has one."""
+    source_id: str | None = None
+    tools: str | None = None
+    """Tool definitions sent with the request, as JSON text (replaying tool calls needs them)."""
+    non_text_parts: int = 0
+    """Images, audio or files in the input that a text sample cannot carry."""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A line or row that was not used, and why (the reason never quotes the line: it may hold PII)."""
+
+    line: int
+    reason: str
