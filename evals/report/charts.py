@@ -15,13 +15,12 @@ from __future__ import annotations
 import io
 import re
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import matplotlib
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
-from evals.report.model import RunnerSummary, VerdictResult
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 BLUE, ORANGE, VERMILLION, GREY = "#0072B2", "#E69F00", "#D55E00", "#7F7F7F"
@@ -60,7 +59,7 @@ def _to_svg(fig: Figure, simulated: bool) -> str:
     screenshotted and shared without the page around them.
     """
     if simulated:
-        fig.text(0.99, 0.01, "SIMULATED", ha="right", va="bottom", color=VERMILLION, fontsize=11, fontweight="bold")
+        fig.text(1.0, 1.0, "SIMULATED", ha="right", va="bottom", color=VERMILLION, fontsize=11, fontweight="bold")
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
     return _COMMENT.sub("", _PROLOG.sub("", buf.getvalue(), count=1))
@@ -71,66 +70,78 @@ def _height(rows: int) -> float:
     return 0.9 + 0.32 * max(rows, 1)
 
 
-def gap_forest(verdicts: list[VerdictResult], margin: float, simulated: bool) -> str | None:
+class Gap(NamedTuple):
+    label: str
+    gap: float
+    ci: list[float] | None
+    verdict: str
+
+
+class Latency(NamedTuple):
+    label: str
+    ttft_p50: float | None
+    ttft_p95: float | None
+    e2e_p50: float | None
+    e2e_p95: float | None
+
+
+def gap_forest(gaps: list[Gap], margin: float, simulated: bool) -> str | None:
     """Each candidate's gap and 95% interval against zero and the −margin line.
 
     This is the verdict drawn: an interval wholly right of −margin is good
     enough, wholly left is not, straddling is inconclusive.
     """
-    shown = [v for v in verdicts if v.gap is not None]
-    if not shown:
+    if not gaps:
         return None
     with _style("gap"):
-        fig = Figure(figsize=(6.4, _height(len(shown))))
+        fig = Figure(figsize=(6.4, _height(len(gaps))))
         ax = fig.add_subplot()
-        for y, v in enumerate(reversed(shown)):
-            colour = VERDICT_COLOURS.get(v.verdict, GREY)
-            if v.gap_ci:
-                ax.plot([100 * v.gap_ci[0], 100 * v.gap_ci[1]], [y, y], color=colour, linewidth=3, solid_capstyle="butt")
-            ax.plot([100 * v.gap], [y], "o", color=colour, markersize=7, markeredgecolor="white")
+        for y, g in enumerate(gaps):
+            colour = VERDICT_COLOURS.get(g.verdict, GREY)
+            if g.ci:
+                ax.plot([100 * g.ci[0], 100 * g.ci[1]], [y, y], color=colour, linewidth=3, solid_capstyle="butt")
+            ax.plot([100 * g.gap], [y], "o", color=colour, markersize=7, markeredgecolor="white")
         ax.axvline(0, color="#333333", linewidth=0.8)
         ax.axvline(-100 * margin, color=VERMILLION, linewidth=1, linestyle="--")
-        ax.text(-100 * margin, len(shown) - 0.5, f" −margin ({100 * margin:g} pts)", color=VERMILLION, va="bottom", fontsize=8)
-        ax.set_yticks(range(len(shown)), [f"{v.candidate} vs {v.reference}" for v in reversed(shown)])
-        ax.set_ylim(-0.6, len(shown) - 0.2)
+        ax.text(-100 * margin, -0.5, f" −margin ({100 * margin:g} pts)", color=VERMILLION, va="top", fontsize=8)
+        ax.set_yticks(range(len(gaps)), [g.label for g in gaps])
+        ax.set_ylim(len(gaps) - 0.4, -0.6)
         ax.set_xlabel("Pass-rate gap, candidate − reference (percentage points, 95% CI)")
         return _to_svg(fig, simulated)
 
 
-def cost_bars(runners: list[RunnerSummary], simulated: bool) -> str | None:
-    """Cost per completed task per runner; the reference in a second colour."""
-    shown = [r for r in runners if r.cost_per_completed_task_usd is not None]
-    if not shown:
+def cost_bars(costs: list[tuple[str, float, bool]], simulated: bool) -> str | None:
+    """Cost per completed task as (label, USD, is reference) bars; the reference in a second colour."""
+    if not costs:
         return None
     with _style("cost"):
-        fig = Figure(figsize=(6.4, _height(len(shown))))
+        fig = Figure(figsize=(6.4, _height(len(costs))))
         ax = fig.add_subplot()
-        ys = range(len(shown))
-        values = [r.cost_per_completed_task_usd or 0.0 for r in shown]
-        ax.barh(ys, values, color=[ORANGE if r.role == "reference" else BLUE for r in shown])
-        for y, value in zip(ys, values):
-            ax.text(value, y, f" ${value:.4g}", va="center", fontsize=8)
-        ax.set_yticks(ys, [f"{r.name} ({r.role})" for r in shown])
+        ys = range(len(costs))
+        ax.barh(ys, [c[1] for c in costs], color=[ORANGE if c[2] else BLUE for c in costs])
+        for y, (_, value, _) in zip(ys, costs):
+            ax.text(value, y, f" ${value:.3g}", va="center", fontsize=8)
+        ax.set_yticks(ys, [c[0] for c in costs])
         ax.invert_yaxis()
         ax.set_xlabel("USD per completed task")
         ax.margins(x=0.18)
         return _to_svg(fig, simulated)
 
 
-def latency_bars(runners: list[RunnerSummary], simulated: bool) -> str | None:
-    """Time to first token and end-to-end latency, p50 over a lighter p95, per runner."""
-    if not any(r.ttft_ms_p50 or r.latency_ms_p50 for r in runners):
+def latency_bars(rows: list[Latency], simulated: bool) -> str | None:
+    """Time to first token and end-to-end latency per runner, p50 over a lighter p95."""
+    if not any(r.ttft_p50 or r.e2e_p50 for r in rows):
         return None
     with _style("latency"):
-        fig = Figure(figsize=(7.2, _height(len(runners))))
+        fig = Figure(figsize=(7.2, _height(len(rows))))
         axes = fig.subplots(1, 2, sharey=True)
-        ys = list(range(len(runners)))
-        panels = (("Time to first token (ms)", "ttft_ms_p50", "ttft_ms_p95"), ("End-to-end latency (ms)", "latency_ms_p50", "latency_ms_p95"))
+        ys = list(range(len(rows)))
+        panels = (("Time to first token (ms)", "ttft_p50", "ttft_p95"), ("End-to-end latency (ms)", "e2e_p50", "e2e_p95"))
         for ax, (title, p50, p95) in zip(axes, panels):
-            ax.barh(ys, [getattr(r, p95) or 0.0 for r in runners], color="#9CC7E4", label="p95")
-            ax.barh(ys, [getattr(r, p50) or 0.0 for r in runners], color=BLUE, height=0.5, label="p50")
+            ax.barh(ys, [getattr(r, p95) or 0.0 for r in rows], color="#9CC7E4", label="p95")
+            ax.barh(ys, [getattr(r, p50) or 0.0 for r in rows], color=BLUE, height=0.5, label="p50")
             ax.set_xlabel(title)
-        axes[0].set_yticks(ys, [r.name for r in runners])
+        axes[0].set_yticks(ys, [r.label for r in rows])
         axes[0].invert_yaxis()
         axes[1].legend(loc="lower right", fontsize=8, frameon=False)
         return _to_svg(fig, simulated)

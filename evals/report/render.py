@@ -66,9 +66,7 @@ def render_html(model: ReportModel) -> str:
         runners={r.name: r for r in model.runners},
         heatmap=_heatmap(model),
         category_verdicts=sorted(model.category_verdicts, key=lambda v: (v.category, v.candidate)),
-        gap_chart=_svg(charts.gap_forest(model.verdicts, model.margin, model.simulated)),
-        cost_chart=_svg(charts.cost_bars(model.runners, model.simulated)),
-        latency_chart=_svg(charts.latency_bars(model.runners, model.simulated)),
+        **_charts(model),
         confusion={runner: _confusion_view(cm) for runner, cm in model.confusion.items()},
         explorer=explorer_data(model.failures),
     )
@@ -152,10 +150,10 @@ def summary_markdown(model: ReportModel) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in model.runners:
-        name = f"{_md(r.name)} ({r.role})"
+        name = f"{_md(r.name)} ({_md(r.role)})"
         rate = f"{fmt_pct(r.pass_rate)} ({fmt_ci(r.pass_rate_ci)})"
         lines.append(f"| {name} | {rate} | {r.completed:,} / {r.answered:,} / {r.errors:,} | {fmt_usd(r.cost_per_completed_task_usd)} | {fmt_ms(r.ttft_ms_p50)} | {fmt_ms(r.latency_ms_p95)} |")
-    lines += ["", f"Margin {100 * model.margin:g} points; reference {_md(model.reference)}; tool {_md(model.tool_version)}; suite hash `{_md(model.suite_hash[:12])}`.", ""]
+    lines += ["", f"Margin {100 * model.margin:g} points; reference {_md(model.reference)}; tool {_md(model.tool_version)}; suite hash {_md(model.suite_hash[:12])}.", ""]
     return "\n".join(lines)
 
 
@@ -182,12 +180,13 @@ def fmt_pts_ci(ci: list[float] | None) -> str:
 
 
 def fmt_usd(x: float | None) -> str:
-    """Dollars with cents above $1, and three significant digits below (tasks cost fractions of a cent)."""
+    """Dollars with cents above $1, and up to three significant digits below (tasks cost fractions of a cent)."""
     if x is None:
         return "—"
     if x == 0 or abs(x) >= 1:
         return f"${x:,.2f}"
-    return f"${x:.{max(2, 2 - math.floor(math.log10(abs(x))))}f}"
+    digits = f"{x:.{2 - math.floor(math.log10(abs(x)))}f}".rstrip("0")
+    return f"${digits:0<{digits.index('.') + 3}}"
 
 
 def fmt_ms(x: float | None) -> str:
@@ -218,9 +217,17 @@ def _environment() -> Environment:
     return env
 
 
-def _svg(markup: str | None) -> Markup | None:
-    """Chart SVG is ours and already XML-escaped; labels still get hidden characters shown."""
-    return Markup(reveal(markup)) if markup else None
+def _charts(model: ReportModel) -> dict[str, Markup | None]:
+    """The three charts as trusted markup: matplotlib XML-escapes the labels, which are revealed first."""
+    gaps = [charts.Gap(reveal(f"{v.candidate} vs {v.reference}"), v.gap, v.gap_ci, v.verdict) for v in model.verdicts if v.gap is not None]
+    costs = [(reveal(f"{r.name} ({r.role})"), r.cost_per_completed_task_usd, r.role == "reference") for r in model.runners if r.cost_per_completed_task_usd is not None]
+    latency = [charts.Latency(reveal(r.name), r.ttft_ms_p50, r.ttft_ms_p95, r.latency_ms_p50, r.latency_ms_p95) for r in model.runners]
+    svgs = {
+        "gap_chart": charts.gap_forest(gaps, model.margin, model.simulated),
+        "cost_chart": charts.cost_bars(costs, model.simulated),
+        "latency_chart": charts.latency_bars(latency, model.simulated),
+    }
+    return {name: Markup(svg) if svg else None for name, svg in svgs.items()}
 
 
 def _heatmap(model: ReportModel) -> list[tuple[str, list[CategoryResult | None]]]:

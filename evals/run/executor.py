@@ -131,6 +131,5 @@ async def run_jobs(
     try:
         await asyncio.gather(*(worker(w) for w in range(min(profile.concurrency, max(1, len(jobs))))))
     finally:
-        store.commit()
         result.wall_s = time.perf_counter() - started
     return result

@@ -136,8 +136,11 @@ def execute_run(
                 jobs, n_reused = _plan(store, run_id, r, samples, pricing[r.name], reuse)
                 jobs_by_runner[r.name] = jobs
                 reused[r.name] = n_reused
-            store.commit()
-            results = asyncio.run(_run_all(runners, providers, jobs_by_runner, store, run_id, pricing, Budget(budget_usd), quiet))
+            store.start_writer()
+            try:
+                results = asyncio.run(_run_all(runners, providers, jobs_by_runner, store, run_id, pricing, Budget(budget_usd), quiet))
+            finally:
+                store.stop_writer()
             for name, res in results.items():
                 store.update_runner(run_id, name, requests_sent=res.sent, requests_reused=reused[name], stopped_reason=res.stopped_reason, wall_s=res.wall_s)
             status = "finished"

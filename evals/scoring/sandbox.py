@@ -143,8 +143,9 @@ def stop(signum, frame):
     raise Stop
 
 
-def children():
-    me, kids = str(os.getpid()), []
+def descendants():
+    # pid -> state of every process below this one, from one scan of /proc.
+    kids, states = {}, {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -152,25 +153,36 @@ def children():
                     fields = f.read().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if fields[1] == me:
-                kids.append(int(entry))
-    return kids
+            states[int(entry)] = fields[0]
+            kids.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = {}, [os.getpid()]
+    while todo:
+        for pid in kids.get(todo.pop(), ()):
+            found[pid] = states[pid]
+            todo.append(pid)
+    return found
+
+
+def signal_all(pids, signum):
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
 
 
 def kill_tree():
-    # As a subreaper we inherit every orphaned descendant; kill and reap
-    # generation by generation until none is left.
-    while kids := children():
-        for pid in kids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for _ in kids:
-            try:
-                os.waitpid(-1, 0)
-            except ChildProcessError:
-                break
+    # Freeze first: a fork bomb refills every slot a kill frees, but a stopped
+    # process cannot fork. As a subreaper we inherit every orphan, so the scan
+    # sees the whole tree, setsid or not.
+    while running := [pid for pid, state in descendants().items() if state not in "TtZX"]:
+        signal_all(running, signal.SIGSTOP)
+    signal_all(descendants(), signal.SIGKILL)
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
 
 
 def supervise():
@@ -358,7 +370,7 @@ def _bwrap_argv(plan: _Plan, script: str, scratch_mb: int, network: bool) -> lis
             argv += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             argv += ["--ro-bind", top, top]
-    argv += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    argv += ["--perms", "0755", "--dir", "/etc", "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
     if network:
         for name in ("/etc/resolv.conf", "/etc/hosts", "/etc/ssl"):
             argv += ["--ro-bind-try", name, name]

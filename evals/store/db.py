@@ -1,14 +1,18 @@
 """The results store: SQLite in WAL mode, the record of every request and response.
 
-Writes happen on the event loop's thread (sqlite3 calls are microseconds) and
-are committed in small batches, so a killed run loses at most the last
+During a run, attempts go through a queue to one writer thread that commits
+in small batches (every 64 rows or 0.25 s), so disk latency (a WAL
+checkpoint's fsync can take tens of milliseconds) never stalls the event
+loop that times the requests, and a killed run loses at most the last
 batch of answers, which resume then re-sends.
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -49,6 +53,8 @@ class Store:
         self._last_commit = time.monotonic()
         self.commit_every = commit_every
         self.commit_interval_s = commit_interval_s
+        self._queue: queue.SimpleQueue[tuple[Any, ...] | None] | None = None
+        self._writer: threading.Thread | None = None
         self.db.execute("BEGIN")
 
     # ---------------------------------------------------------- schema
@@ -83,9 +89,45 @@ class Store:
         self.db.execute("BEGIN")
 
     def close(self) -> None:
+        self.stop_writer()
         if self.db.in_transaction:
             self.db.execute("COMMIT")
         self.db.close()
+
+    # ---------------------------------------------------------- background writer
+    def start_writer(self) -> None:
+        """Route record_attempt through a writer thread until stop_writer()."""
+        if self._writer is not None:
+            return
+        self.commit()
+        self._queue = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._drain, name="evals-store-writer", daemon=True)
+        self._writer.start()
+
+    def stop_writer(self) -> None:
+        """Write and commit everything queued, then return to direct writes."""
+        if self._writer is None or self._queue is None:
+            return
+        self._queue.put(None)
+        self._writer.join()
+        self._writer = None
+        self._queue = None
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        q = self._queue
+        while True:
+            try:
+                row = q.get(timeout=self.commit_interval_s)
+            except queue.Empty:
+                if self._pending:
+                    self.commit()
+                continue
+            if row is None:
+                self.commit()
+                return
+            self.db.execute(_ATTEMPT_INSERT, row)
+            self.maybe_commit()
 
     # ---------------------------------------------------------- runs
     def create_run(self, run_id: str, *, suite: str, suite_hash: str, workspace: str | None, git_commit: str | None, tool_version: str, reference_runner: str | None, info: dict[str, Any]) -> None:
@@ -118,14 +160,15 @@ class Store:
     # ---------------------------------------------------------- attempts
     def record_attempt(self, run_id: str, runner: str, sample_id: str, request_key: str, attempt: int, final: bool, c: Completion, cost_usd: float | None, base_url: str | None) -> None:
         u, t = c.usage, c.timing
-        self.db.execute(
-            _ATTEMPT_INSERT,
-            (
-                run_id, runner, sample_id, request_key, attempt, int(final), None, c.status.value, c.text, c.finish_reason,
-                u.input_tokens, u.cached_input_tokens, u.cache_write_tokens, u.output_tokens, u.reasoning_tokens,
-                t.ttft_ms, t.latency_ms, t.output_tps, c.error, c.error_kind, c.http_status, cost_usd, base_url, c.served_model, time.time(),
-            ),
+        row = (
+            run_id, runner, sample_id, request_key, attempt, int(final), None, c.status.value, c.text, c.finish_reason,
+            u.input_tokens, u.cached_input_tokens, u.cache_write_tokens, u.output_tokens, u.reasoning_tokens,
+            t.ttft_ms, t.latency_ms, t.output_tps, c.error, c.error_kind, c.http_status, cost_usd, base_url, c.served_model, time.time(),
         )
+        if self._queue is not None:
+            self._queue.put(row)
+            return
+        self.db.execute(_ATTEMPT_INSERT, row)
         self.maybe_commit()
 
     def reusable_answers(self, keys: Iterable[str]) -> dict[str, int]:

@@ -1,0 +1,111 @@
+"""A ReportModel built by hand, for the report tests: small, complete, and optionally hostile."""
+
+from __future__ import annotations
+
+from evals.report.model import CategoryResult, FailureRow, PriceSource, ReportModel, RunnerSummary, VerdictResult
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    '</script><script>alert(2)</script>{"a": "</script>"}',
+    '<a href="javascript:alert(1)">click</a> javascript:alert(1)',
+    "<!-- <script>alert(3)</script>",
+    "line\u2028separator\u2029paragraph",
+    "\u202eevil\u202c gpj.exe and zero\u200bwidth\u200d\ufeff",
+    "see https://example.com/x.png and <img src=https://example.com/pixel.gif>",
+]
+"""Model outputs that must render as text: markup, script breakouts, comments, odd separators, bidi and zero-width tricks, URLs."""
+
+BIG_OUTPUT = "A" * 1_000_000 + "<script>alert(4)</script>"
+"""1 MB of output with a sting at the very end, past any truncation."""
+
+HOSTILE_NAME = "<b onmouseover=alert(5)>q\u202ewen</b>"
+"""A hostile runner name: names are user data too, and land in tables and charts."""
+
+
+def _runner(name: str, role: str, pass_rate: float, simulated: bool, cost: float | None, ttft: float) -> RunnerSummary:
+    answered, samples = 190, 200
+    completed = round(answered * pass_rate)
+    return RunnerSummary(
+        name=name, provider="simulated" if simulated else "openai_compatible", model=f"{name}-model", simulated=simulated, role=role,
+        samples=samples, answered=answered, completed=completed, errors=samples - answered,
+        statuses={"ok": answered, "error": 6, "timeout": 3, "truncated": 1, "refused": 0, "not_run": 0},
+        pass_rate=completed / answered, pass_rate_ci=[max(0.0, pass_rate - 0.06), min(1.0, pass_rate + 0.05)], completion_rate=completed / samples,
+        attempts=212, requests_sent=212, requests_reused=0, input_tokens=120_000, output_tokens=48_000,
+        cost_total_usd=None if cost is None else cost * completed, cost_per_completed_task_usd=cost,
+        cost_basis="API list price, anthropic catalogue 2025-06-01" if role == "reference" else "4× A100-80GB at $2.00/GPU-hour, 812 tasks/h achieved",
+        throughput_tasks_per_hour=None if role == "reference" else 812.5,
+        ttft_ms_p50=ttft, ttft_ms_p95=ttft * 3, latency_ms_p50=ttft * 8, latency_ms_p95=ttft * 20, output_tps_p50=61.2,
+    )
+
+
+def _verdict(candidate: str, reference: str, category: str, gap: float, verdict: str) -> VerdictResult:
+    return VerdictResult(
+        candidate=candidate, reference=reference, category=category, paired=180, gap=gap, gap_ci=[gap - 0.04, gap + 0.035],
+        mcnemar_p=0.21, discordant=[9, 14], margin=0.05, verdict=verdict, extra_samples_needed=420 if verdict == "inconclusive" else None,
+        sentence=f"{candidate} is {verdict} at a 5-point margin: {100 * gap:+.1f} points vs {reference}.",
+    )
+
+
+def make_model(n_failures: int = 12, simulated: bool = True, hostile: bool = True) -> ReportModel:
+    """Three runners, three categories (one small), verdicts, a confusion matrix and `n_failures` failure rows.
+
+    With `hostile`, the failure rows, one runner name and one category carry
+    the strings in HOSTILE, plus a 1 MB output.
+    """
+    cand = HOSTILE_NAME if hostile else "qwen-7b"
+    names = ["claude", cand, "llama-8b"]
+    runners = [
+        _runner("claude", "reference", 0.91, False, 0.0142, 420.0),
+        _runner(cand, "candidate", 0.87, simulated, 0.0021, 95.0),
+        _runner("llama-8b", "candidate", 0.74, simulated, None, 60.0),
+    ]
+    cats = ["triage", "extraction", "<i>tiny</i>" if hostile else "tiny"]
+    categories = [
+        CategoryResult(runner=r, category=c, samples=n, answered=n - 2, completed=round((n - 2) * rate), pass_rate=rate,
+                       pass_rate_ci=[rate - 0.08, min(1.0, rate + 0.06)], small=n - 2 < 30)
+        for r, rate in zip(names, (0.92, 0.85, 0.70))
+        for c, n in zip(cats, (100, 80, 20))
+    ]
+    texts = HOSTILE if hostile else ["plain answer"]
+    failures = [
+        FailureRow(
+            sample_id=f"s-{i:05d}", category=cats[i % 3], runner=names[1 + i % 2], status=["ok", "ok", "error", "timeout"][i % 4],
+            passed=False if i % 4 < 2 else None, output=texts[i % len(texts)], reference_output=texts[(i + 1) % len(texts)],
+            expected=texts[(i + 2) % len(texts)], explanation=f"exact: expected label differs ({texts[(i + 3) % len(texts)]})",
+            error="HTTP 500 <html>upstream</html>" if i % 4 == 2 else None,
+        )
+        for i in range(n_failures)
+    ]
+    if hostile and failures:
+        failures[0] = failures[0].model_copy(update={"output": BIG_OUTPUT})
+    return ReportModel(
+        run_id="20250601-120000-abc123", suite="support-triage", suite_hash="9f2c" * 16, created_at="2025-06-01T12:00:00Z",
+        finished_at="2025-06-01T12:41:07Z", status="finished", tool_version="0.1.0", git_commit="0123456789abcdef0123456789abcdef01234567",
+        simulated=simulated, simulated_runners=[cand, "llama-8b"] if simulated else [], reference="claude", margin=0.05,
+        runners=runners, categories=categories,
+        verdicts=[_verdict(cand, "claude", "all", -0.031, "inconclusive"), _verdict("llama-8b", "claude", "all", -0.17, "not good enough")],
+        category_verdicts=[_verdict(n, "claude", c, g, v) for n in names[1:] for c, g, v in zip(cats, (0.01, -0.02, -0.09), ("good enough", "inconclusive", "not good enough"))],
+        confusion={
+            cand: {
+                "labels": ["billing", "bug", "<script>x</script>", "(none)"],
+                "matrix": [[40, 2, 1, 0], [3, 30, 0, 1], [0, 1, 12, 0], [0, 0, 0, 0]],
+                "per_label": {"billing": {"precision": 0.93, "recall": 0.93, "f1": 0.93, "support": 43, "predicted": 43},
+                              "bug": {"precision": 0.91, "recall": 0.88, "f1": 0.895, "support": 34, "predicted": 33},
+                              "<script>x</script>": {"precision": 0.92, "recall": None, "f1": 0.92, "support": 13, "predicted": 13}},
+                "accuracy": 0.9, "macro_f1": 0.915, "n": 90,
+            },
+            "llama-8b": {"labels": ["a"], "matrix": "not a matrix", "accuracy": None},
+        },
+        judge_cost_usd=0.84,
+        prices=[
+            PriceSource(runner="claude", basis="API list price", source="javascript:alert(1)", as_of="2024-01-01", stale=True),
+            PriceSource(runner=cand, basis="self-hosted: 4× A100-80GB", source="https://cloud.example/pricing", as_of="2025-05-20"),
+        ],
+        method={
+            "samples": 200, "categories": {c: n for c, n in zip(cats, (100, 80, 20))}, "small_category_threshold": 30,
+            "versions": {"vllm": "0.8.5", "python": "3.11.7"}, "sandbox": {"isolation": "bubblewrap", "network": False},
+            "budget_usd": None, "seeds": [0, 1, 2], "note": "<script>alert(6)</script>",
+        },
+        failures=failures,
+    )

@@ -1,0 +1,95 @@
+"""The report opened from disk in headless Chromium: it runs offline, hostile outputs stay inert, and the explorer works.
+
+Needs `pip install playwright` and a system Chromium at /usr/bin/chromium
+(Playwright's own browser downloads are not used).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from evals.report.render import render
+from report_fixtures import make_model
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not CHROMIUM.exists():
+        pytest.skip(f"no system Chromium at {CHROMIUM}")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A simulated, hostile report with enough failure rows for three pages."""
+    return render(make_model(n_failures=120), tmp_path_factory.mktemp("report"))
+
+
+def test_report_in_chromium(browser: Any, report: Path, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    console_errors: list[str] = []
+    page_errors: list[str] = []
+    dialogs: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(report.as_uri())
+    page.wait_for_load_state("load")
+
+    shots = Path(os.environ.get("EVALS_SCREENSHOT_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "report-first-screen.png"))
+
+    body_rows = page.locator("#fx-body tr")
+    assert body_rows.count() == 50
+    assert page.locator("#fx-info").inner_text().startswith("Rows 1–50 of 120")
+
+    page.click("#fx-next")
+    assert page.locator("#fx-info").inner_text().startswith("Rows 51–100 of 120")
+    page.click("#fx-next")
+    assert body_rows.count() == 20
+    assert page.locator("#fx-next").is_disabled()
+    page.click("#fx-prev")
+    assert page.locator("#fx-info").inner_text().startswith("Rows 51–100")
+
+    runner = page.locator("select[data-column='2']")
+    runner.select_option(label="llama-8b (60)")
+    assert body_rows.count() == 50
+    assert page.locator("#fx-info").inner_text().startswith("Rows 1–50 of 60")
+    assert set(page.locator("#fx-body tr td:nth-child(2)").all_inner_texts()) == {"llama-8b"}
+    status = page.locator("select[data-column='3']")
+    status.select_option(label="timeout (30)")
+    assert body_rows.count() == 30
+    assert set(page.locator("#fx-body tr td:nth-child(3)").all_inner_texts()) == {"timeout\nnot graded"}
+    runner.select_option(value="")
+    status.select_option(value="")
+    assert page.locator("#fx-info").inner_text().startswith("Rows 1–50 of 120")
+
+    # Hostile text arrives as text: visible, never parsed into elements.
+    assert "<script>alert(1)</script>" in page.locator("#fx-body").inner_text()
+    assert page.locator("#fx-body script, #fx-body img, #fx-body a").count() == 0
+    assert page.locator("script").count() == 2
+    assert page.locator("img").count() == 0
+    assert "SIMULATED" in page.title()
+    assert page.locator(".simulated").is_visible()
+
+    assert dialogs == []
+    assert page_errors == []
+    assert console_errors == []
+    assert requests == [report.as_uri()]
+    page.close()
