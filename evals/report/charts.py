@@ -27,6 +27,8 @@ BLUE, ORANGE, VERMILLION, GREY = "#0072B2", "#E69F00", "#D55E00", "#7F7F7F"
 VERDICT_COLOURS = {"good enough": BLUE, "not good enough": VERMILLION}
 _PROLOG = re.compile(r"\A.*?(?=<svg\b)", re.S)
 _COMMENT = re.compile(r"<!--.*?-->\s*", re.S)
+_GROUP_ID = re.compile(r' id="[A-Za-z][\w.]*_\d+"')
+"""matplotlib's numbered group ids (figure_1, axes_1): nothing refers to them, and they repeat across charts in one page."""
 _HEAT = matplotlib.colormaps["cividis"]
 
 
@@ -62,7 +64,7 @@ def _to_svg(fig: Figure, simulated: bool) -> str:
         fig.text(1.0, 1.0, "SIMULATED", ha="right", va="bottom", color=VERMILLION, fontsize=11, fontweight="bold")
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
-    return _COMMENT.sub("", _PROLOG.sub("", buf.getvalue(), count=1))
+    return _GROUP_ID.sub("", _COMMENT.sub("", _PROLOG.sub("", buf.getvalue(), count=1)))
 
 
 def _height(rows: int) -> float:

@@ -14,14 +14,15 @@ import io
 import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from evals.traffic import anthropic_log, openai_log, tabular
+from evals.traffic.errors import TrafficImportError
 from evals.traffic.fields import DEFAULT_COLUMNS, Columns
 from evals.traffic.records import Record, Skip
 from evals.traffic.values import parse_timestamp
 
-FORMATS = ("auto", "openai", "anthropic", "jsonl", "csv", "parquet", "datasets")
+Format = Literal["auto", "openai", "anthropic", "jsonl", "csv", "parquet", "datasets"]
 """`jsonl`, `csv`, `parquet` and `datasets` are generic rows read through the column mapping."""
 
 _SNIFF_LINES = 50
@@ -33,7 +34,7 @@ _BATCH_ROWS = 1024
 _LOG_COLUMNS = {**DEFAULT_COLUMNS, "id": (), "timestamp": (*DEFAULT_COLUMNS["timestamp"], "response.created")}
 
 
-class FormatError(ValueError):
+class FormatError(TrafficImportError):
     """A file cannot be read at all (unknown format, not text, unreadable container)."""
 
 
