@@ -10,16 +10,26 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from evals.config import ConfigError, Suite, find_runner, find_suite, load_suite
+from evals.cost.pricing import runner_pricing
+from evals.gate import service as gate_service
+from evals.gate.compare import Comparison
+from evals.gate.gate import GateOptions, GateReport
+from evals.gate.history import LAST_PASS
+from evals.gate.nightly import NightlyResult, finish_nightly, load_nightly, store_lock
+from evals.measure import Frontier, measure
+from evals.measure.persist import save as save_measurement
+from evals.providers.factory import api_key
 from evals.report.analyse import analyse
 from evals.report.model import ReportModel
 from evals.report.render import render
-from evals.run.orchestrate import RunSummary, execute_run
+from evals.run.orchestrate import RunSummary, execute_run, simulated_endpoints
 from evals.scoring.base import ScoringContext
 from evals.scoring.stage import ScoreSummary, check_scorers, score_run
 from evals.store.db import Store
+from evals.suite.load import load_samples
 
 EXAMPLE_WORKSPACE = Path(__file__).parent / "examples" / "workspace"
 DEFAULT_STORE = Path("reports") / "evals.sqlite"
@@ -78,6 +88,9 @@ def run(
     ctx = _context(ws)
     check_scorers(s, ctx)  # a bad scorer fails before any request is paid for
     price_path = Path(prices) if prices else None
+    for p in profiles:  # keys and prices are checked before the store is created
+        api_key(p)
+        runner_pricing(p, price_path)
     st = open_store(ws, store)
     try:
         summary = execute_run(workspace=ws, suite=s, runners=profiles, store=st, reference=reference, budget_usd=budget_usd, reuse=reuse, quiet=quiet, price_overrides=price_path)
@@ -158,3 +171,119 @@ def simulated_models(workspace: str | Path = ".") -> tuple[dict[str, Any], list[
     if not models:
         raise ConfigError(f"no simulated runners (provider: simulated) in {ws / 'runners'}")
     return models, samples
+
+
+def compare_runs(*, workspace: str | Path = ".", run_a: str, run_b: str, store: str | Path | None = None, prices: str | Path | None = None) -> Comparison:
+    """Run B against run A: per runner and category, pass-rate change (paired on shared samples), cost and latency change."""
+    st = open_store(workspace, store)
+    try:
+        return gate_service.compare_runs(st, run_a, run_b, Path(prices) if prices else None)
+    finally:
+        st.close()
+
+
+def gate(
+    *,
+    workspace: str | Path = ".",
+    run_id: str,
+    baseline: str = LAST_PASS,
+    options: GateOptions | None = None,
+    store: str | Path | None = None,
+    prices: str | Path | None = None,
+    junit: str | Path | None = None,
+    summary_md: str | Path | None = None,
+) -> GateReport:
+    """Gate a run against a baseline (`last-pass` or a run id); record the result; write JUnit XML and Markdown.
+
+    The report's exit_code is the contract: 0 pass, 1 regression, 2 inconclusive.
+    Usage errors (unknown run, no baseline) raise KeyError or ConfigError.
+    """
+    st = open_store(workspace, store)
+    try:
+        report = gate_service.gate_run(st, run_id, baseline, options or GateOptions(), Path(prices) if prices else None)
+    finally:
+        st.close()
+    gate_service.write_outputs(report, Path(junit) if junit else None, Path(summary_md) if summary_md else None)
+    return report
+
+
+def nightly(config: str | Path, *, wait: bool = False, quiet: bool = True) -> NightlyResult:
+    """Run, score, report (with trend), gate and record, under the store's lock.
+
+    Raises LockHeld when another nightly holds the store's lock (unless
+    `wait`), ConfigError or KeyError for a bad config or an unknown baseline
+    run, checked before any request is sent.
+    """
+    cfg = load_nightly(config)
+    with store_lock(cfg.lock_path, wait=wait):
+        if cfg.baseline != LAST_PASS:
+            st = open_store(cfg.workspace, cfg.store_path)
+            try:
+                st.run(cfg.baseline)
+            finally:
+                st.close()
+        outcome = run(
+            workspace=cfg.workspace, suite=cfg.suite, runners=cfg.runners, reference=cfg.reference, budget_usd=cfg.budget_usd,
+            reuse=cfg.reuse, quiet=quiet, store=cfg.store_path, prices=cfg.prices, report=False,
+        )
+        st = open_store(cfg.workspace, cfg.store_path)
+        try:
+            return finish_nightly(st, cfg, outcome.run_id)
+        finally:
+            st.close()
+
+
+def measure_runner(
+    workspace: str | Path,
+    runner: str,
+    suite: str | None = None,
+    *,
+    concurrencies: Sequence[int] | None = None,
+    rates: Sequence[float] | None = None,
+    requests_per_step: int | None = None,
+    duration_s: float | None = None,
+    ttft_slo_ms: float = 500.0,
+    e2e_slo_ms: float | None = None,
+    max_tokens: int | None = None,
+    seed: int = 0,
+    store: str | Path | None = None,
+    quiet: bool = False,
+) -> Frontier:
+    """Sweep a runner's endpoint with a suite's prompts (see evals.measure.measure),
+    store the frontier and return it. A runner's latest measurement is its
+    capacity for the self-hosted cost. Simulated runners get the in-process
+    simulated server, as in `evals run`."""
+    ws = Path(workspace)
+    profile = find_runner(ws, runner)
+    if suite is None:
+        suites = sorted(p.parent.name for p in (ws / "tasks").glob("*/suite.yaml"))
+        if len(suites) != 1:
+            raise ConfigError(f"name the suite whose prompts to send with --suite; this workspace has {', '.join(suites) or 'none'}")
+        suite = suites[0]
+    s = find_suite(ws, suite)
+    samples = load_samples(s)
+    with simulated_endpoints([profile], samples) as sim_url:
+        try:
+            frontier = measure(
+                profile,
+                [x.input for x in samples],
+                concurrencies=concurrencies,
+                rates=rates,
+                requests_per_step=requests_per_step,
+                duration_s=duration_s,
+                ttft_slo_ms=ttft_slo_ms,
+                e2e_slo_ms=e2e_slo_ms,
+                max_tokens=max_tokens,
+                seed=seed,
+                suite=s.name,
+                sim_base_url=sim_url,
+                quiet=quiet,
+            )
+        except ValueError as e:  # bad load levels or limits: the user's input
+            raise ConfigError(str(e)) from None
+    st = open_store(ws, store)
+    try:
+        save_measurement(st, frontier)
+    finally:
+        st.close()
+    return frontier

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import click
 
 from evals import __version__, api
 from evals.config import ConfigError
+from evals.gate.compare import Comparison
+from evals.gate.gate import INCONCLUSIVE, USAGE, GateOptions, GateReport
+from evals.gate.nightly import LockHeld
 
 _workspace = click.option("--workspace", "-w", default=".", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Workspace with tasks/, runners/ and reports/.")
 _store = click.option("--store", type=click.Path(dir_okay=False, path_type=Path), help="Results store (default: WORKSPACE/reports/evals.sqlite).")
@@ -27,6 +31,8 @@ class _Cli(click.Group):
             msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
             click.echo(f"error: {msg}", err=True)
             sys.exit(2)
+        except click.exceptions.Exit:  # --help and friends: a RuntimeError since click 8.2, not an error
+            raise
         except RuntimeError as e:  # e.g. a missing API key
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
@@ -149,11 +155,21 @@ def export(run_id: str, path: Path, workspace: Path, store: Path | None, all_att
 @_workspace
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True)
-def sim(workspace: Path, port: int, host: str) -> None:
+@click.option("--model", "extra_models", multiple=True, help="Also serve this model name with default behaviour (repeatable); lets a runner's `launch:` block start the simulator.")
+def sim(workspace: Path, port: int, host: str, extra_models: tuple[str, ...]) -> None:
     """Serve the simulated OpenAI + Anthropic endpoints for the workspace's simulated runners."""
+    from evals.config import SimBehaviour
     from evals.sim import SimServer
 
-    models, samples = api.simulated_models(workspace)
+    try:
+        models, samples = api.simulated_models(workspace)
+    except ConfigError as e:
+        if not extra_models:
+            raise
+        click.echo(f"warning: {e}; serving only --model {', '.join(extra_models)}", err=True)
+        models, samples = {}, []
+    for name in extra_models:
+        models.setdefault(name, SimBehaviour())
     server = SimServer(models, samples, host=host, port=port)
 
     def ready(s: SimServer) -> None:
@@ -164,6 +180,184 @@ def sim(workspace: Path, port: int, host: str) -> None:
     except KeyboardInterrupt:
         pass
 
+
+
+# ---------------------------------------------------------------- history, gate, nightly
+
+
+class _GateCommand(click.Command):
+    """Bad flags exit 3, not click's usual 2: for the gate 2 means inconclusive, and CI must tell the two apart."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as e:
+            e.exit_code = USAGE
+            raise
+
+
+@contextlib.contextmanager
+def _usage_exits_3() -> Iterator[None]:
+    """Unknown run, no baseline, bad config: one line and exit 3 (LockHeld: exit 2, nothing was judged)."""
+    try:
+        yield
+    except LockHeld as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(INCONCLUSIVE)
+    except (ConfigError, KeyError, FileNotFoundError, RuntimeError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        click.echo(f"error: {msg}", err=True)
+        sys.exit(USAGE)
+
+
+def _fmt_pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _fmt_change(x: float | None) -> str:
+    return "" if x is None else f" ({100 * x:+.1f}%)"
+
+
+def _print_comparison(c: Comparison) -> None:
+    a, b = c.run_a, c.run_b
+    click.echo(f"A {a['id']}  ({a['created_at']}, git {a['git_commit'] or 'unknown'}, tool {a['tool_version']}, suite {a['suite']} {a['suite_hash']})")
+    click.echo(f"B {b['id']}  ({b['created_at']}, git {b['git_commit'] or 'unknown'}, tool {b['tool_version']}, suite {b['suite']} {b['suite_hash']})")
+    if c.suite_changed:
+        click.secho("suite changed between the runs: the same sample ids may not be the same tasks", fg="yellow")
+    for name, where in ((c.only_in_a, "only in A"), (c.only_in_b, "only in B")):
+        if name:
+            click.echo(f"{where}: {', '.join(name)}")
+    for r in c.runners:
+        click.echo(f"\n{r.runner}" + (f"  [profile changed: {', '.join(r.profile_changes) or 'hash'}]" if r.profile_changed else ""))
+        if r.served_models_a != r.served_models_b or r.server_facts_a != r.server_facts_b:
+            click.echo(f"  server: {r.served_models_a} {r.server_facts_a} -> {r.served_models_b} {r.server_facts_b}")
+        click.echo(f"  {'scope':<20} {'shared':>6} {'A':>7} {'B':>7}  {'gap B-A (95% CI)':<26} {'McNemar p':>9}")
+        for s in [r.overall, *r.categories]:
+            gap = "n/a" if s.gap is None or s.gap_ci is None else f"{100 * s.gap:+.1f} ({100 * s.gap_ci[0]:+.1f} to {100 * s.gap_ci[1]:+.1f})"
+            p = "n/a" if s.mcnemar_p is None else f"{s.mcnemar_p:.3g}"
+            click.echo(f"  {s.scope:<20} {s.n:>6} {_fmt_pct(s.pass_rate_a):>7} {_fmt_pct(s.pass_rate_b):>7}  {gap:<26} {p:>9}")
+        cost = lambda x: "n/a" if x is None else f"${x:.6g}"  # noqa: E731
+        lat = lambda x: "n/a" if x is None else f"{x:.0f} ms"  # noqa: E731
+        click.echo(f"  errors {_fmt_pct(r.error_rate_a)} -> {_fmt_pct(r.error_rate_b)}; pass rate {_fmt_pct(r.pass_rate_a)} -> {_fmt_pct(r.pass_rate_b)}")
+        click.echo(f"  cost/completed {cost(r.cost_per_completed_a)} -> {cost(r.cost_per_completed_b)}{_fmt_change(r.cost_change)}; latency p95 {lat(r.latency_p95_a)} -> {lat(r.latency_p95_b)}{_fmt_change(r.latency_change)}")
+
+
+@main.command()
+@click.argument("run_a")
+@click.argument("run_b")
+@_workspace
+@_store
+@click.option("--prices", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def compare(run_a: str, run_b: str, workspace: Path, store: Path | None, prices: Path | None, as_json: bool) -> None:
+    """Compare RUN_B with RUN_A: pass rates per runner and category (paired on shared samples), cost, latency."""
+    c = api.compare_runs(workspace=workspace, run_a=run_a, run_b=run_b, store=store, prices=prices)
+    if as_json:
+        click.echo(c.model_dump_json(indent=2))
+    else:
+        _print_comparison(c)
+
+
+def _print_gate(report: GateReport) -> None:
+    colour = {"pass": "green", "regression": "red"}.get(report.result, "yellow")
+    click.secho(f"gate {report.run_id} vs {report.baseline_id or 'no baseline'}: {report.result.upper()} (exit {report.exit_code})", fg=colour, bold=True)
+    click.echo(f"  baseline: {report.baseline_reason}")
+    for reason in report.reasons:
+        click.echo(f"  {reason}")
+    for g in report.runners:
+        for n in g.notes:
+            click.echo(f"  {g.runner}: {n}")
+        for c in g.checks:
+            click.echo(f"  {g.runner:<24} {c.name:<26} {c.status.upper():<12} {c.message}")
+
+
+@main.command(cls=_GateCommand)
+@click.argument("run_id")
+@click.option("--baseline", default="last-pass", show_default=True, help="`last-pass` (latest earlier run of the suite that passed its gate) or a run id.")
+@click.option("--tolerance", type=click.FloatRange(0, 1, max_open=True), default=0.02, show_default=True, help="Pass-rate drop (absolute) too small to matter.")
+@click.option("--cost-tolerance", type=click.FloatRange(min=0), default=0.10, show_default=True, help="Allowed relative rise of cost per completed task.")
+@click.option("--latency-tolerance", type=click.FloatRange(min=0), default=0.20, show_default=True, help="Allowed relative rise of latency p95.")
+@click.option("--max-error-rate", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="Above this share of errors in either run: inconclusive.")
+@click.option("--min-shared", type=click.IntRange(min=1), default=30, show_default=True, help="Fewer samples answered ok in both runs: inconclusive.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True, help="False-alarm rate of the whole gate's quality checks.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
+@click.option("--summary-md", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).")
+@click.option("--prices", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the gate report as JSON.")
+@_workspace
+@_store
+def gate(run_id: str, baseline: str, tolerance: float, cost_tolerance: float, latency_tolerance: float, max_error_rate: float, min_shared: int, alpha: float, junit: Path | None, summary_md: Path | None, prices: Path | None, as_json: bool, workspace: Path, store: Path | None) -> None:
+    """Gate RUN_ID against a baseline. Exit 0 pass, 1 regression, 2 inconclusive (outage, too few shared samples, suite changed), 3 usage error."""
+    options = GateOptions(tolerance=tolerance, cost_tolerance=cost_tolerance, latency_tolerance=latency_tolerance, max_error_rate=max_error_rate, min_shared=min_shared, alpha=alpha)
+    with _usage_exits_3():
+        report = api.gate(workspace=workspace, run_id=run_id, baseline=baseline, options=options, store=store, prices=prices, junit=junit, summary_md=summary_md)
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    else:
+        _print_gate(report)
+    sys.exit(report.exit_code)
+
+
+@main.command(cls=_GateCommand)
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--wait", is_flag=True, help="Queue behind a nightly holding the store's lock instead of exiting 2 at once.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def nightly(config: Path, wait: bool, quiet: bool) -> None:
+    """Run the nightly in CONFIG (YAML): fresh run, score, report with trend, gate, record. Exits with the gate's code (0/1/2; 3 usage)."""
+    with _usage_exits_3():
+        result = api.nightly(config, wait=wait, quiet=quiet)
+    _print_gate(result.gate)
+    click.echo(f"report: {result.report_path}\ntrend: {result.trend_path}\njunit: {result.junit_path}\nsummary: {result.summary_path}")
+    sys.exit(result.exit_code)
+
+
+
+def _levels(text: str | None, kind: type, option: str) -> list | None:
+    """`1,4,16` -> [1, 4, 16]."""
+    if text is None:
+        return None
+    try:
+        return [kind(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint=option) from None
+
+
+@main.command()
+@_workspace
+@click.option("--runner", "-r", required=True, help="Runner name (runners/NAME.yaml) or path.")
+@click.option("--suite", "-s", help="Suite whose prompts are sent (default: the workspace's only suite).")
+@click.option("--concurrency", help="Closed loop: comma-separated concurrencies.  [default: 1,4,16,64,256]")
+@click.option("--rate", help="Open loop instead: comma-separated Poisson arrival rates, requests/s.")
+@click.option("--requests", "requests_per_step", type=int, help="Measured requests per step (default 4 x C, or 10 s of arrivals; at least 32).")
+@click.option("--duration", "duration_s", type=float, help="Seconds of measured requests per step (with --requests: whichever ends first).")
+@click.option("--ttft-slo-ms", type=float, default=500.0, show_default=True, help="Time-to-first-token target, at p95.")
+@click.option("--e2e-slo-ms", type=float, help="End-to-end latency target, at p95 (needed without streaming).")
+@click.option("--max-tokens", type=int, help="Override the runner's max_tokens.")
+@_store
+@click.option("--json", "as_json", is_flag=True, help="Print the frontier as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars (also when CI is set).")
+def measure(workspace: Path, runner: str, suite: str | None, concurrency: str | None, rate: str | None, requests_per_step: int | None, duration_s: float | None, ttft_slo_ms: float, e2e_slo_ms: float | None, max_tokens: int | None, store: Path | None, as_json: bool, quiet: bool) -> None:
+    """Measure an endpoint's throughput/latency frontier and its capacity within the latency target."""
+    from rich.console import Console
+
+    from evals.measure.table import frontier_summary, frontier_table
+
+    if concurrency and rate:
+        raise click.UsageError("give --concurrency or --rate, not both")
+    frontier = api.measure_runner(
+        workspace, runner, suite,
+        concurrencies=_levels(concurrency, int, "--concurrency"), rates=_levels(rate, float, "--rate"),
+        requests_per_step=requests_per_step, duration_s=duration_s, ttft_slo_ms=ttft_slo_ms, e2e_slo_ms=e2e_slo_ms,
+        max_tokens=max_tokens, store=store, quiet=quiet,
+    )
+    if frontier.simulated:
+        click.secho(f"SIMULATED: {frontier.runner} answered from the simulated server; the figures demonstrate the tool, not a model's speed.", fg="yellow", err=True)
+    if as_json:
+        click.echo(frontier.model_dump_json(indent=2))
+        return
+    console = Console()
+    console.print(frontier_table(frontier))
+    console.print(frontier_summary(frontier))
 
 if __name__ == "__main__":
     main()

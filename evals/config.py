@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evals.providers.base import GenerationParams, Timeouts
+from evals.providers.launch import LaunchSpec
 
 
 class ConfigError(ValueError):
@@ -202,6 +203,9 @@ class SimBehaviour(_Strict):
     drop_rate: float = Field(default=0.0, ge=0, le=1)
     stall_rate: float = Field(default=0.0, ge=0, le=1)
     seed: int = 0
+    quirks: list[Literal["no_stream_usage"]] = Field(default_factory=list)
+    """Misbehaviours of real servers to imitate: no_stream_usage sends no usage chunk
+    in streams even when asked (older TGI and Ollama), so token counts are unknown."""
 
     @field_validator("accuracy")
     @classmethod
@@ -214,7 +218,7 @@ class SimBehaviour(_Strict):
         return v
 
 
-Provider = Literal["openai_compatible", "openai", "anthropic", "simulated"]
+Provider = Literal["openai_compatible", "openai", "anthropic", "simulated", "vllm_offline"]
 
 
 class RunnerProfile(_Strict):
@@ -236,6 +240,11 @@ class RunnerProfile(_Strict):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     pricing: Pricing
     simulate: SimBehaviour | None = None
+    launch: LaunchSpec | None = None
+    """Start the server for this run (`vllm serve ...`) and stop it afterwards. Only for
+    openai_compatible; the base URL comes from the launched server, so give no base_url."""
+    engine: dict[str, Any] | None = None
+    """vllm_offline only: keyword arguments for `vllm.LLM` (tensor_parallel_size, quantization, ...)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> "RunnerProfile":
@@ -245,8 +254,20 @@ class RunnerProfile(_Strict):
             raise ValueError("a simulated runner needs a `simulate:` block")
         if self.provider != "simulated" and self.simulate is not None:
             raise ValueError("`simulate:` is only for provider: simulated")
-        if self.provider == "openai_compatible" and not self.urls():
-            raise ValueError("openai_compatible needs base_url (e.g. http://localhost:8000/v1)")
+        if self.launch is not None:
+            if self.provider != "openai_compatible":
+                raise ValueError("`launch:` starts an OpenAI-compatible server; it needs provider: openai_compatible")
+            if self.urls():
+                raise ValueError("a launched runner's URL comes from the server it starts; remove base_url/base_urls")
+            served = self.launch.names_served()
+            if self.launch.runs_vllm and self.model not in served:
+                raise ValueError(f"model {self.model!r} is not served by the launched vLLM; use one of {sorted(served)}")
+        elif self.provider == "openai_compatible" and not self.urls():
+            raise ValueError("openai_compatible needs base_url (e.g. http://localhost:8000/v1) or a `launch:` block")
+        if self.engine is not None and self.provider != "vllm_offline":
+            raise ValueError("`engine:` is only for provider: vllm_offline")
+        if self.provider == "vllm_offline" and self.urls():
+            raise ValueError("vllm_offline runs the model in this process; remove base_url/base_urls")
         return self
 
     @property

@@ -19,8 +19,8 @@ HOSTILE = [
 BIG_OUTPUT = "A" * 1_000_000 + "<script>alert(4)</script>"
 """1 MB of output with a sting at the very end, past any truncation."""
 
-HOSTILE_NAME = "<b onmouseover=alert(5)>q\u202ewen</b>"
-"""A hostile runner name: names are user data too, and land in tables and charts."""
+HOSTILE_NAME = "<b onmouseover=alert(5)>q\u202ewen $x$</b>"
+"""A hostile runner name: names are user data too, and land in tables and charts (where `$` would start mathtext)."""
 
 
 def _runner(name: str, role: str, pass_rate: float, simulated: bool, cost: float | None, ttft: float) -> RunnerSummary:

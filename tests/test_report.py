@@ -126,7 +126,7 @@ def test_hostile_outputs_travel_as_clipped_text(hostile: Path) -> None:
 
 def test_names_are_escaped_in_tables_and_charts(hostile: Path) -> None:
     raw = hostile.read_text(encoding="utf-8")
-    shown = "&lt;b onmouseover=alert(5)&gt;q[U+202E]wen&lt;/b&gt;"
+    shown = "&lt;b onmouseover=alert(5)&gt;q[U+202E]wen $x$&lt;/b&gt;"
     assert raw.count(shown) >= 10
     svgs = re.findall(r"<svg xmlns.*?</svg>", raw, re.S)
     assert len(svgs) == 3 and all(shown in s for s in svgs)

@@ -48,6 +48,7 @@ def test_report_in_chromium(browser: Any, report: Path, tmp_path: Path) -> None:
     page.on("pageerror", lambda e: page_errors.append(str(e)))
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.on("request", lambda r: requests.append(r.url))
+    page.route("**/*", lambda route: route.continue_() if route.request.url == report.as_uri() else route.abort())
     page.goto(report.as_uri())
     page.wait_for_load_state("load")
 
@@ -87,6 +88,10 @@ def test_report_in_chromium(browser: Any, report: Path, tmp_path: Path) -> None:
     assert page.locator("img").count() == 0
     assert "SIMULATED" in page.title()
     assert page.locator(".simulated").is_visible()
+
+    page.emulate_media(media="print")
+    assert page.locator(".simulated").is_visible()
+    assert not page.locator(".controls").is_visible() and not page.locator("nav").is_visible()
 
     assert dialogs == []
     assert page_errors == []

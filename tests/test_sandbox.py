@@ -142,7 +142,8 @@ def test_environment_is_empty(mode: sandbox._Plan, monkeypatch: pytest.MonkeyPat
 def test_child_left_behind_is_killed(mode: sandbox._Plan) -> None:
     body = (
         "import subprocess, sys\n"
-        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(100)', sys.argv[-1]], start_new_session=True)\n"
+        "sleeper = [sys.executable, '-c', 'import time; time.sleep(100)', sys.argv[-1]]\n"
+        "subprocess.Popen(sleeper, start_new_session=True)\n"
         "print('left a child')\n"
     )
     code, marker = marked(body)
@@ -194,7 +195,10 @@ def test_failing_assertion_fails_with_explanation() -> None:
 
 
 def test_test_functions_are_called() -> None:
-    tests = "def test_small():\n    assert add(1, 1) == 2\n\ndef test_big():\n    assert add(10**6, 1) == 10**6 + 1, 'big'\n"
+    tests = (
+        "def test_small():\n    assert add(1, 1) == 2\n\n"
+        "def test_big():\n    assert add(10**6, 1) == 10**6 + 1, 'big'\n"
+    )
     score = grade("def add(a, b):\n    return a + b if a < 100 else 0\n", sample(tests, where="metadata"))
     assert not score.passed and score.value == 0.5
     assert "test_big" in score.explanation and "AssertionError: big" in score.explanation
@@ -216,7 +220,8 @@ def test_fake_pass_lines_do_not_count() -> None:
     fake = "0" * 32
     code = (
         "import sys\n"
-        f"print('ALL PASSED')\nprint('2/2 tests passed')\nprint('{fake} pass 0')\nprint('{fake} pass 1')\nprint('{fake} done')\n"
+        "print('ALL PASSED')\nprint('2/2 tests passed')\n"
+        f"print('{fake} pass 0')\nprint('{fake} pass 1')\nprint('{fake} done')\n"
         "sys.stdout.flush()\n"
         "def add(a, b):\n    return 0\n"
     )
@@ -224,10 +229,15 @@ def test_fake_pass_lines_do_not_count() -> None:
     assert not score.passed and score.value == 0.0
 
 
-def test_endless_code_times_out_as_a_failure() -> None:
-    score = grade("def add(a, b):\n    while True:\n        pass\n", timeout_s=2)
+def test_endless_code_times_out_and_keeps_earlier_passes() -> None:
+    score = grade("def add(a, b):\n    while b == 0:\n        pass\n    return a + b\n", timeout_s=2)
     assert not score.passed and score.details["timed_out"]
-    assert "timed out" in score.explanation
+    assert score.value == 0.5 and "timed out" in score.explanation
+
+
+def test_chatty_code_still_graded() -> None:
+    score = grade("def add(a, b):\n    print('x' * 200_000)\n    return a + b\n")
+    assert score.passed, score
 
 
 def test_missing_tests_are_an_error_not_a_pass() -> None:
@@ -262,3 +272,16 @@ def test_bad_scorer_arguments_fail_early() -> None:
 )
 def test_extract_code(output: str, code: str) -> None:
     assert extract_code(output) == code
+
+
+def test_a_failing_statement_between_asserts_fails_the_sample() -> None:
+    """A check written as `if ...: raise AssertionError` is not an assert, but its failure must still fail."""
+    import asyncio
+
+    from evals.scoring.base import build
+    from evals.suite.sample import Sample
+
+    tests = "assert add(1, 1) == 2\nif add(2, 2) != 4:\n    raise AssertionError('2+2')\n"
+    sample = Sample(id="x", input=[{"role": "user", "content": "write add"}], reference={"tests": tests})
+    score = asyncio.run(build("code_tests", {})("```python\ndef add(a, b):\n    return a + b if a == 1 else a + b + 1\n```", sample))
+    assert not score.passed and "2+2" in score.explanation

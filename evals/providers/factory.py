@@ -6,6 +6,7 @@ from evals.config import RunnerProfile
 from evals.providers.anthropic_messages import AnthropicProvider
 from evals.providers.base import Provider
 from evals.providers.openai_chat import OpenAIChatProvider
+from evals.providers.vllm_offline import VLLMOfflineProvider
 from evals.secrets import read_key
 
 _DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -15,14 +16,22 @@ class MissingKeyError(RuntimeError):
     pass
 
 
-def make_providers(profile: RunnerProfile, sim_base_url: str | None = None) -> list[Provider]:
-    """`sim_base_url` is where the simulated server listens, for simulated runners without a base_url."""
-    protocol = profile.simulate.protocol if profile.simulate else profile.provider
-    urls = profile.urls() or ([sim_base_url] if profile.simulated and sim_base_url else [None])
+def api_key(profile: RunnerProfile) -> str | None:
+    """The runner's key from the environment; hosted APIs without one fail here, before any run is created."""
     key_env = profile.api_key_env or _DEFAULT_KEY_ENV.get(profile.provider)
     key = read_key(key_env, default="sim-key" if profile.simulated else None)
     if key is None and profile.provider in ("openai", "anthropic"):
         raise MissingKeyError(f"runner {profile.name!r}: set the environment variable {key_env} to your API key (it is never written anywhere)")
+    return key
+
+
+def make_providers(profile: RunnerProfile, sim_base_url: str | None = None) -> list[Provider]:
+    """`sim_base_url` is where the simulated server listens, for simulated runners without a base_url."""
+    if profile.provider == "vllm_offline":  # in-process engine: no URL, no key
+        return [VLLMOfflineProvider(name=profile.name, model=profile.model, engine=profile.engine or {})]
+    protocol = profile.simulate.protocol if profile.simulate else profile.provider
+    urls = profile.urls() or ([sim_base_url] if profile.simulated and sim_base_url else [None])
+    key = api_key(profile)
     conns = max(profile.concurrency, 16)
     out: list[Provider] = []
     for url in urls:

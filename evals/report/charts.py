@@ -2,12 +2,13 @@
 
 SVG, not PNG, so the report stays one text file that scales and prints
 crisply; `svg.fonttype: none` keeps labels as text (searchable, a fraction of
-the size of glyph paths). Labels come from runner and category names, which
-are user data: matplotlib escapes `<`, `>` and `&` in text and `--` in the
-comments it writes, and the comments are stripped anyway; mathtext is
-switched off so a `$` in a name is shown, not parsed. Every chart is a
-picture of numbers the report also prints in a table, so nothing is lost
-when a reader cannot see it.
+the size of glyph paths). Labels come from runner names, which are user
+data: matplotlib escapes `<`, `>` and `&` in text and `--` in the comments it
+writes, and the comments are stripped anyway; mathtext is switched off so a
+`$` in a name is shown, not parsed. Callers pass labels ready to print, since
+changing them after drawing would break the layout matplotlib measured.
+Every chart is a picture of numbers the report also prints in a table, so
+nothing is lost when a reader cannot see it.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from matplotlib.figure import Figure
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 BLUE, ORANGE, VERMILLION, GREY = "#0072B2", "#E69F00", "#D55E00", "#7F7F7F"
+TEXT_RED = "#A63D00"
+"""Vermillion darkened to a 6:1 contrast on white, for text."""
 VERDICT_COLOURS = {"good enough": BLUE, "not good enough": VERMILLION}
 _PROLOG = re.compile(r"\A.*?(?=<svg\b)", re.S)
 _COMMENT = re.compile(r"<!--.*?-->\s*", re.S)
 _GROUP_ID = re.compile(r' id="[A-Za-z][\w.]*_\d+"')
 """matplotlib's numbered group ids (figure_1, axes_1): nothing refers to them, and they repeat across charts in one page."""
-_HEAT = matplotlib.colormaps["cividis"]
 
 
 @contextmanager
@@ -61,7 +63,7 @@ def _to_svg(fig: Figure, simulated: bool) -> str:
     screenshotted and shared without the page around them.
     """
     if simulated:
-        fig.text(1.0, 1.0, "SIMULATED", ha="right", va="bottom", color=VERMILLION, fontsize=11, fontweight="bold")
+        fig.text(1.0, 1.0, "SIMULATED", ha="right", va="bottom", color=TEXT_RED, fontsize=11, fontweight="bold")
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
     return _GROUP_ID.sub("", _COMMENT.sub("", _PROLOG.sub("", buf.getvalue(), count=1)))
@@ -77,6 +79,14 @@ class Gap(NamedTuple):
     gap: float
     ci: list[float] | None
     verdict: str
+
+
+class Cost(NamedTuple):
+    label: str
+    usd: float
+    text: str
+    """The figure as the tables print it, so chart and table agree to the digit."""
+    reference: bool
 
 
 class Latency(NamedTuple):
@@ -105,25 +115,25 @@ def gap_forest(gaps: list[Gap], margin: float, simulated: bool) -> str | None:
             ax.plot([100 * g.gap], [y], "o", color=colour, markersize=7, markeredgecolor="white")
         ax.axvline(0, color="#333333", linewidth=0.8)
         ax.axvline(-100 * margin, color=VERMILLION, linewidth=1, linestyle="--")
-        ax.text(-100 * margin, -0.5, f" −margin ({100 * margin:g} pts)", color=VERMILLION, va="top", fontsize=8)
+        ax.text(-100 * margin, -0.5, f" −margin ({100 * margin:g} pts)", color=TEXT_RED, va="top", fontsize=8)
         ax.set_yticks(range(len(gaps)), [g.label for g in gaps])
         ax.set_ylim(len(gaps) - 0.4, -0.6)
         ax.set_xlabel("Pass-rate gap, candidate − reference (percentage points, 95% CI)")
         return _to_svg(fig, simulated)
 
 
-def cost_bars(costs: list[tuple[str, float, bool]], simulated: bool) -> str | None:
-    """Cost per completed task as (label, USD, is reference) bars; the reference in a second colour."""
+def cost_bars(costs: list[Cost], simulated: bool) -> str | None:
+    """Cost per completed task per runner; the reference in a second colour."""
     if not costs:
         return None
     with _style("cost"):
         fig = Figure(figsize=(6.4, _height(len(costs))))
         ax = fig.add_subplot()
         ys = range(len(costs))
-        ax.barh(ys, [c[1] for c in costs], color=[ORANGE if c[2] else BLUE for c in costs])
-        for y, (_, value, _) in zip(ys, costs):
-            ax.text(value, y, f" ${value:.3g}", va="center", fontsize=8)
-        ax.set_yticks(ys, [c[0] for c in costs])
+        ax.barh(ys, [c.usd for c in costs], color=[ORANGE if c.reference else BLUE for c in costs])
+        for y, c in zip(ys, costs):
+            ax.text(c.usd, y, f" {c.text}", va="center", fontsize=8)
+        ax.set_yticks(ys, [c.label for c in costs])
         ax.invert_yaxis()
         ax.set_xlabel("USD per completed task")
         ax.margins(x=0.18)
@@ -145,20 +155,21 @@ def latency_bars(rows: list[Latency], simulated: bool) -> str | None:
             ax.set_xlabel(title)
         axes[0].set_yticks(ys, [r.label for r in rows])
         axes[0].invert_yaxis()
-        axes[1].legend(loc="lower right", fontsize=8, frameon=False)
+        axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
         return _to_svg(fig, simulated)
 
 
-def heat_colours(value: float | None) -> tuple[str, str]:
-    """Background and text colour for a pass rate in a heatmap cell.
+def cell_colours(value: float | None, palette: str = "cividis") -> tuple[str, str]:
+    """Background and text colour for a table cell shaded by a value in [0, 1].
 
-    cividis is perceptually uniform and readable with colour-vision
-    deficiencies; the text colour is whichever of black or white contrasts
-    more with the cell (WCAG relative luminance).
+    cividis (heatmaps) is perceptually uniform and readable with
+    colour-vision deficiencies; Blues (counts) keeps zero nearly white so the
+    non-zero cells stand out. The text colour is whichever of black or white
+    contrasts more with the cell (WCAG relative luminance).
     """
     if value is None:
         return "#EEEEEE", "#000000"
-    r, g, b, _ = _HEAT(min(max(value, 0.0), 1.0))
+    r, g, b, _ = matplotlib.colormaps[palette](min(max(value, 0.0), 1.0))
     lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
     luminance = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
     # Contrast with black is (L + .05) / .05, with white 1.05 / (L + .05): equal at L ≈ 0.179.

@@ -21,8 +21,8 @@ import hashlib
 import json
 import math
 import re
-from itertools import chain, zip_longest
 from collections import Counter, defaultdict
+from itertools import chain, zip_longest
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -35,11 +35,13 @@ from evals.report.model import CategoryResult, FailureRow, ReportModel
 TEMPLATES = Path(__file__).parent / "templates"
 TEXT_LIMIT = 5_000
 """Characters kept per text in the explorer: a backstop above analyse's own 4,000 clip, so its note survives."""
+HEAT_MIN_SPAN = 0.2
+"""Narrowest range of pass rates the heatmap's shading spans."""
 EMBED_BUDGET_BYTES = 8_000_000
 """Text the explorer may embed; keeps a 100,000-sample report well under 15 MB and quick to open."""
 _HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
 _JSON_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!$~])")
 _ROW_FIELDS = ("sample_id", "category", "runner", "status", "passed", "output", "reference_output", "expected", "explanation", "error")
 _FILTERS = (("Runner", "runner"), ("Category", "category"), ("Status", "status"))
 
@@ -158,7 +160,7 @@ def summary_markdown(model: ReportModel) -> str:
 
 
 def _md(text: str) -> str:
-    """Untrusted text as one line of inert Markdown: no links, HTML, emphasis or table breaks."""
+    """Untrusted text as one line of inert Markdown: no links, HTML, emphasis, math or table breaks."""
     return _MD_SPECIAL.sub(r"\\\1", reveal(" ".join(text.split())))
 
 
@@ -193,6 +195,10 @@ def fmt_ms(x: float | None) -> str:
     return "—" if x is None else f"{x:,.0f} ms"
 
 
+def fmt_num(x: float | None, digits: int = 1) -> str:
+    return "—" if x is None else f"{x:,.{digits}f}"
+
+
 def fmt_value(x: Any) -> str:
     """A scalar from a free-form dict (method, confusion): readable whatever its type."""
     if x is None:
@@ -202,7 +208,7 @@ def fmt_value(x: Any) -> str:
     if isinstance(x, int):
         return f"{x:,}"
     if isinstance(x, float):
-        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+        return f"{x:,.3f}".rstrip("0").rstrip(".") if abs(x) >= 0.001 else f"{x:.3g}"
     return str(x)
 
 
@@ -213,14 +219,18 @@ def _finalize(value: Any) -> Any:
 
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined, finalize=_finalize, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=fmt_pct, ci=fmt_ci, pts=fmt_pts, pts_ci=fmt_pts_ci, usd=fmt_usd, ms=fmt_ms, value=fmt_value, heat=charts.heat_colours)
+    env.filters.update(pct=fmt_pct, ci=fmt_ci, pts=fmt_pts, pts_ci=fmt_pts_ci, usd=fmt_usd, ms=fmt_ms, value=fmt_value, num=fmt_num)
     return env
 
 
 def _charts(model: ReportModel) -> dict[str, Markup | None]:
     """The three charts as trusted markup: matplotlib XML-escapes the labels, which are revealed first."""
     gaps = [charts.Gap(reveal(f"{v.candidate} vs {v.reference}"), v.gap, v.gap_ci, v.verdict) for v in model.verdicts if v.gap is not None]
-    costs = [(reveal(f"{r.name} ({r.role})"), r.cost_per_completed_task_usd, r.role == "reference") for r in model.runners if r.cost_per_completed_task_usd is not None]
+    costs = [
+        charts.Cost(reveal(f"{r.name} ({r.role})"), r.cost_per_completed_task_usd, fmt_usd(r.cost_per_completed_task_usd), r.role == "reference")
+        for r in model.runners
+        if r.cost_per_completed_task_usd is not None
+    ]
     latency = [charts.Latency(reveal(r.name), r.ttft_ms_p50, r.ttft_ms_p95, r.latency_ms_p50, r.latency_ms_p95) for r in model.runners]
     svgs = {
         "gap_chart": charts.gap_forest(gaps, model.margin, model.simulated),
@@ -230,11 +240,23 @@ def _charts(model: ReportModel) -> dict[str, Markup | None]:
     return {name: Markup(svg) if svg else None for name, svg in svgs.items()}
 
 
-def _heatmap(model: ReportModel) -> list[tuple[str, list[CategoryResult | None]]]:
-    """Rows of the runner × category table: one per category, one cell per runner in runner order."""
+def _heatmap(model: ReportModel) -> list[tuple[str, list[tuple[CategoryResult | None, tuple[str, str]]]]]:
+    """Rows of the runner × category table: per category, a (result, colours) cell per runner in runner order.
+
+    Shading spans the rates in this table, light at the highest, over at least
+    HEAT_MIN_SPAN, so that a couple of points' difference never looks like the
+    whole scale.
+    """
+    rates = [c.pass_rate for c in model.categories if c.pass_rate is not None]
+    high = max(rates, default=1.0)
+    low = min(min(rates, default=0.0), high - HEAT_MIN_SPAN)
     cells = {(c.category, c.runner): c for c in model.categories}
     categories = list(dict.fromkeys(c.category for c in model.categories))
-    return [(cat, [cells.get((cat, r.name)) for r in model.runners]) for cat in categories]
+    grid = []
+    for cat in categories:
+        row = [cells.get((cat, r.name)) for r in model.runners]
+        grid.append((cat, [(c, charts.cell_colours(None if c is None or c.pass_rate is None else (c.pass_rate - low) / (high - low))) for c in row]))
+    return grid
 
 
 def _confusion_view(cm: Any) -> dict[str, Any]:
@@ -244,13 +266,13 @@ def _confusion_view(cm: Any) -> dict[str, Any]:
     diagonal reads as recall whatever the class sizes.
     """
     if not isinstance(cm, dict):
-        return {"grid": None, "per_label": None, "other": {"value": cm}}
+        return {"labels": [], "grid": None, "per_label": None, "other": {"value": cm}}
     labels, matrix = cm.get("labels"), cm.get("matrix")
     grid = None
     if isinstance(labels, list) and isinstance(matrix, list) and len(matrix) == len(labels) and all(
         isinstance(row, list) and len(row) == len(labels) and all(isinstance(c, (int, float)) and not isinstance(c, bool) and c >= 0 for c in row) for row in matrix
     ):
-        grid = [(str(label), [(c, charts.heat_colours(c / sum(row) if sum(row) else None)) for c in row]) for label, row in zip(labels, matrix)]
+        grid = [(str(label), [(c, charts.cell_colours(c / sum(row) if sum(row) else None, "Blues")) for c in row]) for label, row in zip(labels, matrix)]
     per_label, table = cm.get("per_label"), None
     if isinstance(per_label, dict) and all(isinstance(v, dict) for v in per_label.values()):
         columns = list(dict.fromkeys(k for v in per_label.values() for k in v))

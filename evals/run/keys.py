@@ -8,13 +8,21 @@ from typing import Any
 
 from evals.config import RunnerProfile
 
+_WHERE_IT_LISTENS = {"port", "host", "health_path", "health_timeout_s", "stop_timeout_s"}
+
 
 def request_identity(profile: RunnerProfile) -> dict[str, Any]:
-    """Everything about a runner that changes its answers. A simulated runner's
-    port changes every start, so its behaviour stands in for its URL."""
+    """Everything about a runner that changes its answers. A simulated or launched
+    runner's port changes every start, so its behaviour or launch block (less
+    what only decides where and how long it listens) stands in for its URL; an
+    offline runner has no URL, its engine settings stand in."""
     urls: Any = sorted(profile.urls())
     if profile.simulated and profile.simulate is not None:
         urls = ["simulated", profile.simulate.model_dump(mode="json")]
+    elif profile.launch is not None:
+        urls = ["launched", profile.launch.model_dump(mode="json", exclude=_WHERE_IT_LISTENS)]
+    elif profile.provider == "vllm_offline":
+        urls = ["offline", profile.engine or {}]
     return {
         "provider": profile.provider,
         "base_urls": urls,

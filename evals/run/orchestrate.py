@@ -20,7 +20,9 @@ from typing import Iterator
 from evals import __version__
 from evals.config import ConfigError, RunnerProfile, Suite
 from evals.cost.pricing import RunnerPricing, runner_pricing
-from evals.providers.factory import make_providers
+from evals.providers.factory import api_key, make_providers
+from evals.providers.launch import launch_all
+from evals.providers.server_facts import RunServers
 from evals.run.budget import Budget
 from evals.run.executor import Job, RunnerResult, run_jobs
 from evals.run.keys import request_identity, request_key
@@ -106,8 +108,13 @@ def execute_run(
     samples = load_samples(suite)
     ref = choose_reference(runners, reference)
     pricing = {r.name: runner_pricing(r, price_overrides) for r in runners}
-    with simulated_endpoints(runners, samples) as sim_url:
-        providers = {r.name: make_providers(r, sim_url) for r in runners}  # fails early on a missing key
+    for r in runners:
+        api_key(r)  # a missing key fails before any server is launched
+    with simulated_endpoints(runners, samples) as sim_url, launch_all(runners, workspace / "reports" / "logs") as launched:
+        # launched runners talk to the server just started; the store keeps their profiles as written
+        served = [r.model_copy(update={"base_url": launched[r.name]}) if r.name in launched else r for r in runners]
+        providers = {r.name: make_providers(r, sim_url) for r in served}
+        servers = RunServers(served)
         run_id = new_run_id(suite.name)
         store.create_run(
             run_id,
@@ -136,6 +143,7 @@ def execute_run(
                 jobs, n_reused = _plan(store, run_id, r, samples, pricing[r.name], reuse)
                 jobs_by_runner[r.name] = jobs
                 reused[r.name] = n_reused
+            servers.before()
             store.start_writer()
             try:
                 results = asyncio.run(_run_all(runners, providers, jobs_by_runner, store, run_id, pricing, Budget(budget_usd), quiet))
@@ -143,6 +151,8 @@ def execute_run(
                 store.stop_writer()
             for name, res in results.items():
                 store.update_runner(run_id, name, requests_sent=res.sent, requests_reused=reused[name], stopped_reason=res.stopped_reason, wall_s=res.wall_s)
+            for row in servers.facts_after(store.answers_without_usage(run_id)):
+                store.add_server_fact(run_id, *row)
             status = "finished"
         except KeyboardInterrupt:
             status = "interrupted"

@@ -121,3 +121,4 @@ def load_plugin(path: Path) -> None:
 def _load_builtins() -> None:
     import evals.scoring.builtin  # noqa: F401  (registers on import)
     import evals.scoring.code  # noqa: F401
+    import evals.scoring.judge  # noqa: F401

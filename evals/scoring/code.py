@@ -19,12 +19,13 @@ arrives on stdin, which the harness reads and replaces with /dev/null before
 any of the code runs, and the harness writes to a private duplicate of
 stdout, the code's own stdout going to stderr. So `print("ALL PASSED")`,
 printing a guessed tag line, `sys.exit(0)` or `os._exit(0)` at import or in
-a test, closing stdout, or a crash all fail.
+a test, or a crash all fail; a test that times out fails, and the ones that
+passed before it still count towards the value.
 
 Limits, honestly: code and harness share one interpreter, so code written to
-attack the grader (walking the stack or the heap for the nonce, patching
-`AssertionError` handling, reading the tests out of the script to hard-code
-answers) can fake a pass. The nonce stops accidents and naive cheats, not a
+attack the grader (walking the stack or the heap for the nonce, patching the
+harness, reading the tests out of the script to hard-code answers) can fake
+a pass. The nonce stops accidents and naive cheats, not a
 determined adversary; the sandbox is what keeps such code away from the host.
 """
 
@@ -145,13 +146,15 @@ def main(candidate, tests, functions):
 
 @scorer("code_tests")
 def code_tests(timeout_s: float = 10, memory_mb: int = 512, tests_field: str = "tests") -> ScoreFn:
-    """Share of the sample's unit tests the output's code passes, run in the sandbox."""
+    """Share of the sample's unit tests the output's code passes, run in the sandbox.
+
+    Settings are checked here, when the suite loads, so a typo fails before any model is paid for."""
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s <= 600:
-        raise ValueError(f"scorer 'code_tests': argument `timeout_s`: must be a number of seconds in (0, 600], got {timeout_s!r}")
+        raise _bad_arg("timeout_s", f"must be a number of seconds in (0, 600], got {timeout_s!r}")
     if isinstance(memory_mb, bool) or not isinstance(memory_mb, int) or memory_mb < 64:
-        raise ValueError(f"scorer 'code_tests': argument `memory_mb`: must be an integer >= 64, got {memory_mb!r}")
+        raise _bad_arg("memory_mb", f"must be an integer of at least 64, got {memory_mb!r}")
     if not isinstance(tests_field, str) or not tests_field:
-        raise ValueError(f"scorer 'code_tests': argument `tests_field`: must be a field name, got {tests_field!r}")
+        raise _bad_arg("tests_field", f"must be a field name, got {tests_field!r}")
 
     async def score(output: str, sample: Sample) -> Score:
         tests = _tests_of(sample, tests_field)
@@ -206,16 +209,19 @@ def _grade(result: SandboxResult, nonce: str, total: int, timeout_s: float) -> S
     passed: set[int] = set()
     first_failure = None
     done = False
+    setup_failed = False  # a failing non-assert statement (e.g. `raise AssertionError` in an if) fails the sample
     for match in re.finditer(rf"^{nonce} (pass|fail|setup|done)(?: (\d+))?(?: (.+))?$", result.stdout, re.M):
         kind, index, message = match.groups()
         if kind == "pass" and index is not None and int(index) < total:
             passed.add(int(index))
         elif kind == "done":
             done = True
+        elif kind == "setup":
+            setup_failed = True
         if message and first_failure is None:
             first_failure = _json_string(message)
 
-    all_passed = done and len(passed) == total and result.exit_code == 0 and not result.timed_out
+    all_passed = done and not setup_failed and len(passed) == total and result.exit_code == 0 and not result.timed_out
     summary = f"{len(passed)}/{total} tests passed"
     if all_passed:
         explanation = f"all {total} tests passed"
@@ -249,6 +255,10 @@ def _json_string(text: str) -> str:
     except ValueError:
         return text
     return value if isinstance(value, str) else text
+
+
+def _bad_arg(arg: str, why: str) -> ValueError:
+    return ValueError(f"scorer 'code_tests': argument `{arg}`: {why}")
 
 
 def _ungradable(why: str) -> Score:

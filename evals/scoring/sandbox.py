@@ -15,32 +15,38 @@ What holds, by isolation mode (`isolation_available()` says which one applies):
   spews output cannot exhaust our memory.
 - "bubblewrap" (`bwrap` on PATH and working; probed once per process): new
   pid, network, IPC, UTS and mount namespaces. The filesystem is /usr (and
-  the /bin, /lib* links), the interpreter's prefix, all read-only, a fresh
-  /proc and /dev, and a private /tmp tmpfs capped at 4 x max_file_mb, which is
-  the working directory; the script is bound read-only into it. No network:
-  only a loopback device that is down. Every descendant dies with the pid
-  namespace, whatever it does (setsid, double fork).
+  the /bin, /lib* links), the interpreter's prefix, all read-only, an /etc
+  holding only ld.so.cache (with `network=True` also resolv.conf, hosts and
+  ssl), a fresh /proc and /dev, and a private /tmp tmpfs capped at
+  4 x max_file_mb (tmpfs pages are RAM that RLIMIT_AS does not count), which
+  is the working directory; the script is bound read-only into it. No
+  network: only a loopback device that is down. Every descendant dies with
+  the pid namespace, whatever it does (setsid, double fork), and nothing
+  outside the namespace can be seen or signalled.
   RLIMIT_NPROC counts per (user namespace, real uid) and is not enforced for
   uid 0, so the limit is set inside a user namespace of the sandbox's own,
-  where it counts exactly this run's processes (threads included):
+  where it counts exactly this run's tasks (threads included):
   * run by a normal user, bwrap makes that namespace (unprivileged), and
     nested user namespaces are disabled;
-  * run as root, bwrap runs privileged (root may not reach the interpreter
-    otherwise, e.g. a pyenv under /root, which a uid-nobody bwrap cannot
-    bind), keeps only CAP_SETUID/CAP_SETGID, and the boot stage inside drops
-    to uid/gid 65534 (nobody) with no groups and no capabilities, then makes
-    the user namespace itself.
+  * run as root, bwrap runs privileged without a user namespace (bwrap as
+    uid nobody could not bind an interpreter only root can reach, e.g. a
+    pyenv under /root; a root-made user namespace would map to uid 0, which
+    the limit exempts), keeps only CAP_SETUID/CAP_SETGID, and the boot stage
+    inside drops to uid/gid 65534 (nobody) with no groups and no
+    capabilities, then makes the user namespace itself.
 - "rlimits-only" (no working bubblewrap): network isolation is NOT
-  guaranteed and the filesystem is the host's, seen with the run's uid. A
-  supervisor process (a child subreaper) kills every descendant, including
-  ones that called setsid, when the code ends or times out. As root the code
-  runs as uid 65534 when that uid can run the interpreter, and RLIMIT_NPROC
-  is set to that uid's current process count + max_procs (shared with other
-  processes of the uid, so approximate). As root with an interpreter only
-  root can reach, the code runs as root: no process limit holds
+  guaranteed, and the filesystem is the host's, seen with the run's uid; the
+  working directory is a fresh host temporary directory, and only each
+  file's size is capped, not their number. A supervisor process (a child
+  subreaper) freezes and kills every descendant, including ones that called
+  setsid, when the code ends or times out. The code runs as the caller's uid
+  or, as root, as uid 65534 when that uid can run the interpreter; its
+  RLIMIT_NPROC is that uid's current task count + max_procs, shared with the
+  uid's other processes, so approximate. Code running as the caller's uid can
+  read the caller's environment through /proc. As root with an interpreter
+  only root can reach, the code runs as root: no process limit holds
   (`SandboxResult.process_limit_enforced` is False), and code that kills the
-  supervisor can leave processes behind. Treat that mode as unsafe for
-  untrusted code.
+  supervisor can leave processes behind. Do not run untrusted code that way.
 """
 
 from __future__ import annotations
@@ -71,8 +77,7 @@ _GRACE_S = 2.0
 """How long to wait for the process tree to go after it was told to stop."""
 
 _SCRATCH_FILES = 4
-"""The bubblewrap /tmp holds this many max-size files: tmpfs pages are RAM that
-RLIMIT_AS does not count, so the tmpfs must be capped."""
+"""The bubblewrap /tmp holds this many max-size files."""
 
 _PY_FLAGS = ["-I", "-S", "-B", "-X", "utf8"]
 """Isolated mode (no PYTHON* variables, no user site, no script dir on
@@ -297,7 +302,7 @@ def _fallback_plan() -> _Plan:
             timeout=30,
         )
         uid = NOBODY if probe.returncode == 0 else None
-    except OSError:  # nobody cannot reach the interpreter (e.g. a pyenv under /root)
+    except (OSError, subprocess.SubprocessError):  # nobody cannot reach the interpreter (a pyenv under /root)
         uid = None
     return _Plan("rlimits-only", python, uid, process_limit_enforced=uid is not None)
 
@@ -342,7 +347,7 @@ def _run(
             cfg.update(rlimits=rlimits, argv=[plan.python, *_PY_FLAGS, "/tmp/main.py"])
             argv = _bwrap_argv(plan, script, max_file_mb * _SCRATCH_FILES, network)
             argv += [plan.python, *_PY_FLAGS, "-c", _BOOT, json.dumps(cfg)]
-            cwd, env = "/", None
+            cwd, env = "/", {}
         else:
             if plan.process_limit_enforced:
                 uid = plan.uid if plan.uid is not None else os.getuid()
@@ -357,6 +362,8 @@ def _run(
 
 
 def _bwrap_argv(plan: _Plan, script: str, scratch_mb: int, network: bool) -> list[str]:
+    """Namespaces one by one, not --unshare-all: run as root, a user namespace
+    made by bwrap would map the code to uid 0, which RLIMIT_NPROC exempts."""
     assert plan.bwrap
     argv = [plan.bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     argv += ["--unshare-cgroup-try"] + ([] if network else ["--unshare-net"])
@@ -417,7 +424,7 @@ def _count_tasks(uid: int) -> int:
 
 
 def _execute(
-    plan: _Plan, argv: list[str], cwd: str, env: dict[str, str] | None, stdin: bytes, timeout_s: float
+    plan: _Plan, argv: list[str], cwd: str, env: dict[str, str], stdin: bytes, timeout_s: float
 ) -> SandboxResult:
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -426,13 +433,16 @@ def _execute(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=cwd,
-        env=env if env is not None else {},
+        env=env,
         start_new_session=True,
     )
     try:
         out, err, timed_out = _communicate(proc, plan, stdin, started + timeout_s)
+    except BaseException:
+        _stop(proc, plan)
+        raise
     finally:
-        _kill_group(proc.pid)
+        _kill_group(proc.pid)  # stragglers in our group; the leader is not reaped yet, so the id is still ours
         proc.wait()
     code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
     return SandboxResult(
@@ -463,38 +473,41 @@ def _communicate(
         else:
             proc.stdin.close()
         timed_out, end = False, deadline
-        while sel.get_map():
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                if timed_out or proc.poll() is not None:
-                    break  # something that escaped holds a pipe; stop listening
-                _stop(proc, plan)
-                timed_out, end = True, time.monotonic() + _GRACE_S
-                continue
-            for key, _ in sel.select(remaining):
-                if key.fileobj is proc.stdin:
-                    try:
-                        pending = pending[os.write(key.fd, pending) :]
-                    except BrokenPipeError:
-                        pending = pending[:0]
-                    if not pending:
-                        sel.unregister(proc.stdin)
-                        proc.stdin.close()
+        try:
+            while sel.get_map():
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    if timed_out or proc.poll() is not None:
+                        break  # something that escaped holds a pipe; stop listening
+                    _stop(proc, plan)
+                    timed_out, end = True, time.monotonic() + _GRACE_S
                     continue
-                chunk = os.read(key.fd, 65536)
-                if chunk:
-                    key.data.add(chunk)
-                else:
-                    sel.unregister(key.fileobj)
-    for pipe in (proc.stdin, proc.stdout, proc.stderr):
-        pipe.close()
+                for key, _ in sel.select(remaining):
+                    if key.fileobj is proc.stdin:
+                        try:
+                            pending = pending[os.write(key.fd, pending) :]
+                        except BrokenPipeError:
+                            pending = pending[:0]
+                        if not pending:
+                            sel.unregister(proc.stdin)
+                            proc.stdin.close()
+                        continue
+                    chunk = os.read(key.fd, 65536)
+                    if chunk:
+                        key.data.add(chunk)
+                    else:
+                        sel.unregister(key.fileobj)
+        finally:
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                pipe.close()
     return out, err, timed_out
 
 
 def _stop(proc: subprocess.Popen[bytes], plan: _Plan) -> None:
-    """At the deadline: the rlimits-only supervisor is asked to reap the tree
-    (it is the only one that can find descendants that left the process
-    group); under bubblewrap, killing bwrap ends the pid namespace."""
+    """End a run early (its deadline, or an error on our side). The rlimits-only
+    supervisor is asked to reap the tree: only it can find descendants that
+    left the process group. Under bubblewrap, killing bwrap ends the pid
+    namespace and everything in it."""
     if plan.isolation == "rlimits-only":
         proc.send_signal(signal.SIGTERM)
         try:

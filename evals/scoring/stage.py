@@ -76,6 +76,13 @@ async def _grade(output: str, sample: Sample, specs: list[ScorerSpec], fns: list
     return out
 
 
+async def _close_scorers(context: ScoringContext | None) -> None:
+    """Run what scorers registered to close on this event loop (the LLM judge's
+    HTTP clients), before `asyncio.run` ends the loop they belong to."""
+    for close in context.extras.pop("cleanups", []) if context else []:
+        await close()
+
+
 def score_run(store: Store, run_id: str, suite: Suite, context: ScoringContext | None = None, concurrency: int = 16) -> ScoreSummary:
     store.run(run_id)  # a clear error for an unknown run
     check_scorers(suite, context)
@@ -108,7 +115,10 @@ def score_run(store: Store, run_id: str, suite: Suite, context: ScoringContext |
             async with sem:
                 return row, specs, await _grade(row["text"] or "", sample, specs, fns)
 
-        return await asyncio.gather(*(one(r) for r in rows))
+        try:
+            return await asyncio.gather(*(one(r) for r in rows))
+        finally:
+            await _close_scorers(context)
 
     graded = asyncio.run(main())
     store.clear_scores(run_id)

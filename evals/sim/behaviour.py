@@ -21,11 +21,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+from evals import judge_protocol as jp
 from evals.config import SimBehaviour
 from evals.suite.sample import Sample
 
 UNKNOWN_ANSWER = "I'm not sure."
 """What a simulated model says to a prompt that is not in its samples (or has no reference)."""
+
+JUDGE_NONSENSE = "I think it's fine."
+"""What a simulated judge says instead of a verdict when it misbehaves (accuracy["judge"] < 1)."""
 
 MAX_CHUNKS = 16
 """Upper bound on streamed content chunks per response; keeps the server cheap on CPU."""
@@ -250,8 +254,66 @@ def choose_answer(index: SampleIndex, behaviour: SimBehaviour, model: str, promp
     """
     found = index.by_prompt.get(prompt) if prompt is not None else None
     if found is None:
+        if prompt is not None and prompt.startswith(jp.JUDGE_MARKER):
+            return judge_verdict(index, behaviour, model, prompt)
         return UNKNOWN_ANSWER
     sample_id, answers = found
     acc = behaviour.accuracy
     p = acc.get(answers.category, acc.get("default", 1.0))
     return answers.right if unit_draw(behaviour.seed, model, sample_id) < p else answers.wrong
+
+
+# ---------------------------------------------------------------- the simulated judge
+
+_WORD = re.compile(r"\w+")
+
+
+def closeness(answer: str, reference: str) -> float:
+    """How close an answer is to the reference, in [0, 1]: 1 when it holds the
+    reference's words in order, else the Jaccard overlap of their word sets.
+    Cheap and deterministic, which is all a simulated judge needs."""
+    a, r = _WORD.findall(answer.casefold()), _WORD.findall(reference.casefold())
+    if not r:
+        return float(answer.strip() == reference.strip())
+    if f" {' '.join(r)} " in f" {' '.join(a)} ":
+        return 1.0
+    sa, sr = set(a), set(r)
+    return len(sa & sr) / len(sa | sr)
+
+
+def judge_verdict(index: SampleIndex, behaviour: SimBehaviour, model: str, prompt: str) -> str:
+    """A simulated judge's reply to a judge prompt (see evals.judge_protocol).
+
+    It grades only what is inside the prompt's data blocks, against the
+    reference block or else the answer it knows for the task's sample.
+    Rubric: {"score": closeness, "reason"}. Pairwise: the answer closer to the
+    known answer wins; when both are equally close it picks A, the position
+    bias real judges show, which asking both orders cancels. With probability
+    1 - accuracy["judge"] (default 1), decided by the graded content alone, it
+    answers JUDGE_NONSENSE instead of a verdict.
+    """
+    mode = jp.read_mode(prompt)
+    if mode == jp.PAIRWISE:
+        blocks = (jp.unwrap(prompt, jp.ANSWER_A), jp.unwrap(prompt, jp.ANSWER_B))
+    elif mode == jp.RUBRIC:
+        blocks = (jp.unwrap(prompt, jp.CANDIDATE),)
+    else:
+        return JUDGE_NONSENSE
+    question = jp.last_user_text(jp.unwrap(prompt, jp.TASK) or "")
+    known = index.by_prompt.get(question) if question is not None else None
+    reference = jp.unwrap(prompt, jp.REFERENCE) if mode == jp.RUBRIC else None
+    reference = reference or (known[1].right if known else None)
+    graded = (mode, *blocks, reference)
+    if None in blocks or unit_draw(behaviour.seed, model, *graded) >= behaviour.accuracy.get("judge", 1.0):
+        return JUDGE_NONSENSE
+    verdict: dict[str, Any]
+    if reference is None:
+        verdict = {"winner": "tie"} if mode == jp.PAIRWISE else {"score": 0.5}
+        verdict["reason"] = "no reference answer known for this task"
+    elif mode == jp.PAIRWISE:
+        ca, cb = (closeness(text or "", reference) for text in blocks)
+        verdict = {"winner": "A" if ca >= cb else "B", "reason": f"closeness to the reference: A {ca:.2f}, B {cb:.2f}"}
+    else:
+        value = closeness(blocks[0] or "", reference)
+        verdict = {"score": round(value, 3), "reason": f"closeness to the reference {value:.2f}"}
+    return json.dumps(verdict)

@@ -27,8 +27,10 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from evals import __version__
 from evals.config import SimBehaviour
 from evals.sim import behaviour as bh
+from evals.sim.metrics import SimMetrics, prefix_of
 from evals.suite.sample import Sample
 
 INVALID_KEY = "invalid-key"
@@ -339,6 +341,7 @@ class SimServer:
         self._rngs = {name: random.Random(b.seed) for name, b in self._models.items()}
         self._index = bh.index_samples(samples or [])
         self._stats = _Stats()
+        self._metrics = SimMetrics(self._models)
         self._ids = itertools.count(1)
         self._openai = _OpenAIWire()
         self._anthropic = _AnthropicWire()
@@ -373,6 +376,8 @@ class SimServer:
         app.router.add_get("/v1/models", self._list_models)
         app.router.add_get("/health", self._health)
         app.router.add_get("/stats", self._get_stats)
+        app.router.add_get("/metrics", self._get_metrics)
+        app.router.add_get("/version", self._version)
         app.router.add_post("/stats/reset", self._reset_stats)
         return app
 
@@ -461,6 +466,13 @@ class SimServer:
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response()
 
+    async def _get_metrics(self, request: web.Request) -> web.Response:
+        return web.Response(text=self._metrics.render(), content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
+
+    async def _version(self, request: web.Request) -> web.Response:
+        """As vLLM's GET /version, saying what answers."""
+        return web.json_response({"version": f"sim-{__version__}"})
+
     async def _get_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats())
 
@@ -545,11 +557,24 @@ class SimServer:
             pieces=pieces,
             truncated=truncated,
             input_tokens=call.input_tokens,
-            include_usage=call.include_usage,
+            include_usage=call.include_usage and "no_stream_usage" not in behaviour.quirks,
         )
-        if call.stream:
-            return await self._stream(request, wire, reply, behaviour, outcome, arrived)
-        return await self._respond_whole(request, wire, reply, behaviour, outcome, arrived)
+        kv_tokens = call.input_tokens + len(reply.pieces)
+        self._metrics.started(call.model, call.input_tokens, prefix_of(body), kv_tokens)
+        try:
+            if call.stream:
+                return await self._stream(request, wire, reply, behaviour, outcome, arrived)
+            return await self._respond_whole(request, wire, reply, behaviour, outcome, arrived)
+        finally:  # dropped, stalled or hung-up requests count as aborted, as vLLM counts them
+            ok = outcome == "ok"
+            self._metrics.finished(
+                call.model,
+                kv_tokens=kv_tokens,
+                generation_tokens=len(reply.pieces) if ok else 0,
+                reason=("length" if reply.truncated else "stop") if ok else "abort",
+                ttft_s=bh.due_s(behaviour, 0),
+                e2e_s=asyncio.get_running_loop().time() - arrived,
+            )
 
     async def _respond_whole(
         self, request: web.Request, wire: _Wire, reply: _Reply, b: SimBehaviour, outcome: bh.Outcome, arrived: float

@@ -191,6 +191,73 @@ class Store:
         )
         self.commit()
 
+    # ---------------------------------------------------------- server facts
+    def add_server_fact(self, run_id: str, runner: str, base_url: str, kind: str, data: dict[str, Any]) -> None:
+        """One fact a runner's server gave about itself (version, models, metrics deltas).
+        Not committed here: written after the run's writer thread stopped, committed with finish_run."""
+        self.db.execute("INSERT INTO server_facts VALUES (?,?,?,?,?,?)", (run_id, runner, base_url, kind, json.dumps(data, sort_keys=True), now_iso()))
+
+    def server_facts(self, run_id: str, runner: str | None = None) -> list[dict[str, Any]]:
+        """Facts of a run (optionally one runner's), oldest first, with `data` parsed."""
+        sql = "SELECT runner, base_url, kind, json, created_at FROM server_facts WHERE run_id=?" + (" AND runner=?" if runner else "") + " ORDER BY rowid"
+        rows = self.query(sql, (run_id, runner) if runner else (run_id,))
+        return [{"runner": r["runner"], "base_url": r["base_url"], "kind": r["kind"], "data": json.loads(r["json"]), "created_at": r["created_at"]} for r in rows]
+
+    def answers_without_usage(self, run_id: str) -> dict[tuple[str, str], int]:
+        """(runner, base_url) -> ok answers this run received without any token counts."""
+        rows = self.db.execute(
+            "SELECT runner, base_url, COUNT(*) FROM attempts WHERE run_id=? AND status='ok' AND reused_from IS NULL "
+            "AND input_tokens IS NULL AND output_tokens IS NULL AND base_url IS NOT NULL GROUP BY runner, base_url",
+            (run_id,),
+        )
+        return {(r, u): n for r, u, n in rows}
+
+    # ---------------------------------------------------------- measurements
+    def save_measurement(
+        self,
+        *,
+        runner: str,
+        profile_hash: str,
+        suite: str | None,
+        created_at: str,
+        slo: dict[str, Any],
+        operating_point: dict[str, Any] | None,
+        flags: list[str],
+        simulated: bool,
+        info: dict[str, Any],
+        steps: list[tuple[str, float, dict[str, Any]]],
+    ) -> int:
+        """One `evals measure` sweep and its steps (mode, level, step), committed at once."""
+        cur = self.db.execute(
+            "INSERT INTO measurements (runner, profile_hash, suite, created_at, slo_json, operating_point_json, flags_json, simulated, info_json) VALUES (?,?,?,?,?,?,?,?,?)",
+            (runner, profile_hash, suite, created_at, json.dumps(slo), json.dumps(operating_point) if operating_point is not None else None, json.dumps(flags), int(simulated), json.dumps(info)),
+        )
+        mid = int(cur.lastrowid or 0)
+        self.db.executemany("INSERT INTO measurement_steps VALUES (?,?,?,?)", [(mid, mode, level, json.dumps(step)) for mode, level, step in steps])
+        self.commit()
+        return mid
+
+    def latest_measurement(self, runner: str) -> dict[str, Any] | None:
+        """The newest sweep of `runner`, JSON parsed, steps in the order they ran; None if never measured."""
+        rows = self.query("SELECT * FROM measurements WHERE runner=? ORDER BY id DESC LIMIT 1", (runner,))
+        if not rows:
+            return None
+        r = rows[0]
+        steps = self.query("SELECT json FROM measurement_steps WHERE measurement_id=? ORDER BY rowid", (r["id"],))
+        return {
+            "id": r["id"],
+            "runner": r["runner"],
+            "profile_hash": r["profile_hash"],
+            "suite": r["suite"],
+            "created_at": r["created_at"],
+            "slo": json.loads(r["slo_json"]),
+            "operating_point": json.loads(r["operating_point_json"]) if r["operating_point_json"] else None,
+            "flags": json.loads(r["flags_json"]),
+            "simulated": bool(r["simulated"]),
+            "info": json.loads(r["info_json"]),
+            "steps": [json.loads(x["json"]) for x in steps],
+        }
+
     # ---------------------------------------------------------- scores
     def clear_scores(self, run_id: str) -> None:
         self.db.execute("DELETE FROM scores WHERE run_id=?", (run_id,))

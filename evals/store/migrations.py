@@ -125,6 +125,77 @@ def m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
+def m002_server_facts(db: sqlite3.Connection) -> None:
+    """What the OpenAI-compatible servers of a run said about themselves: version,
+    served models, and /metrics deltas over the run (tokens, preemptions, cache)."""
+    _execute_all(
+        db,
+        """
+        CREATE TABLE server_facts (
+            run_id TEXT NOT NULL,
+            runner TEXT NOT NULL,
+            base_url TEXT NOT NULL,
+            kind TEXT NOT NULL,              -- server | metrics | usage_missing
+            json TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX server_facts_by_run ON server_facts(run_id, runner);
+        """
+    )
+
+
+def m003_measurements(db: sqlite3.Connection) -> None:
+    """`evals measure` results: one row per sweep, one per load level. The latest
+    sweep of a runner gives its capacity (tasks per hour) to the cost projection."""
+    _execute_all(
+        db,
+        """
+        CREATE TABLE measurements (
+            id INTEGER PRIMARY KEY,
+            runner TEXT NOT NULL,
+            profile_hash TEXT NOT NULL,
+            suite TEXT,
+            created_at TEXT NOT NULL,
+            slo_json TEXT NOT NULL,
+            operating_point_json TEXT,       -- NULL when no step met the SLO
+            flags_json TEXT NOT NULL,        -- measurement problems, one sentence each
+            simulated INTEGER NOT NULL,
+            info_json TEXT NOT NULL DEFAULT '{}'  -- model, mode, streaming, notes, hardware bound
+        );
+        CREATE INDEX measurements_by_runner ON measurements(runner, id);
+        CREATE TABLE measurement_steps (
+            measurement_id INTEGER NOT NULL REFERENCES measurements(id),
+            mode TEXT NOT NULL,              -- concurrency | rate
+            level REAL NOT NULL,
+            json TEXT NOT NULL,              -- the whole Step
+            PRIMARY KEY (measurement_id, mode, level)
+        );
+        """
+    )
+
+
+def m004_gate_results(db: sqlite3.Connection) -> None:
+    """Every gate verdict, so `--baseline last-pass` can find the last run that passed."""
+    _execute_all(
+        db,
+        """
+        CREATE TABLE gate_results (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            baseline_id TEXT,                -- NULL when there was nothing earlier to compare with
+            result TEXT NOT NULL,            -- pass | regression | inconclusive | no-baseline
+            exit_code INTEGER NOT NULL,
+            json TEXT NOT NULL,              -- the whole GateReport
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX gate_results_by_run ON gate_results(run_id, id);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("001_initial", m001_initial),
+    ("002_server_facts", m002_server_facts),
+    ("003_measurements", m003_measurements),
+    ("004_gate_results", m004_gate_results),
 ]

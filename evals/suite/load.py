@@ -37,7 +37,9 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def _dataset_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    from datasets import load_dataset  # heavy import, only when needed
+    from datasets import disable_progress_bars, load_dataset  # heavy import, only when needed
+
+    disable_progress_bars()
 
     suffix = path.suffix.lower()
     builder = _BUILDERS.get(suffix)

@@ -1,23 +1,24 @@
 """Finders for credentials in free text: API keys, tokens, private keys, passwords.
 
 The well-known key formats (OpenAI, Anthropic, AWS, GitHub, Slack, Google,
-bearer tokens, PEM private keys, JWTs) have fixed prefixes, so each is gated by
-a plain substring test and matched by a short regex of our own. The long tail
-of vendor formats comes from detect-secrets' plugins, which are only run on
-text that holds a long token (every such key is one), and a Shannon-entropy
-test (detect-secrets' base64 calculation and limit) catches random-looking
-tokens no pattern knows. JWTs are confirmed with detect-secrets' own check that
-the header and payload decode as JSON.
+bearer tokens, PEM private keys, JWTs, passwords) have literal cues, so one
+scan for all cues gates them and each is matched by a short regex of our own.
+The long tail of vendor formats comes from detect-secrets' plugins, whose
+patterns are only run on text that holds a long token (every such key is one),
+and a Shannon-entropy test (detect-secrets' base64 calculation and limit)
+catches random-looking tokens no pattern knows. JWTs are confirmed with
+detect-secrets' own check that the header and payload decode as JSON, and
+quoted assignments (`db_password = "..."`) are found by its keyword plugin.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from typing import NamedTuple
 
 from detect_secrets.plugins.artifactory import ArtifactoryDetector
 from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
-from detect_secrets.plugins.base import BasePlugin
 from detect_secrets.plugins.basic_auth import BasicAuthDetector
 from detect_secrets.plugins.discord import DiscordBotTokenDetector
 from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
@@ -33,13 +34,22 @@ from detect_secrets.plugins.stripe import StripeDetector
 from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
 
-from evals.traffic.pii import Span
+from evals.traffic.spans import Span, occurrences
 
 _TOKEN_TAIL = r"(?![A-Za-z0-9_-])"
 
-# (kind, substrings of which one must occur, pattern, group holding the secret)
-_KNOWN: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
-    (
+
+class _Known(NamedTuple):
+    kind: str
+    cues: tuple[str, ...]
+    """Literal strings of which one occurs in every match: the cheap test that gates the pattern."""
+    pattern: re.Pattern[str]
+    group: int = 0
+    """The group holding the secret (the token after "Bearer", not the word)."""
+
+
+_KNOWN: tuple[_Known, ...] = (
+    _Known(
         "private_key",
         ("PRIVATE KEY",),
         re.compile(
@@ -47,81 +57,78 @@ _KNOWN: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
             r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\:,-]*)",
             re.S,
         ),
-        0,
     ),
-    ("anthropic_key", ("sk-ant-",), re.compile(r"sk-ant-[A-Za-z0-9_-]{20,}" + _TOKEN_TAIL), 0),
-    (
+    _Known("anthropic_key", ("sk-ant-",), re.compile(r"sk-ant-[A-Za-z0-9_-]{20,}" + _TOKEN_TAIL)),
+    _Known(
         "openai_key",
         ("sk-",),
         re.compile(r"(?<![A-Za-z0-9_-])sk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}" + _TOKEN_TAIL),
-        0,
     ),
-    ("aws_access_key", ("AKIA", "ASIA", "ABIA", "ACCA"), re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"), 0),
-    (
+    _Known("aws_access_key", ("AKIA", "ASIA", "ABIA", "ACCA"), re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b")),
+    _Known(
         "github_token",
         ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
         re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})" + _TOKEN_TAIL),
-        0,
     ),
-    (
+    _Known(
         "slack_token",
         ("xox", "hooks.slack.com"),
         re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}|https://hooks\.slack\.com/services/[A-Za-z0-9_/]+"),
-        0,
     ),
-    ("google_api_key", ("AIza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}" + _TOKEN_TAIL), 0),
-    ("bearer_token", ("earer",), re.compile(r"\b[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)"), 1),
-    ("jwt", ("eyJ",), re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), 0),
-    (
+    _Known("google_api_key", ("AIza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}" + _TOKEN_TAIL)),
+    _Known("bearer_token", ("Bearer", "bearer"), re.compile(r"\b[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)"), 1),
+    _Known("jwt", ("eyJ",), re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")),
+    _Known(
         "password",
-        ("assw", "ASSW", "pwd", "PWD", "asscode"),
-        # Prose and config alike ("password: hunter2", "PASSWORD=..."); a plain word
-        # after it ("the password is incorrect") is not a password.
+        ("assw", "ASSW", "pwd", "Pwd", "PWD", "asscode"),
+        # Prose and config alike ("password: hunter2", "PASSWORD=..."); a value with no
+        # digit or symbol ("the password is incorrect") is a word, not a password.
         re.compile(
             r"(?i)\b(?:password|passwd|pwd|passcode)\b[\"']?\s*(?:is|:|=)\s*[\"']?"
-            r"((?=[^\s\"'`]*[^A-Za-z\s\"'`])[^\s\"'`,;]{4,})"
+            r"((?=[^\s\"'`,;]*[0-9!@#$%^&*_+=~])[^\s\"'`,;]{4,})"
         ),
         1,
     ),
 )
+# One scan for every cue instead of one substring search per cue: most text has none.
+_CUES = re.compile("|".join(sorted({re.escape(c) for k in _KNOWN for c in k.cues}, key=len, reverse=True)))
+_BY_CUE = {c: [k for k in _KNOWN if c in k.cues] for k in _KNOWN for c in k.cues}
 
 # A run of token characters at least 20 long: every vendor key is one, prose rarely has one.
-_LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{20,}")
-_VENDOR_PLUGINS: tuple[BasePlugin, ...] = (
-    ArtifactoryDetector(),
-    AzureStorageKeyDetector(),
-    DiscordBotTokenDetector(),
-    GitLabTokenDetector(),
-    MailchimpDetector(),
-    NpmDetector(),
-    PypiTokenDetector(),
-    SendGridDetector(),
-    SquareOAuthDetector(),
-    StripeDetector(),
-    TelegramBotTokenDetector(),
-    TwilioKeyDetector(),
+_LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{20,}={0,2}")
+# detect-secrets' vendor detectors, used for their maintained patterns: matched here
+# with positions (their analyze_string reports values only), with the group that
+# holds the secret where a pattern captures one.
+_VENDOR_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = tuple(
+    (re.sub(r"[^a-z0-9]+", "_", plugin.secret_type.lower()).strip("_"), pattern, group)
+    for plugin, group in (
+        (ArtifactoryDetector(), 0),
+        (AzureStorageKeyDetector(), 0),
+        (DiscordBotTokenDetector(), 0),
+        (GitLabTokenDetector(), 0),
+        (MailchimpDetector(), 0),
+        (NpmDetector(), 1),
+        (PypiTokenDetector(), 0),
+        (SendGridDetector(), 0),
+        (SquareOAuthDetector(), 0),
+        (StripeDetector(), 0),
+        (TelegramBotTokenDetector(), 0),
+        (TwilioKeyDetector(), 0),
+    )
+    for pattern in plugin.denylist
 )
+_BASIC_AUTH = BasicAuthDetector.denylist[0]  # ://user:PASSWORD@host, the password in group 1
 _KEYWORD = KeywordDetector()
 # Stems of detect-secrets' keyword denylist ("api_key", "db_pass", "secret", ...): plain
-# "key" is too common in prose to gate on.
+# "key" is too common in prose to gate on. Its patterns need a quoted value.
 _KEYWORD_GATE = ("_key", "apikey", "authkey", "privkey", "privatekey", "clientkey", "pass", "pwd", "secret", "contrase")
 _QUOTES = ('"', "'", "`")
-_BASIC_AUTH = BasicAuthDetector()
+_MIN_KEYWORD_VALUE = 4
+"""Shorter values are replaced nowhere: every other occurrence of them in the text would go too."""
 _ENTROPY = Base64HighEntropyString()
 _ENTROPY_LIMIT = 4.5
 """detect-secrets' default for base64-like strings; random keys of 32+ characters exceed it, words do not."""
-
-
-def _kind(plugin: BasePlugin) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", plugin.secret_type.lower()).strip("_")
-
-
-def _occurrences(text: str, value: str, kind: str) -> Iterator[Span]:
-    """Spans of every occurrence of a value a plugin reported (plugins report values, not positions)."""
-    start = text.find(value)
-    while start >= 0 and value:
-        yield (start, start + len(value), kind)
-        start = text.find(value, start + len(value))
+_PADDING = " \t\r\n\"':="
 
 
 def _high_entropy(token: str) -> bool:
@@ -129,36 +136,45 @@ def _high_entropy(token: str) -> bool:
     return classes == 3 and _ENTROPY.calculate_shannon_entropy(token) > _ENTROPY_LIMIT
 
 
+def _span(m: re.Match[str], group: int, kind: str) -> Span:
+    """The match's secret, without the delimiters some patterns include (`"AKC...\"`)."""
+    start, end = m.span(group)
+    while start < end and m.string[start] in _PADDING:
+        start += 1
+    while end > start and m.string[end - 1] in _PADDING:
+        end -= 1
+    return (start, end, kind)
+
+
 def find_known(text: str) -> list[Span]:
+    cues = set(_CUES.findall(text))
+    if not cues:
+        return []
     spans: list[Span] = []
-    for kind, gates, pattern, group in _KNOWN:
-        if not any(g in text for g in gates):
-            continue
-        for m in pattern.finditer(text):
-            if kind == "jwt" and not JwtTokenDetector.is_formally_valid(m.group()):
+    for known in {k for cue in cues for k in _BY_CUE[cue]}:
+        for m in known.pattern.finditer(text):
+            if known.kind == "jwt" and not JwtTokenDetector.is_formally_valid(m.group()):
                 continue
-            spans.append((m.start(group), m.end(group), kind))
+            spans.append(_span(m, known.group, known.kind))
     return spans
 
 
 def find_plugin_secrets(text: str) -> list[Span]:
     spans: list[Span] = []
     if "://" in text and "@" in text:
-        for value in _BASIC_AUTH.analyze_string(text):
-            spans.extend(_occurrences(text, value, "basic_auth_password"))
-    lowered = text.lower()
-    if any(q in text for q in _QUOTES) and any(k in lowered for k in _KEYWORD_GATE):
+        spans.extend(_span(m, 1, "basic_auth_password") for m in _BASIC_AUTH.finditer(text))
+    if any(q in text for q in _QUOTES) and any(k in text.lower() for k in _KEYWORD_GATE):
         for value in _KEYWORD.analyze_string(text):
-            spans.extend(_occurrences(text, value, "secret_keyword"))
+            if len(value) >= _MIN_KEYWORD_VALUE:
+                spans.extend(occurrences(text, value, "secret_keyword"))
     tokens = _LONG_TOKEN.findall(text)
     if not tokens:
         return spans
-    for plugin in _VENDOR_PLUGINS:
-        for value in plugin.analyze_string(text):
-            spans.extend(_occurrences(text, value, _kind(plugin)))
+    for kind, pattern, group in _VENDOR_PATTERNS:
+        spans.extend(_span(m, group, kind) for m in pattern.finditer(text))
     for token in tokens:
         if _high_entropy(token):
-            spans.extend(_occurrences(text, token, "high_entropy"))
+            spans.extend(occurrences(text, token, "high_entropy"))
     return spans
 
 

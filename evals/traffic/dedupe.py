@@ -3,9 +3,13 @@
 Near repeats are found with MinHash (datasketch) over word shingles and a
 banded LSH index: each request is compared only with the earlier requests it
 shares a band with, and a candidate counts as a repeat only when the estimated
-Jaccard similarity reaches the threshold. It streams: state grows by about
-70 bytes per distinct request (see `lsh`), never with the size of the input.
-The first occurrence is kept, so results depend on input order only.
+Jaccard similarity reaches the threshold. Similarity is measured on the
+conversation, and only between requests with the same context (system
+prompt): a long shared system prompt would otherwise make every short
+question look like every other, and the same question put to two different
+products is two tasks. It streams: state grows by under 200 bytes per
+distinct request (see `lsh`), never with the size of the input. The first
+occurrence is kept, so results depend on input order only.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ _MIX = (np.uint32(0x9E3779B1), np.uint32(0x85EBCA77))
 
 def normalise(text: str) -> str:
     return " ".join(text.casefold().split())
+
+
+def _hash64(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
 class _WordHashes:
@@ -71,7 +79,11 @@ class Deduper:
         self._near_threshold = near_threshold
         self._word_hashes = _WordHashes()
         if near_threshold is not None:
-            self._blank = MinHash(num_perm=NUM_PERM, seed=_SEED, hashfunc=int)
+            # One MinHash, reset per text: `update_batch` replaces `hashvalues` rather than
+            # writing into it, so the empty values can be shared, and copying or constructing
+            # a MinHash per request would cost as much as hashing it.
+            self._minhash = MinHash(num_perm=NUM_PERM, seed=_SEED, hashfunc=int)
+            self._empty = self._minhash.hashvalues
             self._bands, self._rows = choose_bands(near_threshold, NUM_PERM)
             self._band_index = KeyIndex()
             self._sketches = Sketches(NUM_PERM)
@@ -79,24 +91,27 @@ class Deduper:
             self._band_mix = rng.integers(1, 1 << 63, size=self._rows, dtype=np.uint64) | np.uint64(1)
             self._band_salt = rng.integers(0, 1 << 63, size=self._bands, dtype=np.uint64)
 
-    def check(self, text: str) -> Literal["exact", "near"] | None:
-        """`exact` or `near` when `text` repeats an earlier text, else None (and the text is remembered)."""
-        norm = normalise(text)
-        key = int.from_bytes(hashlib.blake2b(norm.encode(), digest_size=8).digest(), "little")
+    def check(self, context: str, text: str) -> Literal["exact", "near"] | None:
+        """`exact` or `near` when (context, text) repeats an earlier pair, else None (and the pair is remembered)."""
+        norm_context, norm = normalise(context), normalise(text)
+        context_key = _hash64(norm_context)
+        key = _hash64(f"{context_key}\x00{norm}")
         if self._exact.get([key])[0] is not None:
             return "exact"
         self._exact.put(key, 0)
         if self._near_threshold is None or not norm:
             return None
-        return "near" if self._near(norm.split(" ")) else None
+        return "near" if self._near(context_key, norm.split(" ")) else None
 
-    def _near(self, words: list[str]) -> bool:
-        m = self._blank.copy()
-        m.update_batch(_shingles(self._word_hashes(words)))
-        hv = m.hashvalues
+    def _near(self, context_key: int, words: list[str]) -> bool:
+        self._minhash.hashvalues = self._empty
+        self._minhash.update_batch(_shingles(self._word_hashes(words)))
+        hv = self._minhash.hashvalues
         bands = hv[: self._bands * self._rows].astype(np.uint64).reshape(self._bands, self._rows)
         with np.errstate(over="ignore"):
-            band_keys = ((bands * self._band_mix).sum(axis=1, dtype=np.uint64) + self._band_salt).tolist()
+            # The context's hash in every band key: only requests with the same context can collide.
+            salt = self._band_salt + np.uint64(context_key)
+            band_keys = ((bands * self._band_mix).sum(axis=1, dtype=np.uint64) + salt).tolist()
         sketch = Sketches.shrink(hv)
         threshold = self._near_threshold
         assert threshold is not None

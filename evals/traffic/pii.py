@@ -13,7 +13,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 
-Span = tuple[int, int, str]
+from evals.traffic.spans import Span
 
 _EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
 
@@ -89,7 +89,7 @@ def find_ips(text: str) -> list[Span]:
     spans: list[Span] = []
     if _IPV4_GATE.search(text):
         spans.extend((m.start(), m.end(), "ipv4") for m in _IPV4.finditer(text))
-    if ":" in text and _IPV6_GATE.search(text):
+    if text.count(":") >= 2 and _IPV6_GATE.search(text):
         for m in _IPV6.finditer(text):
             if _plausible_ipv6(m.group()):
                 spans.append((m.start(), m.end(), "ipv6"))

@@ -174,7 +174,7 @@ def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
             except UnicodeDecodeError:
                 yield n, Skip(n, "not UTF-8 text")
             except json.JSONDecodeError as e:
-                yield n, Skip(n, f"invalid JSON: {e.msg} at column {e.colno}")
+                yield n, Skip(n, f"invalid JSON: {e.msg} (character {e.pos + 1})")
             except RecursionError:
                 yield n, Skip(n, "JSON nested too deeply")
 

@@ -10,9 +10,10 @@ sample, so placeholders leak nothing across samples.
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 
 from evals.traffic import credentials, pii
-from evals.traffic.pii import Span
+from evals.traffic.spans import Span, non_overlapping, occurrences
 
 LABELS: dict[str, str] = {
     "email": "EMAIL",
@@ -26,61 +27,72 @@ LABELS: dict[str, str] = {
 """Kinds of personal data and their placeholder label; every other kind is a credential: SECRET."""
 
 _FINDERS = pii.FINDERS + credentials.FINDERS
+_MIN_SHARED = 4
+"""Values shorter than this are replaced only where found: elsewhere they are more likely chance."""
 
 
 def label_of(kind: str) -> str:
     return LABELS.get(kind, "SECRET")
 
 
-def find_spans(text: str) -> list[Span]:
-    """Non-overlapping findings, left to right; where two overlap the longer wins (a JWT over the bearer word)."""
+def _rank(kind: str) -> int:
+    return 0 if kind in LABELS else 1
+
+
+@lru_cache(maxsize=2048)
+def find_spans(text: str) -> tuple[Span, ...]:
+    """What the finders report in one text, without overlaps.
+
+    Memoised: system prompts and few-shot examples recur in nearly every request,
+    and looking a string up costs far less than scanning it again.
+    """
     found: list[Span] = []
     for finder in _FINDERS:
         found.extend(finder(text))
-    if len(found) < 2:
-        return found
-    found.sort(key=lambda s: (s[0], s[0] - s[1]))
-    kept: list[Span] = []
-    for span in found:
-        if kept and span[0] < kept[-1][1]:
-            if span[1] - span[0] > kept[-1][1] - kept[-1][0]:
-                kept[-1] = span
-            continue
-        kept.append(span)
-    return kept
+    return tuple(non_overlapping(found, _rank) if len(found) > 1 else found)
 
 
-class SampleRedaction:
-    """Placeholders for one sample: the same value always maps to the same placeholder."""
+class _Placeholders:
+    """One sample's placeholders: the same value always gets the same one, numbered per type."""
 
     def __init__(self) -> None:
-        self._placeholders: dict[tuple[str, str], str] = {}
+        self._by_value: dict[tuple[str, str], str] = {}
         self._numbers: Counter[str] = Counter()
-        self.found: Counter[str] = Counter()
-        """Occurrences replaced in this sample, by kind."""
 
-    def __call__(self, text: str) -> str:
-        if not text:
-            return text
-        spans = find_spans(text)
-        if not spans:
-            return text
-        out: list[str] = []
-        pos = 0
-        for start, end, kind in spans:
-            out.append(text[pos:start])
-            out.append(self._placeholder(kind, text[start:end]))
-            self.found[kind] += 1
-            pos = end
-        out.append(text[pos:])
-        return "".join(out)
-
-    def _placeholder(self, kind: str, value: str) -> str:
+    def __call__(self, kind: str, value: str) -> str:
         label = label_of(kind)
         key = (label, pii.canonical(kind, value))
-        ph = self._placeholders.get(key)
+        ph = self._by_value.get(key)
         if ph is None:
             self._numbers[label] += 1
             ph = f"<{label}_{self._numbers[label]}>"
-            self._placeholders[key] = ph
+            self._by_value[key] = ph
         return ph
+
+
+def redact_sample(texts: list[str]) -> tuple[list[str], Counter[str]]:
+    """Redact all texts of one sample together, and count what was replaced, by kind.
+
+    A value found in one text is replaced wherever it occurs in the others,
+    even where nothing around it gives it away there (a token recognised after
+    "Bearer" in the prompt and repeated bare in the answer).
+    """
+    spans = [list(find_spans(t)) if t else [] for t in texts]
+    values = {t[s:e]: kind for t, found in zip(texts, spans) for s, e, kind in found if e - s >= _MIN_SHARED}
+    found_kinds: Counter[str] = Counter()
+    if not values:
+        return texts, found_kinds
+    placeholder = _Placeholders()
+    out = []
+    for text, found in zip(texts, spans):
+        found += [span for value, kind in values.items() for span in occurrences(text, value, kind)]
+        parts: list[str] = []
+        pos = 0
+        for start, end, kind in non_overlapping(found, _rank):
+            parts.append(text[pos:start])
+            parts.append(placeholder(kind, text[start:end]))
+            found_kinds[kind] += 1
+            pos = end
+        parts.append(text[pos:])
+        out.append("".join(parts))
+    return out, found_kinds

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from pydantic import BaseModel, Field
 
 from evals.traffic.records import Skip
@@ -79,15 +77,8 @@ class SkipLog:
     def __init__(self) -> None:
         self.total = 0
         self.listed: list[SkippedLine] = []
-        self.per_file: Counter[str] = Counter()
-        self.first_per_file: dict[str, list[SkippedLine]] = {}
 
     def add(self, file: str, skip: Skip) -> None:
         self.total += 1
-        self.per_file[file] += 1
-        entry = SkippedLine(file=file, line=skip.line, reason=skip.reason)
         if len(self.listed) < MAX_SKIPPED_LISTED:
-            self.listed.append(entry)
-        first = self.first_per_file.setdefault(file, [])
-        if len(first) < 5:
-            first.append(entry)
+            self.listed.append(SkippedLine(file=file, line=skip.line, reason=skip.reason))

@@ -1,0 +1,148 @@
+"""Two runs side by side: what changed in what was run, and in what it measured.
+
+Quality is compared on pairs: the samples both runs answered `ok`, by sample
+id, so that a night with a few timeouts is not compared on an easier subset
+than the night before. Errors are shown apart, as the report does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, computed_field
+
+from evals.gate.history import RunData, RunnerData
+from evals.gate.rule import PairCounts, relative_change
+from evals.stats.paired import paired_gap
+
+RUN_FACTS = ("id", "suite", "suite_hash", "status", "created_at", "finished_at", "git_commit", "tool_version", "reference_runner")
+
+
+class PairedScope(BaseModel):
+    scope: str
+    """`overall`, or a category name."""
+    n: int
+    """Samples both runs answered ok (the pairs)."""
+    improved: int
+    """Passed in B, failed in A."""
+    regressed: int
+    """Failed in B, passed in A."""
+    pass_rate_a: float | None
+    pass_rate_b: float | None
+    """Pass rates on the pairs only."""
+    gap: float | None
+    """B − A on the pairs."""
+    gap_ci: list[float] | None
+    """Seeded paired-bootstrap 95% interval of the gap."""
+    mcnemar_p: float | None
+    """Exact two-sided McNemar p-value."""
+
+    def counts(self) -> PairCounts:
+        return PairCounts(n=self.n, improved=self.improved, regressed=self.regressed)
+
+
+class RunnerComparison(BaseModel):
+    runner: str
+    model_a: str
+    model_b: str
+    profile_hash_a: str
+    profile_hash_b: str
+    profile_changes: list[str]
+    """Top-level profile fields whose values differ (params, simulate, pricing, ...)."""
+    served_models_a: list[str]
+    served_models_b: list[str]
+    server_facts_a: list[dict[str, Any]]
+    server_facts_b: list[dict[str, Any]]
+    samples_a: int
+    samples_b: int
+    error_rate_a: float
+    error_rate_b: float
+    """Share of samples without an ok answer (error, truncated, timeout, refused, not run)."""
+    statuses_a: dict[str, int]
+    statuses_b: dict[str, int]
+    pass_rate_a: float | None
+    pass_rate_b: float | None
+    """Each run's own pass rate (completed ÷ answered), as in its report."""
+    pass_rate_ci_a: list[float] | None
+    pass_rate_ci_b: list[float] | None
+    cost_per_completed_a: float | None
+    cost_per_completed_b: float | None
+    cost_change: float | None
+    """Relative: B ÷ A − 1."""
+    latency_p95_a: float | None
+    latency_p95_b: float | None
+    latency_change: float | None
+    """Relative: B ÷ A − 1."""
+    overall: PairedScope
+    categories: list[PairedScope]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def profile_changed(self) -> bool:
+        """Matched by name, but configured differently: allowed, and reported."""
+        return self.profile_hash_a != self.profile_hash_b
+
+
+class Comparison(BaseModel):
+    run_a: dict[str, Any]
+    run_b: dict[str, Any]
+    suite_changed: bool
+    """The suites' content hashes differ: the same sample ids may not be the same tasks."""
+    runners: list[RunnerComparison]
+    only_in_a: list[str]
+    only_in_b: list[str]
+
+
+def _rate(passed: list[bool]) -> float | None:
+    return sum(passed) / len(passed) if passed else None
+
+
+def paired_scope(scope: str, pairs: list[tuple[bool, bool]]) -> PairedScope:
+    """Pairs are (passed in A, passed in B)."""
+    a = [p[0] for p in pairs]
+    b = [p[1] for p in pairs]
+    if not pairs:
+        return PairedScope(scope=scope, n=0, improved=0, regressed=0, pass_rate_a=None, pass_rate_b=None, gap=None, gap_ci=None, mcnemar_p=None)
+    g = paired_gap(b, a, seed=0)
+    return PairedScope(
+        scope=scope, n=g.n, improved=g.b, regressed=g.c, pass_rate_a=_rate(a), pass_rate_b=_rate(b),
+        gap=g.gap, gap_ci=list(g.ci), mcnemar_p=g.mcnemar_p,
+    )
+
+
+def _profile_changes(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+
+
+def compare_runner(ra: RunnerData, rb: RunnerData, category: dict[str, str]) -> RunnerComparison:
+    """One runner in two runs; categories come from run B (the newer, normally)."""
+    shared = sorted(sid for sid, st in rb.status.items() if st == "ok" and ra.status.get(sid) == "ok")
+    pairs = {sid: (ra.passed.get(sid, False), rb.passed.get(sid, False)) for sid in shared}
+    cats = sorted({category.get(sid, "all") for sid in shared})
+    sa, sb = ra.summary, rb.summary
+    return RunnerComparison(
+        runner=rb.name, model_a=ra.model, model_b=rb.model, profile_hash_a=ra.profile_hash, profile_hash_b=rb.profile_hash,
+        profile_changes=_profile_changes(ra.profile, rb.profile), served_models_a=ra.served_models, served_models_b=rb.served_models,
+        server_facts_a=ra.server_facts, server_facts_b=rb.server_facts, samples_a=sa.samples, samples_b=sb.samples,
+        error_rate_a=sa.errors / sa.samples if sa.samples else 0.0, error_rate_b=sb.errors / sb.samples if sb.samples else 0.0,
+        statuses_a={k: v for k, v in sa.statuses.items() if v}, statuses_b={k: v for k, v in sb.statuses.items() if v},
+        pass_rate_a=sa.pass_rate, pass_rate_b=sb.pass_rate, pass_rate_ci_a=sa.pass_rate_ci, pass_rate_ci_b=sb.pass_rate_ci,
+        cost_per_completed_a=sa.cost_per_completed_task_usd, cost_per_completed_b=sb.cost_per_completed_task_usd,
+        cost_change=relative_change(sb.cost_per_completed_task_usd, sa.cost_per_completed_task_usd),
+        latency_p95_a=sa.latency_ms_p95, latency_p95_b=sb.latency_ms_p95, latency_change=relative_change(sb.latency_ms_p95, sa.latency_ms_p95),
+        overall=paired_scope("overall", list(pairs.values())),
+        categories=[paired_scope(c, [p for sid, p in pairs.items() if category.get(sid, "all") == c]) for c in cats],
+    )
+
+
+def compare(a: RunData, b: RunData) -> Comparison:
+    """Run B against run A (A is the older or the baseline)."""
+    common = [n for n in b.runners if n in a.runners]
+    return Comparison(
+        run_a={k: a.run.get(k) for k in RUN_FACTS},
+        run_b={k: b.run.get(k) for k in RUN_FACTS},
+        suite_changed=a.run["suite_hash"] != b.run["suite_hash"],
+        runners=[compare_runner(a.runners[n], b.runners[n], b.category) for n in common],
+        only_in_a=[n for n in a.runners if n not in b.runners],
+        only_in_b=[n for n in b.runners if n not in a.runners],
+    )

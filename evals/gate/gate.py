@@ -1,0 +1,229 @@
+"""The gate: a comparison of a run with its baseline -> checks, a result and an exit code.
+
+Exit codes are a contract with CI:
+
+- 0 pass: every check ran and none regressed.
+- 1 regression: a check that could be run found a real drop (see rule.py).
+- 2 inconclusive: something prevented a fair comparison and nothing regressed:
+  too many errors in either run (an outage is never a regression: its
+  runner's checks are not run at all), too few shared samples, a changed
+  suite, an unfinished run, no runner in common.
+- 3 usage error: unknown run, no baseline, bad flags (raised, never returned).
+
+A runner that regressed fails the gate even when another runner of the same
+run was inconclusive: the drop that was measured is real either way.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evals.gate.compare import Comparison, PairedScope, RunnerComparison
+from evals.gate.history import RunData
+from evals.gate.rule import PairCounts, decide_quality
+
+PASS, REGRESSION, INCONCLUSIVE, USAGE = 0, 1, 2, 3
+RESULTS = {PASS: "pass", REGRESSION: "regression", INCONCLUSIVE: "inconclusive"}
+
+Status = Literal["pass", "regression", "inconclusive", "skipped"]
+
+RULE = (
+    "quality regresses (overall or in a category) when the exact one-sided McNemar test of a drop on the samples both runs "
+    "answered ok is significant at alpha after Holm–Bonferroni over every quality check of the gate, and the observed drop "
+    "exceeds the tolerance; cost per completed task and latency p95 regress when they rise by more than their relative "
+    "tolerances; a runner with too many errors in either run is inconclusive, never a regression"
+)
+
+
+class GateOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tolerance: float = Field(default=0.02, ge=0, lt=1)
+    """Pass-rate drop (absolute, 0.02 = 2 points) that is too small to matter."""
+    cost_tolerance: float = Field(default=0.10, ge=0)
+    """Allowed relative rise of cost per completed task (0.10 = +10%)."""
+    latency_tolerance: float = Field(default=0.20, ge=0)
+    """Allowed relative rise of end-to-end latency p95."""
+    max_error_rate: float = Field(default=0.05, ge=0, le=1)
+    """Above this share of samples without an ok answer, in either run, a runner is inconclusive."""
+    min_shared: int = Field(default=30, ge=1)
+    """Fewer samples answered ok by both runs than this: inconclusive."""
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    """Chance of a false quality alarm in the whole gate when nothing changed."""
+
+
+class Check(BaseModel):
+    name: str
+    """`error rate`, `quality: overall`, `quality: <category>`, `cost per completed task`, `latency p95`."""
+    status: Status
+    message: str
+    p_value: float | None = None
+    """Quality checks: exact one-sided McNemar p-value for a drop."""
+    adjusted_p: float | None = None
+    """Quality checks: Holm-adjusted p-value."""
+
+
+class RunnerGate(BaseModel):
+    runner: str
+    status: Literal["pass", "regression", "inconclusive"]
+    notes: list[str]
+    """What changed besides the measurements: profile, model, served model, server facts."""
+    checks: list[Check]
+
+
+class GateReport(BaseModel):
+    run_id: str
+    baseline_id: str | None
+    baseline_reason: str
+    result: Literal["pass", "regression", "inconclusive", "no-baseline"]
+    exit_code: int
+    reasons: list[str]
+    """Why the runs as a whole could not be compared fairly (empty when they could)."""
+    options: GateOptions
+    rule: str = RULE
+    runners: list[RunnerGate]
+    comparison: Comparison | None
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _points(x: float) -> str:
+    return f"{100 * x:+.1f} points"
+
+
+def _run_reasons(c: Comparison) -> list[str]:
+    reasons = []
+    if c.suite_changed:
+        reasons.append(
+            f"suite changed: {c.run_a['suite_hash']} in the baseline, {c.run_b['suite_hash']} now, so the same sample ids may not be the same tasks; "
+            "the next run is compared with this one (or name a baseline run of the new suite)"
+        )
+    for label, run in (("run", c.run_b), ("baseline", c.run_a)):
+        if run["status"] != "finished":
+            reasons.append(f"{label} {run['id']} is {run['status']}, not finished")
+    if not c.runners:
+        reasons.append("no runner is in both runs")
+    return reasons
+
+
+def _notes(r: RunnerComparison) -> list[str]:
+    notes = []
+    if r.profile_changed:
+        notes.append(f"profile changed ({', '.join(r.profile_changes) or 'hash only'}): {r.profile_hash_a} → {r.profile_hash_b}")
+    if r.model_a != r.model_b:
+        notes.append(f"model changed: {r.model_a} → {r.model_b}")
+    if r.served_models_a != r.served_models_b:
+        notes.append(f"served model changed: {', '.join(r.served_models_a) or 'unknown'} → {', '.join(r.served_models_b) or 'unknown'}")
+    if r.server_facts_a != r.server_facts_b:
+        notes.append(f"server facts changed: {r.server_facts_a} → {r.server_facts_b}")
+    return notes
+
+
+def _error_check(r: RunnerComparison, o: GateOptions) -> Check:
+    bad = [(label, rate, st) for label, rate, st in (("baseline", r.error_rate_a, r.statuses_a), ("run", r.error_rate_b, r.statuses_b)) if rate > o.max_error_rate]
+    if not bad:
+        return Check(name="error rate", status="pass", message=f"errors {_pct(r.error_rate_a)} in the baseline, {_pct(r.error_rate_b)} now (max {_pct(o.max_error_rate)})")
+    parts = [f"{label}: {_pct(rate)} of samples without an ok answer ({', '.join(f'{k} {v}' for k, v in sorted(st.items()) if k != 'ok')})" for label, rate, st in bad]
+    return Check(
+        name="error rate", status="inconclusive",
+        message=f"{'; '.join(parts)} exceeds the maximum {_pct(o.max_error_rate)}: an outage or a broken endpoint, not a quality result; quality, cost and latency were not judged",
+    )
+
+
+def _usd(x: float) -> str:
+    return f"${x:.6g}"
+
+
+def _ms(x: float) -> str:
+    return f"{x:.0f} ms"
+
+
+def _relative_check(name: str, old: float | None, new: float | None, change: float | None, tolerance: float, fmt: Callable[[float], str]) -> Check:
+    if old is None or new is None or change is None:
+        return Check(name=name, status="skipped", message=f"not measured in both runs (baseline {old}, now {new}), e.g. no completed task or a batch runner")
+    text = f"{fmt(old)} → {fmt(new)} ({100 * change:+.1f}%, tolerance +{100 * tolerance:g}%)"
+    return Check(name=name, status="regression" if change > tolerance else "pass", message=text)
+
+
+def _quality_message(s: PairedScope, p: float, q: float, o: GateOptions, verdict: str) -> str:
+    assert s.gap is not None and s.gap_ci is not None
+    return (
+        f"{verdict}: {_pct(s.pass_rate_a)} → {_pct(s.pass_rate_b)} on {s.n} shared samples, {_points(s.gap)} "
+        f"(95% CI {100 * s.gap_ci[0]:+.1f} to {100 * s.gap_ci[1]:+.1f}); {s.improved} improved, {s.regressed} regressed; "
+        f"one-sided McNemar p={p:.3g}, Holm-adjusted {q:.3g} (alpha {o.alpha:g}); tolerance {100 * o.tolerance:g} points"
+    )
+
+
+def evaluate(comparison: Comparison, options: GateOptions, baseline_reason: str) -> GateReport:
+    """Every check of every runner, decided together (Holm needs the whole family)."""
+    o = options
+    reasons = _run_reasons(comparison)
+    gates: list[RunnerGate] = []
+    family: list[tuple[Check, PairedScope]] = []
+    for r in comparison.runners:
+        if reasons:
+            checks = [Check(name=n, status="skipped", message="not checked: the runs are not comparable") for n in ("error rate", "quality: overall")]
+            gates.append(RunnerGate(runner=r.runner, status="inconclusive", notes=_notes(r), checks=checks))
+            continue
+        err = _error_check(r, o)
+        checks = [err]
+        if err.status == "inconclusive":
+            checks += [Check(name=n, status="skipped", message="not judged: too many errors") for n in ("quality: overall", "cost per completed task", "latency p95")]
+        else:
+            overall = Check(name="quality: overall", status="pass", message="")
+            checks.append(overall)
+            if r.overall.n < o.min_shared:
+                overall.status, overall.message = "inconclusive", f"only {r.overall.n} samples answered ok in both runs; at least {o.min_shared} are needed to judge quality"
+            else:
+                family.append((overall, r.overall))
+                for cat in r.categories if len(r.categories) > 1 else []:
+                    c = Check(name=f"quality: {cat.scope}", status="pass", message="")
+                    checks.append(c)
+                    family.append((c, cat))
+            checks.append(_relative_check("cost per completed task", r.cost_per_completed_a, r.cost_per_completed_b, r.cost_change, o.cost_tolerance, _usd))
+            checks.append(_relative_check("latency p95", r.latency_p95_a, r.latency_p95_b, r.latency_change, o.latency_tolerance, _ms))
+        gates.append(RunnerGate(runner=r.runner, status="pass", notes=_notes(r), checks=checks))
+
+    decisions = decide_quality([PairCounts(s.n, s.improved, s.regressed) for _, s in family], o.alpha, o.tolerance)
+    for (check, scope), d in zip(family, decisions):
+        check.p_value, check.adjusted_p = d.p_value, d.adjusted_p
+        if d.regression:
+            check.status, verdict = "regression", "significant drop beyond tolerance"
+        elif d.significant:
+            verdict = "significant drop within tolerance"
+        elif d.material:
+            verdict = "drop beyond tolerance but not significant (noise)"
+        else:
+            verdict = "no significant drop"
+        check.message = _quality_message(scope, d.p_value, d.adjusted_p, o, verdict)
+
+    for g in gates:
+        statuses = {c.status for c in g.checks}
+        g.status = "regression" if "regression" in statuses else "inconclusive" if "inconclusive" in statuses or reasons else "pass"
+    found = {g.status for g in gates}
+    code = REGRESSION if "regression" in found else INCONCLUSIVE if reasons or "inconclusive" in found else PASS
+    return GateReport(
+        run_id=comparison.run_b["id"], baseline_id=comparison.run_a["id"], baseline_reason=baseline_reason, result=RESULTS[code],  # type: ignore[arg-type]
+        exit_code=code, reasons=reasons, options=o, runners=gates, comparison=comparison,
+    )
+
+
+def without_baseline(run: RunData, options: GateOptions, reason: str) -> GateReport:
+    """The first run of a suite: nothing to compare with, so no quality verdict,
+    but an outage is still reported (a broken first night must not pass silently)."""
+    gates = []
+    for name, r in run.runners.items():
+        s = r.summary
+        rate = s.errors / s.samples if s.samples else 0.0
+        ok = rate <= options.max_error_rate
+        msg = f"errors {_pct(rate)} (max {_pct(options.max_error_rate)})" + ("" if ok else ": an outage or a broken endpoint")
+        gates.append(RunnerGate(runner=name, status="pass" if ok else "inconclusive", notes=[], checks=[Check(name="error rate", status="pass" if ok else "inconclusive", message=msg)]))
+    outage = any(g.status == "inconclusive" for g in gates)
+    return GateReport(
+        run_id=run.id, baseline_id=None, baseline_reason=reason, result="inconclusive" if outage else "no-baseline",
+        exit_code=INCONCLUSIVE if outage else PASS, reasons=[reason], options=options, runners=gates, comparison=None,
+    )

@@ -1,0 +1,163 @@
+"""Run history: what the gate and the trend read from the store, and the gate
+results they write back.
+
+Per-runner figures (pass rate, cost per completed task, latency p95) come from
+the analyse stage itself, so the gate judges exactly the numbers the report
+shows; only the per-sample outcomes it pairs are read here directly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evals.config import ConfigError
+from evals.report.analyse import analyse
+from evals.report.model import CategoryResult, RunnerSummary
+from evals.store.db import Store, now_iso
+
+LAST_PASS = "last-pass"
+
+
+class NoBaseline(ConfigError):
+    """`last-pass` found no earlier finished run of the suite to compare with."""
+
+
+@dataclass(frozen=True)
+class RunnerData:
+    name: str
+    provider: str
+    model: str
+    profile_hash: str
+    profile: dict[str, Any]
+    served_models: list[str]
+    """Model names the server reported in its responses (e.g. a vLLM served-model name)."""
+    server_facts: list[dict[str, Any]]
+    """Rows of the `server_facts` table (vLLM version etc.) where the store has one."""
+    summary: RunnerSummary
+    categories: dict[str, CategoryResult]
+    status: dict[str, str]
+    """sample id -> final status (ok, error, truncated, timeout, refused)."""
+    passed: dict[str, bool]
+    """sample id -> passed the suite's pass rule (graded answers only)."""
+
+
+@dataclass(frozen=True)
+class RunData:
+    run: dict[str, Any]
+    category: dict[str, str]
+    """sample id -> category."""
+    runners: dict[str, RunnerData] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return str(self.run["id"])
+
+
+def _has_table(store: Store, name: str) -> bool:
+    return bool(store.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)))
+
+
+def _server_facts(store: Store, run_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Server facts per runner, read generically: the table belongs to the launch stage, which may add columns."""
+    if not _has_table(store, "server_facts"):
+        return {}
+    cols = {r["name"] for r in store.query("SELECT name FROM pragma_table_info('server_facts')")}
+    if "run_id" not in cols:
+        return {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in store.query("SELECT * FROM server_facts WHERE run_id=?", (run_id,)):
+        facts = {k: v for k, v in row.items() if k != "run_id" and v is not None}
+        out.setdefault(str(row.get("runner", "")), []).append(facts)
+    return out
+
+
+def load_run(store: Store, run_id: str, prices: Path | None = None) -> RunData:
+    """Everything the comparison needs about one run. KeyError for an unknown run."""
+    run = store.run(run_id)
+    model = analyse(store, run_id, None, prices)
+    summaries = {r.name: r for r in model.runners}
+    cats: dict[str, dict[str, CategoryResult]] = {}
+    for c in model.categories:
+        cats.setdefault(c.runner, {})[c.category] = c
+    category = {r["sample_id"]: r["category"] for r in store.query("SELECT sample_id, category FROM samples WHERE run_id=?", (run_id,))}
+    status: dict[str, dict[str, str]] = {}
+    served: dict[str, set[str]] = {}
+    for a in store.iter_query("SELECT runner, sample_id, status, served_model FROM attempts WHERE run_id=? AND final=1", (run_id,)):
+        status.setdefault(a["runner"], {})[a["sample_id"]] = a["status"]
+        if a["served_model"]:
+            served.setdefault(a["runner"], set()).add(a["served_model"])
+    passed: dict[str, dict[str, bool]] = {}
+    for o in store.iter_query("SELECT runner, sample_id, passed FROM outcomes WHERE run_id=?", (run_id,)):
+        passed.setdefault(o["runner"], {})[o["sample_id"]] = bool(o["passed"])
+    facts = _server_facts(store, run_id)
+    runners = {}
+    for rr in store.query("SELECT runner, provider, model, profile_hash, profile_json FROM run_runners WHERE run_id=? ORDER BY rowid", (run_id,)):
+        name = rr["runner"]
+        runners[name] = RunnerData(
+            name=name, provider=rr["provider"], model=rr["model"], profile_hash=rr["profile_hash"], profile=json.loads(rr["profile_json"]),
+            served_models=sorted(served.get(name, ())), server_facts=facts.get(name, []), summary=summaries[name],
+            categories=cats.get(name, {}), status=status.get(name, {}), passed=passed.get(name, {}),
+        )
+    return RunData(run=run, category=category, runners=runners)
+
+
+def _earlier_runs(store: Store, run_id: str) -> list[dict[str, Any]]:
+    """Finished runs of the same suite created before `run_id`, newest first.
+
+    created_at has one-second resolution, so ties are broken by insertion
+    order (rowid), which is creation order within one store.
+    """
+    me = store.query("SELECT rowid AS rid, suite, created_at FROM runs WHERE id=?", (run_id,))
+    if not me:
+        store.run(run_id)  # raises the KeyError that names the latest runs
+    m = me[0]
+    return store.query(
+        "SELECT id, suite_hash FROM runs WHERE suite=? AND status='finished' AND id<>? AND (created_at < ? OR (created_at = ? AND rowid < ?)) "
+        "ORDER BY created_at DESC, rowid DESC",
+        (m["suite"], run_id, m["created_at"], m["created_at"], m["rid"]),
+    )
+
+
+def latest_gate_result(store: Store, run_id: str) -> str | None:
+    rows = store.query("SELECT result FROM gate_results WHERE run_id=? ORDER BY id DESC LIMIT 1", (run_id,))
+    return rows[0]["result"] if rows else None
+
+
+def find_baseline(store: Store, run_id: str, baseline: str) -> tuple[str, str]:
+    """(baseline run id, why it was chosen).
+
+    `last-pass` looks among earlier finished runs of the same suite, newest
+    first: the latest with the same suite hash whose latest gate result is
+    pass; else the latest with the same suite hash (nothing has passed yet,
+    e.g. the first nightly after a suite change); else the latest of the
+    suite at all, whose different hash the gate then reports as inconclusive,
+    so a suite change is seen once and the next night compares like with like.
+    A regressed run never becomes the baseline while a passing one exists.
+    """
+    if baseline != LAST_PASS:
+        store.run(baseline)  # KeyError for an unknown run
+        if baseline == run_id:
+            raise ConfigError(f"run {run_id} cannot be its own baseline")
+        return baseline, "named on the command line"
+    suite_hash = store.run(run_id)["suite_hash"]
+    earlier = _earlier_runs(store, run_id)
+    same = [r for r in earlier if r["suite_hash"] == suite_hash]
+    for r in same:
+        if latest_gate_result(store, r["id"]) == "pass":
+            return r["id"], "the latest earlier run of this suite that passed its gate"
+    if same:
+        return same[0]["id"], "the latest earlier run of this suite (none has passed a gate yet)"
+    if earlier:
+        return earlier[0]["id"], "the latest earlier run of this suite (no earlier run has this suite hash)"
+    raise NoBaseline(f"no baseline for {run_id}: no earlier finished run of suite {store.run(run_id)['suite']!r} in {store.path}")
+
+
+def record_gate_result(store: Store, run_id: str, baseline_id: str | None, result: str, exit_code: int, report_json: str) -> None:
+    store.db.execute(
+        "INSERT INTO gate_results (run_id, baseline_id, result, exit_code, json, created_at) VALUES (?,?,?,?,?,?)",
+        (run_id, baseline_id, result, exit_code, report_json, now_iso()),
+    )
+    store.commit()

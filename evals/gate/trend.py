@@ -1,0 +1,94 @@
+"""Trend: quality, cost and latency of one runner over the past runs of a suite.
+
+A single gate answers "did last night break something"; the trend answers
+"are we drifting", which a sequence of individually insignificant drops can
+do. Every point is computed by the analyse stage, so it matches the report
+of that run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from evals.gate.history import latest_gate_result
+from evals.report import charts
+from evals.report.analyse import analyse
+from evals.store.db import Store
+
+
+def trends(store: Store, suite: str, runners: list[str], last_n: int = 20, prices: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Per runner, its last `last_n` finished runs of `suite`, oldest first.
+
+    Each run is analysed once whatever the number of runners asked for.
+    """
+    if last_n < 1:
+        raise ValueError(f"last_n must be at least 1, got {last_n}")
+    wanted: dict[str, set[str]] = {
+        r: {x["id"] for x in store.query(
+            "SELECT r.id FROM runs r JOIN run_runners rr ON rr.run_id = r.id AND rr.runner = ? WHERE r.suite = ? AND r.status = 'finished' "
+            "ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?",
+            (r, suite, last_n),
+        )}
+        for r in runners
+    }
+    union = set().union(*wanted.values())
+    oldest_first = [x["id"] for x in store.query("SELECT id FROM runs WHERE suite=? ORDER BY created_at, rowid", (suite,)) if x["id"] in union]
+    out: dict[str, list[dict[str, Any]]] = {r: [] for r in runners}
+    for run_id in oldest_first:
+        model = analyse(store, run_id, None, prices)
+        gate = latest_gate_result(store, run_id)
+        hashes = {x["runner"]: x["profile_hash"] for x in store.query("SELECT runner, profile_hash FROM run_runners WHERE run_id=?", (run_id,))}
+        for s in model.runners:
+            if run_id not in wanted.get(s.name, ()):
+                continue
+            out[s.name].append(
+                {
+                    "run_id": run_id, "created_at": model.created_at, "git_commit": model.git_commit, "suite_hash": model.suite_hash,
+                    "runner": s.name, "model": s.model, "profile_hash": hashes.get(s.name), "simulated": s.simulated,
+                    "samples": s.samples, "answered": s.answered, "completed": s.completed,
+                    "error_rate": s.errors / s.samples if s.samples else 0.0,
+                    "pass_rate": s.pass_rate, "pass_rate_ci": s.pass_rate_ci,
+                    "cost_per_completed_task_usd": s.cost_per_completed_task_usd, "latency_ms_p95": s.latency_ms_p95, "gate": gate,
+                }
+            )
+    return out
+
+
+def trend(store: Store, suite: str, runner: str, last_n: int = 20, prices: Path | None = None) -> list[dict[str, Any]]:
+    """One runner's points, oldest first: pass rate with its Wilson 95% interval,
+    cost per completed task, latency p95, error rate and the gate result per run."""
+    return trends(store, suite, [runner], last_n, prices)[runner]
+
+
+def trend_svg(points: list[dict[str, Any]]) -> str:
+    """Pass rate (with interval), cost per completed task and latency p95 over
+    the runs, as inline SVG in the report's chart style. Runs whose gate found
+    a regression are drawn in vermillion."""
+    if not points:
+        raise ValueError("no trend points to draw")
+    runner = str(points[0]["runner"])
+    xs = list(range(len(points)))
+    labels = [str(p["created_at"])[5:16].replace("T", " ") for p in points]
+    colours = [charts.VERMILLION if p.get("gate") == "regression" else charts.BLUE for p in points]
+    with charts._style(f"trend-{runner}"):
+        fig = Figure(figsize=(7.2, 5.2))
+        quality, cost, latency = fig.subplots(3, 1, sharex=True)
+        for x, p, colour in zip(xs, points, colours):
+            if p["pass_rate"] is None:
+                continue
+            if p["pass_rate_ci"]:
+                lo, hi = p["pass_rate_ci"]
+                quality.plot([x, x], [100 * lo, 100 * hi], color=colour, linewidth=2, solid_capstyle="butt")
+            quality.plot([x], [100 * p["pass_rate"]], "o", color=colour, markersize=5)
+        quality.set_ylabel("Pass rate % (95% CI)")
+        for ax, key, label in ((cost, "cost_per_completed_task_usd", "USD per completed task"), (latency, "latency_ms_p95", "Latency p95 (ms)")):
+            pts = [(x, p[key]) for x, p in zip(xs, points) if p[key] is not None]
+            if pts:
+                ax.plot([x for x, _ in pts], [y for _, y in pts], "-o", color=charts.GREY, markerfacecolor=charts.BLUE, markeredgecolor=charts.BLUE, markersize=4)
+            ax.set_ylabel(label)
+        latency.set_xticks(xs, labels, rotation=45, ha="right")
+        quality.set_title(f"{runner}: last {len(points)} runs", loc="left")
+        return charts._to_svg(fig, any(p.get("simulated") for p in points))

@@ -1,0 +1,134 @@
+"""What `evals measure` finds, as plain data: one Step per load level, the
+operating point the cost projection uses, and what is wrong with the measurement.
+
+Pydantic models, so a Frontier goes to the store, to `--json` and back
+unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Mode = Literal["concurrency", "rate"]
+"""Closed loop (C workers sending back to back) or open loop (Poisson arrivals at λ requests/s)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Dist(_Strict):
+    """Percentiles of one latency over a step's measured requests, in milliseconds."""
+
+    n: int
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    max: float
+
+
+class Slo(_Strict):
+    """The latency target the operating point must meet, at `percentile` of requests."""
+
+    ttft_ms: float
+    e2e_ms: float | None = None
+    percentile: Literal[50, 90, 95, 99] = 95
+    """p95: strict enough that most users see the target, loose enough that a
+    handful of slow requests in a short step do not decide the capacity."""
+    max_error_share: float = 0.01
+    """A step with more failed requests than this cannot be the operating point."""
+
+
+class Step(_Strict):
+    """One load level. Rates are over the step's window: from the moment every
+    warm-up request had finished to the end of the last measured request, with
+    the load kept on until then, so the window never sees the ramp-up or the drain."""
+
+    mode: Mode
+    level: float
+    """C for a concurrency step, λ (requests/s offered) for a rate step."""
+    requests: int
+    """Measured requests sent (warm-up and the load kept on after them excluded)."""
+    served: int
+    """Of those, answered in full or cut at max_tokens."""
+    errors: dict[str, int]
+    """Failed measured requests by HTTP status, else by failure kind."""
+    window_s: float
+    requests_per_s: float
+    output_tokens_per_s: float
+    total_tokens_per_s: float
+    """Input and output tokens of the requests served in the window, ÷ the window."""
+    goodput_per_s: float | None
+    """Served requests per second that met the SLO; None when nothing could be judged."""
+    ttft_ms: Dist | None
+    """None when the responses were not streamed: no first token to time."""
+    itl_ms: Dist | None
+    """Inter-token latency per request: (end-to-end − TTFT) ÷ (output tokens − 1)."""
+    e2e_ms: Dist | None
+    per_stream_output_tps: float | None
+    """Median decode speed of one request: (output tokens − 1) ÷ (end-to-end − TTFT);
+    without streaming, output tokens ÷ end-to-end (a lower bound)."""
+    peak_in_flight: int
+    meets_slo: bool
+    decode_bound_per_stream_tps: float | None = None
+    decode_bound_aggregate_tps: float | None = None
+    """The physical bound at this step's batch (C, or the peak in flight for a rate step)."""
+    scheduled_rate: float | None = None
+    """Rate steps: the rate the drawn schedule asked for over the measured arrivals."""
+    achieved_rate: float | None = None
+    """Rate steps: the rate the client actually sent them at."""
+    lag_ms: Dist | None = None
+    """Rate steps: actual send time − scheduled time; small means the client was not the bottleneck."""
+
+
+class OperatingPoint(_Strict):
+    """The busiest step that meets the SLO: one replica's capacity for the cost projection."""
+
+    mode: Mode
+    level: float
+    requests_per_s: float
+    tasks_per_hour: float
+    """Requests served per hour at this step; `SelfHostedRunner.tasks_per_hour`."""
+    output_tokens_per_s: float
+    ttft_ms: float | None
+    """TTFT at the SLO's percentile."""
+    e2e_ms: float | None
+    """End-to-end latency at the SLO's percentile."""
+    basis: str
+    """One sentence saying where the figure comes from, for the report's method section."""
+
+
+class Bound(_Strict):
+    """The hardware the physical decode bound was computed for."""
+
+    model: str
+    gpu: str
+    gpus: int
+    quant: str
+    per_sequence_tps: float
+
+
+class Frontier(_Strict):
+    runner: str
+    model: str
+    profile_hash: str
+    suite: str | None
+    simulated: bool
+    streaming: bool
+    created_at: str
+    mode: Mode
+    slo: Slo
+    steps: list[Step]
+    operating_point: OperatingPoint | None
+    flags: list[str]
+    """Measurement problems: a figure above the physical bound, a client that could not keep up."""
+    notes: list[str]
+    """What could not be measured or checked, and why."""
+    bound: Bound | None
+
+    @property
+    def tasks_per_hour(self) -> float | None:
+        return self.operating_point.tasks_per_hour if self.operating_point else None

@@ -1,0 +1,58 @@
+"""A Frontier as a terminal table (rich), for `evals measure`."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from evals.measure.metrics import percentile
+from evals.measure.model import Dist, Frontier
+
+
+def _ms(d: Dist | None, p: int) -> str:
+    return f"{percentile(d, p):,.0f}" if d is not None else "n/a"
+
+
+def _num(x: float | None, digits: int = 1) -> str:
+    return f"{x:,.{digits}f}" if x is not None else "n/a"
+
+
+def frontier_table(f: Frontier) -> Table:
+    """One row per step; the rest of each step's figures are in `--json`."""
+    p = f.slo.percentile
+    rate = f.mode == "rate"
+    t = Table(title=f"{f.runner} ({f.model}){' - SIMULATED' if f.simulated else ''}", title_justify="left", padding=(0, 1))
+    heads = ["offered\nreq/s", "lag p99\nms"] if rate else ["C"]
+    heads += ["req/s", "goodput\nreq/s", "output\ntok/s", "TTFT\np50", f"TTFT\np{p}", "ITL\np50", f"E2E\np{p}", "tok/s per\nstream", "errors", "meets\nSLO"]
+    for h in heads:
+        t.add_column(h, justify="right", no_wrap=True)
+    for s in f.steps:
+        row = [f"{s.level:g}"] + ([_ms(s.lag_ms, 99)] if rate else [])
+        row += [
+            _num(s.requests_per_s, 2),
+            _num(s.goodput_per_s, 2),
+            _num(s.output_tokens_per_s, 0),
+            _ms(s.ttft_ms, 50),
+            _ms(s.ttft_ms, p),
+            _num(s.itl_ms.p50 if s.itl_ms else None),
+            _ms(s.e2e_ms, p),
+            _num(s.per_stream_output_tps),
+            ", ".join(f"{k}×{n}" for k, n in s.errors.items()) or "0",
+            "yes" if s.meets_slo else "no",
+        ]
+        t.add_row(*row)
+    target = f"TTFT p{p} ≤ {f.slo.ttft_ms:g} ms" + (f", end-to-end p{p} ≤ {f.slo.e2e_ms:g} ms" if f.slo.e2e_ms is not None else "")
+    t.caption = f"Latencies in ms over the measured requests; rates over each step's window. SLO: {target}, at most {f.slo.max_error_share:.0%} failed."
+    return t
+
+
+def frontier_summary(f: Frontier) -> Group:
+    """The operating point, then the flags (red) and notes (dim)."""
+    lines: list[Text] = []
+    op = f.operating_point
+    if op is not None:
+        lines.append(Text(f"operating point: {op.tasks_per_hour:,.0f} tasks/hour ({op.requests_per_s:,.2f} req/s) - {op.basis}", style="bold"))
+    lines += [Text(f"FLAG: {x}", style="red") for x in f.flags]
+    lines += [Text(x, style="dim") for x in f.notes]
+    return Group(*lines)

@@ -1,0 +1,299 @@
+"""`evals import`: traffic logs -> `tasks/<suite>/` (redacted, deduplicated, sampled, profiled).
+
+One pass over the input, one record at a time:
+
+    read -> categorise -> profile (raw sizes, every record)
+         -> redact -> deduplicate -> sample (or write straight through)
+
+Redaction comes before anything else touches the text, so raw personal data
+and credentials are never held beyond the record being read, never reach the
+samples, and duplicates that differ only in such values (the same question
+from two customers) collapse into one. The suite is built in a staging
+directory and renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from evals.config import load_suite
+from evals.suite.sample import Sample, content_id
+from evals.traffic import readers
+from evals.traffic.categorize import Categorizer, categorizer
+from evals.traffic.dedupe import Deduper
+from evals.traffic.errors import TrafficImportError
+from evals.traffic.options import ImportOptions
+from evals.traffic.records import Record, Skip
+from evals.traffic.redact import label_of, redact_sample
+from evals.traffic.report import (
+    DedupeReport,
+    ImportReport,
+    RedactionReport,
+    SamplingReport,
+    SkipLog,
+    SourceReport,
+)
+from evals.traffic.sample import StratifiedSampler
+from evals.traffic.workload import WorkloadProfiler
+from evals.traffic.writer import check_target, publish, staging_dir, suite_yaml, write_json
+
+
+@dataclass(slots=True)
+class _Kept:
+    """A redacted, distinct request waiting to be written, with what redaction replaced in it."""
+
+    sample: dict[str, Any]
+    found: Counter[str]
+
+
+def _redact(rec: Record) -> Counter[str]:
+    """Redact, in place, every text of a record that will be written, as one sample; count what was replaced."""
+    calls = [call["function"] for m in rec.messages for call in m.get("tool_calls") or ()]
+    texts = [m["content"] for m in rec.messages] + [c["arguments"] for c in calls]
+    texts += [rec.reference or "", rec.tools or "", rec.source_id or ""]
+    redacted, found = redact_sample(texts)
+    if not found:
+        return found
+    n, k = len(rec.messages), len(calls)
+    for m, text in zip(rec.messages, redacted[:n]):
+        m["content"] = text
+    for c, text in zip(calls, redacted[n : n + k]):
+        c["arguments"] = text
+    reference, tools, source_id = redacted[n + k :]
+    rec.reference = reference if rec.reference is not None else None
+    rec.tools = tools if rec.tools is not None else None
+    if source_id != (rec.source_id or ""):
+        rec.source_id = None  # an id that holds PII is not kept; the content hash stands in
+    return found
+
+
+def _dedupe_texts(messages: list[dict[str, Any]]) -> tuple[str, str]:
+    """(context, conversation): the system prompts, and every other turn with its role and tool calls."""
+    context: list[str] = []
+    parts: list[str] = []
+    for m in messages:
+        if m["role"] == "system":
+            context.append(m["content"])
+            continue
+        parts.append(m["role"])
+        parts.append(m["content"])
+        for call in m.get("tool_calls") or ():
+            parts.append(call["function"]["name"])
+            parts.append(call["function"]["arguments"])
+    return "\n".join(context), "\n".join(parts)
+
+
+class _Pipeline:
+    """The state of one import between the first record and the last."""
+
+    def __init__(self, options: ImportOptions, categorize: Categorizer, samples_file: IO[str]) -> None:
+        self.options = options
+        self.categorize = categorize
+        self.samples_file = samples_file
+        self.deduper = Deduper(options.near_duplicate_threshold)
+        self.profiler = WorkloadProfiler()
+        self.sampler: StratifiedSampler[_Kept] | None = (
+            StratifiedSampler(options.sample, options.min_per_category, options.seed) if options.sample else None
+        )
+        self.skips = SkipLog()
+        self.records = 0
+        self.duplicates: Counter[str] = Counter()
+        self.kept_per_category: Counter[str] = Counter()
+        self.found: Counter[str] = Counter()
+        self.records_with_findings = 0
+        self.found_in_samples: Counter[str] = Counter()
+        self.references: Counter[str] = Counter()
+        self.references_in_samples: Counter[str] = Counter()
+        self.written_per_category: Counter[str] = Counter()
+        self.non_text_parts = 0
+        self._source_ids: set[str] = set()
+
+    def add(self, rec: Record, file_name: str) -> None:
+        self.records += 1
+        category = self.categorize(rec)
+        self.profiler.add(rec, category)
+        self.references[rec.reference_status] += 1
+        self.non_text_parts += rec.non_text_parts
+        found: Counter[str] = Counter()
+        if not self.options.no_redact:
+            found = _redact(rec)
+            if found:
+                self.found.update(found)
+                self.records_with_findings += 1
+        verdict = self.deduper.check(*_dedupe_texts(rec.messages))
+        if verdict is not None:
+            self.duplicates[verdict] += 1
+            return
+        self.kept_per_category[category] += 1
+        kept = _Kept(self._sample(rec, category, file_name), found)
+        if self.sampler is None:
+            self.write(kept)
+        else:
+            self.sampler.offer(category, kept)
+
+    def _sample(self, rec: Record, category: str, file_name: str) -> dict[str, Any]:
+        sample_id = rec.source_id
+        if sample_id is None or sample_id in self._source_ids:
+            sample_id = content_id(rec.messages)
+        else:
+            self._source_ids.add(sample_id)
+        when = rec.timestamp
+        return {
+            "id": sample_id,
+            "input": rec.messages,
+            "reference": rec.reference,
+            "category": category,
+            "metadata": {
+                "source": f"{file_name}:{rec.line}",
+                "reference_model": rec.reference_model,
+                "reference_status": rec.reference_status,
+                "reference_kind": rec.reference_kind,
+                "timestamp": datetime.fromtimestamp(when, tz=timezone.utc).isoformat() if when is not None else None,
+                "tools": rec.tools,
+                "non_text_parts": rec.non_text_parts,
+            },
+        }
+
+    def write(self, kept: _Kept) -> None:
+        sample = Sample(**kept.sample)
+        self.samples_file.write(sample.model_dump_json() + "\n")
+        self.written_per_category[sample.category] += 1
+        self.references_in_samples[sample.metadata["reference_status"]] += 1
+        self.found_in_samples.update(kept.found)
+
+    def write_sample(self) -> None:
+        if self.sampler is not None:
+            for items in self.sampler.result().values():
+                for kept in items:
+                    self.write(kept)
+
+
+def _read_file(pipeline: _Pipeline, path: Path, options: ImportOptions) -> SourceReport:
+    fmt = readers.detect_format(path, options.mapping) if options.format == "auto" else options.format
+    source = SourceReport(path=str(path), format=fmt)
+    first_bad: list[Skip] = []
+    for item in readers.read(path, fmt, options.mapping):
+        if isinstance(item, Skip):
+            source.skipped += 1
+            pipeline.skips.add(path.name, item)
+            if len(first_bad) < 5:
+                first_bad.append(item)
+        else:
+            source.records += 1
+            pipeline.add(item, path.name)
+    lines = source.records + source.skipped
+    if source.skipped and source.skipped > options.max_bad_fraction * lines:
+        listed = "; ".join(f"{path.name}:{s.line}: {s.reason}" for s in first_bad)
+        raise TrafficImportError(
+            f"{path}: {source.skipped} of {lines} lines could not be used, more than max_bad_fraction "
+            f"({options.max_bad_fraction:.0%}); is it really {fmt}? First bad lines: {listed}"
+        )
+    return source
+
+
+def import_traffic(
+    paths: list[Path], suite: str, workspace: Path, options: ImportOptions | None = None
+) -> ImportReport:
+    """Turn traffic logs into the suite `workspace/tasks/<suite>/`; raise TrafficImportError (and write nothing) on bad input."""
+    options = options or ImportOptions()
+    if not paths:
+        raise TrafficImportError("no input files given")
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise TrafficImportError(f"input not found: {', '.join(missing)}")
+    tasks_dir = workspace / "tasks"
+    target = check_target(tasks_dir, suite, options.overwrite)
+    categorize = categorizer(options.categories)
+    staging = staging_dir(tasks_dir, suite)
+    try:
+        report = _build(paths, suite, options, categorize, staging, target)
+        load_suite(staging)  # what was written must load as a suite
+        publish(staging, target, options.overwrite)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return report
+
+
+def _build(
+    paths: list[Path], suite: str, options: ImportOptions, categorize: Categorizer, staging: Path, target: Path
+) -> ImportReport:
+    started = datetime.now(timezone.utc)
+    with (staging / "samples.jsonl").open("w", encoding="utf-8") as samples_file:
+        pipeline = _Pipeline(options, categorize, samples_file)
+        sources = [_read_file(pipeline, path, options) for path in paths]
+        if pipeline.records == 0:
+            raise TrafficImportError(f"no usable records in {', '.join(str(p) for p in paths)}")
+        pipeline.write_sample()
+
+    workload = pipeline.profiler.profile(options.volume_per_day)
+    description = f"imported from {', '.join(p.name for p in paths)} on {started.date().isoformat()}"
+    (staging / "suite.yaml").write_text(suite_yaml(suite, description, workload), encoding="utf-8")
+    write_json(staging / "workload.json", workload)
+    report = ImportReport(
+        suite=suite,
+        suite_dir=str(target),
+        created_at=started.isoformat(timespec="seconds"),
+        sources=sources,
+        records=pipeline.records,
+        skipped_total=pipeline.skips.total,
+        skipped=pipeline.skips.listed,
+        redaction=RedactionReport(
+            enabled=not options.no_redact,
+            found=_by_label(pipeline.found),
+            found_by_kind=dict(sorted(pipeline.found.items())),
+            records_with_findings=pipeline.records_with_findings,
+            in_samples=_by_label(pipeline.found_in_samples),
+        ),
+        dedupe=DedupeReport(
+            exact=pipeline.duplicates["exact"],
+            near=pipeline.duplicates["near"],
+            kept=sum(pipeline.kept_per_category.values()),
+            near_threshold=options.near_duplicate_threshold,
+        ),
+        sampling=SamplingReport(
+            requested=options.sample,
+            seed=options.seed,
+            min_per_category=options.min_per_category,
+            selected=sum(pipeline.written_per_category.values()),
+            available=dict(sorted(pipeline.kept_per_category.items())),
+            selected_per_category=dict(sorted(pipeline.written_per_category.items())),
+        ),
+        references=dict(sorted(pipeline.references.items())),
+        references_in_samples=dict(sorted(pipeline.references_in_samples.items())),
+        warnings=_warnings(pipeline, options),
+    )
+    write_json(staging / "import_report.json", report.model_dump(mode="json"))
+    return report
+
+
+def _by_label(found: Counter[str]) -> dict[str, int]:
+    labels: Counter[str] = Counter()
+    for kind, n in found.items():
+        labels[label_of(kind)] += n
+    return dict(sorted(labels.items()))
+
+
+def _warnings(pipeline: _Pipeline, options: ImportOptions) -> list[str]:
+    out = []
+    if options.no_redact:
+        out.append("redaction was turned off: the samples hold the logs' text verbatim, personal data and keys included")
+    selected = sum(pipeline.written_per_category.values())
+    if options.sample and selected > options.sample:
+        out.append(
+            f"{selected} samples selected for {options.sample} requested: every category keeps "
+            f"min_per_category={options.min_per_category}"
+        )
+    if pipeline.non_text_parts:
+        out.append(f"{pipeline.non_text_parts} image/audio/file parts were dropped: samples carry text only")
+    not_ok = sum(n for s, n in pipeline.references_in_samples.items() if s != "ok")
+    if not_ok:
+        out.append(
+            f"{not_ok} samples have no usable reference (see metadata.reference_status); filter or re-answer them"
+        )
+    return out

@@ -1,0 +1,78 @@
+"""The files of an imported suite, and how they appear: all at once or not at all.
+
+Everything is written into a hidden staging directory next to the target and
+renamed into place at the end (a rename within one directory is atomic), so a
+failed or interrupted import never leaves a half-written suite behind, and an
+existing suite is only replaced when the new one is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evals.traffic.errors import TrafficImportError
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+DEFAULT_SCORERS = [{"name": "similarity", "args": {"metric": "rougeL", "threshold": 0.5}}]
+"""Imported references are free-text answers: similarity to them is the one scorer that fits every category."""
+
+
+def check_target(tasks_dir: Path, suite: str, overwrite: bool) -> Path:
+    """The suite's directory, after refusing bad names and existing suites (before any work is done)."""
+    if not _NAME.fullmatch(suite):
+        raise TrafficImportError(f"suite name {suite!r}: use letters, digits, '.', '_' and '-', starting with a letter or digit")
+    target = tasks_dir / suite
+    if target.exists() and not overwrite:
+        raise TrafficImportError(f"{target} already exists; choose another name or pass overwrite=True to replace it")
+    return target
+
+
+def staging_dir(tasks_dir: Path, suite: str) -> Path:
+    tasks_dir.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{suite}.", suffix=".importing", dir=tasks_dir))
+
+
+def publish(staging: Path, target: Path, overwrite: bool) -> None:
+    """Move the finished suite into place, replacing the old one only now that the new one is whole."""
+    if target.exists():
+        if not overwrite:
+            raise TrafficImportError(f"{target} appeared during the import; nothing was replaced")
+        old = target.with_name(f".{target.name}.replaced-{uuid.uuid4().hex[:8]}")
+        target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old)
+    else:
+        staging.rename(target)
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def suite_yaml(name: str, description: str, workload: dict[str, Any]) -> str:
+    return (
+        "# Written by `evals import`. Edit freely: a new import with the same name will not\n"
+        "# replace this file unless asked to (overwrite).\n"
+        + _dump({"name": name, "description": description, "samples": "samples.jsonl"})
+        + "\n# A default for free-text references. Pick scorers per category once you know what\n"
+        "# each category's answers look like (exact, label, json_schema, code tests, judge):\n"
+        "#   categories:\n"
+        "#     billing: {scorers: [{name: label}]}\n"
+        + _dump({"scorers": DEFAULT_SCORERS})
+        + "\n# The workload profile (also in workload.json): volume and token sizes per category,\n"
+        "# measured over all imported requests before deduplication and sampling.\n"
+        + _dump({"workload": workload})
+    )
