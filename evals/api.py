@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from evals.config import ConfigError, Suite, find_runner, find_suite, load_suite
+from evals.config import ConfigError, RunnerProfile, Suite, find_runner, find_suite, load_suite
 from evals.cost.pricing import runner_pricing
 from evals.gate import service as gate_service
 from evals.gate.compare import Comparison
@@ -25,10 +25,11 @@ from evals.providers.factory import api_key
 from evals.report.analyse import analyse
 from evals.report.model import ReportModel
 from evals.report.render import render
-from evals.run.orchestrate import RunSummary, execute_run, simulated_endpoints
+from evals.run.orchestrate import RunSummary, execute_run, simulated_endpoints, simulated_endpoints
 from evals.scoring.base import ScoringContext
 from evals.scoring.stage import ScoreSummary, check_scorers, score_run
 from evals.store.db import Store
+from evals.suite.load import load_samples
 from evals.suite.load import load_samples
 
 EXAMPLE_WORKSPACE = Path(__file__).parent / "examples" / "workspace"
@@ -63,8 +64,23 @@ def init_workspace(directory: str | Path, force: bool = False) -> Path:
     return d
 
 
-def _context(workspace: Path) -> ScoringContext:
-    return ScoringContext(workspace=workspace, resolve_runner=lambda name: find_runner(workspace, name))
+def _context(workspace: Path, prices: Path | None = None) -> ScoringContext:
+    return ScoringContext(workspace=workspace, resolve_runner=lambda name: find_runner(workspace, name), extras={"price_overrides": prices})
+
+
+def _judges(ws: Path, suite: Suite) -> list[RunnerProfile]:
+    specs = [*suite.scorers, *(x for c in suite.categories.values() for x in c.scorers or [])]
+    names = {sp.args["judge"] for sp in specs if sp.name.startswith("judge_") and "judge" in sp.args}
+    return [find_runner(ws, n) for n in sorted(names)]
+
+
+def _score(ws: Path, st: Store, run_id: str, suite: Suite, ctx: ScoringContext) -> ScoreSummary:
+    """Score a run; simulated judges get the simulated server for the time of scoring."""
+    judges = [j for j in _judges(ws, suite) if j.simulated and not j.urls()]
+    with simulated_endpoints(judges, load_samples(suite) if judges else []) as url:
+        if url:
+            ctx.extras["sim_base_url"] = url
+        return score_run(st, run_id, suite, ctx)
 
 
 def run(
@@ -85,16 +101,16 @@ def run(
     ws = Path(workspace)
     s = find_suite(ws, suite)
     profiles = [find_runner(ws, r) for r in runners]
-    ctx = _context(ws)
-    check_scorers(s, ctx)  # a bad scorer fails before any request is paid for
     price_path = Path(prices) if prices else None
+    ctx = _context(ws, price_path)
+    check_scorers(s, ctx)  # a bad scorer fails before any request is paid for
     for p in profiles:  # keys and prices are checked before the store is created
         api_key(p)
         runner_pricing(p, price_path)
     st = open_store(ws, store)
     try:
         summary = execute_run(workspace=ws, suite=s, runners=profiles, store=st, reference=reference, budget_usd=budget_usd, reuse=reuse, quiet=quiet, price_overrides=price_path)
-        scores = score_run(st, summary.run_id, s, ctx) if score else None
+        scores = _score(ws, st, summary.run_id, s, ctx) if score else None
         model = analyse(st, summary.run_id, s, price_path) if score and report else None
         path = render(model, ws / "reports" / summary.run_id) if model else None
     finally:
@@ -116,7 +132,7 @@ def rescore(*, workspace: str | Path = ".", run_id: str | None = None, suite: st
         if rid is None:
             raise ConfigError(f"no runs in {st.path}; run `evals run` first")
         s = _suite_of_run(ws, st, rid, suite)
-        summary = score_run(st, rid, s, _context(ws))
+        summary = _score(ws, st, rid, s, _context(ws))
         path = render(analyse(st, rid, s), ws / "reports" / rid) if report else None
     finally:
         st.close()
@@ -159,7 +175,6 @@ def list_runs(*, workspace: str | Path = ".", store: str | Path | None = None, l
 def simulated_models(workspace: str | Path = ".") -> tuple[dict[str, Any], list[Any]]:
     """Behaviours of the workspace's simulated runners and the samples of its suites, for `evals sim`."""
     from evals.config import load_runner
-    from evals.suite.load import load_samples
 
     ws = Path(workspace)
     models = {}

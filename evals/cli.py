@@ -7,7 +7,7 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -312,7 +312,7 @@ def nightly(config: Path, wait: bool, quiet: bool) -> None:
 
 
 
-def _levels(text: str | None, kind: type, option: str) -> list | None:
+def _levels(text: str | None, kind: Callable[[str], Any], option: str) -> list[Any] | None:
     """`1,4,16` -> [1, 4, 16]."""
     if text is None:
         return None
@@ -356,6 +356,8 @@ def measure(workspace: Path, runner: str, suite: str | None, concurrency: str | 
         click.echo(frontier.model_dump_json(indent=2))
         return
     console = Console()
+    if not console.is_terminal:  # a pipe or a log file has no width of its own; rich would assume 80
+        console.width = 160
     console.print(frontier_table(frontier))
     console.print(frontier_summary(frontier))
 

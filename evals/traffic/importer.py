@@ -45,10 +45,13 @@ from evals.traffic.writer import check_target, publish, staging_dir, suite_yaml,
 
 @dataclass(slots=True)
 class _Kept:
-    """A redacted, distinct request waiting to be written, with what redaction replaced in it."""
+    """A redacted, distinct request that may be written (a sample is only built for those that are)."""
 
-    sample: dict[str, Any]
+    record: Record
+    category: str
+    file_name: str
     found: Counter[str]
+    """What redaction replaced in it, by kind."""
 
 
 def _redact(rec: Record) -> Counter[str]:
@@ -130,26 +133,27 @@ class _Pipeline:
             self.duplicates[verdict] += 1
             return
         self.kept_per_category[category] += 1
-        kept = _Kept(self._sample(rec, category, file_name), found)
+        kept = _Kept(rec, category, file_name, found)
         if self.sampler is None:
             self.write(kept)
         else:
             self.sampler.offer(category, kept)
 
-    def _sample(self, rec: Record, category: str, file_name: str) -> dict[str, Any]:
+    def write(self, kept: _Kept) -> None:
+        rec = kept.record
         sample_id = rec.source_id
         if sample_id is None or sample_id in self._source_ids:
             sample_id = content_id(rec.messages)
         else:
             self._source_ids.add(sample_id)
         when = rec.timestamp
-        return {
-            "id": sample_id,
-            "input": rec.messages,
-            "reference": rec.reference,
-            "category": category,
-            "metadata": {
-                "source": f"{file_name}:{rec.line}",
+        sample = Sample(
+            id=sample_id,
+            input=rec.messages,
+            reference=rec.reference,
+            category=kept.category,
+            metadata={
+                "source": f"{kept.file_name}:{rec.line}",
                 "reference_model": rec.reference_model,
                 "reference_status": rec.reference_status,
                 "reference_kind": rec.reference_kind,
@@ -157,13 +161,10 @@ class _Pipeline:
                 "tools": rec.tools,
                 "non_text_parts": rec.non_text_parts,
             },
-        }
-
-    def write(self, kept: _Kept) -> None:
-        sample = Sample(**kept.sample)
+        )
         self.samples_file.write(sample.model_dump_json() + "\n")
-        self.written_per_category[sample.category] += 1
-        self.references_in_samples[sample.metadata["reference_status"]] += 1
+        self.written_per_category[kept.category] += 1
+        self.references_in_samples[rec.reference_status] += 1
         self.found_in_samples.update(kept.found)
 
     def write_sample(self) -> None:
@@ -266,7 +267,7 @@ def _build(
         ),
         references=dict(sorted(pipeline.references.items())),
         references_in_samples=dict(sorted(pipeline.references_in_samples.items())),
-        warnings=_warnings(pipeline, options),
+        warnings=_warnings(pipeline, sources, options),
     )
     write_json(staging / "import_report.json", report.model_dump(mode="json"))
     return report
@@ -279,8 +280,8 @@ def _by_label(found: Counter[str]) -> dict[str, int]:
     return dict(sorted(labels.items()))
 
 
-def _warnings(pipeline: _Pipeline, options: ImportOptions) -> list[str]:
-    out = []
+def _warnings(pipeline: _Pipeline, sources: list[SourceReport], options: ImportOptions) -> list[str]:
+    out = [f"{s.path}: no usable records" for s in sources if s.records == 0]
     if options.no_redact:
         out.append("redaction was turned off: the samples hold the logs' text verbatim, personal data and keys included")
     selected = sum(pipeline.written_per_category.values())

@@ -129,7 +129,7 @@ def _apply_response(rec: Record, response: dict[str, Any], failed: bool) -> None
     rec.input_tokens = as_int(usage.get("prompt_tokens", usage.get("input_tokens")))
     rec.output_tokens = as_int(usage.get("completion_tokens", usage.get("output_tokens")))
     choices = response.get("choices")
-    if failed or "error" in response or not isinstance(choices, list) or not choices:
+    if failed or response.get("error") or not isinstance(choices, list) or not choices:
         rec.reference_status = "error"
         return
     choice = choices[0] if isinstance(choices[0], dict) else {}

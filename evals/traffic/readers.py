@@ -38,13 +38,10 @@ class FormatError(TrafficImportError):
     """A file cannot be read at all (unknown format, not text, unreadable container)."""
 
 
-def is_gzip(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(2) == b"\x1f\x8b"
-
-
 def _open_binary(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if is_gzip(path) else path.open("rb")
+    with path.open("rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gzipped else path.open("rb")
 
 
 def _suffix(path: Path) -> str:
@@ -69,6 +66,8 @@ def detect_format(path: Path, mapping: Mapping[str, str]) -> str:
     with _open_binary(path) as f:
         head = f.read(64 * 1024)
     first = head.lstrip()[:1]
+    if not first:
+        return "jsonl"  # empty: nothing to read, whatever it was meant to be
     if first == b"[":
         return "datasets"  # a JSON array, not JSON lines
     if first != b"{":
@@ -228,5 +227,8 @@ def _dataset_rows(path: Path) -> Iterator[tuple[int, Any]]:
             ds = datasets.load_dataset(builder, data_files=str(path), split="train", streaming=True)
     except Exception as e:  # datasets wraps loader failures in many exception types
         raise FormatError(f"{path}: `datasets` cannot load it ({type(e).__name__}: {e})") from None
-    for n, row in enumerate(ds, 1):
-        yield n, row
+    try:
+        for n, row in enumerate(ds, 1):
+            yield n, row
+    except Exception as e:  # a streaming dataset fails as it reads, with its builder's own errors
+        raise FormatError(f"{path}: `datasets` failed while reading it ({type(e).__name__}: {e})") from None

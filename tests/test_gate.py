@@ -1,0 +1,305 @@
+"""The nightly regression gate: the rule, its false-alarm rate, exit codes, JUnit, trend and the nightly lock.
+
+Real runs go through the in-process simulated server. Its answers are fixed by
+(seed, model, sample id): lowering a category's accuracy with the same seed
+turns some right answers wrong (a real drop); changing the seed redraws every
+answer at the same accuracy (a rerun of the same model, pure noise).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from evals import api
+from evals.cli import main
+from evals.gate.compare import Comparison
+from evals.gate.gate import INCONCLUSIVE, PASS, REGRESSION, USAGE, GateOptions, evaluate
+from evals.gate.junit import junit_xml
+from evals.gate.nightly import LockHeld, store_lock
+from evals.gate.rule import PairCounts, decide_quality, holm, mcnemar_drop_p
+from evals.gate.trend import trend, trend_svg
+from evals.sim.behaviour import unit_draw
+from tests.conftest import sim_runner, write_workspace
+
+# Simulated latency on a shared CI box is scheduler noise, not the model: the
+# quality tests switch the latency check off; test_cost_and_latency covers it.
+QUIET_LATENCY = GateOptions(latency_tolerance=1000.0)
+
+
+def _runner(**behaviour: Any) -> dict[str, Any]:
+    """A simulated runner priced per token, so its cost does not depend on timing."""
+    return {**sim_runner("m", **behaviour), "pricing": {"api": {"model": "claude-sonnet-4-5"}}}
+
+
+def _set_runner(ws: Path, **behaviour: Any) -> None:
+    (ws / "runners" / "m.yaml").write_text(yaml.safe_dump({"name": "m", **_runner(**behaviour)}))
+
+
+def _run(ws: Path) -> str:
+    return api.run(workspace=ws, suite="mini", runners=["m"], quiet=True, reuse=False, report=False).run_id
+
+
+def _cli(*args: str) -> Any:
+    return CliRunner().invoke(main, list(args))
+
+
+# ---------------------------------------------------------------- the rule, pure
+
+
+def test_mcnemar_and_holm_by_hand() -> None:
+    assert mcnemar_drop_p(0, 5) == pytest.approx(1 / 32)  # five regressions, none improved
+    assert mcnemar_drop_p(5, 0) == 1.0
+    assert mcnemar_drop_p(0, 0) == 1.0
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    # material but not significant, significant but within tolerance, both
+    d = decide_quality([PairCounts(20, 0, 2), PairCounts(10_000, 0, 100), PairCounts(100, 0, 20)], alpha=0.05, tolerance=0.02)
+    assert [(x.significant, x.material, x.regression) for x in d] == [(False, True, False), (True, False, False), (True, True, True)]
+
+
+CATEGORIES = {"easy": 0.95, "medium": 0.80, "hard": 0.60}
+
+
+def _outcomes(seed: int, accuracy: dict[str, float], n: int = 100) -> dict[str, dict[str, bool]]:
+    """Pass/fail per sample exactly as the simulated server decides it."""
+    return {cat: {f"{cat}-{i}": unit_draw(seed, "m", f"{cat}-{i}") < accuracy[cat] for i in range(n)} for cat in accuracy}
+
+
+def _gate_flags(base: dict[str, dict[str, bool]], new: dict[str, dict[str, bool]], tolerance: float = 0.02) -> list[bool]:
+    """Regression flags for overall + each category, decided together as the gate does."""
+    def counts(ids: list[tuple[str, str]]) -> PairCounts:
+        return PairCounts(len(ids), sum(new[c][i] and not base[c][i] for c, i in ids), sum(base[c][i] and not new[c][i] for c, i in ids))
+
+    scopes = [counts([(c, i) for c in base for i in base[c]])] + [counts([(c, i) for i in base[c]]) for c in base]
+    return [d.regression for d in decide_quality(scopes, alpha=0.05, tolerance=tolerance)]
+
+
+def test_false_alarm_rate_of_reruns_stays_under_alpha() -> None:
+    """1,000 reruns of an unchanged model (a new seed each) against one baseline:
+    the share of gates that flag anything stays at or under alpha = 5%, with
+    the tolerance and without it (the test alone holds its level)."""
+    base = _outcomes(0, CATEGORIES)
+    seeds = range(1, 1001)
+    alarms = [any(_gate_flags(base, _outcomes(s, CATEGORIES))) for s in seeds]
+    alarms_no_tolerance = [any(_gate_flags(base, _outcomes(s, CATEGORIES), tolerance=0.0)) for s in seeds]
+    rate, rate0 = float(np.mean(alarms)), float(np.mean(alarms_no_tolerance))
+    print(f"false-alarm rate over {len(seeds)} reruns: {rate:.3f} (tolerance 2 points), {rate0:.3f} (no tolerance)")
+    assert rate <= rate0 <= 0.05
+
+
+def test_real_drop_in_one_category_is_caught() -> None:
+    """easy 0.95 → 0.75 on 100 samples: caught in that category every time with
+    the same seed, and in nearly every rerun with a new seed as well."""
+    base = _outcomes(0, CATEGORIES)
+    degraded = {**CATEGORIES, "easy": 0.75}
+    assert _gate_flags(base, _outcomes(0, degraded))[1]  # scope 1 = easy
+    caught = [_gate_flags(base, _outcomes(s, degraded))[1] for s in range(1, 201)]
+    assert np.mean(caught) >= 0.9
+
+
+def _scope(scope: str, n: int, improved: int, regressed: int) -> dict[str, Any]:
+    return {"scope": scope, "n": n, "improved": improved, "regressed": regressed, "pass_rate_a": 0.9, "pass_rate_b": 0.9 + (improved - regressed) / n,
+            "gap": (improved - regressed) / n, "gap_ci": [-0.1, 0.1], "mcnemar_p": 1.0}
+
+
+def _runner_cmp(name: str, **over: Any) -> dict[str, Any]:
+    base = {
+        "runner": name, "model_a": "m", "model_b": "m", "profile_hash_a": "h", "profile_hash_b": "h", "profile_changes": [],
+        "served_models_a": [], "served_models_b": [], "server_facts_a": [], "server_facts_b": [], "samples_a": 100, "samples_b": 100,
+        "error_rate_a": 0.0, "error_rate_b": 0.0, "statuses_a": {"ok": 100}, "statuses_b": {"ok": 100}, "pass_rate_a": 0.9, "pass_rate_b": 0.9,
+        "pass_rate_ci_a": None, "pass_rate_ci_b": None, "cost_per_completed_a": 0.01, "cost_per_completed_b": 0.01, "cost_change": 0.0,
+        "latency_p95_a": 1000.0, "latency_p95_b": 1000.0, "latency_change": 0.0, "overall": _scope("overall", 100, 3, 3), "categories": [],
+    }
+    return {**base, **over}
+
+
+def _cmp(*runners: dict[str, Any], **over: Any) -> Comparison:
+    run = {"id": "r", "suite": "s", "suite_hash": "x", "status": "finished", "created_at": "t", "git_commit": None, "tool_version": "0"}
+    return Comparison.model_validate({"run_a": {**run, "id": "a"}, "run_b": {**run, "id": "b"}, "suite_changed": False, "runners": list(runners), "only_in_a": [], "only_in_b": [], **over})
+
+
+def test_cost_latency_outage_and_too_few_shared_decisions() -> None:
+    o = GateOptions()
+    assert evaluate(_cmp(_runner_cmp("a")), o, "").exit_code == PASS
+    pricier = _runner_cmp("a", cost_per_completed_b=0.0115, cost_change=0.15)
+    slower = _runner_cmp("a", latency_p95_b=1300.0, latency_change=0.3)
+    for c, name in ((pricier, "cost per completed task"), (slower, "latency p95")):
+        rep = evaluate(_cmp(c), o, "")
+        assert rep.exit_code == REGRESSION and [x.name for x in rep.runners[0].checks if x.status == "regression"] == [name]
+    # an outage, even with a collapsed pass rate, is inconclusive and nothing else is judged
+    outage = _runner_cmp("a", error_rate_b=0.6, statuses_b={"ok": 40, "error": 60}, overall=_scope("overall", 40, 0, 30), latency_change=5.0)
+    rep = evaluate(_cmp(outage), o, "")
+    assert rep.exit_code == INCONCLUSIVE and {x.status for x in rep.runners[0].checks[1:]} == {"skipped"}
+    assert evaluate(_cmp(_runner_cmp("a", overall=_scope("overall", 12, 0, 0))), o, "").exit_code == INCONCLUSIVE
+    # a measured regression on one runner is real even when another had an outage
+    dropped = _runner_cmp("b", overall=_scope("overall", 100, 0, 30))
+    assert evaluate(_cmp(outage, dropped), o, "").exit_code == REGRESSION
+    assert evaluate(_cmp(_runner_cmp("a"), suite_changed=True), o, "").exit_code == INCONCLUSIVE
+
+
+# ---------------------------------------------------------------- real runs
+
+
+def test_reruns_pass_and_a_degraded_category_fails(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path, {"m": _runner(accuracy={"default": 0.95})}, n_samples=200)  # 100 triage + 100 factual
+    base = _run(ws)
+    for seed in (1, 2, 3):  # the same model rerun: not flagged; the changed profile is reported
+        _set_runner(ws, accuracy={"default": 0.95}, seed=seed)
+        rep = api.gate(workspace=ws, run_id=_run(ws), baseline=base, options=QUIET_LATENCY)
+        assert rep.exit_code == PASS, rep.model_dump_json(indent=1)
+        assert any("profile changed (simulate)" in n for n in rep.runners[0].notes)
+    _set_runner(ws, accuracy={"default": 0.95, "factual": 0.75})
+    bad = _run(ws)
+    junit, md = tmp_path / "out" / "junit.xml", tmp_path / "out" / "summary.md"
+    res = _cli("gate", bad, "-w", str(ws), "--latency-tolerance", "1000", "--junit", str(junit), "--summary-md", str(md))
+    assert res.exit_code == REGRESSION, res.output
+    assert "REGRESSION" in res.output and "quality: factual" in res.output
+
+    root = ET.parse(junit).getroot()
+    assert [s.get("name") for s in root.findall("testsuite")] == ["gate", "m"]
+    cases = {c.get("name"): c for c in root.find("testsuite[@name='m']").findall("testcase")}  # type: ignore[union-attr]
+    assert list(cases) == ["error rate", "quality: overall", "quality: factual", "quality: triage", "cost per completed task", "latency p95"]
+    assert cases["quality: factual"].find("failure") is not None and cases["quality: triage"].find("failure") is None
+    assert "significant drop beyond tolerance" in cases["quality: factual"].find("failure").get("message", "")  # type: ignore[union-attr]
+    assert int(root.get("failures", "0")) >= 1 and "REGRESSION" in md.read_text()
+
+    # last-pass skips the regressed run: the next healthy run is compared with the last one that passed
+    _set_runner(ws, accuracy={"default": 0.95}, seed=4)
+    nxt = _run(ws)
+    rep = api.gate(workspace=ws, run_id=nxt, options=QUIET_LATENCY)
+    assert rep.baseline_id not in (bad, None) and "passed its gate" in rep.baseline_reason and rep.exit_code == PASS
+
+    points = trend(api.open_store(ws), "mini", "m")
+    assert [p["run_id"] for p in points][-2:] == [bad, nxt] and points[-2]["gate"] == "regression"
+    assert points[-2]["pass_rate"] < points[-1]["pass_rate"] and len(points[-1]["pass_rate_ci"]) == 2
+    svg = trend_svg(points)
+    assert svg.startswith("<svg") and "SIMULATED" in svg
+
+    out = _cli("compare", base, bad, "-w", str(ws), "--json")
+    c = json.loads(out.output)
+    factual = next(s for s in c["runners"][0]["categories"] if s["scope"] == "factual")
+    assert factual["gap"] < -0.1 and factual["n"] == 100
+    assert "factual" in _cli("compare", base, bad, "-w", str(ws)).output
+
+
+def test_outage_is_inconclusive_never_a_regression(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path, {"m": _runner(accuracy={"default": 0.95})}, n_samples=100)
+    base = _run(ws)
+    # 500s on 60% of requests, no retries; the answers that do come back are worse too
+    (ws / "runners" / "m.yaml").write_text(yaml.safe_dump({"name": "m", **_runner(accuracy={"default": 0.3}, error_rate=0.6), "retry": {"max_attempts": 1}}))
+    out = _run(ws)
+    res = _cli("gate", out, "--baseline", base, "-w", str(ws), "--junit", str(tmp_path / "j.xml"))
+    assert res.exit_code == INCONCLUSIVE, res.output
+    assert "outage" in res.output and "REGRESSION" not in res.output
+    errors = ET.parse(tmp_path / "j.xml").getroot().findall(".//testcase[@name='error rate']/error")
+    assert errors and "exceeds the maximum" in errors[0].get("message", "")
+
+
+def test_suite_change_is_inconclusive_once_then_rebaselines(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path, {"m": _runner(accuracy={"default": 0.95})}, n_samples=80)
+    first = _run(ws)
+    samples = ws / "tasks" / "mini" / "samples.jsonl"
+    samples.write_text(samples.read_text() + json.dumps({"id": "extra", "input": "What is 1 plus 1?", "reference": "2", "category": "factual"}) + "\n")
+    changed = _run(ws)
+    res = _cli("gate", changed, "-w", str(ws))
+    assert res.exit_code == INCONCLUSIVE and "suite changed" in res.output, res.output
+    rep = api.gate(workspace=ws, run_id=_run(ws), options=QUIET_LATENCY)
+    assert rep.baseline_id == changed and rep.exit_code == PASS
+    assert api.gate(workspace=ws, run_id=changed, baseline=first).exit_code == INCONCLUSIVE
+
+
+def test_usage_errors_exit_3(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path, {"m": _runner()}, n_samples=40)
+    only = _run(ws)
+    assert _cli("gate", "no-such-run", "-w", str(ws)).exit_code == USAGE
+    assert _cli("gate", only, "--baseline", "no-such-run", "-w", str(ws)).exit_code == USAGE
+    res = _cli("gate", only, "-w", str(ws))  # the first run of a suite has no baseline
+    assert res.exit_code == USAGE and "no baseline" in res.output
+    assert _cli("gate", only, "--baseline", only, "-w", str(ws)).exit_code == USAGE
+    assert _cli("gate", only, "--tolerance", "-1", "-w", str(ws)).exit_code == USAGE
+    assert _cli("gate", "-w", str(ws)).exit_code == USAGE
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("suite: mini\nrunners: [m]\nreuse_answers: true\n")
+    res = _cli("nightly", str(bad))
+    assert res.exit_code == USAGE and "unknown field" in res.output
+
+
+# ---------------------------------------------------------------- nightly and its lock
+
+
+def _nightly_config(tmp_path: Path, ws: Path) -> Path:
+    cfg = tmp_path / "nightly.yaml"
+    cfg.write_text(yaml.safe_dump({"workspace": ws.name, "suite": "mini", "runners": ["m"], "tolerances": {"latency_tolerance": 1000.0}}))
+    return cfg
+
+
+def test_lock_waits_or_refuses(tmp_path: Path) -> None:
+    lock = tmp_path / "store.lock"
+    released = threading.Event()
+    with store_lock(lock):
+        with pytest.raises(LockHeld, match=f"pid {os.getpid()}"):
+            with store_lock(lock):
+                pass
+
+        def waiter() -> None:
+            with store_lock(lock, wait=True):
+                released.set()
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        time.sleep(0.2)
+        assert not released.is_set()  # queued behind the holder
+    t.join(5)
+    assert released.is_set()
+
+
+def test_two_concurrent_nightlies_never_share_the_store(tmp_path: Path) -> None:
+    # slow enough (10 waves of 0.3 s) that the two processes overlap
+    ws = write_workspace(tmp_path / "ws", {"m": {**_runner(accuracy={"default": 0.95}, ttft_ms=300), "concurrency": 4}}, n_samples=40)
+    cfg = _nightly_config(tmp_path, ws)
+    env = {**os.environ, "CI": "1"}
+    cmd = [sys.executable, "-m", "evals.cli", "nightly", str(cfg), "-q"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    codes = sorted(p.returncode for p in procs)
+    assert codes == [PASS, INCONCLUSIVE], outs
+    assert any("another nightly is writing this store" in o for o in outs)
+    store = ws / "reports" / "evals.sqlite"
+    db = sqlite3.connect(store)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+    assert db.execute("SELECT result FROM gate_results").fetchall() == [("no-baseline",)]
+    db.close()
+
+    # the second night, in process: fresh requests, a gate against the first night, CI files and the trend
+    _set_runner(ws, accuracy={"default": 0.95}, seed=5, ttft_ms=0)
+    with open(store.with_name("evals.sqlite.lock"), "w") as held:  # another nightly holds the lock...
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(LockHeld):
+            api.nightly(cfg)
+    result = api.nightly(cfg)  # ...and has finished
+    assert result.exit_code == PASS and result.gate.baseline_id is not None
+    assert result.report_path.name == "index.html" and result.report_path.parent.parent == ws / "reports" / "nightly"
+    trend_json = json.loads(result.trend_path.read_text())
+    assert [p["gate"] for p in trend_json["runners"]["m"]] == ["no-baseline", "pass"]
+    summary = result.summary_path.read_text()
+    assert "PASS" in summary and "## Trend" in summary
+    assert ET.parse(result.junit_path).getroot().get("failures") == "0"
+    st = api.open_store(ws)
+    sent = st.query("SELECT requests_sent, requests_reused FROM run_runners WHERE run_id=?", (result.run_id,))[0]
+    st.close()
+    assert sent == {"requests_sent": 40, "requests_reused": 0}  # a nightly never reuses answers by default
