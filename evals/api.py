@@ -302,3 +302,14 @@ def measure_runner(
     finally:
         st.close()
     return frontier
+
+
+def plan_samples(*, margin: float = 0.05, expected_gap: float = 0.0, discordance: float | None = None, reference_rate: float = 0.9, power: float = 0.8, alpha: float = 0.05) -> tuple[int, float]:
+    """Paired samples needed for the verdict to say "good enough" with probability `power`.
+
+    Without a measured discordance, assume the runners fail independently
+    (a cautious overestimate: real models share their hard samples)."""
+    from evals.stats.power import discordance_from_rates, samples_needed
+
+    disc = discordance if discordance is not None else max(discordance_from_rates(reference_rate, reference_rate + expected_gap), abs(expected_gap))
+    return samples_needed(margin, expected_gap, disc, alpha=alpha, power=power), disc

@@ -152,6 +152,22 @@ def export(run_id: str, path: Path, workspace: Path, store: Path | None, all_att
 
 
 @main.command()
+@click.option("--margin", default=0.05, show_default=True, type=float, help="Non-inferiority margin, as a fraction (0.05 = 5 points).")
+@click.option("--expected-gap", default=0.0, show_default=True, type=float, help="The true gap you expect, candidate − reference (negative: candidate worse).")
+@click.option("--discordance", type=float, help="Share of samples where the two runners disagree (from a pilot run); default: a cautious estimate from --reference-rate.")
+@click.option("--reference-rate", default=0.9, show_default=True, type=float, help="Expected pass rate of the reference, used when --discordance is not given.")
+@click.option("--power", default=0.8, show_default=True, type=float)
+@click.option("--alpha", default=0.05, show_default=True, type=float, help="1 − the confidence of the verdict's interval.")
+def plan(margin: float, expected_gap: float, discordance: float | None, reference_rate: float, power: float, alpha: float) -> None:
+    """How many paired samples a suite needs to show non-inferiority."""
+    try:
+        n, disc = api.plan_samples(margin=margin, expected_gap=expected_gap, discordance=discordance, reference_rate=reference_rate, power=power, alpha=alpha)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    click.echo(f"{n} paired samples for {power:.0%} power to show non-inferiority at a {margin * 100:g}-point margin (expected gap {expected_gap * 100:+g} points, discordance {disc:.3f}, {1 - alpha:.0%} interval)")
+
+
+@main.command()
 @_workspace
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True)

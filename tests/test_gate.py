@@ -74,31 +74,36 @@ def test_mcnemar_and_holm_by_hand() -> None:
 CATEGORIES = {"easy": 0.95, "medium": 0.80, "hard": 0.60}
 
 
-def _outcomes(seed: int, accuracy: dict[str, float], n: int = 100) -> dict[str, dict[str, bool]]:
+def _outcomes(seed: int, accuracy: dict[str, float], n: int = 100) -> dict[str, np.ndarray]:
     """Pass/fail per sample exactly as the simulated server decides it."""
-    return {cat: {f"{cat}-{i}": unit_draw(seed, "m", f"{cat}-{i}") < accuracy[cat] for i in range(n)} for cat in accuracy}
+    return {cat: np.array([unit_draw(seed, "m", f"{cat}-{i}") < p for i in range(n)]) for cat, p in accuracy.items()}
 
 
-def _gate_flags(base: dict[str, dict[str, bool]], new: dict[str, dict[str, bool]], tolerance: float = 0.02) -> list[bool]:
+def _gate_flags(base: dict[str, np.ndarray], new: dict[str, np.ndarray], tolerance: float = 0.02) -> list[bool]:
     """Regression flags for overall + each category, decided together as the gate does."""
-    def counts(ids: list[tuple[str, str]]) -> PairCounts:
-        return PairCounts(len(ids), sum(new[c][i] and not base[c][i] for c, i in ids), sum(base[c][i] and not new[c][i] for c, i in ids))
-
-    scopes = [counts([(c, i) for c in base for i in base[c]])] + [counts([(c, i) for i in base[c]]) for c in base]
-    return [d.regression for d in decide_quality(scopes, alpha=0.05, tolerance=tolerance)]
+    cats = [PairCounts(len(base[c]), int(np.sum(new[c] & ~base[c])), int(np.sum(base[c] & ~new[c]))) for c in base]
+    overall = PairCounts(sum(x.n for x in cats), sum(x.improved for x in cats), sum(x.regressed for x in cats))
+    return [d.regression for d in decide_quality([overall, *cats], alpha=0.05, tolerance=tolerance)]
 
 
 def test_false_alarm_rate_of_reruns_stays_under_alpha() -> None:
-    """1,000 reruns of an unchanged model (a new seed each) against one baseline:
-    the share of gates that flag anything stays at or under alpha = 5%, with
-    the tolerance and without it (the test alone holds its level)."""
-    base = _outcomes(0, CATEGORIES)
-    seeds = range(1, 1001)
-    alarms = [any(_gate_flags(base, _outcomes(s, CATEGORIES))) for s in seeds]
-    alarms_no_tolerance = [any(_gate_flags(base, _outcomes(s, CATEGORIES), tolerance=0.0)) for s in seeds]
-    rate, rate0 = float(np.mean(alarms)), float(np.mean(alarms_no_tolerance))
-    print(f"false-alarm rate over {len(seeds)} reruns: {rate:.3f} (tolerance 2 points), {rate0:.3f} (no tolerance)")
-    assert rate <= rate0 <= 0.05
+    """An unchanged model, rerun with a new seed each night, 300 samples in three
+    categories. Over 1,000 independent (baseline, rerun) pairs the share of gates
+    that flag anything stays at or under alpha = 5%, with the tolerance and
+    without it (the test alone holds its level); so does the share of nights
+    flagged in a 500-night sequence that follows `last-pass` (a flagged night
+    keeps the old baseline)."""
+    outcomes = [_outcomes(s, CATEGORIES) for s in range(2000)]
+    pairs = [(outcomes[2 * i], outcomes[2 * i + 1]) for i in range(1000)]
+    rate = float(np.mean([any(_gate_flags(a, b)) for a, b in pairs]))
+    rate0 = float(np.mean([any(_gate_flags(a, b, tolerance=0.0)) for a, b in pairs]))
+    base, flagged = outcomes[0], []
+    for night in outcomes[1:501]:
+        flagged.append(any(_gate_flags(base, night)))
+        base = base if flagged[-1] else night
+    chain = float(np.mean(flagged))
+    print(f"false-alarm rate: {rate:.3f} over 1000 pairs (tolerance 2 points), {rate0:.3f} (no tolerance), {chain:.3f} over 500 last-pass nights")
+    assert rate <= rate0 <= 0.05 and chain <= 0.05
 
 
 def test_real_drop_in_one_category_is_caught() -> None:
@@ -268,8 +273,8 @@ def test_lock_waits_or_refuses(tmp_path: Path) -> None:
 
 
 def test_two_concurrent_nightlies_never_share_the_store(tmp_path: Path) -> None:
-    # slow enough (10 waves of 0.3 s) that the two processes overlap
-    ws = write_workspace(tmp_path / "ws", {"m": {**_runner(accuracy={"default": 0.95}, ttft_ms=300), "concurrency": 4}}, n_samples=40)
+    # slow enough (10 waves of 0.2 s) that the two processes overlap
+    ws = write_workspace(tmp_path / "ws", {"m": {**_runner(accuracy={"default": 0.95}, ttft_ms=200), "concurrency": 4}}, n_samples=40)
     cfg = _nightly_config(tmp_path, ws)
     env = {**os.environ, "CI": "1"}
     cmd = [sys.executable, "-m", "evals.cli", "nightly", str(cfg), "-q"]

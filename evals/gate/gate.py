@@ -225,5 +225,5 @@ def without_baseline(run: RunData, options: GateOptions, reason: str) -> GateRep
     outage = any(g.status == "inconclusive" for g in gates)
     return GateReport(
         run_id=run.id, baseline_id=None, baseline_reason=reason, result="inconclusive" if outage else "no-baseline",
-        exit_code=INCONCLUSIVE if outage else PASS, reasons=[reason], options=options, runners=gates, comparison=None,
+        exit_code=INCONCLUSIVE if outage else PASS, reasons=[], options=options, runners=gates, comparison=None,
     )

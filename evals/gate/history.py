@@ -110,10 +110,8 @@ def _earlier_runs(store: Store, run_id: str) -> list[dict[str, Any]]:
     created_at has one-second resolution, so ties are broken by insertion
     order (rowid), which is creation order within one store.
     """
-    me = store.query("SELECT rowid AS rid, suite, created_at FROM runs WHERE id=?", (run_id,))
-    if not me:
-        store.run(run_id)  # raises the KeyError that names the latest runs
-    m = me[0]
+    store.run(run_id)  # the KeyError that names the latest runs, for an unknown id
+    m = store.query("SELECT rowid AS rid, suite, created_at FROM runs WHERE id=?", (run_id,))[0]
     return store.query(
         "SELECT id, suite_hash FROM runs WHERE suite=? AND status='finished' AND id<>? AND (created_at < ? OR (created_at = ? AND rowid < ?)) "
         "ORDER BY created_at DESC, rowid DESC",
@@ -141,7 +139,7 @@ def find_baseline(store: Store, run_id: str, baseline: str) -> tuple[str, str]:
         store.run(baseline)  # KeyError for an unknown run
         if baseline == run_id:
             raise ConfigError(f"run {run_id} cannot be its own baseline")
-        return baseline, "named on the command line"
+        return baseline, "named as the baseline"
     suite_hash = store.run(run_id)["suite_hash"]
     earlier = _earlier_runs(store, run_id)
     same = [r for r in earlier if r["suite_hash"] == suite_hash]
@@ -149,9 +147,9 @@ def find_baseline(store: Store, run_id: str, baseline: str) -> tuple[str, str]:
         if latest_gate_result(store, r["id"]) == "pass":
             return r["id"], "the latest earlier run of this suite that passed its gate"
     if same:
-        return same[0]["id"], "the latest earlier run of this suite (none has passed a gate yet)"
+        return same[0]["id"], "the latest earlier run of this suite; none has passed a gate yet"
     if earlier:
-        return earlier[0]["id"], "the latest earlier run of this suite (no earlier run has this suite hash)"
+        return earlier[0]["id"], "the latest earlier run of this suite; none has this suite hash"
     raise NoBaseline(f"no baseline for {run_id}: no earlier finished run of suite {store.run(run_id)['suite']!r} in {store.path}")
 
 

@@ -44,7 +44,7 @@ def _testsuite(root: ET.Element, name: str, checks: list[Check], properties: dic
 def junit_xml(report: GateReport) -> str:
     root = ET.Element("testsuites", name=f"evals gate {report.run_id}")
     if report.baseline_id is None:
-        comparable = Check(name="runs are comparable", status="skipped", message="; ".join(report.reasons))
+        comparable = Check(name="runs are comparable", status="skipped", message=report.baseline_reason)
     elif report.reasons:
         comparable = Check(name="runs are comparable", status="inconclusive", message="; ".join(report.reasons))
     else:

@@ -29,7 +29,7 @@ def gate_markdown(report: GateReport) -> str:
     lines = [
         f"## evals gate: {_HEADLINE[report.result]} (exit {report.exit_code})",
         "",
-        f"Run `{report.run_id}` against baseline `{report.baseline_id or 'none'}` ({esc(report.baseline_reason)}).",
+        f"Run `{report.run_id}` against baseline `{report.baseline_id or 'none'}`: {esc(report.baseline_reason)}.",
         "",
     ]
     if report.comparison is not None:

@@ -93,6 +93,10 @@ def decode_bound(profile: RunnerProfile) -> tuple[DecodeBound | None, str | None
     return DecodeBound(info, sizing), None
 
 
+def _tps(x: float) -> str:
+    return f"{x:,.0f}" if x >= 10 else f"{x:.2g}"
+
+
 def _where(step: Step) -> str:
     return f"concurrency {step.level:g}" if step.mode == "concurrency" else f"rate {step.level:g}/s"
 
@@ -109,7 +113,7 @@ def apply(step: Step, bound: DecodeBound) -> tuple[Step, list[str]]:
     why = "the measurement is wrong: check that usage counts tokens, that the served model is the one named, and that no cache answered"
     flags = []
     if step.per_stream_output_tps is not None and step.per_stream_output_tps > per_stream:
-        flags.append(f"{_where(step)}: median per-stream output {step.per_stream_output_tps:,.0f} tokens/s exceeds the physical decode bound of {per_stream:,.0f} tokens/s ({hw}); {why}.")
+        flags.append(f"{_where(step)}: median per-stream output {_tps(step.per_stream_output_tps)} tokens/s exceeds the physical decode bound of {_tps(per_stream)} tokens/s ({hw}); {why}.")
     if step.output_tokens_per_s > aggregate:
-        flags.append(f"{_where(step)}: aggregate output {step.output_tokens_per_s:,.0f} tokens/s exceeds the physical decode bound of {aggregate:,.0f} tokens/s for a batch of {batch} ({hw}); {why}.")
+        flags.append(f"{_where(step)}: aggregate output {_tps(step.output_tokens_per_s)} tokens/s exceeds the physical decode bound of {_tps(aggregate)} tokens/s for a batch of {batch} ({hw}); {why}.")
     return step, flags

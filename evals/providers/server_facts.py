@@ -91,24 +91,31 @@ class Exposition:
         return dict(sorted(buckets.items())), self.total(f"{name}_sum"), self.total(f"{name}_count")
 
 
+def _skip_blanks(line: str, pos: int) -> int:
+    while pos < len(line) and line[pos] in " \t":
+        pos += 1
+    return pos
+
+
 def _parse_labels(line: str, pos: int, lineno: int) -> tuple[dict[str, str], int]:
     """Labels from the `{` at `pos`; returns them and the position after `}`."""
     labels: dict[str, str] = {}
     pos += 1
     while True:
-        while pos < len(line) and line[pos] in " \t":
-            pos += 1
+        pos = _skip_blanks(line, pos)
         if pos < len(line) and line[pos] == "}":
             return labels, pos + 1
         m = _LABEL_NAME.match(line, pos)
         if not m:
             raise PrometheusParseError(f"line {lineno}: expected a label name at column {pos + 1}: {line!r}")
         name, pos = m.group(), m.end()
-        while pos < len(line) and line[pos] in " \t":
-            pos += 1
-        if line[pos : pos + 2] != '="':
-            raise PrometheusParseError(f"line {lineno}: expected =\" after label {name!r}: {line!r}")
-        pos += 2
+        pos = _skip_blanks(line, pos)
+        if line[pos : pos + 1] != "=":
+            raise PrometheusParseError(f"line {lineno}: expected = after label {name!r}: {line!r}")
+        pos = _skip_blanks(line, pos + 1)
+        if line[pos : pos + 1] != '"':
+            raise PrometheusParseError(f"line {lineno}: expected a quoted value for label {name!r}: {line!r}")
+        pos += 1
         chars: list[str] = []
         while True:
             if pos >= len(line):
@@ -127,8 +134,7 @@ def _parse_labels(line: str, pos: int, lineno: int) -> tuple[dict[str, str], int
             chars.append(c)
             pos += 1
         labels[name] = "".join(chars)
-        while pos < len(line) and line[pos] in " \t":
-            pos += 1
+        pos = _skip_blanks(line, pos)
         if pos < len(line) and line[pos] == ",":
             pos += 1
         elif pos >= len(line) or line[pos] != "}":

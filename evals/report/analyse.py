@@ -14,6 +14,7 @@ import numpy as np
 
 from evals.config import RunnerProfile, Suite
 from evals.cost.pricing import RunnerPricing, runner_pricing
+from evals.report import economics
 from evals.report.model import CategoryResult, FailureRow, PriceSource, ReportModel, RunnerSummary, VerdictResult
 from evals.scoring.confusion import confusion_matrix
 from evals.stats.intervals import wilson
@@ -165,6 +166,17 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         for cat in cats:
             cat_verdicts.append(_verdict(cand, ref, cat, pairs(cand, cat), margin, None))
 
+    per_sample = _per_sample(store, run_id, finals, outcomes)
+    category_of = {sid: s["category"] for sid, s in samples.items()}
+    wl = economics.workload_used(suite.workload if suite else None, {c: sum(1 for v in category_of.values() if v == c) for c in cats})
+
+    def measured(runner: str) -> float | None:
+        m = store.latest_measurement(runner)
+        if not m or m["profile_hash"] != profiles[runner].profile_hash() or not m["operating_point"]:
+            return None
+        return m["operating_point"].get("tasks_per_hour")
+
+    proj, cost_models = economics.projections(wl, runners, pricing, profiles, measured)
     confusion = _confusion(store, run_id)
     failures = _failures(store, run_id, finals, outcomes, samples, ref)
     judge = store.query("SELECT COALESCE(SUM(judge_cost_usd),0) c FROM scores WHERE run_id=?", (run_id,))[0]["c"]
@@ -174,6 +186,8 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         status=run["status"], tool_version=run["tool_version"], git_commit=run["git_commit"], simulated=bool(sims), simulated_runners=sims,
         reference=ref, margin=margin, runners=runners, categories=categories, verdicts=verdicts, category_verdicts=cat_verdicts,
         confusion=confusion, judge_cost_usd=float(judge), prices=[PriceSource(**p.source_row(n)) for n, p in pricing.items()],
+        workload=wl, projections=proj, break_even=economics.break_evens(wl, cost_models),
+        routing=economics.routing(per_sample, category_of, wl, proj, ref, margin), cascades=economics.cascades(per_sample, proj, ref),
         method={
             "samples": n_samples,
             "categories": {c: sum(1 for s in samples.values() if s["category"] == c) for c in cats},
@@ -186,6 +200,18 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         },
         failures=failures,
     )
+
+
+def _per_sample(store: Store, run_id: str, finals: dict, outcomes: dict) -> dict[str, dict[str, economics.PerSample]]:  # type: ignore[type-arg]
+    spent = {(r["runner"], r["sample_id"]): r["c"] for r in store.iter_query("SELECT runner, sample_id, COALESCE(SUM(cost_usd),0) c FROM attempts WHERE run_id=? GROUP BY runner, sample_id", (run_id,))}
+    fmt: set[tuple[str, str]] = set()
+    for r in store.iter_query(f"SELECT runner, sample_id, scorer, passed, details_json FROM scores WHERE run_id=? AND passed=0 AND scorer IN ('label', {', '.join(repr(x) for x in economics.FORMAT_SCORERS)})", (run_id,)):
+        if economics.format_failed(r["scorer"], bool(r["passed"]), r["details_json"]):
+            fmt.add((r["runner"], r["sample_id"]))
+    return {
+        runner: {sid: economics.PerSample(a["status"], bool(outcomes[runner].get(sid)), spent.get((runner, sid), 0.0), (runner, sid) in fmt) for sid, a in fin.items()}
+        for runner, fin in finals.items()
+    }
 
 
 def _confusion(store: Store, run_id: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class RunnerSummary(BaseModel):
@@ -98,6 +98,65 @@ class VerdictResult(BaseModel):
     """The verdict in one sentence, for people."""
 
 
+class WorkloadUsed(BaseModel):
+    requests_per_month: float
+    peak_hour_share: float
+    category_share: dict[str, float]
+    source: str
+    """Where the volume came from: the suite's workload profile (imported or estimated) or the default."""
+    estimated: bool
+
+
+class ProjectionRow(BaseModel):
+    """One runner at the team's monthly volume."""
+
+    runner: str
+    kind: str
+    requests_per_month: float
+    replicas: int | None
+    gpus: int | None
+    monthly_cost_usd: float
+    utilisation: float | None
+    """Self-hosted: average load ÷ provisioned capacity."""
+    cost_per_task_usd: float
+    cost_per_completed_task_usd: float | None
+    capacity_tasks_per_hour: float | None = None
+    capacity_source: str | None = None
+    """`measured` (evals measure, at the latency target) or `this run` (concurrency ÷ mean latency)."""
+
+
+class BreakEvenResult(BaseModel):
+    self_hosted: str
+    api: str
+    requests_per_month: int | None
+    """Smallest monthly volume at which the self-hosted runner costs less per completed task; None: not up to the searched maximum."""
+    searched_up_to: int
+    curve: list[dict[str, float]]
+    """Points: requests_per_month, api_monthly, self_hosted_monthly, replicas, both costs per completed task."""
+
+
+class RoutingResult(BaseModel):
+    routes: dict[str, str]
+    """Category → runner: the cheapest assignment whose blended pass rate stays within the margin of the reference."""
+    pass_rate: float
+    cost_per_task_usd: float
+    reference_pass_rate: float
+    reference_cost_per_task_usd: float
+    method: str
+
+
+class CascadeOption(BaseModel):
+    local: str
+    escalate_to: str
+    check: str
+    """What sends an answer on: an error, or a format check that needs no reference."""
+    paired: int
+    escalation_rate: float
+    pass_rate: float
+    cost_per_task_usd: float
+    cost_per_completed_task_usd: float | None
+
+
 class PriceSource(BaseModel):
     runner: str
     basis: str
@@ -145,6 +204,11 @@ class ReportModel(BaseModel):
     judge_cost_usd: float = 0.0
     """Evaluation overhead: what the LLM judge cost, kept apart from runner cost."""
     prices: list[PriceSource]
+    workload: WorkloadUsed | None = None
+    projections: list[ProjectionRow] = Field(default_factory=list)
+    break_even: list[BreakEvenResult] = Field(default_factory=list)
+    routing: RoutingResult | None = None
+    cascades: list[CascadeOption] = Field(default_factory=list)
     method: dict[str, Any] = Field(default_factory=dict)
     """Sample counts, versions, sandbox isolation, hardware assumptions."""
     failures: list[FailureRow] = Field(default_factory=list, exclude=False)

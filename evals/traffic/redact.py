@@ -39,7 +39,7 @@ def _rank(kind: str) -> int:
     return 0 if kind in LABELS else 1
 
 
-@lru_cache(maxsize=2048)
+@lru_cache(maxsize=256)
 def find_spans(text: str) -> tuple[Span, ...]:
     """What the finders report in one text, without overlaps.
 

@@ -1,0 +1,171 @@
+"""Cost at the team's volume: projection, break-even, routing and a cascade.
+
+Joins what the run measured (pass rates, cost per answer, throughput) with the
+suite's workload profile through the pure functions of evals.cost.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from evals.config import RunnerProfile
+from evals.cost.pricing import RunnerPricing
+from evals.cost.projection import ApiRunner, SelfHostedRunner, Workload, break_even, project
+from evals.cost.routing import cheapest_assignment
+from evals.report.model import BreakEvenResult, CascadeOption, ProjectionRow, RoutingResult, RunnerSummary, WorkloadUsed
+
+DEFAULT_WORKLOAD = {"requests_per_day": 10_000, "peak_hour_share": 0.1}
+FORMAT_SCORERS = ("json_schema", "json_valid")
+
+
+@dataclass
+class PerSample:
+    """What one runner did on one sample: the facts the cascade replays."""
+
+    status: str
+    passed: bool
+    cost_usd: float
+    format_failed: bool
+
+
+def workload_used(profile: dict[str, Any] | None, category_counts: dict[str, int]) -> WorkloadUsed:
+    p = profile or {}
+    volume = p.get("requests_per_month") or (p["requests_per_day"] * 730 / 24 if p.get("requests_per_day") else None)
+    shares = {c: float(v["share"]) for c, v in (p.get("categories") or {}).items() if isinstance(v, dict) and "share" in v}
+    if not shares or set(shares) != set(category_counts):
+        total = sum(category_counts.values()) or 1
+        shares = {c: n / total for c, n in category_counts.items()}
+    else:
+        s = sum(shares.values())
+        shares = {c: v / s for c, v in shares.items()}
+    if volume is None:
+        return WorkloadUsed(requests_per_month=DEFAULT_WORKLOAD["requests_per_day"] * 730 / 24, peak_hour_share=DEFAULT_WORKLOAD["peak_hour_share"], category_share=shares, source="default assumption: no workload profile in the suite (10,000 requests a day, 10% in the busiest hour)", estimated=True)
+    return WorkloadUsed(
+        requests_per_month=float(volume),
+        peak_hour_share=float(p.get("peak_hour_share") or 1 / 24),
+        category_share=shares,
+        source=str(p.get("source") or "the suite's workload profile"),
+        estimated=bool(p.get("estimated", False)),
+    )
+
+
+def capacity(summary: RunnerSummary, measured: Callable[[str], float | None]) -> tuple[float | None, str | None]:
+    m = measured(summary.name)
+    if m:
+        return m, "measured"
+    if summary.throughput_tasks_per_hour:
+        return summary.throughput_tasks_per_hour, "this run"
+    return None, None
+
+
+def projections(
+    wl: WorkloadUsed, summaries: list[RunnerSummary], pricing: dict[str, RunnerPricing], profiles: dict[str, RunnerProfile], measured: Callable[[str], float | None]
+) -> tuple[list[ProjectionRow], dict[str, ApiRunner | SelfHostedRunner]]:
+    workload = Workload(requests_per_month=wl.requests_per_month, peak_hour_share=wl.peak_hour_share)
+    rows, models = [], {}
+    for s in summaries:
+        rate = s.pass_rate or 0.0
+        if rate <= 0:
+            continue
+        p = pricing[s.name]
+        if p.kind == "api":
+            if s.cost_total_usd is None or not s.samples:
+                continue
+            m: ApiRunner | SelfHostedRunner = ApiRunner(name=s.name, cost_per_task=s.cost_total_usd / s.samples, pass_rate=rate)
+            cap, src = None, None
+        else:
+            cap, src = capacity(s, measured)
+            sh = profiles[s.name].pricing.self_hosted
+            if not cap or sh is None or p.hourly_usd is None:
+                continue
+            m = SelfHostedRunner(name=s.name, hourly_cost_usd=p.hourly_usd, tasks_per_hour=cap, gpus_per_replica=sh.gpus, pass_rate=rate)
+        pr = project(workload, m)
+        models[s.name] = m
+        rows.append(
+            ProjectionRow(
+                runner=s.name, kind=pr.kind, requests_per_month=pr.requests_per_month, replicas=pr.replicas, gpus=pr.gpus,
+                monthly_cost_usd=pr.monthly_cost, utilisation=pr.utilisation, cost_per_task_usd=pr.cost_per_task,
+                cost_per_completed_task_usd=pr.cost_per_completed_task, capacity_tasks_per_hour=cap, capacity_source=src,
+            )
+        )
+    return rows, models
+
+
+def break_evens(wl: WorkloadUsed, models: dict[str, ApiRunner | SelfHostedRunner]) -> list[BreakEvenResult]:
+    workload = Workload(requests_per_month=wl.requests_per_month, peak_hour_share=wl.peak_hour_share)
+    top = int(max(10 * wl.requests_per_month, 1_000_000))
+    out = []
+    for sh in (m for m in models.values() if isinstance(m, SelfHostedRunner)):
+        for api in (m for m in models.values() if isinstance(m, ApiRunner)):
+            be = break_even(workload, api, sh, top, points=40)
+            out.append(BreakEvenResult(self_hosted=sh.name, api=api.name, requests_per_month=be.requests_per_month, searched_up_to=top, curve=[p.model_dump() for p in be.curve]))
+    return out
+
+
+def routing(
+    per_sample: dict[str, dict[str, PerSample]], categories: dict[str, str], wl: WorkloadUsed, rows: list[ProjectionRow], ref: str, margin: float
+) -> RoutingResult | None:
+    """Cheapest category → runner assignment within the margin of the reference's blended pass rate."""
+    cost = {r.runner: r.cost_per_task_usd for r in rows}
+    if ref not in cost:
+        return None
+    per_cat: dict[str, dict[str, tuple[float, float, int]]] = {}
+    for cat in wl.category_share:
+        ids = [sid for sid, c in categories.items() if c == cat]
+        per_cat[cat] = {}
+        for runner in cost:
+            answered = [per_sample[runner][sid] for sid in ids if sid in per_sample.get(runner, {}) and per_sample[runner][sid].status == "ok"]
+            if answered:
+                per_cat[cat][runner] = (sum(a.passed for a in answered) / len(answered), cost[runner], len(answered))
+        if ref not in per_cat[cat]:
+            return None
+    a = cheapest_assignment(per_cat, wl.category_share, ref, margin)
+    return RoutingResult(routes=a.routes, pass_rate=a.pass_rate, cost_per_task_usd=a.cost_per_task, reference_pass_rate=a.reference_pass_rate, reference_cost_per_task_usd=a.reference_cost_per_task, method=a.method)
+
+
+CHECK = "escalate when the local answer is not ok, or fails its format (JSON that does not parse or breaks the schema; a label outside the label set) — checks that need no reference answer"
+
+
+def cascades(per_sample: dict[str, dict[str, PerSample]], rows: list[ProjectionRow], ref: str) -> list[CascadeOption]:
+    """Replay each self-hosted runner first, escalating to the reference on the paired samples."""
+    cost = {r.runner: r for r in rows}
+    if ref not in cost or cost[ref].kind != "api":
+        return []
+    out = []
+    for local in (r for r in rows if r.kind == "self_hosted"):
+        ids = [sid for sid in per_sample.get(local.runner, {}) if sid in per_sample.get(ref, {})]
+        if not ids:
+            continue
+        escalated = passed = 0
+        spend = 0.0
+        for sid in ids:
+            mine, theirs = per_sample[local.runner][sid], per_sample[ref][sid]
+            spend += local.cost_per_task_usd
+            if mine.status != "ok" or mine.format_failed:
+                escalated += 1
+                spend += theirs.cost_usd
+                passed += theirs.status == "ok" and theirs.passed
+            else:
+                passed += mine.passed
+        n = len(ids)
+        out.append(
+            CascadeOption(
+                local=local.runner, escalate_to=ref, check=CHECK, paired=n, escalation_rate=escalated / n, pass_rate=passed / n,
+                cost_per_task_usd=spend / n, cost_per_completed_task_usd=spend / passed if passed else None,
+            )
+        )
+    return out
+
+
+def format_failed(scorer: str, passed: bool, details_json: str | None) -> bool:
+    """A failure the production system could see without a reference answer."""
+    if passed:
+        return False
+    d = json.loads(details_json or "{}")
+    if scorer in FORMAT_SCORERS:
+        return "mismatched" not in d
+    if scorer == "label":
+        return d.get("predicted") is None
+    return False

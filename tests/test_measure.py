@@ -1,0 +1,292 @@
+"""`evals measure` against the simulated server: the frontier recovers the timing
+the server was told to produce, open loop records its scheduling lag, figures
+above the physical bound are flagged, and results survive the store and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from evals.config import RunnerProfile, SimBehaviour
+from evals.cost.catalogue import GpuCatalogue, ModelCatalogue
+from evals.measure import Frontier, measure
+from evals.measure import bound as bound_mod
+from evals.measure.chart import frontier_svg
+from evals.measure.frontier import _client_flags
+from evals.measure.model import Dist, Step
+from evals.measure.persist import latest, save
+from evals.sim import SimServer
+from evals.sim import behaviour as bh
+from evals.store.db import Store
+from evals.suite.sample import Sample
+from tests.conftest import sim_runner, write_workspace
+
+ANSWER = " ".join(f"w{i}" for i in range(21))
+"""Every sample's reference: 21 tokens as the simulated server counts them."""
+SELF_HOSTED = {"self_hosted": {"gpu": "A100-80GB", "gpus": 1, "cloud_price_per_gpu_hour": 2.0}}
+
+
+def _samples(n: int = 24) -> list[Sample]:
+    return [Sample(id=f"s{i}", input=[{"role": "user", "content": f"Question {i}?"}], reference=ANSWER) for i in range(n)]
+
+
+def _profile(model: str, behaviour: SimBehaviour | None = None, **extra: Any) -> RunnerProfile:
+    """A simulated runner with `behaviour`, else one of vLLM's that nothing is sent to."""
+    body: dict[str, Any] = {"name": f"r-{model}", "model": model, "pricing": SELF_HOSTED, **extra}
+    if behaviour is not None:
+        body |= {"provider": "simulated", "simulate": behaviour.model_dump()}
+    else:
+        body |= {"provider": "openai_compatible", "base_url": "http://127.0.0.1:9/v1"}
+    return RunnerProfile.model_validate(body)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[dict[str, SimBehaviour]], SimServer]]:
+    started: list[SimServer] = []
+
+    def start(models: dict[str, SimBehaviour]) -> SimServer:
+        server = SimServer(models, _samples()).start()
+        started.append(server)
+        return server
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def _fast() -> SimBehaviour:
+    # 2,000 tokens/s keeps a response ~10 ms long but still paced, so inter-token latency is measurable.
+    return SimBehaviour(ttft_ms=0, tokens_per_second=2000, accuracy={"default": 1.0})
+
+
+# ---------------------------------------------------------------- closed loop
+
+
+@pytest.mark.parametrize(("concurrency", "requests"), [(1, 4), (4, 8), (16, 32)])
+def test_closed_loop_recovers_the_simulated_timing(serve: Callable[..., SimServer], concurrency: int, requests: int) -> None:
+    b = SimBehaviour(ttft_ms=200, tokens_per_second=100, accuracy={"default": 1.0})
+    server = serve({"timed": b})
+    # The server sends the first token alone at ttft, then the rest in at most 15
+    # chunks, each when its last token is due: the first chunk times TTFT, the last the end.
+    n = len(bh.tokenise(ANSWER))
+    bounds = bh.chunk_bounds(n)
+    first_s, last_s = bh.due_s(b, bounds[0][1] - 1), bh.due_s(b, bounds[-1][1] - 1)
+    expect_ttft_ms, expect_e2e_ms = first_s * 1000, last_s * 1000
+    expect_stream_tps = (n - 1) / (last_s - first_s)
+
+    f = measure(_profile("timed", b), [s.input for s in _samples()], concurrencies=[concurrency], requests_per_step=requests, sim_base_url=server.base_url)
+
+    (step,) = f.steps
+    assert step.requests == step.served == requests and not step.errors
+    assert step.ttft_ms is not None and step.e2e_ms is not None and step.itl_ms is not None
+    assert step.ttft_ms.p50 == pytest.approx(expect_ttft_ms, rel=0.10)
+    assert step.e2e_ms.p50 == pytest.approx(expect_e2e_ms, rel=0.10)
+    assert step.per_stream_output_tps == pytest.approx(expect_stream_tps, rel=0.10)
+    assert step.itl_ms.p50 == pytest.approx(1000 / expect_stream_tps, rel=0.10)
+    assert step.requests_per_s == pytest.approx(concurrency / last_s, rel=0.10)
+    assert step.output_tokens_per_s == pytest.approx(step.requests_per_s * n, rel=0.02)
+    assert step.peak_in_flight == concurrency
+    # well inside the default 500 ms TTFT target: the step is the operating point
+    assert step.meets_slo and step.goodput_per_s == pytest.approx(step.requests_per_s)
+    assert f.operating_point is not None and f.operating_point.tasks_per_hour == pytest.approx(step.requests_per_s * 3600)
+    assert f.tasks_per_hour == f.operating_point.tasks_per_hour
+    assert f.simulated and "SIMULATED" in f.operating_point.basis
+    assert any("simulated" in note for note in f.notes) and f.bound is None and not f.flags
+
+
+def test_operating_point_is_the_busiest_step_within_the_slo(serve: Callable[..., SimServer]) -> None:
+    b = SimBehaviour(ttft_ms=30, tokens_per_second=2000, accuracy={"default": 1.0})
+    server = serve({"m": b})
+    prompts = [s.input for s in _samples()]
+    f = measure(_profile("m", b), prompts, concurrencies=[1, 4], requests_per_step=8, sim_base_url=server.base_url)
+    assert [s.level for s in f.steps] == [1, 4] and all(s.meets_slo for s in f.steps)
+    assert f.operating_point is not None and f.operating_point.level == 4
+    # a target no step meets leaves no operating point, and says why
+    f = measure(_profile("m", b), prompts, concurrencies=[2], requests_per_step=4, ttft_slo_ms=1, sim_base_url=server.base_url)
+    assert f.operating_point is None and not f.steps[0].meets_slo
+    assert any(n.startswith("no operating point") for n in f.notes)
+
+
+def test_failures_are_counted_by_status_and_never_retried(serve: Callable[..., SimServer]) -> None:
+    b = SimBehaviour(ttft_ms=0, tokens_per_second=2000, error_rate=0.5, seed=7, accuracy={"default": 1.0})
+    server = serve({"flaky": b})
+    f = measure(_profile("flaky", b), [s.input for s in _samples()], concurrencies=[2], requests_per_step=20, sim_base_url=server.base_url)
+    (step,) = f.steps
+    assert step.requests == 20 and 0 < step.served < 20
+    assert step.errors == {"500": 20 - step.served}
+    assert not step.meets_slo and f.operating_point is None
+
+
+def test_without_streaming_ttft_and_itl_are_unavailable(serve: Callable[..., SimServer]) -> None:
+    b = _fast()
+    server = serve({"m": b})
+    prof = _profile("m", b, stream=False)
+    f = measure(prof, [s.input for s in _samples()], concurrencies=[2], requests_per_step=4, sim_base_url=server.base_url)
+    (step,) = f.steps
+    assert step.ttft_ms is None and step.itl_ms is None and step.e2e_ms is not None
+    assert step.per_stream_output_tps is not None and not f.streaming
+    assert any("TTFT and inter-token latency unavailable" in n for n in f.notes)
+    assert f.operating_point is None and step.goodput_per_s is None
+    # with an end-to-end target the operating point is judged on that alone
+    f = measure(prof, [s.input for s in _samples()], concurrencies=[2], requests_per_step=4, e2e_slo_ms=5000, sim_base_url=server.base_url)
+    assert f.operating_point is not None and f.operating_point.ttft_ms is None and f.operating_point.e2e_ms is not None
+
+
+def test_bad_arguments_are_refused() -> None:
+    prof = _profile("m", _fast())
+    prompts = [s.input for s in _samples(2)]
+    for kw in ({"concurrencies": [1], "rates": [1.0]}, {"concurrencies": [0]}, {"concurrencies": [2, 2]}, {"concurrencies": [1.5]}, {"requests_per_step": 0}):
+        with pytest.raises(ValueError):
+            measure(prof, prompts, **kw)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        measure(prof, [])
+
+
+# ---------------------------------------------------------------- open loop
+
+
+def test_poisson_arrivals_record_a_small_scheduling_lag(serve: Callable[..., SimServer]) -> None:
+    b = SimBehaviour(ttft_ms=20, tokens_per_second=2000, accuracy={"default": 1.0})
+    server = serve({"m": b})
+    f = measure(_profile("m", b), [s.input for s in _samples()], rates=[50.0], requests_per_step=50, warmup=5, sim_base_url=server.base_url)
+    (step,) = f.steps
+    assert f.mode == step.mode == "rate" and step.level == 50
+    assert step.requests == step.served == 50
+    assert step.lag_ms is not None and step.lag_ms.n == 50
+    assert 0 <= step.lag_ms.p50 <= step.lag_ms.p99 <= step.lag_ms.max
+    assert step.lag_ms.p50 < 10, "the client sends on schedule, not when it gets round to it"
+    assert step.scheduled_rate and step.achieved_rate
+    assert step.achieved_rate == pytest.approx(step.scheduled_rate, rel=0.10)
+    # the server keeps up with 50/s, so what it serves is what was offered
+    assert step.requests_per_s == pytest.approx(step.scheduled_rate, rel=0.35)
+
+
+def test_a_client_that_falls_behind_is_flagged() -> None:
+    lag = Dist(n=100, p50=1, p90=5, p95=8, p99=25, max=40)
+    step = Step(
+        mode="rate", level=100, requests=100, served=100, errors={}, window_s=1, requests_per_s=80, output_tokens_per_s=800,
+        total_tokens_per_s=1600, goodput_per_s=80, ttft_ms=None, itl_ms=None, e2e_ms=None, per_stream_output_tps=None,
+        peak_in_flight=1024, meets_slo=True, scheduled_rate=100, achieved_rate=90, lag_ms=lag,
+    )
+    flags = _client_flags(step, connections=1024, replicas=1)
+    assert len(flags) == 3
+    assert "scheduling lag p99 25.0 ms" in flags[0] and "90.0 requests/s of the 100.0 scheduled" in flags[1] and "1024 connections" in flags[2]
+    on_time = step.model_copy(update={"lag_ms": lag.model_copy(update={"p99": 2.0}), "achieved_rate": 99.0, "peak_in_flight": 10})
+    assert _client_flags(on_time, connections=1024, replicas=1) == []
+
+
+# ---------------------------------------------------------------- physical bound
+
+
+def _fake_catalogues(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1 B-parameter model on a GPU with 1 GB/s: in BF16 one stream cannot
+    decode faster than 1e9 / 2e9 = 0.5 tokens/s."""
+    entry = {"source": "test", "as_of": date(2026, 1, 1)}
+    model = {"hf_id": "test/tiny-1b", "params_b_total": 1.0, "params_b_active": 1.0, "num_layers": 4, "num_attention_heads": 8, "num_kv_heads": 8, "head_dim": 64, "hidden_size": 512, "context_length": 4096, **entry}
+    gpu = {"memory_gb": 80, "memory_bandwidth_gbps": 1.0, "bf16_tflops": 100, "tdp_w": 300, "sources": ["test"], "as_of": date(2026, 1, 1), "cloud_price": {"usd_per_gpu_hour": 1.0, "provider": "test", "market": "test", "source": "test", "as_of": date(2026, 1, 1)}}
+    monkeypatch.setattr(bound_mod, "load_models", lambda: ModelCatalogue.model_validate({"models": {"tiny-1b": model}}))
+    monkeypatch.setattr(bound_mod, "load_gpus", lambda: GpuCatalogue.model_validate({"gpus": {"SlowGPU": gpu}}))
+
+
+def test_figures_above_the_physical_bound_are_flagged(serve: Callable[..., SimServer], monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_catalogues(monkeypatch)
+    server = serve({"test/tiny-1b": _fast()})
+    prof = RunnerProfile.model_validate(
+        {"name": "tiny", "provider": "openai_compatible", "model": "test/tiny-1b", "base_url": f"{server.base_url}/v1", "pricing": {"self_hosted": {"gpu": "SlowGPU", "gpus": 1, "cloud_price_per_gpu_hour": 1.0}}}
+    )
+    f = measure(prof, [s.input for s in _samples()], concurrencies=[2], requests_per_step=4)
+    assert f.bound is not None and f.bound.quant == "bf16" and f.bound.gpus == 1
+    assert f.bound.per_sequence_tps == pytest.approx(0.5)
+    (step,) = f.steps
+    assert step.decode_bound_per_stream_tps == pytest.approx(0.5)
+    assert step.decode_bound_aggregate_tps == pytest.approx(1.0)  # a batch of 2 shares one read of the weights
+    assert len(f.flags) == 2
+    assert "per-stream output" in f.flags[0] and "physical decode bound of 0.5 tokens/s" in f.flags[0]
+    assert "aggregate output" in f.flags[1] and "batch of 2" in f.flags[1] and "1×SlowGPU" in f.flags[1]
+    assert not f.simulated and not any("not checked" in n for n in f.notes)
+
+
+def test_bound_is_for_the_profiles_gpus_and_precision(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_catalogues(monkeypatch)
+    pricing = {"self_hosted": {"gpu": "SlowGPU", "gpus": 4, "cloud_price_per_gpu_hour": 1.0}}
+    b, note = bound_mod.decode_bound(RunnerProfile.model_validate({"name": "x", "provider": "openai_compatible", "model": "test/tiny-1b", "base_url": "http://h/v1", "pricing": pricing}))
+    assert note is None and b is not None and b.info.gpus == 4 and b.info.per_sequence_tps == pytest.approx(2.0)
+    assert bound_mod.quantisation(_profile("Qwen/Qwen2.5-72B-Instruct-AWQ")) == "int4"
+    assert bound_mod.quantisation(_profile("neuralmagic/Llama-3.3-70B-Instruct-FP8-dynamic")) == "fp8"
+    assert bound_mod.quantisation(_profile("meta-llama/Llama-3.3-70B-Instruct")) == "bf16"
+    # nothing to check against: simulated, API-priced, or a model the catalogue does not know
+    assert bound_mod.decode_bound(_profile("m", _fast()))[1] and "simulated" in str(bound_mod.decode_bound(_profile("m", _fast()))[1])
+    api = RunnerProfile.model_validate({"name": "a", "provider": "openai", "model": "gpt-5", "pricing": {"api": {"model": "gpt-5"}}})
+    assert "API runner" in str(bound_mod.decode_bound(api)[1])
+    unknown = RunnerProfile.model_validate({"name": "u", "provider": "openai_compatible", "model": "nobody/unknown", "base_url": "http://h/v1", "pricing": pricing})
+    assert "not in the model catalogue" in str(bound_mod.decode_bound(unknown)[1])
+
+
+# ---------------------------------------------------------------- store, chart, CLI
+
+
+def test_store_round_trip_keeps_the_latest_measurement(serve: Callable[..., SimServer], tmp_path: Path) -> None:
+    b = _fast()
+    server = serve({"m": b})
+    prof = _profile("m", b)
+    prompts = [s.input for s in _samples()]
+    first = measure(prof, prompts, concurrencies=[1, 2], requests_per_step=4, suite="mini", sim_base_url=server.base_url)
+    second = measure(prof, prompts, rates=[20.0], requests_per_step=6, warmup=2, sim_base_url=server.base_url)
+    store = Store(tmp_path / "evals.sqlite")
+    try:
+        assert "003_measurements" in store.applied_migrations()
+        assert latest(store, prof.name) is None
+        save(store, first)
+        assert latest(store, prof.name) == first
+        save(store, second)
+        assert latest(store, prof.name) == second
+        assert latest(store, "someone-else") is None
+    finally:
+        store.close()
+    reopened = Store(tmp_path / "evals.sqlite")
+    try:
+        loaded = latest(reopened, prof.name)
+        assert loaded is not None and loaded.model_dump() == second.model_dump() and loaded.tasks_per_hour == second.tasks_per_hour
+    finally:
+        reopened.close()
+
+
+def test_frontier_chart_is_inline_svg(serve: Callable[..., SimServer]) -> None:
+    b = _fast()
+    server = serve({"m": b})
+    f = measure(_profile("m", b), [s.input for s in _samples()], concurrencies=[1, 2], requests_per_step=4, sim_base_url=server.base_url)
+    svg = frontier_svg(f)
+    assert svg.startswith("<svg") and "<!--" not in svg
+    assert "SIMULATED" in svg and "C=2" in svg and "Time to first token" in svg and "SLO 500 ms" in svg
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "evals.cli", *args], capture_output=True, text=True, env={**os.environ, "CI": "1"}, timeout=120)
+
+
+def test_cli_measure_prints_json_and_stores_it(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path, {"a": sim_runner("model-a", ttft_ms=5, tokens_per_second=2000)})
+    r = _cli("measure", "-w", str(ws), "--runner", "a", "--concurrency", "1,2", "--requests", "4", "--json")
+    assert r.returncode == 0, r.stderr
+    f = Frontier.model_validate(json.loads(r.stdout))
+    assert [s.level for s in f.steps] == [1, 2] and f.suite == "mini" and f.simulated
+    assert "SIMULATED" in r.stderr
+    store = Store(ws / "reports" / "evals.sqlite")
+    try:
+        assert latest(store, "a") == f
+    finally:
+        store.close()
+    r = _cli("measure", "-w", str(ws), "--runner", "a", "--rate", "20", "--requests", "6", "--ttft-slo-ms", "300")
+    assert r.returncode == 0, r.stderr
+    assert "SIMULATED" in r.stdout and "operating point" in r.stdout and "lag p99" in r.stdout
+    r = _cli("measure", "-w", str(ws), "--runner", "a", "--concurrency", "1", "--rate", "2")
+    assert r.returncode == 2 and "not both" in r.stderr
+    r = _cli("measure", "-w", str(ws), "--runner", "a", "--concurrency", "one")
+    assert r.returncode == 2 and "comma-separated numbers" in r.stderr
