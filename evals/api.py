@@ -164,8 +164,11 @@ def list_runs(*, workspace: str | Path = ".", store: str | Path | None = None, l
     st = open_store(workspace, store)
     try:
         return st.query(
-            "SELECT r.id, r.suite, r.status, r.created_at, r.reference_runner, GROUP_CONCAT(rr.runner, ', ') runners "
-            "FROM runs r LEFT JOIN run_runners rr ON rr.run_id = r.id GROUP BY r.id ORDER BY r.created_at DESC LIMIT ?",
+            "SELECT r.id, r.suite, r.suite_hash, r.status, r.created_at, r.finished_at, r.git_commit, r.tool_version, r.reference_runner, "
+            "GROUP_CONCAT(rr.runner, ', ') runners, "
+            "(SELECT GROUP_CONCAT(DISTINCT a.served_model) FROM attempts a WHERE a.run_id = r.id AND a.final = 1) served_models, "
+            "(SELECT g.result FROM gate_results g WHERE g.run_id = r.id ORDER BY g.id DESC LIMIT 1) gate "
+            "FROM runs r LEFT JOIN run_runners rr ON rr.run_id = r.id GROUP BY r.id ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?",
             (limit,),
         )
     finally:
@@ -313,3 +316,101 @@ def plan_samples(*, margin: float = 0.05, expected_gap: float = 0.0, discordance
 
     disc = discordance if discordance is not None else max(discordance_from_rates(reference_rate, reference_rate + expected_gap), abs(expected_gap))
     return samples_needed(margin, expected_gap, disc, alpha=alpha, power=power), disc
+
+
+def size_deployment(*, model: str, gpu: str, quant: str = "fp16", context: int = 8192, concurrency: int = 16, gpus: int | None = None, kv_dtype: str = "fp16", gpu_memory_utilization: float = 0.9) -> dict[str, Any]:
+    """GPUs needed for weights + KV cache, KV capacity, and the decode bound from memory bandwidth."""
+    from evals.cost.catalogue import load_gpus, load_models
+    from evals.cost.sizing import size
+
+    m, g = load_models().get(model), load_gpus().get(gpu)
+    r = size(m, g, quant, context, concurrency, gpu_memory_utilization, kv_dtype, gpus=gpus)  # type: ignore[arg-type]
+    return {
+        "model": model, "hf_id": m.hf_id, "gpu": gpu, "quant": quant, "kv_dtype": kv_dtype, "context_tokens": context, "concurrency": concurrency,
+        "gpus": r.gpus, "fits": r.fits, "tensor_parallel_ok": r.tensor_parallel_ok,
+        "weights_gb": r.weights_bytes / 1e9, "kv_bytes_per_token": r.kv_bytes_per_token, "kv_needed_gb": r.kv_bytes_needed / 1e9,
+        "usable_gb": r.usable_bytes / 1e9, "kv_capacity_tokens": r.kv_capacity_tokens,
+        "bandwidth_gb_s": r.total_bandwidth_bytes_per_s / 1e9,
+        "decode_bound_tokens_per_s_per_sequence": r.decode_tokens_per_s_per_sequence_bound,
+        "decode_bound_tokens_per_s_at_concurrency": r.aggregate_decode_bound(concurrency, context),
+        "sources": {"model": m.source, "gpu": g.sources},
+    }
+
+
+def cost_calculator(
+    *,
+    workspace: str | Path = ".",
+    runners: list[str],
+    requests_per_day: float | None = None,
+    requests_per_month: float | None = None,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    peak_hour_share: float | None = None,
+    suite: str | None = None,
+    pass_rates: dict[str, float] | None = None,
+    capacities: dict[str, float] | None = None,
+    prices: str | Path | None = None,
+    store: str | Path | None = None,
+) -> dict[str, Any]:
+    """Projection and break-even over runner profiles and a workload, without running a suite.
+
+    The workload comes from the flags, else from the suite's workload profile.
+    Self-hosted capacity comes from --capacity, else from the runner's latest
+    `evals measure` with the same profile. Pass rates default to 1 (cost per
+    task = cost per completed task) unless given.
+    """
+    from evals.cost.projection import ApiRunner, SelfHostedRunner, Workload, break_even, project
+
+    ws = Path(workspace)
+    profiles = [find_runner(ws, r) for r in runners]
+    wp: dict[str, Any] = dict(find_suite(ws, suite).workload or {}) if suite else {}
+    cats = wp.get("categories") or {}
+    avg_in = input_tokens if input_tokens is not None else round(sum(c.get("share", 0) * c.get("avg_input_tokens", 0) for c in cats.values())) if cats else None
+    avg_out = output_tokens if output_tokens is not None else round(sum(c.get("share", 0) * c.get("avg_output_tokens", 0) for c in cats.values())) if cats else None
+    per_day = requests_per_day if requests_per_day is not None else (None if requests_per_month is not None else wp.get("requests_per_day"))
+    per_month = requests_per_month if requests_per_month is not None else (None if per_day is not None else wp.get("requests_per_month"))
+    if per_day is None and per_month is None:
+        raise ConfigError("give the volume: --requests-per-day or --requests-per-month (or --suite with a workload profile)")
+    if avg_in is None or avg_out is None:
+        raise ConfigError("give the request size: --input-tokens and --output-tokens (or --suite with a workload profile)")
+    try:
+        wl = Workload(requests_per_day=per_day, requests_per_month=per_month, avg_input_tokens=avg_in, avg_output_tokens=avg_out, peak_hour_share=peak_hour_share or wp.get("peak_hour_share") or 1 / 24)
+    except ValueError as e:
+        raise ConfigError(f"workload: {e}") from None
+    st = open_store(ws, store) if (ws / DEFAULT_STORE).exists() or store else None
+    models: dict[str, ApiRunner | SelfHostedRunner] = {}
+    notes: dict[str, str] = {}
+    try:
+        for p in profiles:
+            rate = (pass_rates or {}).get(p.name, 1.0)
+            rp = runner_pricing(p, Path(prices) if prices else None)
+            if rp.kind == "api":
+                assert rp.price is not None
+                models[p.name] = ApiRunner.from_prices(p.name, rp.price, wl, rate, batch=rp.batch)
+                notes[p.name] = rp.describe()
+                continue
+            cap = (capacities or {}).get(p.name)
+            src = "as given"
+            if cap is None and st is not None:
+                m = st.latest_measurement(p.name)
+                if m and m["profile_hash"] == p.profile_hash() and m["operating_point"]:
+                    cap, src = m["operating_point"].get("tasks_per_hour"), f"measured by evals measure on {m['created_at']}"
+            if not cap:
+                raise ConfigError(f"runner {p.name!r}: no capacity; run `evals measure --runner {p.name}` or give --capacity {p.name}=TASKS_PER_HOUR")
+            sh = p.pricing.self_hosted
+            assert sh is not None and rp.hourly_usd is not None
+            models[p.name] = SelfHostedRunner(name=p.name, hourly_cost_usd=rp.hourly_usd, tasks_per_hour=cap, gpus_per_replica=sh.gpus, pass_rate=rate)
+            notes[p.name] = f"self-hosted {rp.hardware}: ${rp.hourly_usd:,.2f}/h per replica, capacity {cap:,.0f} tasks/h {src}; replicas sized for the peak hour"
+    finally:
+        if st is not None:
+            st.close()
+    top = int(max(10 * wl.monthly_requests, 1_000_000))
+    evens = [
+        {"self_hosted": s.name, "api": a.name, "requests_per_month": break_even(wl, a, s, top, points=20).requests_per_month, "searched_up_to": top}
+        for s in models.values() if isinstance(s, SelfHostedRunner) for a in models.values() if isinstance(a, ApiRunner)
+    ]
+    return {
+        "workload": wl.model_dump() | {"monthly_requests": wl.monthly_requests},
+        "projections": [project(wl, m).model_dump() | {"basis": notes[n]} for n, m in models.items()],
+        "break_even": evens,
+    }

@@ -129,7 +129,8 @@ def runs(workspace: Path, store: Path | None, limit: int, as_json: bool) -> None
         click.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
-        click.echo(f"{r['id']}  {r['status']:<11} {r['suite']:<12} ref={r['reference_runner']}  runners: {r['runners']}")
+        gate = f"  gate={r['gate']}" if r["gate"] else ""
+        click.echo(f"{r['id']}  {r['status']:<11} {r['suite']:<12} ref={r['reference_runner']}  runners: {r['runners']}  git={(r['git_commit'] or 'unknown')[:10]}{gate}")
 
 
 @main.command()
@@ -165,6 +166,89 @@ def plan(margin: float, expected_gap: float, discordance: float | None, referenc
     except ValueError as e:
         raise ConfigError(str(e)) from None
     click.echo(f"{n} paired samples for {power:.0%} power to show non-inferiority at a {margin * 100:g}-point margin (expected gap {expected_gap * 100:+g} points, discordance {disc:.3f}, {1 - alpha:.0%} interval)")
+
+
+@main.command()
+@click.option("--model", required=True, help="Open model from the catalogue (id, alias or Hugging Face id), e.g. llama-3.3-70b.")
+@click.option("--gpu", required=True, help="GPU from the catalogue, e.g. A100-80GB, H100-SXM.")
+@click.option("--quant", default="fp16", show_default=True, type=click.Choice(["fp16", "bf16", "fp8", "int8", "int4"]))
+@click.option("--kv-dtype", default="fp16", show_default=True, type=click.Choice(["fp16", "bf16", "fp8"]))
+@click.option("--context", default=8192, show_default=True, help="Tokens per sequence (prompt + output).")
+@click.option("--concurrency", default=16, show_default=True, help="Sequences in flight.")
+@click.option("--gpus", type=int, help="Check this many GPUs instead of finding the smallest count that fits.")
+@click.option("--json", "as_json", is_flag=True)
+def size(model: str, gpu: str, quant: str, kv_dtype: str, context: int, concurrency: int, gpus: int | None, as_json: bool) -> None:
+    """GPUs needed for a model (weights + KV cache) and its decode throughput bound."""
+    try:
+        r = api.size_deployment(model=model, gpu=gpu, quant=quant, context=context, concurrency=concurrency, gpus=gpus, kv_dtype=kv_dtype)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    click.echo(f"{model} at {quant} on {gpu}, {concurrency} sequences x {context} tokens (KV {kv_dtype}):")
+    click.echo(f"  weights            {r['weights_gb']:.1f} GB")
+    click.echo(f"  KV cache           {r['kv_bytes_per_token'] / 1e3:.1f} kB/token -> {r['kv_needed_gb']:.1f} GB for the sequences in flight")
+    fits = "fits" if r["fits"] else "DOES NOT FIT"
+    click.echo(f"  GPUs               {r['gpus']} ({r['usable_gb']:.0f} GB usable at 90%: {fits}; tensor parallel {'ok' if r['tensor_parallel_ok'] else 'NOT possible: heads not divisible'})")
+    click.echo(f"  KV capacity        {r['kv_capacity_tokens']:,} tokens beside the weights")
+    click.echo(f"  decode bound       {r['decode_bound_tokens_per_s_per_sequence']:.1f} tokens/s per sequence ({r['bandwidth_gb_s']:,.0f} GB/s / {r['weights_gb']:.1f} GB read per step)")
+    click.echo(f"                     {r['decode_bound_tokens_per_s_at_concurrency']:,.0f} tokens/s summed over {concurrency} sequences")
+
+
+def _pairs(values: tuple[str, ...], flag: str) -> dict[str, float]:
+    out = {}
+    for v in values:
+        name, sep, num = v.partition("=")
+        try:
+            out[name] = float(num)
+        except ValueError:
+            raise ConfigError(f"{flag} {v!r}: expected RUNNER=NUMBER") from None
+        if not sep:
+            raise ConfigError(f"{flag} {v!r}: expected RUNNER=NUMBER")
+    return out
+
+
+@main.command()
+@_workspace
+@click.option("--runner", "-r", "runners", multiple=True, required=True)
+@click.option("--suite", help="Take the workload from this suite's workload profile.")
+@click.option("--requests-per-day", type=float)
+@click.option("--requests-per-month", type=float)
+@click.option("--input-tokens", type=int, help="Average input tokens per request.")
+@click.option("--output-tokens", type=int, help="Average output tokens per request.")
+@click.option("--peak-hour-share", type=float, help="Share of a day's requests in its busiest hour (1/24 if flat).")
+@click.option("--pass-rate", "pass_rates", multiple=True, help="RUNNER=RATE, e.g. llama-3.3-70b-vllm=0.91 (default 1).")
+@click.option("--capacity", "capacities", multiple=True, help="RUNNER=TASKS_PER_HOUR for self-hosted runners not yet measured.")
+@click.option("--prices", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@_store
+@click.option("--json", "as_json", is_flag=True)
+def cost(workspace: Path, runners: tuple[str, ...], suite: str | None, requests_per_day: float | None, requests_per_month: float | None, input_tokens: int | None, output_tokens: int | None, peak_hour_share: float | None, pass_rates: tuple[str, ...], capacities: tuple[str, ...], prices: Path | None, store: Path | None, as_json: bool) -> None:
+    """Monthly cost and break-even of runners at a workload, without running a suite."""
+    r = api.cost_calculator(
+        workspace=workspace, runners=list(runners), suite=suite, requests_per_day=requests_per_day, requests_per_month=requests_per_month,
+        input_tokens=input_tokens, output_tokens=output_tokens, peak_hour_share=peak_hour_share,
+        pass_rates=_pairs(pass_rates, "--pass-rate"), capacities=_pairs(capacities, "--capacity"), prices=prices, store=store,
+    )
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    w = r["workload"]
+    t = Table(title=f"{w['monthly_requests']:,.0f} requests/month, {w['avg_input_tokens']} in / {w['avg_output_tokens']} out tokens, {w['peak_hour_share']:.0%} in the peak hour")
+    for col in ("runner", "kind", "replicas", "GPUs", "monthly", "utilisation", "per task", "per completed task"):
+        t.add_column(col, justify="left" if col in ("runner", "kind") else "right")
+    for p in r["projections"]:
+        util = f"{p['utilisation']:.0%}" if p["utilisation"] is not None else "-"
+        t.add_row(p["runner"], p["kind"], str(p["replicas"] or "-"), str(p["gpus"] or "-"), f"${p['monthly_cost']:,.0f}", util, f"${p['cost_per_task']:.5f}", f"${p['cost_per_completed_task']:.5f}")
+    Console(width=None if sys.stdout.isatty() else 160).print(t)
+    for b in r["break_even"]:
+        v = b["requests_per_month"]
+        click.echo(f"{b['self_hosted']} is cheaper than {b['api']} per completed task above {v:,} requests/month" if v else f"{b['self_hosted']} is not cheaper than {b['api']} up to {b['searched_up_to']:,} requests/month")
+    for p in r["projections"]:
+        click.echo(f"  {p['runner']}: {p['basis']}")
 
 
 @main.command()

@@ -50,13 +50,13 @@ class RunnerPricing:
         assert self.hourly_usd is not None and self.utilisation is not None
         return tasks * self.hourly_usd / (tasks_per_hour * self.utilisation)
 
-    def describe(self, tasks_per_hour: float | None = None) -> str:
+    def describe(self, tasks_per_hour: float | None = None, source: str = "achieved in this run (concurrency ÷ mean latency)") -> str:
         if self.kind == "api":
             assert self.price is not None
             p = self.price
             batch = ", batch API ×%g" % p.batch_discount if self.batch else ""
             return f"API tokens at ${p.input:g} in / ${p.output:g} out per million{batch} ({p.source}, as of {p.as_of})"
-        tph = f"{tasks_per_hour:,.0f} tasks/h achieved in this run (concurrency ÷ mean latency)" if tasks_per_hour else "no throughput measured"
+        tph = f"{tasks_per_hour:,.0f} tasks/h {source}" if tasks_per_hour else "no throughput measured"
         return f"self-hosted {self.hardware}: ${self.hourly_usd:,.2f}/h ÷ ({tph} × {self.utilisation:.0%} utilisation)"
 
     def source_row(self, runner: str) -> dict[str, object]:

@@ -44,6 +44,8 @@ class SizingResult(BaseModel):
     kv_bytes_needed: float
     """KV cache for `concurrency` sequences of `context_tokens` each."""
     gpus: int
+    fits: bool
+    """Whether weights + KV for the requested concurrency fit on `gpus` (always true when the count was chosen here)."""
     usable_bytes: float
     """Memory the engine may use on all `gpus`: GPUs × memory × gpu_memory_utilization."""
     kv_capacity_tokens: int
@@ -86,9 +88,11 @@ def size(
     concurrency: int,
     gpu_memory_utilization: float = 0.9,
     kv_dtype: KvDtype = "fp16",
+    gpus: int | None = None,
 ) -> SizingResult:
     """The smallest power-of-two GPU count that holds the weights plus KV cache
-    for `concurrency` sequences of `context_tokens` tokens, and what it allows."""
+    for `concurrency` sequences of `context_tokens` tokens, and what it allows;
+    or, with `gpus` given, what that many GPUs allow and whether it fits."""
     if quant not in BYTES_PER_PARAM:
         raise ValueError(f"unknown quantisation {quant!r}; one of {', '.join(BYTES_PER_PARAM)}")
     if context_tokens < 1 or concurrency < 1:
@@ -100,9 +104,12 @@ def size(
     per_token = kv_bytes_per_token(model, kv_dtype)
     kv_needed = per_token * context_tokens * concurrency
     per_gpu = gpu.memory_gb * GB * gpu_memory_utilization
-    gpus = 1
-    while gpus * per_gpu < weights + kv_needed:
-        gpus *= 2
+    if gpus is None:
+        gpus = 1
+        while gpus * per_gpu < weights + kv_needed:
+            gpus *= 2
+    elif gpus < 1:
+        raise ValueError(f"gpus must be at least 1, got {gpus}")
     usable = gpus * per_gpu
     # FP8 models run on FP8 tensor cores; int8/int4 kernels at best match them.
     # Taking the faster rate keeps the bound an upper bound.
@@ -116,6 +123,7 @@ def size(
         kv_bytes_per_token=per_token,
         kv_bytes_needed=kv_needed,
         gpus=gpus,
+        fits=usable >= weights + kv_needed,
         usable_bytes=usable,
         kv_capacity_tokens=max(0, math.floor((usable - weights) / per_token)),
         tensor_parallel_ok=model.num_attention_heads % gpus == 0,
