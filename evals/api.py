@@ -405,6 +405,7 @@ def cost_calculator(
         if st is not None:
             st.close()
     top = int(max(10 * wl.monthly_requests, 1_000_000))
+    owned = [_owned_vs_rented(p) for p in profiles if p.pricing.self_hosted and p.pricing.self_hosted.purchase]
     evens = [
         {"self_hosted": s.name, "api": a.name, "requests_per_month": break_even(wl, a, s, top, points=20).requests_per_month, "searched_up_to": top}
         for s in models.values() if isinstance(s, SelfHostedRunner) for a in models.values() if isinstance(a, ApiRunner)
@@ -413,4 +414,22 @@ def cost_calculator(
         "workload": wl.model_dump() | {"monthly_requests": wl.monthly_requests},
         "projections": [project(wl, m).model_dump() | {"basis": notes[n]} for n, m in models.items()],
         "break_even": evens,
+        "owned_vs_rented": owned,
+    }
+
+
+def _owned_vs_rented(profile: RunnerProfile) -> dict[str, Any]:
+    """For an owned server: the utilisation above which owning beats renting the same GPUs (catalogue cloud price)."""
+    from evals.cost.catalogue import load_gpus
+    from evals.cost.selfhosted import owned_vs_rented_breakeven_utilisation
+
+    sh = profile.pricing.self_hosted
+    assert sh is not None and sh.purchase is not None
+    g = load_gpus().get(sh.gpu)
+    rented = g.cloud_price.usd_per_gpu_hour * sh.gpus
+    u = owned_vs_rented_breakeven_utilisation(sh.purchase, rented)
+    return {
+        "runner": profile.name, "rented_hourly_usd": rented, "rented_source": f"{g.cloud_price.provider} {g.cloud_price.market} ({g.cloud_price.source}, {g.cloud_price.as_of})",
+        "breakeven_utilisation": u, "expected_utilisation": sh.utilisation,
+        "verdict": "owning never beats renting on demand" if u is None else ("owning is cheaper" if sh.utilisation > u else "renting is cheaper") + f" at the expected {sh.utilisation:.0%} utilisation (break-even {u:.0%})",
     }

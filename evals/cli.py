@@ -247,6 +247,8 @@ def cost(workspace: Path, runners: tuple[str, ...], suite: str | None, requests_
     for b in r["break_even"]:
         v = b["requests_per_month"]
         click.echo(f"{b['self_hosted']} is cheaper than {b['api']} per completed task above {v:,} requests/month" if v else f"{b['self_hosted']} is not cheaper than {b['api']} up to {b['searched_up_to']:,} requests/month")
+    for o in r["owned_vs_rented"]:
+        click.echo(f"{o['runner']}: {o['verdict']}; renting the same GPUs costs ${o['rented_hourly_usd']:,.2f}/h ({o['rented_source']})")
     for p in r["projections"]:
         click.echo(f"  {p['runner']}: {p['basis']}")
 

@@ -35,7 +35,7 @@ class RunnerData:
     served_models: list[str]
     """Model names the server reported in its responses (e.g. a vLLM served-model name)."""
     server_facts: list[dict[str, Any]]
-    """Rows of the `server_facts` table (vLLM version etc.) where the store has one."""
+    """Per server: base_url, version (e.g. vLLM's) and served models, where the server told."""
     summary: RunnerSummary
     categories: dict[str, CategoryResult]
     status: dict[str, str]
@@ -56,21 +56,14 @@ class RunData:
         return str(self.run["id"])
 
 
-def _has_table(store: Store, name: str) -> bool:
-    return bool(store.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)))
-
-
 def _server_facts(store: Store, run_id: str) -> dict[str, list[dict[str, Any]]]:
-    """Server facts per runner, read generically: the table belongs to the launch stage, which may add columns."""
-    if not _has_table(store, "server_facts"):
-        return {}
-    cols = {r["name"] for r in store.query("SELECT name FROM pragma_table_info('server_facts')")}
-    if "run_id" not in cols:
-        return {}
+    """Per runner, what its servers said about themselves: base URL, version (vLLM's
+    /version) and served models. The /metrics deltas are left out: they differ every run."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for row in store.query("SELECT * FROM server_facts WHERE run_id=?", (run_id,)):
-        facts = {k: v for k, v in row.items() if k != "run_id" and v is not None}
-        out.setdefault(str(row.get("runner", "")), []).append(facts)
+    for f in store.server_facts(run_id):
+        if f["kind"] == "server":
+            d = f["data"]
+            out.setdefault(f["runner"], []).append({"base_url": f["base_url"], "version": d.get("version"), "models": d.get("models", [])})
     return out
 
 
