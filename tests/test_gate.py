@@ -243,6 +243,22 @@ def test_usage_errors_exit_3(tmp_path: Path) -> None:
     assert res.exit_code == USAGE and "unknown field" in res.output
 
 
+def test_server_version_change_is_reported_not_judged(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path, {"m": _runner(accuracy={"default": 0.95})}, n_samples=60)
+    old, new = _run(ws), _run(ws)
+    st = api.open_store(ws)
+    for run_id, version in ((old, "0.8.4"), (new, "0.9.1")):
+        st.add_server_fact(run_id, "m", "http://gpu-1:8000/v1", "server", {"version": version, "models": [{"id": "m"}], "unavailable": {}})
+        st.add_server_fact(run_id, "m", "http://gpu-1:8000/v1", "metrics", {"tokens": 1000 + len(version)})  # differs every run: ignored
+    st.commit()
+    assert [p["server_versions"] for p in trend(st, "mini", "m")] == [["0.8.4"], ["0.9.1"]]
+    st.close()
+    rep = api.gate(workspace=ws, run_id=new, baseline=old, options=QUIET_LATENCY)
+    assert rep.exit_code == PASS and rep.runners[0].notes == ["server version changed: 0.8.4 → 0.9.1"]
+    facts = api.compare_runs(workspace=ws, run_a=old, run_b=new).runners[0].server_facts_b
+    assert facts == [{"base_url": "http://gpu-1:8000/v1", "version": "0.9.1", "models": [{"id": "m"}]}]
+
+
 # ---------------------------------------------------------------- nightly and its lock
 
 

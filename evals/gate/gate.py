@@ -118,8 +118,11 @@ def _notes(r: RunnerComparison) -> list[str]:
         notes.append(f"model changed: {r.model_a} → {r.model_b}")
     if r.served_models_a != r.served_models_b:
         notes.append(f"served model changed: {', '.join(r.served_models_a) or 'unknown'} → {', '.join(r.served_models_b) or 'unknown'}")
-    if r.server_facts_a != r.server_facts_b:
-        notes.append(f"server facts changed: {r.server_facts_a} → {r.server_facts_b}")
+    versions_a, versions_b = (sorted({str(f.get("version")) for f in facts}) for facts in (r.server_facts_a, r.server_facts_b))
+    if versions_a != versions_b:
+        notes.append(f"server version changed: {', '.join(versions_a) or 'unknown'} → {', '.join(versions_b) or 'unknown'}")
+    elif r.server_facts_a != r.server_facts_b:
+        notes.append("servers changed (base URL or served models; see `evals compare`)")
     return notes
 
 

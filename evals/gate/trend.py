@@ -41,13 +41,18 @@ def trends(store: Store, suite: str, runners: list[str], last_n: int = 20, price
         model = analyse(store, run_id, None, prices)
         gate = latest_gate_result(store, run_id)
         hashes = {x["runner"]: x["profile_hash"] for x in store.query("SELECT runner, profile_hash FROM run_runners WHERE run_id=?", (run_id,))}
+        versions: dict[str, set[str]] = {}
+        for f in store.server_facts(run_id):
+            if f["kind"] == "server" and f["data"].get("version"):
+                versions.setdefault(f["runner"], set()).add(f["data"]["version"])
         for s in model.runners:
             if run_id not in wanted.get(s.name, ()):
                 continue
             out[s.name].append(
                 {
                     "run_id": run_id, "created_at": model.created_at, "git_commit": model.git_commit, "suite_hash": model.suite_hash,
-                    "runner": s.name, "model": s.model, "profile_hash": hashes.get(s.name), "simulated": s.simulated,
+                    "runner": s.name, "model": s.model, "profile_hash": hashes.get(s.name), "server_versions": sorted(versions.get(s.name, ())),
+                    "simulated": s.simulated,
                     "samples": s.samples, "answered": s.answered, "completed": s.completed,
                     "error_rate": s.errors / s.samples if s.samples else 0.0,
                     "pass_rate": s.pass_rate, "pass_rate_ci": s.pass_rate_ci,
@@ -59,7 +64,8 @@ def trends(store: Store, suite: str, runners: list[str], last_n: int = 20, price
 
 def trend(store: Store, suite: str, runner: str, last_n: int = 20, prices: Path | None = None) -> list[dict[str, Any]]:
     """One runner's points, oldest first: pass rate with its Wilson 95% interval,
-    cost per completed task, latency p95, error rate and the gate result per run."""
+    cost per completed task, latency p95, error rate, server versions and the
+    gate result per run."""
     return trends(store, suite, [runner], last_n, prices)[runner]
 
 

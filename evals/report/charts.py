@@ -16,11 +16,14 @@ from __future__ import annotations
 import io
 import re
 from contextlib import contextmanager
-from typing import Iterator, NamedTuple
+from itertools import cycle
+from typing import Callable, Iterator, NamedTuple
 
 import matplotlib
+from matplotlib.axis import Axis
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
@@ -28,6 +31,8 @@ BLUE, ORANGE, VERMILLION, GREY = "#0072B2", "#E69F00", "#D55E00", "#7F7F7F"
 TEXT_RED = "#A63D00"
 """Vermillion darkened to a 6:1 contrast on white, for text."""
 VERDICT_COLOURS = {"good enough": BLUE, "not good enough": VERMILLION}
+API_STYLES = ((ORANGE, "--"), (VERMILLION, "-."), ("#CC79A7", ":"), ("#009E73", (0, (5, 1, 1, 1))), ("#56B4E9", (0, (1, 1))))
+"""Colour and dash per API line: the rest of Okabe-Ito, each with its own dash so lines stay apart in grey print too."""
 _PROLOG = re.compile(r"\A.*?(?=<svg\b)", re.S)
 _COMMENT = re.compile(r"<!--.*?-->\s*", re.S)
 _GROUP_ID = re.compile(r' id="[A-Za-z][\w.]*_\d+"')
@@ -157,6 +162,80 @@ def latency_bars(rows: list[Latency], simulated: bool) -> str | None:
         axes[0].invert_yaxis()
         axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
         return _to_svg(fig, simulated)
+
+
+class CurvePoint(NamedTuple):
+    volume: float
+    """Requests per month."""
+    monthly: float
+    per_completed: float
+
+
+class ApiLine(NamedTuple):
+    label: str
+    points: list[CurvePoint]
+    break_even: CurvePoint | None
+    """The self-hosted runner's point at the break-even volume against this API; None: it never breaks even."""
+
+
+def break_even_chart(name: str, self_hosted: str, staircase: list[CurvePoint], apis: list[ApiLine], volume: float, simulated: bool) -> str | None:
+    """One self-hosted runner against each API as monthly volume grows: monthly cost, and cost per completed task.
+
+    Both axes are logarithmic, so an API's cost (price × volume) is a straight
+    line and the self-hosted cost a staircase, one step per added replica.
+    The break-even is defined per completed task, so it sits where the lines
+    of the right panel cross; on the left it can sit off the crossing by the
+    ratio of the pass rates. `name` keeps the SVG ids of several such charts
+    in one page apart.
+    """
+    if not staircase or not apis:
+        return None
+    with _style(f"break-even-{name}"):
+        fig = Figure(figsize=(8.4, 3.6))
+        axes = fig.subplots(1, 2)
+        panels = ((axes[0], "monthly", "Monthly cost (USD)"), (axes[1], "per_completed", "Cost per completed task (USD)"))
+        xs = [p.volume for p in staircase]
+        for ax, field, title in panels:
+            ax.plot(xs, [getattr(p, field) for p in staircase], color=BLUE, linewidth=2.2, drawstyle="steps-post" if field == "monthly" else "default", label=f"{self_hosted} (self-hosted)")
+            for line, (colour, dash) in zip(apis, cycle(API_STYLES)):
+                ax.plot([p.volume for p in line.points], [getattr(p, field) for p in line.points], color=colour, linestyle=dash, linewidth=1.6, label=f"{line.label} (API)")
+                if line.break_even:
+                    ax.plot([line.break_even.volume], [getattr(line.break_even, field)], "D", color=colour, markersize=8, markeredgecolor="black", label=f"break-even vs {line.label}: {line.break_even.volume:,.0f}/month")
+            ax.axvline(volume, color="#333333", linewidth=1, linestyle=(0, (2, 2)), label=f"your volume: {volume:,.0f}/month")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            _log_ticks(ax.xaxis, _compact)
+            _log_ticks(ax.yaxis, _dollars)
+            ax.set_xlabel("Requests per month")
+            ax.set_title(title, fontsize=9, loc="left")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=8, frameon=False)
+        fig.tight_layout()
+        return _to_svg(fig, simulated)
+
+
+def _log_ticks(axis: Axis, fmt: Callable[[float], str]) -> None:
+    """Plain labels on a log axis: every power of ten, and 2× and 5× between them.
+
+    matplotlib's own log labels are mathtext, which the charts switch off, so
+    they would print as source; the 2× and 5× labels keep a span of under
+    two decades from showing a single number.
+    """
+    axis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
+    axis.set_minor_formatter(FuncFormatter(lambda v, _: fmt(v) if f"{v:.0e}"[0] in "25" else ""))
+
+
+def _compact(x: float) -> str:
+    """A volume tick: 20k, 1.5M."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if x >= size:
+            return f"{x / size:g}{suffix}"
+    return f"{x:g}"
+
+
+def _dollars(x: float) -> str:
+    """A cost tick: $0.001, $20, $5k."""
+    return f"${_compact(x)}" if x >= 1000 else f"${x:g}"
 
 
 def cell_colours(value: float | None, palette: str = "cividis") -> tuple[str, str]:

@@ -29,8 +29,9 @@ from typing import Any, NamedTuple
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from evals.cost.projection import DAYS_PER_MONTH
 from evals.report import charts
-from evals.report.model import CategoryResult, FailureRow, ReportModel
+from evals.report.model import BreakEvenResult, CategoryResult, FailureRow, ReportModel
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEXT_LIMIT = 5_000
@@ -67,11 +68,35 @@ def render_html(model: ReportModel) -> str:
         script=Markup(script),
         runners={r.name: r for r in model.runners},
         heatmap=_heatmap(model),
+        category_results={(c.runner, c.category): c for c in model.categories},
+        days_per_month=DAYS_PER_MONTH,
+        break_even=_break_even_views(model),
         category_verdicts=sorted(model.category_verdicts, key=lambda v: (v.category, v.candidate)),
         **_charts(model),
         confusion={runner: _confusion_view(cm) for runner, cm in model.confusion.items()},
         explorer=explorer_data(model.failures),
     )
+
+
+class BreakEvenView(NamedTuple):
+    """One self-hosted runner against every API: sentences, a chart, and the chart's figures at a few volumes."""
+
+    self_hosted: str
+    sentences: list[str]
+    chart: Markup | None
+    apis: list[str]
+    rows: list[tuple[float, bool, list[dict[str, float]]]]
+    """(requests per month, nearest to the team's volume, one curve point per API in `apis` order)."""
+
+
+def break_even_sentence(b: BreakEvenResult, volume: float) -> str:
+    """The break-even in words; says so when a later replica makes the API cheaper again above it."""
+    you = f"you are at {volume:,.0f}"
+    if b.requests_per_month is None:
+        return f"{b.self_hosted} does not become cheaper than {b.api} per completed task up to {b.searched_up_to:,} requests/month ({you})."
+    relapse = any(p["requests_per_month"] > b.requests_per_month and p["self_hosted_per_completed_task"] >= p["api_per_completed_task"] for p in b.curve)
+    caveat = "; not at every volume above that, since right after a replica is added the API can be cheaper again" if relapse else ""
+    return f"{b.self_hosted} becomes cheaper than {b.api} per completed task from {b.requests_per_month:,} requests/month ({you}){caveat}."
 
 
 def reveal(text: str) -> str:
@@ -238,6 +263,46 @@ def _charts(model: ReportModel) -> dict[str, Markup | None]:
         "latency_chart": charts.latency_bars(latency, model.simulated),
     }
     return {name: Markup(svg) if svg else None for name, svg in svgs.items()}
+
+
+def _break_even_views(model: ReportModel) -> list[BreakEvenView]:
+    """Break-even pairs grouped by self-hosted runner: one chart holds its staircase and every API's line.
+
+    The table rows are volumes every pair of the group sampled: the ends of
+    the curve, the one nearest the team's volume, and those either side of
+    each break-even, so the crossing shows in the figures as well as the
+    picture.
+    """
+    if model.workload is None:
+        return []
+    volume = model.workload.requests_per_month
+    groups: dict[str, list[BreakEvenResult]] = defaultdict(list)
+    for b in model.break_even:
+        groups[b.self_hosted].append(b)
+    views = []
+    for i, (self_hosted, pairs) in enumerate(groups.items()):
+        curves = [{p["requests_per_month"]: p for p in b.curve} for b in pairs]
+        staircase = {v: charts.CurvePoint(v, p["self_hosted_monthly"], p["self_hosted_per_completed_task"]) for c in curves for v, p in c.items()}
+        lines = []
+        for b, c in zip(pairs, curves):
+            at = c.get(b.requests_per_month) if b.requests_per_month is not None else None
+            points = [charts.CurvePoint(v, p["api_monthly"], p["api_per_completed_task"]) for v, p in sorted(c.items())]
+            marker = charts.CurvePoint(at["requests_per_month"], at["self_hosted_monthly"], at["self_hosted_per_completed_task"]) if at else None
+            lines.append(charts.ApiLine(reveal(b.api), points, marker))
+        common = sorted(set.intersection(*(set(c) for c in curves)))
+        nearest = min(common, key=lambda v: abs(v - volume), default=None)
+        picks = set(common[:1] + common[-1:] + ([nearest] if nearest is not None else []))
+        for b in pairs:
+            if b.requests_per_month is not None:
+                picks |= set([v for v in common if v < b.requests_per_month][-1:] + [v for v in common if v >= b.requests_per_month][:1])
+        chart = charts.break_even_chart(str(i), reveal(self_hosted), [staircase[v] for v in sorted(staircase)], lines, volume, model.simulated)
+        views.append(
+            BreakEvenView(
+                self_hosted, [break_even_sentence(b, volume) for b in pairs], Markup(chart) if chart else None, [b.api for b in pairs],
+                [(v, v == nearest, [c[v] for c in curves]) for v in sorted(picks)],
+            )
+        )
+    return views
 
 
 def _heatmap(model: ReportModel) -> list[tuple[str, list[tuple[CategoryResult | None, tuple[str, str]]]]]:
