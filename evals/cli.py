@@ -130,7 +130,8 @@ def runs(workspace: Path, store: Path | None, limit: int, as_json: bool) -> None
         return
     for r in rows:
         gate = f"  gate={r['gate']}" if r["gate"] else ""
-        click.echo(f"{r['id']}  {r['status']:<11} {r['suite']:<12} ref={r['reference_runner']}  runners: {r['runners']}  git={(r['git_commit'] or 'unknown')[:10]}{gate}")
+        sim = "SIMULATED " if r["simulated"] else ""
+        click.echo(f"{r['id']}  {r['status']:<11} {sim}{r['suite']:<12} ref={r['reference_runner']}  runners: {r['runners']}  git={(r['git_commit'] or 'unknown')[:10]}{gate}")
 
 
 @main.command()
