@@ -2,10 +2,11 @@
 
     python benchmarks/bench_import.py --lines 1000000 --sample 500
 
-The log is written to a temporary directory (about 1.5 KB a line: a system
+The log is written to a temporary directory (about 1.9 KB a line: a system
 prompt, one or two user turns, an answer, usage and a timestamp; a few
-percent of lines hold emails, phone numbers, card numbers or keys, and about
-12% repeat an earlier request exactly or nearly). Prints lines per second of
+percent of lines hold emails, phone numbers, card numbers or keys, and one
+line in eight reuses an earlier question, as is or with one word changed).
+Prints lines per second of
 the import alone and peak memory: the process's maximum resident set size
 (ru_maxrss) and, with --tracemalloc, Python's own peak allocation (tracing
 slows the import about twofold, so it is off by default).

@@ -321,6 +321,20 @@ def _fmt_change(x: float | None) -> str:
     return "" if x is None else f" ({100 * x:+.1f}%)"
 
 
+def _fmt_usd(x: float | None) -> str:
+    return "n/a" if x is None else f"${x:.6g}"
+
+
+def _fmt_ms(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.0f} ms"
+
+
+def _served(models: list[str], facts: list[dict[str, Any]]) -> str:
+    """Served model names and server versions (e.g. vLLM's), where the server told."""
+    versions = sorted({str(f["version"]) for f in facts if f.get("version")})
+    return (", ".join(models) or "unknown model") + (f" on server {', '.join(versions)}" if versions else "")
+
+
 def _print_comparison(c: Comparison) -> None:
     a, b = c.run_a, c.run_b
     click.echo(f"A {a['id']}  ({a['created_at']}, git {a['git_commit'] or 'unknown'}, tool {a['tool_version']}, suite {a['suite']} {a['suite_hash']})")
@@ -332,17 +346,15 @@ def _print_comparison(c: Comparison) -> None:
             click.echo(f"{where}: {', '.join(name)}")
     for r in c.runners:
         click.echo(f"\n{r.runner}" + (f"  [profile changed: {', '.join(r.profile_changes) or 'hash'}]" if r.profile_changed else ""))
-        if r.served_models_a != r.served_models_b or r.server_facts_a != r.server_facts_b:
-            click.echo(f"  server: {r.served_models_a} {r.server_facts_a} -> {r.served_models_b} {r.server_facts_b}")
+        served_a, served_b = _served(r.served_models_a, r.server_facts_a), _served(r.served_models_b, r.server_facts_b)
+        click.echo(f"  served: {served_a}" + (f" -> {served_b}" if served_b != served_a else ""))
         click.echo(f"  {'scope':<20} {'shared':>6} {'A':>7} {'B':>7}  {'gap B-A (95% CI)':<26} {'McNemar p':>9}")
         for s in [r.overall, *r.categories]:
             gap = "n/a" if s.gap is None or s.gap_ci is None else f"{100 * s.gap:+.1f} ({100 * s.gap_ci[0]:+.1f} to {100 * s.gap_ci[1]:+.1f})"
             p = "n/a" if s.mcnemar_p is None else f"{s.mcnemar_p:.3g}"
             click.echo(f"  {s.scope:<20} {s.n:>6} {_fmt_pct(s.pass_rate_a):>7} {_fmt_pct(s.pass_rate_b):>7}  {gap:<26} {p:>9}")
-        cost = lambda x: "n/a" if x is None else f"${x:.6g}"  # noqa: E731
-        lat = lambda x: "n/a" if x is None else f"{x:.0f} ms"  # noqa: E731
         click.echo(f"  errors {_fmt_pct(r.error_rate_a)} -> {_fmt_pct(r.error_rate_b)}; pass rate {_fmt_pct(r.pass_rate_a)} -> {_fmt_pct(r.pass_rate_b)}")
-        click.echo(f"  cost/completed {cost(r.cost_per_completed_a)} -> {cost(r.cost_per_completed_b)}{_fmt_change(r.cost_change)}; latency p95 {lat(r.latency_p95_a)} -> {lat(r.latency_p95_b)}{_fmt_change(r.latency_change)}")
+        click.echo(f"  cost/completed {_fmt_usd(r.cost_per_completed_a)} -> {_fmt_usd(r.cost_per_completed_b)}{_fmt_change(r.cost_change)}; latency p95 {_fmt_ms(r.latency_p95_a)} -> {_fmt_ms(r.latency_p95_b)}{_fmt_change(r.latency_change)}")
 
 
 @main.command()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from evals.report.model import CategoryResult, FailureRow, PriceSource, ReportModel, RunnerSummary, VerdictResult
+from evals.cost.projection import ApiRunner, SelfHostedRunner, Workload, break_even, project
+from evals.cost.routing import cheapest_assignment
+from evals.report.economics import CHECK
+from evals.report.model import (
+    BreakEvenResult, CascadeOption, CategoryResult, FailureRow, PriceSource, ProjectionRow, ReportModel, RoutingResult, RunnerSummary, VerdictResult, WorkloadUsed,
+)
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -23,7 +28,11 @@ HOSTILE_NAME = "<b onmouseover=alert(5)>q\u202ewen $x$</b>"
 """A hostile runner name: names are user data too, and land in tables and charts (where `$` would start mathtext)."""
 
 
-def _runner(name: str, role: str, pass_rate: float, simulated: bool, cost: float | None, ttft: float) -> RunnerSummary:
+SELF_HOSTED_HOURLY_USD, SELF_HOSTED_TASKS_PER_HOUR = 8.0, 2_450.0
+"""The self-hosted candidate: 4× A100-80GB at $2.00/GPU-hour, at the throughput its run achieved."""
+
+
+def _runner(name: str, role: str, pass_rate: float, simulated: bool, cost: float | None, ttft: float, self_hosted: bool) -> RunnerSummary:
     answered, samples = 190, 200
     completed = round(answered * pass_rate)
     return RunnerSummary(
@@ -33,8 +42,8 @@ def _runner(name: str, role: str, pass_rate: float, simulated: bool, cost: float
         pass_rate=completed / answered, pass_rate_ci=[max(0.0, pass_rate - 0.06), min(1.0, pass_rate + 0.05)], completion_rate=completed / samples,
         attempts=212, requests_sent=212, requests_reused=0, input_tokens=120_000, output_tokens=48_000,
         cost_total_usd=None if cost is None else cost * completed, cost_per_completed_task_usd=cost,
-        cost_basis="API list price, anthropic catalogue 2025-06-01" if role == "reference" else "4× A100-80GB at $2.00/GPU-hour, 812 tasks/h achieved",
-        throughput_tasks_per_hour=None if role == "reference" else 812.5,
+        cost_basis="4× A100-80GB at $2.00/GPU-hour, 2,450 tasks/h achieved" if self_hosted else "API list price, catalogue 2025-06-01",
+        throughput_tasks_per_hour=SELF_HOSTED_TASKS_PER_HOUR if self_hosted else None,
         ttft_ms_p50=ttft, ttft_ms_p95=ttft * 3, latency_ms_p50=ttft * 8, latency_ms_p95=ttft * 20, output_tps_p50=61.2,
     )
 
@@ -48,7 +57,12 @@ def _verdict(candidate: str, reference: str, category: str, gap: float, verdict:
 
 
 def make_model(n_failures: int = 12, simulated: bool = True, hostile: bool = True) -> ReportModel:
-    """Three runners, three categories (one small), verdicts, a confusion matrix and `n_failures` failure rows.
+    """Three runners, three categories (one small), verdicts, a confusion matrix, cost at volume and `n_failures` failure rows.
+
+    The reference and llama-8b are APIs, the candidate self-hosted; the cost
+    at volume is computed by evals.cost from these figures, so its numbers
+    agree with each other as analyse's would. The candidate breaks even with
+    the reference below the team's volume and never with llama-8b.
 
     With `hostile`, the failure rows, one runner name and one category carry
     the strings in HOSTILE, plus a 1 MB output.
@@ -56,9 +70,9 @@ def make_model(n_failures: int = 12, simulated: bool = True, hostile: bool = Tru
     cand = HOSTILE_NAME if hostile else "qwen-7b"
     names = ["claude", cand, "llama-8b"]
     runners = [
-        _runner("claude", "reference", 0.91, False, 0.0142, 420.0),
-        _runner(cand, "candidate", 0.87, simulated, 0.0021, 95.0),
-        _runner("llama-8b", "candidate", 0.74, simulated, None, 60.0),
+        _runner("claude", "reference", 0.91, False, 0.0142, 420.0, self_hosted=False),
+        _runner(cand, "candidate", 0.87, simulated, 0.0038, 95.0, self_hosted=True),
+        _runner("llama-8b", "candidate", 0.74, simulated, 0.00081, 60.0, self_hosted=False),
     ]
     cats = ["triage", "extraction", "<i>tiny</i>" if hostile else "tiny"]
     categories = [
@@ -67,6 +81,11 @@ def make_model(n_failures: int = 12, simulated: bool = True, hostile: bool = Tru
         for r, rate in zip(names, (0.92, 0.85, 0.70))
         for c, n in zip(cats, (100, 80, 20))
     ]
+    workload = WorkloadUsed(
+        requests_per_month=600_000, peak_hour_share=0.1, category_share=dict(zip(cats, (0.6, 0.35, 0.05))),
+        source="estimated from two weeks of support tickets", estimated=True,
+    )
+    projections, break_evens, routing, cascades = _economics(workload, runners, categories, cand)
     texts = HOSTILE if hostile else ["plain answer"]
     failures = [
         FailureRow(
@@ -98,6 +117,7 @@ def make_model(n_failures: int = 12, simulated: bool = True, hostile: bool = Tru
             "llama-8b": {"labels": ["a"], "matrix": "not a matrix", "accuracy": None},
         },
         judge_cost_usd=0.84,
+        workload=workload, projections=projections, break_even=break_evens, routing=routing, cascades=cascades,
         prices=[
             PriceSource(runner="claude", basis="API list price", source="javascript:alert(1)", as_of="2024-01-01", stale=True),
             PriceSource(runner=cand, basis="self-hosted: 4× A100-80GB", source="https://cloud.example/pricing", as_of="2025-05-20"),
@@ -109,3 +129,48 @@ def make_model(n_failures: int = 12, simulated: bool = True, hostile: bool = Tru
         },
         failures=failures,
     )
+
+
+def _economics(
+    wl: WorkloadUsed, runners: list[RunnerSummary], categories: list[CategoryResult], self_hosted: str
+) -> tuple[list[ProjectionRow], list[BreakEvenResult], RoutingResult, list[CascadeOption]]:
+    """Projection, break-even, routing and a cascade, the way analyse's economics builds them."""
+    workload = Workload(requests_per_month=wl.requests_per_month, peak_hour_share=wl.peak_hour_share)
+    models = {
+        r.name: SelfHostedRunner(name=r.name, hourly_cost_usd=SELF_HOSTED_HOURLY_USD, tasks_per_hour=SELF_HOSTED_TASKS_PER_HOUR, gpus_per_replica=4, pass_rate=r.pass_rate)
+        if r.name == self_hosted
+        else ApiRunner(name=r.name, cost_per_task=(r.cost_total_usd or 0.0) / r.samples, pass_rate=r.pass_rate)
+        for r in runners
+        if r.pass_rate
+    }
+    projections = []
+    for name, m in models.items():
+        pr = project(workload, m)
+        projections.append(
+            ProjectionRow(
+                runner=name, kind=pr.kind, requests_per_month=pr.requests_per_month, replicas=pr.replicas, gpus=pr.gpus, monthly_cost_usd=pr.monthly_cost,
+                utilisation=pr.utilisation, cost_per_task_usd=pr.cost_per_task, cost_per_completed_task_usd=pr.cost_per_completed_task,
+                capacity_tasks_per_hour=SELF_HOSTED_TASKS_PER_HOUR if name == self_hosted else None, capacity_source="this run" if name == self_hosted else None,
+            )
+        )
+    top = int(max(10 * wl.requests_per_month, 1_000_000))
+    sh = models[self_hosted]
+    assert isinstance(sh, SelfHostedRunner)
+    break_evens = []
+    for api in (m for m in models.values() if isinstance(m, ApiRunner)):
+        be = break_even(workload, api, sh, top, points=40)
+        break_evens.append(BreakEvenResult(self_hosted=self_hosted, api=api.name, requests_per_month=be.requests_per_month, searched_up_to=top, curve=[p.model_dump() for p in be.curve]))
+    cost = {p.runner: p.cost_per_task_usd for p in projections}
+    per_category = {c: {r.runner: (r.pass_rate or 0.0, cost[r.runner], r.answered) for r in categories if r.category == c} for c in wl.category_share}
+    a = cheapest_assignment(per_category, wl.category_share, "claude", 0.05)
+    routing = RoutingResult(
+        routes=a.routes, pass_rate=a.pass_rate, cost_per_task_usd=a.cost_per_task, reference_pass_rate=a.reference_pass_rate,
+        reference_cost_per_task_usd=a.reference_cost_per_task, method=a.method,
+    )
+    escalation, passed = 0.061, 0.883
+    per_task = cost[self_hosted] + escalation * cost["claude"]
+    cascade = CascadeOption(
+        local=self_hosted, escalate_to="claude", check=CHECK, paired=180, escalation_rate=escalation, pass_rate=passed,
+        cost_per_task_usd=per_task, cost_per_completed_task_usd=per_task / passed,
+    )
+    return projections, break_evens, routing, [cascade]

@@ -29,7 +29,7 @@ from evals import api
 from evals.cli import main
 from evals.gate.compare import Comparison
 from evals.gate.gate import INCONCLUSIVE, PASS, REGRESSION, USAGE, GateOptions, evaluate
-from evals.gate.junit import junit_xml
+from evals.gate.history import NoBaseline, find_baseline, record_gate_result
 from evals.gate.nightly import LockHeld, store_lock
 from evals.gate.rule import PairCounts, decide_quality, holm, mcnemar_drop_p
 from evals.gate.trend import trend, trend_svg
@@ -241,6 +241,25 @@ def test_usage_errors_exit_3(tmp_path: Path) -> None:
     bad.write_text("suite: mini\nrunners: [m]\nreuse_answers: true\n")
     res = _cli("nightly", str(bad))
     assert res.exit_code == USAGE and "unknown field" in res.output
+
+
+def test_last_pass_prefers_passes_then_runs_that_did_not_regress(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path, {"m": _runner()}, n_samples=40)
+    r1, r2, r3, r4 = (_run(ws) for _ in range(4))
+    st = api.open_store(ws)
+    try:
+        assert find_baseline(st, r4, "last-pass")[0] == r3
+        record_gate_result(st, r3, r2, "regression", 1, "{}")
+        assert find_baseline(st, r4, "last-pass")[0] == r2
+        record_gate_result(st, r2, r1, "regression", 1, "{}")
+        record_gate_result(st, r1, None, "regression", 1, "{}")
+        assert find_baseline(st, r4, "last-pass") == (r3, "the latest earlier run of this suite; every earlier one regressed")
+        record_gate_result(st, r1, None, "pass", 0, "{}")  # the latest result of a run is the one that counts
+        assert find_baseline(st, r4, "last-pass")[0] == r1
+        with pytest.raises(NoBaseline):
+            find_baseline(st, r1, "last-pass")
+    finally:
+        st.close()
 
 
 def test_server_version_change_is_reported_not_judged(tmp_path: Path) -> None:

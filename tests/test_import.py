@@ -182,6 +182,7 @@ def test_written_suite_validates_and_carries_the_workload(tmp_path: Path) -> Non
     assert suite.description.startswith("imported from openai_chat.jsonl, openai_chat_day2.jsonl.gz on ")
     assert [(x.name, x.args) for x in suite.scorers] == [("similarity", {"metric": "rougeL", "threshold": 0.5})]
     assert suite.workload == json.loads((suite_dir / "workload.json").read_text())
+    assert "avg_output_tokens" not in suite.workload["categories"]["other"]  # its one answer was refused
     assert "Pick scorers per category" in (suite_dir / "suite.yaml").read_text()
     assert json.loads((suite_dir / "import_report.json").read_text()) == report.model_dump(mode="json")
     assert report.sampling.selected == len(_samples(tmp_path, "s")) == 20
@@ -266,25 +267,36 @@ def test_workload_profile_hand_checked(tmp_path: Path) -> None:
     _import(tmp_path, ["workload.jsonl"], sample=2, min_per_category=1)
     w = json.loads((tmp_path / "tasks" / "s" / "workload.json").read_text())
     assert w["requests"] == 10  # all requests, not the 2 sampled
-    v = w["volume"]
-    assert v["source"] == "timestamps" and v["days_observed"] == 2
-    assert v["requests_per_day"] == 5.0  # 6 on Mar 1, 4 on Mar 2
-    assert v["requests_per_month"] == 152.2  # 5 * 365.25 / 12
+    assert w["volume_from"] == "timestamps" and w["days_observed"] == 2 and not w["estimated"]
+    assert w["source"] == "evals import: 10 timestamped requests on 2 days (2025-03-01 to 2025-03-02)"
+    assert w["requests_per_day"] == 5.0  # 6 on Mar 1, 4 on Mar 2
+    assert w["requests_per_month"] == 152.2  # 5 * 365.25 / 12
     # Mar 1: 4 of 6 in 09:00-10:00 UTC (one logged as 10:59:59+01:00); Mar 2: 3 of 4 in 20:00-21:00.
-    assert v["peak_hour_share"] == round((4 / 6 + 3 / 4) / 2, 4)
+    assert w["peak_hour_share"] == round((4 / 6 + 3 / 4) / 2, 4)
     billing, code = w["categories"]["billing"], w["categories"]["code"]
     assert billing["requests"] == 6 and billing["share"] == 0.6
     assert billing["input_tokens"] == {"count": 6, "mean": 35.0, "p50": 35.0, "p95": 57.5, "estimated": False, "estimated_count": 0}
     assert billing["output_tokens"] == {"count": 6, "mean": 20.0, "p50": 5.0, "p95": 72.5, "estimated": False, "estimated_count": 0}
+    assert (billing["avg_input_tokens"], billing["avg_output_tokens"]) == (35.0, 20.0)
     # No usage logged for code: characters / 4 (40, 80, 120, 400 chars; answers 4, 12, 20, 100 chars).
     assert code["input_tokens"] == {"count": 4, "mean": 40.0, "p50": 25.0, "p95": 89.5, "estimated": True, "estimated_count": 4}
     assert code["output_tokens"] == {"count": 4, "mean": 8.5, "p50": 4.0, "p95": 22.0, "estimated": True, "estimated_count": 4}
 
 
+def test_workload_profile_feeds_the_cost_projection(tmp_path: Path) -> None:
+    from evals.report.economics import workload_used
+
+    _import(tmp_path, ["workload.jsonl"])
+    used = workload_used(load_suite(tmp_path / "tasks" / "s").workload, {"billing": 6, "code": 4})
+    assert used.requests_per_month == 152.2 and used.peak_hour_share == 0.7083
+    assert used.category_share == {"billing": 0.6, "code": 0.4} and not used.estimated
+
+
 def test_workload_volume_from_the_user_or_unknown(tmp_path: Path) -> None:
     _import(tmp_path, ["tickets.csv"], "given", mapping={"input": "prompt"}, volume_per_day=1200)
-    v = json.loads((tmp_path / "tasks" / "given" / "workload.json").read_text())["volume"]
-    assert v == {"source": "user", "requests_per_day": 1200.0, "requests_per_month": 36525.0, "peak_hour_share": None}
+    w = json.loads((tmp_path / "tasks" / "given" / "workload.json").read_text())
+    assert (w["volume_from"], w["requests_per_day"], w["requests_per_month"], w["peak_hour_share"]) == ("user", 1200.0, 36525.0, None)
     _import(tmp_path, ["tickets.csv"], "unknown", mapping={"input": "prompt"})
-    v = json.loads((tmp_path / "tasks" / "unknown" / "workload.json").read_text())["volume"]
-    assert v["source"] == "unknown" and v["requests_per_day"] is None and "no timestamps" in v["note"]
+    w = json.loads((tmp_path / "tasks" / "unknown" / "workload.json").read_text())
+    assert w["volume_from"] == "unknown" and w["requests_per_day"] is None and w["estimated"]
+    assert "no timestamps" in w["source"]

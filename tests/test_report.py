@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from evals.report.model import SCHEMA_VERSION, ReportModel
-from evals.report.render import TEXT_LIMIT, explorer_data, fmt_usd, render
+from evals.report.model import SCHEMA_VERSION, BreakEvenResult, ReportModel
+from evals.report.render import TEXT_LIMIT, break_even_sentence, explorer_data, fmt_usd, render
 from report_fixtures import HOSTILE, HOSTILE_NAME, make_model
 
 URL_ATTRS = {"href", "xlink:href", "src", "srcset", "action", "formaction", "poster", "data", "background", "ping", "manifest"}
@@ -129,8 +129,105 @@ def test_names_are_escaped_in_tables_and_charts(hostile: Path) -> None:
     shown = "&lt;b onmouseover=alert(5)&gt;q[U+202E]wen $x$&lt;/b&gt;"
     assert raw.count(shown) >= 10
     svgs = re.findall(r"<svg xmlns.*?</svg>", raw, re.S)
-    assert len(svgs) == 3 and all(shown in s for s in svgs)
+    assert len(svgs) == 4 and all(shown in s for s in svgs)
     assert HOSTILE_NAME not in raw
+
+
+def test_names_are_escaped_in_cost_at_volume_and_routing(hostile: Path) -> None:
+    raw = hostile.read_text(encoding="utf-8")
+    shown = "&lt;b onmouseover=alert(5)&gt;q[U+202E]wen $x$&lt;/b&gt;"
+    volume = _section(raw, "volume")
+    assert f'<tr><th scope="row">{shown}</th><td class="nowrap">self-hosted</td>' in volume
+    assert f"<h4>{shown} (self-hosted)</h4>" in volume
+    assert f"<li>{shown} becomes cheaper than claude per completed task" in volume
+    assert f'<th scope="colgroup" colspan="3">{shown}</th>' in volume
+    chart = re.search(r"<svg xmlns.*?</svg>", volume, re.S)
+    assert chart and f"{shown} (self-hosted)" in chart.group() and "break-even vs claude: 498,507/month" in chart.group()
+    routing = _section(raw, "routing")
+    assert f'<tr><th scope="row">&lt;i&gt;tiny&lt;/i&gt;</th><td class="num">5.0%</td><td>{shown}</td>' in routing
+    assert f'<tr><th scope="row">{shown}</th><td>claude</td>' in routing
+    assert "<i>" not in volume + routing
+
+
+def _section(raw: str, start: str) -> str:
+    """The page from the element with id `start` to the end of its section."""
+    at = raw.index(f'id="{start}"')
+    return raw[at : raw.index("</section>", at)]
+
+
+def _cells(row: str) -> str:
+    """A table row's text on one line, cells and tags turned into single `|`s."""
+    return re.sub(r"\|+", "|", re.sub(r"<[^>]+>", "|", row.replace("\n", "")))
+
+
+def test_cost_at_volume(plain: Path) -> None:
+    raw = plain.read_text(encoding="utf-8")
+    volume = _section(raw, "volume")
+    assert '600,000 requests a month (about 19,726 a day) <span class="badge">estimated</span>' in volume
+    assert "10.0% of a day's requests, about 1,973 an hour" in volume
+    assert "triage 60.0%" in volume and "tiny 5.0%" in volume and "estimated from two weeks of support tickets" in volume
+    rows = re.findall(r'<tr><th scope="row">(.*?)</tr>', volume)
+    assert [_cells(r) for r in rows] == [
+        "claude|API|—|—|$7,369.80|—|$0.0123|$0.0135|—|",
+        "qwen-7b|self-hosted|1|4|$5,840.00|33.5%|$0.00973|$0.0112|2,450 |this run*|",
+        "llama-8b|API|—|—|$342.63|—|$0.000571|$0.000769|—|",
+    ]
+    assert "throughput achieved in this run, not a measured latency-bounded frontier; run <code>evals measure</code> for that" in volume
+    assert "Not projected" not in volume
+
+
+def test_cost_at_volume_says_what_it_lacks(plain: Path, tmp_path: Path) -> None:
+    """A measured capacity drops the this-run note, a real profile the badge; a runner left out is named."""
+    m = make_model(n_failures=0, simulated=False, hostile=False)
+    workload = m.workload.model_copy(update={"estimated": False}) if m.workload else None
+    projections = [p.model_copy(update={"capacity_source": "measured"} if p.capacity_source else {}) for p in m.projections if p.runner != "llama-8b"]
+    raw = render(m.model_copy(update={"workload": workload, "projections": projections}), tmp_path).read_text(encoding="utf-8")
+    volume = _section(raw, "volume")
+    assert 'class="badge"' not in volume and "not a measured latency-bounded frontier" not in volume
+    assert '<span class="tag">measured</span>' in volume
+    assert "Not projected (no pass rate, price or capacity to project from): llama-8b." in volume
+    assert "this run" not in (tmp_path / "summary.md").read_text(encoding="utf-8")
+
+
+def test_break_even_sentences_chart_and_table(plain: Path) -> None:
+    raw = plain.read_text(encoding="utf-8")
+    section = _section(raw, "break-even")
+    assert (
+        "<li>qwen-7b becomes cheaper than claude per completed task from 498,507 requests/month (you are at 600,000);"
+        " not at every volume above that, since right after a replica is added the API can be cheaper again.</li>"
+    ) in section
+    assert "<li>qwen-7b does not become cheaper than llama-8b per completed task up to 6,000,000 requests/month (you are at 600,000).</li>" in section
+    svgs = re.findall(r"<svg xmlns.*?</svg>", section, re.S)
+    assert len(svgs) == 1 and "your volume: 600,000/month" in svgs[0] and "break-even vs claude: 498,507/month" in svgs[0]
+    assert "break-even vs llama-8b" not in svgs[0]
+    rows = [_cells(r) for r in re.findall(r"<tr(?: class=\"yours\")?><th scope=\"row\" class=\"num\">(.*?)</tr>", section, re.S)]
+    assert rows == [
+        "150,000|1|$5,840.00|$0.0448|$1,842.45|$0.0135|$85.66|$0.000769|",
+        "450,000|1|$5,840.00|$0.0149|$5,527.35|$0.0135|$256.97|$0.000769|",
+        "600,000 |≈ yours|1|$5,840.00|$0.0112|$7,369.80|$0.0135|$342.63|$0.000769|",
+        "6,000,000|9|$52,560.00|$0.0101|$73,698.00|$0.0135|$3,426.30|$0.000769|",
+    ]
+
+
+def test_break_even_sentence_without_relapse() -> None:
+    flat = {"requests_per_month": 2000.0, "api_monthly": 20.0, "self_hosted_monthly": 10.0, "replicas": 1.0, "api_per_completed_task": 0.01, "self_hosted_per_completed_task": 0.005}
+    b = BreakEvenResult(self_hosted="sh", api="api", requests_per_month=1_000, searched_up_to=10_000, curve=[flat])
+    assert break_even_sentence(b, 123.4) == "sh becomes cheaper than api per completed task from 1,000 requests/month (you are at 123)."
+
+
+def test_routing_options(plain: Path) -> None:
+    routing = _section(plain.read_text(encoding="utf-8"), "routing")
+    assert "<p>Blended pass rate <strong>87.5%</strong> vs 92.0% (-4.5 pts) · cost per task <strong>$0.0106</strong> vs $0.0123 (-13%) · search: exhaustive</p>" in routing
+    assert "stays within 5 points of sending everything to claude" in routing
+    rows = [_cells(r) for r in re.findall(r'<tr><th scope="row">(.*?)</tr>', routing)]
+    assert rows == [
+        "extraction|35.0%|claude |reference|92.0%|92.0%|",
+        "tiny|5.0%|qwen-7b|85.0%|92.0%|",
+        "triage|60.0%|qwen-7b|85.0%|92.0%|",
+        "qwen-7b|claude|180|6.1%|88.3%|$0.0105|$0.0119|",
+    ]
+    assert "Check: escalate when the local answer is not ok" in routing
+    assert "For comparison, claude alone: 86.5% of all samples passed (errors counted as failures), $0.0123 per task, $0.0135 per completed task." in routing
 
 
 def test_confusion_matrices_render_defensively(hostile: Path) -> None:
@@ -161,12 +258,22 @@ def test_summary_markdown(hostile: Path, plain: Path) -> None:
     lines = md.splitlines()
     assert lines[0].startswith("> **⚠️ SIMULATED:**") and "demonstrate the tool, not the models" in lines[0]
     assert "<" not in md.replace("\\<", "")
-    table = [line for line in lines if line.startswith("| ")]
+    tables = [line for line in lines if line.startswith("| ")]
+    table, projection = tables[:4], tables[4:]
     assert table[0].startswith("| Runner | Pass rate (95% CI) | Completed / answered / errors | Cost per completed task | TTFT p50 | Latency p95 |")
-    assert len(table) == 1 + 3
     assert "| claude (reference) | 91.1% (85.0–96.0%) | 173 / 190 / 10 | $0.0142 | 420 ms | 8,400 ms |" in table
     assert all(line.count(" | ") == 5 for line in table), "a name broke the table"
     assert "- llama-8b is not good enough at a 5-point margin: -17.0 points vs claude." in lines
+
+    assert "### At 600,000 requests/month (estimated)" in lines
+    assert projection[0] == "| Runner | Kind | Replicas (GPUs) | Monthly cost | Utilisation | Cost per completed task | Capacity (tasks/h) |"
+    assert len(projection) == 1 + 3 and all(line.count(" | ") == 6 for line in projection), "a name broke the table"
+    assert "| \\<b onmouseover=alert(5)\\>q\\[U+202E\\]wen \\$x\\$\\</b\\> | self-hosted | 1 (4) | $5,840.00 | 33.5% | $0.0112 | 2,450 (this run) |" in projection
+    assert "| claude | API | — | $7,369.80 | — | $0.0135 | — |" in projection
+    assert "not a measured latency-bounded frontier; run `evals measure` for that" in md
+    sentences = [line for line in lines if "cheaper than" in line]
+    assert len(sentences) == 2 and all(line.startswith("- \\<b onmouseover") for line in sentences)
+    assert "does not become cheaper than llama-8b per completed task up to 6,000,000 requests/month (you are at 600,000)." in sentences[1]
 
     plain_md = (plain.parent / "summary.md").read_text(encoding="utf-8")
     assert "SIMULATED" not in plain_md and plain_md.startswith("## support-triage: run ")
@@ -176,10 +283,17 @@ def test_summary_markdown(hostile: Path, plain: Path) -> None:
 def test_bare_run_renders(tmp_path: Path) -> None:
     """Only the reference, nothing failed, no confusion or method: every section still says something."""
     m = make_model(n_failures=0, simulated=False, hostile=False)
-    m = m.model_copy(update={"runners": m.runners[:1], "verdicts": [], "category_verdicts": [], "confusion": {"odd": ["not", "a", "dict"]}, "method": {}, "prices": []})
+    m = m.model_copy(
+        update={
+            "runners": m.runners[:1], "verdicts": [], "category_verdicts": [], "confusion": {"odd": ["not", "a", "dict"]}, "method": {}, "prices": [],
+            "workload": None, "projections": [], "break_even": [], "routing": None, "cascades": [],
+        }
+    )
     raw = render(ReportModel.model_validate(m.model_dump()), tmp_path).read_text(encoding="utf-8")
     assert "No candidate to compare" in raw and "nothing to explore" in raw
-    assert "No candidate to compare" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "No routing option could be priced" in raw and "At your volume" not in raw
+    md = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "No candidate to compare" in md and "requests/month" not in md
 
 
 def test_explorer_keeps_every_kind_of_failure_within_budget() -> None:

@@ -55,6 +55,11 @@ def test_report_in_chromium(browser: Any, report: Path, tmp_path: Path) -> None:
     shots = Path(os.environ.get("EVALS_SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "report-first-screen.png"))
+    page.locator("#cost").screenshot(path=str(shots / "report-cost.png"))
+    page.locator("#routing").screenshot(path=str(shots / "report-routing.png"))
+    break_even = page.locator("#cost figure svg").nth(1)
+    assert break_even.is_visible() and break_even.bounding_box()["width"] > 500
+    assert page.locator("nav a[href='#routing']").is_visible()
 
     body_rows = page.locator("#fx-body tr")
     assert body_rows.count() == 50

@@ -22,12 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evals.gate.compare import Comparison, PairedScope, RunnerComparison
 from evals.gate.history import RunData
-from evals.gate.rule import PairCounts, decide_quality
+from evals.gate.rule import decide_quality
 
 PASS, REGRESSION, INCONCLUSIVE, USAGE = 0, 1, 2, 3
-RESULTS = {PASS: "pass", REGRESSION: "regression", INCONCLUSIVE: "inconclusive"}
 
+Result = Literal["pass", "regression", "inconclusive", "no-baseline"]
 Status = Literal["pass", "regression", "inconclusive", "skipped"]
+RESULTS: dict[int, Result] = {PASS: "pass", REGRESSION: "regression", INCONCLUSIVE: "inconclusive"}
 
 RULE = (
     "quality regresses (overall or in a category) when the exact one-sided McNemar test of a drop on the samples both runs "
@@ -77,7 +78,7 @@ class GateReport(BaseModel):
     run_id: str
     baseline_id: str | None
     baseline_reason: str
-    result: Literal["pass", "regression", "inconclusive", "no-baseline"]
+    result: Result
     exit_code: int
     reasons: list[str]
     """Why the runs as a whole could not be compared fairly (empty when they could)."""
@@ -191,7 +192,7 @@ def evaluate(comparison: Comparison, options: GateOptions, baseline_reason: str)
             checks.append(_relative_check("latency p95", r.latency_p95_a, r.latency_p95_b, r.latency_change, o.latency_tolerance, _ms))
         gates.append(RunnerGate(runner=r.runner, status="pass", notes=_notes(r), checks=checks))
 
-    decisions = decide_quality([PairCounts(s.n, s.improved, s.regressed) for _, s in family], o.alpha, o.tolerance)
+    decisions = decide_quality([s.counts() for _, s in family], o.alpha, o.tolerance)
     for (check, scope), d in zip(family, decisions):
         check.p_value, check.adjusted_p = d.p_value, d.adjusted_p
         if d.regression:
@@ -199,7 +200,7 @@ def evaluate(comparison: Comparison, options: GateOptions, baseline_reason: str)
         elif d.significant:
             verdict = "significant drop within tolerance"
         elif d.material:
-            verdict = "drop beyond tolerance but not significant (noise)"
+            verdict = "drop beyond tolerance but not significant"
         else:
             verdict = "no significant drop"
         check.message = _quality_message(scope, d.p_value, d.adjusted_p, o, verdict)
@@ -210,7 +211,7 @@ def evaluate(comparison: Comparison, options: GateOptions, baseline_reason: str)
     found = {g.status for g in gates}
     code = REGRESSION if "regression" in found else INCONCLUSIVE if reasons or "inconclusive" in found else PASS
     return GateReport(
-        run_id=comparison.run_b["id"], baseline_id=comparison.run_a["id"], baseline_reason=baseline_reason, result=RESULTS[code],  # type: ignore[arg-type]
+        run_id=comparison.run_b["id"], baseline_id=comparison.run_a["id"], baseline_reason=baseline_reason, result=RESULTS[code],
         exit_code=code, reasons=reasons, options=o, runners=gates, comparison=comparison,
     )
 

@@ -9,13 +9,13 @@ shows; only the per-sample outcomes it pairs are read here directly.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from evals.config import ConfigError
 from evals.report.analyse import analyse
-from evals.report.model import CategoryResult, RunnerSummary
+from evals.report.model import RunnerSummary
 from evals.store.db import Store, now_iso
 
 LAST_PASS = "last-pass"
@@ -28,7 +28,6 @@ class NoBaseline(ConfigError):
 @dataclass(frozen=True)
 class RunnerData:
     name: str
-    provider: str
     model: str
     profile_hash: str
     profile: dict[str, Any]
@@ -37,7 +36,6 @@ class RunnerData:
     server_facts: list[dict[str, Any]]
     """Per server: base_url, version (e.g. vLLM's) and served models, where the server told."""
     summary: RunnerSummary
-    categories: dict[str, CategoryResult]
     status: dict[str, str]
     """sample id -> final status (ok, error, truncated, timeout, refused)."""
     passed: dict[str, bool]
@@ -49,7 +47,7 @@ class RunData:
     run: dict[str, Any]
     category: dict[str, str]
     """sample id -> category."""
-    runners: dict[str, RunnerData] = field(default_factory=dict)
+    runners: dict[str, RunnerData]
 
     @property
     def id(self) -> str:
@@ -72,9 +70,6 @@ def load_run(store: Store, run_id: str, prices: Path | None = None) -> RunData:
     run = store.run(run_id)
     model = analyse(store, run_id, None, prices)
     summaries = {r.name: r for r in model.runners}
-    cats: dict[str, dict[str, CategoryResult]] = {}
-    for c in model.categories:
-        cats.setdefault(c.runner, {})[c.category] = c
     category = {r["sample_id"]: r["category"] for r in store.query("SELECT sample_id, category FROM samples WHERE run_id=?", (run_id,))}
     status: dict[str, dict[str, str]] = {}
     served: dict[str, set[str]] = {}
@@ -87,12 +82,12 @@ def load_run(store: Store, run_id: str, prices: Path | None = None) -> RunData:
         passed.setdefault(o["runner"], {})[o["sample_id"]] = bool(o["passed"])
     facts = _server_facts(store, run_id)
     runners = {}
-    for rr in store.query("SELECT runner, provider, model, profile_hash, profile_json FROM run_runners WHERE run_id=? ORDER BY rowid", (run_id,)):
+    for rr in store.query("SELECT runner, model, profile_hash, profile_json FROM run_runners WHERE run_id=? ORDER BY rowid", (run_id,)):
         name = rr["runner"]
         runners[name] = RunnerData(
-            name=name, provider=rr["provider"], model=rr["model"], profile_hash=rr["profile_hash"], profile=json.loads(rr["profile_json"]),
+            name=name, model=rr["model"], profile_hash=rr["profile_hash"], profile=json.loads(rr["profile_json"]),
             served_models=sorted(served.get(name, ())), server_facts=facts.get(name, []), summary=summaries[name],
-            categories=cats.get(name, {}), status=status.get(name, {}), passed=passed.get(name, {}),
+            status=status.get(name, {}), passed=passed.get(name, {}),
         )
     return RunData(run=run, category=category, runners=runners)
 
@@ -122,11 +117,13 @@ def find_baseline(store: Store, run_id: str, baseline: str) -> tuple[str, str]:
 
     `last-pass` looks among earlier finished runs of the same suite, newest
     first: the latest with the same suite hash whose latest gate result is
-    pass; else the latest with the same suite hash (nothing has passed yet,
-    e.g. the first nightly after a suite change); else the latest of the
-    suite at all, whose different hash the gate then reports as inconclusive,
-    so a suite change is seen once and the next night compares like with like.
-    A regressed run never becomes the baseline while a passing one exists.
+    pass; else (nothing has passed yet, e.g. in the first nights after a suite
+    change) the latest with the same suite hash that did not regress, else the
+    latest with the same suite hash; else the latest of the suite at all,
+    whose different hash the gate then reports as inconclusive, so a suite
+    change is seen once and the next night compares like with like. A
+    regressed run is never the baseline while another candidate exists, so a
+    regression keeps failing until it is fixed instead of becoming the norm.
     """
     if baseline != LAST_PASS:
         store.run(baseline)  # KeyError for an unknown run
@@ -136,11 +133,15 @@ def find_baseline(store: Store, run_id: str, baseline: str) -> tuple[str, str]:
     suite_hash = store.run(run_id)["suite_hash"]
     earlier = _earlier_runs(store, run_id)
     same = [r for r in earlier if r["suite_hash"] == suite_hash]
+    results = {r["id"]: latest_gate_result(store, r["id"]) for r in same}
     for r in same:
-        if latest_gate_result(store, r["id"]) == "pass":
+        if results[r["id"]] == "pass":
             return r["id"], "the latest earlier run of this suite that passed its gate"
+    for r in same:
+        if results[r["id"]] != "regression":
+            return r["id"], "the latest earlier run of this suite that did not regress; none has passed a gate yet"
     if same:
-        return same[0]["id"], "the latest earlier run of this suite; none has passed a gate yet"
+        return same[0]["id"], "the latest earlier run of this suite; every earlier one regressed"
     if earlier:
         return earlier[0]["id"], "the latest earlier run of this suite; none has this suite hash"
     raise NoBaseline(f"no baseline for {run_id}: no earlier finished run of suite {store.run(run_id)['suite']!r} in {store.path}")

@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import hashlib
+import http.client
 import os
 import signal
 import socket
@@ -34,6 +35,8 @@ from pathlib import Path
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from evals.secrets import scrub
 
 VLLM_ARGS = "{vllm_args}"
 """A `command` argument that expands to the vLLM arguments of the launch block."""
@@ -270,7 +273,7 @@ class ManagedServer:
         self.log_path = self.log_dir / f"{self.name}-{stamp}-{self.port}.log"
         argv = spec.argv(self.port)
         with open(self.log_path, "ab") as log:
-            log.write(f"$ {' '.join(argv)}\n".encode())
+            log.write(f"$ {scrub(' '.join(argv), limit=100_000)}\n".encode())
             log.flush()
             try:
                 self.process = subprocess.Popen(
@@ -307,15 +310,24 @@ class ManagedServer:
             time.sleep(_POLL_S)
 
     def stop(self) -> None:
-        if self.process is not None:
+        if self.process is None:
+            return
+        try:
             stop_group(self.process, self.spec.stop_timeout_s)
+        except KeyboardInterrupt:  # Ctrl-C again while waiting for a clean stop: kill at once
+            stop_group(self.process, 0)
+            raise
+
+
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+"""The launched server is local: an HTTP(S)_PROXY in the environment must not carry the health check away."""
 
 
 def _healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2.0) as resp:
+        with _DIRECT.open(url, timeout=2.0) as resp:
             return int(resp.status) == 200
-    except (urllib.error.URLError, OSError, ValueError):
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):  # not up yet, or half up
         return False
 
 

@@ -223,6 +223,7 @@ def _log_ticks(axis: Axis, fmt: Callable[[float], str]) -> None:
     """
     axis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
     axis.set_minor_formatter(FuncFormatter(lambda v, _: fmt(v) if f"{v:.0e}"[0] in "25" else ""))
+    axis.set_tick_params(which="minor", pad=5.0)  # minor ticks are shorter: line their labels up with the major ones
 
 
 def _compact(x: float) -> str:

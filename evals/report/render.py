@@ -45,6 +45,7 @@ _JSON_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!$~])")
 _ROW_FIELDS = ("sample_id", "category", "runner", "status", "passed", "output", "reference_output", "expected", "explanation", "error")
 _FILTERS = (("Runner", "runner"), ("Category", "category"), ("Status", "status"))
+_KINDS = {"api": "API", "self_hosted": "self-hosted"}
 
 
 def render(model: ReportModel, out_dir: Path) -> Path:
@@ -180,8 +181,29 @@ def summary_markdown(model: ReportModel) -> str:
         name = f"{_md(r.name)} ({_md(r.role)})"
         rate = f"{fmt_pct(r.pass_rate)} ({fmt_ci(r.pass_rate_ci)})"
         lines.append(f"| {name} | {rate} | {r.completed:,} / {r.answered:,} / {r.errors:,} | {fmt_usd(r.cost_per_completed_task_usd)} | {fmt_ms(r.ttft_ms_p50)} | {fmt_ms(r.latency_ms_p95)} |")
+    lines += _volume_markdown(model)
     lines += ["", f"Margin {100 * model.margin:g} points; reference {_md(model.reference)}; tool {_md(model.tool_version)}; suite hash {_md(model.suite_hash[:12])}.", ""]
     return "\n".join(lines)
+
+
+def _volume_markdown(model: ReportModel) -> list[str]:
+    """The projection at the team's volume and the break-even sentences, for readers who never open the page."""
+    w = model.workload
+    if w is None or not (model.projections or model.break_even):
+        return []
+    estimated = " (estimated)" if w.estimated else ""
+    lines = ["", f"### At {w.requests_per_month:,.0f} requests/month{estimated}", "", f"Source: {_md(w.source)}; busiest hour {fmt_pct(w.peak_hour_share)} of a day's requests."]
+    if model.projections:
+        lines += ["", "| Runner | Kind | Replicas (GPUs) | Monthly cost | Utilisation | Cost per completed task | Capacity (tasks/h) |", "|---|---|---|---|---|---|---|"]
+        for p in model.projections:
+            fleet = "—" if p.replicas is None else f"{p.replicas:,} ({fmt_value(p.gpus)})"
+            capacity = fmt_num(p.capacity_tasks_per_hour, 0) + (f" ({_md(p.capacity_source)})" if p.capacity_source else "")
+            lines.append(f"| {_md(p.runner)} | {fmt_kind(p.kind)} | {fleet} | {fmt_usd(p.monthly_cost_usd)} | {fmt_pct(p.utilisation)} | {fmt_usd(p.cost_per_completed_task_usd)} | {capacity} |")
+        if any(p.capacity_source == "this run" for p in model.projections):
+            lines += ["", "Capacity \"this run\" is the throughput achieved in this run, not a measured latency-bounded frontier; run `evals measure` for that."]
+    if model.break_even:
+        lines += [""] + [f"- {_md(break_even_sentence(b, w.requests_per_month))}" for b in model.break_even]
+    return lines
 
 
 def _md(text: str) -> str:
@@ -224,6 +246,10 @@ def fmt_num(x: float | None, digits: int = 1) -> str:
     return "—" if x is None else f"{x:,.{digits}f}"
 
 
+def fmt_kind(kind: str) -> str:
+    return _KINDS.get(kind, kind)
+
+
 def fmt_value(x: Any) -> str:
     """A scalar from a free-form dict (method, confusion): readable whatever its type."""
     if x is None:
@@ -244,7 +270,7 @@ def _finalize(value: Any) -> Any:
 
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined, finalize=_finalize, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=fmt_pct, ci=fmt_ci, pts=fmt_pts, pts_ci=fmt_pts_ci, usd=fmt_usd, ms=fmt_ms, value=fmt_value, num=fmt_num)
+    env.filters.update(pct=fmt_pct, ci=fmt_ci, pts=fmt_pts, pts_ci=fmt_pts_ci, usd=fmt_usd, ms=fmt_ms, value=fmt_value, num=fmt_num, kind=fmt_kind)
     return env
 
 

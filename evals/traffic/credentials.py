@@ -131,6 +131,10 @@ _ENTROPY_LIMIT = 4.5
 _PADDING = " \t\r\n\"':="
 
 
+def _has_keyword(lowered: str) -> bool:
+    return any(k in lowered for k in _KEYWORD_GATE)
+
+
 def _high_entropy(token: str) -> bool:
     classes = any(c.isupper() for c in token) + any(c.islower() for c in token) + any(c.isdigit() for c in token)
     return classes == 3 and _ENTROPY.calculate_shannon_entropy(token) > _ENTROPY_LIMIT
@@ -163,7 +167,7 @@ def find_plugin_secrets(text: str) -> list[Span]:
     spans: list[Span] = []
     if "://" in text and "@" in text:
         spans.extend(_span(m, 1, "basic_auth_password") for m in _BASIC_AUTH.finditer(text))
-    if any(q in text for q in _QUOTES) and any(k in text.lower() for k in _KEYWORD_GATE):
+    if any(q in text for q in _QUOTES) and _has_keyword(text.lower()):
         for value in _KEYWORD.analyze_string(text):
             if len(value) >= _MIN_KEYWORD_VALUE:
                 spans.extend(occurrences(text, value, "secret_keyword"))

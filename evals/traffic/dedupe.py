@@ -77,8 +77,8 @@ class Deduper:
     def __init__(self, near_threshold: float | None = 0.9) -> None:
         self._exact = KeyIndex()
         self._near_threshold = near_threshold
-        self._word_hashes = _WordHashes()
         if near_threshold is not None:
+            self._word_hashes = _WordHashes()
             # One MinHash, reset per text: `update_batch` replaces `hashvalues` rather than
             # writing into it, so the empty values can be shared, and copying or constructing
             # a MinHash per request would cost as much as hashing it.

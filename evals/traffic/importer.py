@@ -5,11 +5,13 @@ One pass over the input, one record at a time:
     read -> categorise -> profile (raw sizes, every record)
          -> redact -> deduplicate -> sample (or write straight through)
 
-Redaction comes before anything else touches the text, so raw personal data
-and credentials are never held beyond the record being read, never reach the
-samples, and duplicates that differ only in such values (the same question
-from two customers) collapse into one. The suite is built in a staging
-directory and renamed into place only when complete.
+Categorising and sizing read the raw record (rules are written against real
+traffic, and token sizes must be the real ones); from deduplication on only
+redacted text exists. So raw personal data and credentials are never held
+beyond the record being read and never reach the samples, and requests that
+differ only in such values (the same question from two customers) collapse
+into one. The suite is built in a staging directory and renamed into place
+only when complete.
 """
 
 from __future__ import annotations

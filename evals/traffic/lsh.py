@@ -21,9 +21,6 @@ class KeyIndex:
         self._keys = np.empty(0, dtype=np.uint64)
         self._values = np.empty(0, dtype=np.uint32)
 
-    def __len__(self) -> int:
-        return len(self._keys) + len(self._buffer)
-
     def get(self, keys: list[int]) -> list[int | None]:
         """The value of each key, or None where it is absent."""
         out: list[int | None] = [self._buffer.get(k) for k in keys]
@@ -56,32 +53,34 @@ class KeyIndex:
 class Sketches:
     """MinHash signatures kept at one byte per permutation (b-bit minhash, b = 8).
 
-    One byte keeps the Jaccard estimate within a fraction of a percent of the
-    full 32-bit one (two different minima share a top byte 1 time in 256, which
-    `similarity` corrects for) at a quarter of the memory.
+    One byte per permutation estimates Jaccard similarity almost as well as 32
+    bits (two different minima share their top byte 1 time in 256, which
+    `similarity` corrects for) at a quarter of the memory. Rows live in
+    fixed-size blocks, so growing never copies what is stored.
     """
 
-    def __init__(self, num_perm: int) -> None:
-        self._rows = np.empty((1024, num_perm), dtype=np.uint8)
-        self._n = 0
+    _BLOCK = 1 << 16
 
-    def __len__(self) -> int:
-        return self._n
+    def __init__(self, num_perm: int) -> None:
+        self._num_perm = num_perm
+        self._blocks: list[np.ndarray] = []
+        self._n = 0
 
     @staticmethod
     def shrink(hashvalues: np.ndarray) -> np.ndarray:
         return (hashvalues >> 24).astype(np.uint8)
 
     def append(self, sketch: np.ndarray) -> int:
-        if self._n == len(self._rows):
-            self._rows = np.concatenate([self._rows, np.empty_like(self._rows)])
-        self._rows[self._n] = sketch
+        if self._n == len(self._blocks) * self._BLOCK:
+            self._blocks.append(np.empty((self._BLOCK, self._num_perm), dtype=np.uint8))
+        self._blocks[-1][self._n % self._BLOCK] = sketch
         self._n += 1
         return self._n - 1
 
     def similarity(self, i: int, sketch: np.ndarray) -> float:
         """Estimated Jaccard similarity between stored sketch `i` and `sketch`."""
-        agree = np.count_nonzero(self._rows[i] == sketch) / sketch.size
+        row = self._blocks[i // self._BLOCK][i % self._BLOCK]
+        agree = np.count_nonzero(row == sketch) / sketch.size
         return max(0.0, (agree - 1 / 256) / (1 - 1 / 256))
 
 

@@ -17,8 +17,8 @@ from evals.traffic.spans import Span
 
 _EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
 
-# Every card, SSN, phone number and IBAN holds seven or more digits in one run
-# of digits and separators; years, prices and counts in prose do not.
+# Every card, SSN and phone number, and nearly every IBAN, holds seven or more
+# digits in one run of digits and separators; years, prices and counts do not.
 _DIGIT_CLUSTER = re.compile(r"\d[\d ().-]{5,}\d")
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?!\d)")
 _SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
@@ -27,20 +27,21 @@ _PHONE = re.compile(
     r"|(?<![\w(])(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?!\d)"  # North American 555-555-0100
     r"|(?<![\w.])0\d{2,4}[ -]\d{3,4}[ -]?\d{3,4}(?!\d)"  # national trunk prefix 020 7946 0958
 )
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+_IBAN = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 
-_IPV4_GATE = re.compile(r"\d\.\d")
-_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_IPV4 = re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\d|\.\d)")
+# Addresses are written in ASCII digits, whatever the language around them.
+_IPV4_GATE = re.compile(r"[0-9]\.[0-9]")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"(?<![0-9.]){_OCTET}(?:\.{_OCTET}){{3}}(?![0-9]|\.[0-9])")
 _IPV6_GATE = re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f:]|::[0-9A-Fa-f]")
-_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?(?![\w:])")
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|[0-9]{1,3}(?:\.[0-9]{1,3}){3})?(?![\w:])")
 
 
 def luhn_valid(digits: str) -> bool:
     """The payment-card checksum: a mistyped or random digit run fails it 9 times in 10."""
     total = 0
     for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
+        d = int(ch)  # any decimal digit `\d` matched, Arabic-Indic included
         if i % 2:
             d *= 2
             if d > 9:
@@ -58,7 +59,7 @@ def iban_valid(iban: str) -> bool:
 
 
 def _digits(s: str) -> str:
-    return "".join(ch for ch in s if ch.isdigit())
+    return "".join(str(int(ch)) for ch in s if ch.isdecimal())  # as ASCII, whatever the script
 
 
 def find_emails(text: str) -> list[Span]:

@@ -16,7 +16,7 @@ ReferenceStatus = Literal["ok", "error", "truncated", "refused", "missing"]
 
 @dataclass(slots=True)
 class Record:
-    """One logged request in canonical form, not yet redacted."""
+    """One logged request in canonical form, as read (the importer redacts it in place)."""
 
     messages: list[dict[str, Any]]
     """Chat messages, OpenAI-style: {role, content} plus tool_calls / tool_call_id where logged."""
@@ -39,6 +39,7 @@ class Record:
     non_text_parts: int = 0
     """Images, audio or files in the input that a text sample cannot carry."""
     line: int = 0
+    """Line (or row) of its file: `metadata.source` traces a sample back to it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,13 @@ timestamps; without them, from the volume the user states; otherwise it is
 marked unknown rather than guessed. Token sizes come from logged usage; where
 a request has none, characters / 4 stands in and the figure says `estimated`.
 
-Requests per day is the mean over the UTC calendar days that have requests;
-per month is that times 30.44. Peak-hour share is the share of a day's
-requests that fall in its busiest UTC hour, averaged over those days: it sizes
-replicas for the peak rather than the mean.
+The top level (`requests_per_month`, `peak_hour_share`, `source`,
+`estimated`) and each category's `share`, `avg_input_tokens` and
+`avg_output_tokens` are what cost projections read; p50 and p95 sit beside
+the means. Requests per day is the mean over the UTC calendar days that have
+requests; per month is that times 30.44. Peak-hour share is the share of a
+day's requests that fall in its busiest UTC hour, averaged over those days:
+it sizes replicas for the peak rather than the mean.
 """
 
 from __future__ import annotations
@@ -87,20 +90,19 @@ class WorkloadProfiler:
             self._last = rec.timestamp if self._last is None else max(self._last, rec.timestamp)
 
     def profile(self, volume_per_day: float | None) -> dict[str, Any]:
+        """The profile in the shape the cost projection reads (`requests_per_month`, `peak_hour_share`,
+        per-category `share` and `avg_*_tokens`), with the distributions behind it."""
         total = sum(self._requests.values())
-        return {
-            "requests": total,
-            "volume": self._volume(total, volume_per_day),
-            "categories": {
-                c: {
-                    "requests": n,
-                    "share": round(n / total, 4),
-                    "input_tokens": self._input[c].summary(),
-                    "output_tokens": self._output[c].summary(),
-                }
-                for c, n in sorted(self._requests.items())
-            },
-        }
+        categories = {}
+        for c, n in sorted(self._requests.items()):
+            entry: dict[str, Any] = {"requests": n, "share": round(n / total, 4)}
+            for direction, sizes in (("input", self._input[c]), ("output", self._output[c])):
+                summary = sizes.summary()
+                if summary["count"]:
+                    entry[f"avg_{direction}_tokens"] = summary["mean"]
+                entry[f"{direction}_tokens"] = summary
+            categories[c] = entry
+        return {"requests": total, **self._volume(total, volume_per_day), "categories": categories}
 
     def _volume(self, total: int, volume_per_day: float | None) -> dict[str, Any]:
         per_day: Counter[str] = Counter()
@@ -112,29 +114,37 @@ class WorkloadProfiler:
         if per_day:
             daily = timed / len(per_day)
             assert self._first is not None and self._last is not None
+            first = datetime.fromtimestamp(self._first, tz=timezone.utc)
+            last = datetime.fromtimestamp(self._last, tz=timezone.utc)
             return {
-                "source": "timestamps",
+                "volume_from": "timestamps",
+                "source": f"evals import: {timed:,} timestamped requests on {len(per_day)} days "
+                f"({first.date().isoformat()} to {last.date().isoformat()})",
+                "estimated": False,
                 "requests_per_day": round(daily, 1),
                 "requests_per_month": round(daily * DAYS_PER_MONTH, 1),
                 "peak_hour_share": round(sum(busiest[d] / per_day[d] for d in per_day) / len(per_day), 4),
                 "days_observed": len(per_day),
                 "timestamped_requests": timed,
                 "untimed_requests": total - timed,
-                "first": datetime.fromtimestamp(self._first, tz=timezone.utc).isoformat(),
-                "last": datetime.fromtimestamp(self._last, tz=timezone.utc).isoformat(),
+                "first": first.isoformat(),
+                "last": last.isoformat(),
                 "user_volume_per_day": volume_per_day,
             }
         if volume_per_day is not None:
             return {
-                "source": "user",
+                "volume_from": "user",
+                "source": "evals import: volume_per_day as given (the logs have no timestamps)",
+                "estimated": False,
                 "requests_per_day": volume_per_day,
                 "requests_per_month": round(volume_per_day * DAYS_PER_MONTH, 1),
                 "peak_hour_share": None,
             }
         return {
-            "source": "unknown",
+            "volume_from": "unknown",
+            "source": "evals import: unknown (the logs have no timestamps and no volume_per_day was given)",
+            "estimated": True,
             "requests_per_day": None,
             "requests_per_month": None,
             "peak_hour_share": None,
-            "note": "the logs have no timestamps and no volume_per_day was given",
         }

@@ -48,7 +48,11 @@ def publish(staging: Path, target: Path, overwrite: bool) -> None:
             raise TrafficImportError(f"{target} appeared during the import; nothing was replaced")
         old = target.with_name(f".{target.name}.replaced-{uuid.uuid4().hex[:8]}")
         target.rename(old)
-        staging.rename(target)
+        try:
+            staging.rename(target)
+        except BaseException:
+            old.rename(target)
+            raise
         shutil.rmtree(old)
     else:
         staging.rename(target)
