@@ -8,7 +8,7 @@ first that failed. A step passes when the client sent on time (scheduling lag
 p99 ≤ --lag-ms) and kept up (sent ≥ 95% of the rate its schedule asked for).
 
     python benchmarks/bench_measure.py
-    python benchmarks/bench_measure.py --start 50 --seconds 3 --lag-ms 10
+    python benchmarks/bench_measure.py --start 10 --factor 1.5 --seconds 3 --lag-ms 10
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def report(step: Step, ok: bool) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--start", type=float, default=50.0, help="First rate tried, requests/s.")
+    ap.add_argument("--start", type=float, default=10.0, help="First rate tried, requests/s.")
     ap.add_argument("--factor", type=float, default=2.0, help="Growth per step until one fails.")
     ap.add_argument("--bisect", type=int, default=4, help="Bisection steps between the last pass and the first fail.")
     ap.add_argument("--seconds", type=float, default=3.0, help="Measured arrivals per step, in seconds of the offered rate.")

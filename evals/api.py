@@ -244,9 +244,10 @@ def nightly(config: str | Path, *, wait: bool = False, quiet: bool = True) -> Ni
             workspace=cfg.workspace, suite=cfg.suite, runners=cfg.runners, reference=cfg.reference, budget_usd=cfg.budget_usd,
             reuse=cfg.reuse, quiet=quiet, store=cfg.store_path, prices=cfg.prices, report=False,
         )
+        report_path = build_report(workspace=cfg.workspace, run_id=outcome.run_id, out=cfg.report_root / outcome.run_id, store=cfg.store_path, prices=cfg.prices)
         st = open_store(cfg.workspace, cfg.store_path)
         try:
-            return finish_nightly(st, cfg, outcome.run_id)
+            return finish_nightly(st, cfg, outcome.run_id, report_path)
         finally:
             st.close()
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -301,7 +302,11 @@ class _GateCommand(click.Command):
 
 @contextlib.contextmanager
 def _usage_exits_3() -> Iterator[None]:
-    """Unknown run, no baseline, bad config: one line and exit 3 (LockHeld: exit 2, nothing was judged)."""
+    """Unknown run, no baseline, bad config: one line and exit 3 (LockHeld: exit 2, nothing was judged).
+
+    Anything unexpected also exits 3, with its traceback: Python's own exit
+    code for a crash is 1, which CI would read as a regression.
+    """
     try:
         yield
     except LockHeld as e:
@@ -310,6 +315,9 @@ def _usage_exits_3() -> Iterator[None]:
     except (ConfigError, KeyError, FileNotFoundError, RuntimeError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         click.echo(f"error: {msg}", err=True)
+        sys.exit(USAGE)
+    except Exception:
+        click.echo(f"error: the command could not run:\n{traceback.format_exc()}", err=True)
         sys.exit(USAGE)
 
 

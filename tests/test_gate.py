@@ -227,7 +227,7 @@ def test_suite_change_is_inconclusive_once_then_rebaselines(tmp_path: Path) -> N
     assert api.gate(workspace=ws, run_id=changed, baseline=first).exit_code == INCONCLUSIVE
 
 
-def test_usage_errors_exit_3(tmp_path: Path) -> None:
+def test_usage_errors_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ws = write_workspace(tmp_path, {"m": _runner()}, n_samples=40)
     only = _run(ws)
     assert _cli("gate", "no-such-run", "-w", str(ws)).exit_code == USAGE
@@ -241,6 +241,13 @@ def test_usage_errors_exit_3(tmp_path: Path) -> None:
     bad.write_text("suite: mini\nrunners: [m]\nreuse_answers: true\n")
     res = _cli("nightly", str(bad))
     assert res.exit_code == USAGE and "unknown field" in res.output
+
+    def crash(**_: Any) -> None:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(api, "gate", crash)  # a crash must not exit 1, which reads as a regression
+    res = _cli("gate", only, "-w", str(ws))
+    assert res.exit_code == USAGE and "ValueError: a bug" in res.output
 
 
 def test_last_pass_prefers_passes_then_runs_that_did_not_regress(tmp_path: Path) -> None:

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from evals.config import ConfigError, load_suite
-from evals.traffic import ImportOptions, ImportReport, TrafficImportError, import_traffic
-from evals.traffic import readers
+from evals.traffic import ImportOptions, ImportReport, TrafficImportError, import_traffic, readers
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traffic"
 TICKETS_MAP = {"input": "prompt", "reference": "answer", "category": "route", "id": "ticket_id", "timestamp": "created"}
@@ -219,9 +218,22 @@ def test_too_many_bad_lines_fail_naming_the_file_and_lines_and_write_nothing(tmp
 def test_nothing_is_written_when_the_import_fails_midway(tmp_path: Path) -> None:
     good = tmp_path / "a.jsonl"
     shutil.copy(FIXTURES / "openai_chat.jsonl", good)
+    (tmp_path / "b.csv").write_bytes(b"prompt,answer\nhello,world\n\xff\xfe bad bytes,x\n")
     with pytest.raises(TrafficImportError, match="not UTF-8"):
-        (tmp_path / "b.csv").write_bytes(b"prompt,answer\nhello,world\n\xff\xfe bad bytes,x\n")
         import_traffic([good, tmp_path / "b.csv"], "half", tmp_path, ImportOptions())
+    assert list((tmp_path / "tasks").iterdir()) == []
+
+
+def test_an_interrupted_import_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_read = readers.read
+
+    def interrupted(*args, **kwargs):
+        yield next(iter(real_read(*args, **kwargs)))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(readers, "read", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _import(tmp_path, ["openai_chat.jsonl"])
     assert list((tmp_path / "tasks").iterdir()) == []
 
 

