@@ -111,11 +111,28 @@ def run(
     try:
         summary = execute_run(workspace=ws, suite=s, runners=profiles, store=st, reference=reference, budget_usd=budget_usd, reuse=reuse, quiet=quiet, price_overrides=price_path)
         scores = _score(ws, st, summary.run_id, s, ctx) if score else None
-        model = analyse(st, summary.run_id, s, price_path) if score and report else None
+        model = _analyse(st, summary.run_id, s, price_path) if score and report else None
         path = render(model, ws / "reports" / summary.run_id) if model else None
     finally:
         st.close()
     return RunOutcome(run_id=summary.run_id, run=summary, scores=scores, report=model, report_path=path)
+
+
+def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None) -> ReportModel:
+    """The run's ReportModel with its trend over the suite's recent runs (which analyse each past run)."""
+    from evals.gate.trend import trends
+
+    model = analyse(st, run_id, suite, prices)
+    model.trend = trends(st, model.suite, [r.name for r in model.runners], 20, prices)
+    return model
+
+
+def _suite_or_none(ws: Path, name: str) -> Suite | None:
+    """The run's suite when the workspace still has it (for its workload profile); the report works without."""
+    try:
+        return find_suite(ws, name)
+    except ConfigError:
+        return None
 
 
 def _suite_of_run(ws: Path, st: Store, run_id: str, suite: str | None) -> Suite:
@@ -133,7 +150,7 @@ def rescore(*, workspace: str | Path = ".", run_id: str | None = None, suite: st
             raise ConfigError(f"no runs in {st.path}; run `evals run` first")
         s = _suite_of_run(ws, st, rid, suite)
         summary = _score(ws, st, rid, s, _context(ws))
-        path = render(analyse(st, rid, s), ws / "reports" / rid) if report else None
+        path = render(_analyse(st, rid, s, None), ws / "reports" / rid) if report else None
     finally:
         st.close()
     return summary, path
@@ -146,7 +163,7 @@ def build_report(*, workspace: str | Path = ".", run_id: str | None = None, out:
         rid = run_id or st.latest_run_id()
         if rid is None:
             raise ConfigError(f"no runs in {st.path}; run `evals run` first")
-        model = analyse(st, rid, None, Path(prices) if prices else None)
+        model = _analyse(st, rid, _suite_or_none(ws, st.run(rid)["suite"]), Path(prices) if prices else None)
         return render(model, Path(out) if out else ws / "reports" / rid)
     finally:
         st.close()

@@ -176,10 +176,11 @@ def test_cost_at_volume(plain: Path) -> None:
     assert "Not projected" not in volume
 
 
-def test_cost_at_volume_says_what_it_lacks(plain: Path, tmp_path: Path) -> None:
+def test_cost_at_volume_says_what_it_lacks(tmp_path: Path) -> None:
     """A measured capacity drops the this-run note, a real profile the badge; a runner left out is named."""
     m = make_model(n_failures=0, simulated=False, hostile=False)
-    workload = m.workload.model_copy(update={"estimated": False}) if m.workload else None
+    assert m.workload
+    workload = m.workload.model_copy(update={"estimated": False})
     projections = [p.model_copy(update={"capacity_source": "measured"} if p.capacity_source else {}) for p in m.projections if p.runner != "llama-8b"]
     raw = render(m.model_copy(update={"workload": workload, "projections": projections}), tmp_path).read_text(encoding="utf-8")
     volume = _section(raw, "volume")

@@ -209,6 +209,8 @@ class ReportModel(BaseModel):
     break_even: list[BreakEvenResult] = Field(default_factory=list)
     routing: RoutingResult | None = None
     cascades: list[CascadeOption] = Field(default_factory=list)
+    trend: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    """Per runner, its recent runs of this suite, oldest first: pass rate and interval, cost per completed task, latency p95, gate result."""
     method: dict[str, Any] = Field(default_factory=dict)
     """Sample counts, versions, sandbox isolation, hardware assumptions."""
     failures: list[FailureRow] = Field(default_factory=list, exclude=False)
