@@ -451,3 +451,25 @@ def _owned_vs_rented(profile: RunnerProfile) -> dict[str, Any]:
         "breakeven_utilisation": u, "expected_utilisation": sh.utilisation,
         "verdict": "owning never beats renting on demand" if u is None else ("owning is cheaper" if sh.utilisation > u else "renting is cheaper") + f" at the expected {sh.utilisation:.0%} utilisation (break-even {u:.0%})",
     }
+
+
+def import_traffic(*, workspace: str | Path = ".", paths: list[str | Path], suite: str, **options: Any) -> Any:
+    """Traffic logs -> tasks/SUITE/ (redacted, deduplicated, sampled, with a workload profile).
+
+    `options` are the fields of evals.traffic.ImportOptions (format, mapping,
+    categories, sample, min_per_category, seed, no_redact, near_duplicate_threshold,
+    volume_per_day, max_bad_fraction, overwrite)."""
+    from pydantic import ValidationError
+
+    from evals.traffic import ImportOptions, TrafficImportError
+    from evals.traffic import import_traffic as run_import
+
+    try:
+        opts = ImportOptions(**options)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise ConfigError(f"import option `{'.'.join(map(str, first['loc']))}`: {first['msg']}") from None
+    try:
+        return run_import([Path(p) for p in paths], suite, Path(workspace), opts)
+    except TrafficImportError as e:
+        raise ConfigError(str(e)) from None

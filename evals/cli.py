@@ -154,6 +154,51 @@ def export(run_id: str, path: Path, workspace: Path, store: Path | None, all_att
         st.close()
 
 
+@main.command(name="import")
+@click.argument("logs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--suite", "-s", required=True, help="Name of the suite to write: WORKSPACE/tasks/NAME/.")
+@_workspace
+@click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(["auto", "openai", "anthropic", "jsonl", "csv", "parquet", "datasets"]))
+@click.option("--map", "mapping", multiple=True, help="FIELD=COLUMN (or dotted path), e.g. --map input=prompt --map category=metadata.route.")
+@click.option("--categories", default="field", show_default=True, help="`field`, `all`, or a rules YAML file (regex or keyword -> category).")
+@click.option("--stratify", type=click.Choice(["category"]), help="Sampling is always stratified by category; accepted for clarity.")
+@click.option("--sample", type=int, help="Keep N samples, stratified by category.")
+@click.option("--min-per-category", default=10, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--no-redact", is_flag=True, help="Keep the logs' text verbatim (PII and secrets included). Explicit on purpose.")
+@click.option("--near-duplicates", default=0.9, show_default=True, type=float, help="Jaccard threshold for near-duplicates; 1 keeps only exact-duplicate removal.")
+@click.option("--volume", "volume_per_day", type=float, help="Requests per day in production, when the logs have no timestamps.")
+@click.option("--max-bad-fraction", default=0.1, show_default=True, type=float, help="Reject a file when more of its lines than this are unusable.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing suite of that name.")
+@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+def import_(logs: tuple[Path, ...], suite: str, workspace: Path, fmt: str, mapping: tuple[str, ...], categories: str, stratify: str | None, sample: int | None, min_per_category: int, seed: int, no_redact: bool, near_duplicates: float, volume_per_day: float | None, max_bad_fraction: float, overwrite: bool, as_json: bool) -> None:
+    """Turn traffic logs (OpenAI/Anthropic logs, CSV, JSONL, Parquet; gzip ok) into a suite."""
+    pairs = {}
+    for m in mapping:
+        k, sep, v = m.partition("=")
+        if not sep or not k or not v:
+            raise ConfigError(f"--map {m!r}: expected FIELD=COLUMN, e.g. input=prompt")
+        pairs[k] = v
+    rep = api.import_traffic(
+        workspace=workspace, paths=list(logs), suite=suite, format=fmt, mapping=pairs, categories=categories, sample=sample,
+        min_per_category=min_per_category, seed=seed, no_redact=no_redact, near_duplicate_threshold=None if near_duplicates >= 1 else near_duplicates,
+        volume_per_day=volume_per_day, max_bad_fraction=max_bad_fraction, overwrite=overwrite,
+    )
+    if as_json:
+        click.echo(rep.model_dump_json(indent=2))
+        return
+    click.echo(f"wrote {rep.suite_dir}: {rep.sampling.selected} samples from {rep.records} valid records ({rep.skipped_total} lines skipped)")
+    red = ", ".join(f"{k} {v}" for k, v in sorted(rep.redaction.found.items())) or "nothing found"
+    click.echo(f"  redaction: {red}" if rep.redaction.enabled else "  redaction: OFF (--no-redact): the samples hold the logs' text verbatim")
+    click.echo(f"  duplicates dropped: {rep.dedupe.exact} exact, {rep.dedupe.near} near")
+    click.echo(f"  per category: {', '.join(f'{k} {v}' for k, v in sorted(rep.sampling.selected_per_category.items()))}")
+    for w in rep.warnings:
+        click.echo(f"  warning: {w}")
+    for sk in rep.skipped[:5]:
+        click.echo(f"  skipped {sk.file}:{sk.line}: {sk.reason}")
+    click.echo(f"  full report: {Path(rep.suite_dir) / 'import_report.json'}")
+
+
 @main.command()
 @click.option("--margin", default=0.05, show_default=True, type=float, help="Non-inferiority margin, as a fraction (0.05 = 5 points).")
 @click.option("--expected-gap", default=0.0, show_default=True, type=float, help="The true gap you expect, candidate − reference (negative: candidate worse).")

@@ -141,3 +141,20 @@ def test_api_key_never_written(tmp_path: Path, demo_dir: Path) -> None:
     for f in (tmp_path / "reports").rglob("*"):
         if f.is_file():
             assert key.encode() not in f.read_bytes(), f
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "traffic"
+
+
+def test_import_then_run_the_imported_suite(tmp_path: Path) -> None:
+    assert evals("init", str(tmp_path)).returncode == 0
+    r = evals("import", str(FIXTURES / "openai_chat.jsonl"), str(FIXTURES / "openai_chat_day2.jsonl.gz"), "--suite", "imported", "-w", str(tmp_path), "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["skipped_total"] >= 1 and (tmp_path / "tasks" / "imported" / "suite.yaml").exists()
+    again = evals("import", str(FIXTURES / "openai_chat.jsonl"), "--suite", "imported", "-w", str(tmp_path))
+    assert again.returncode == 2 and "overwrite" in again.stderr
+    run = evals("run", "-w", str(tmp_path), "--suite", "imported", "--runner", "qwen-2.5-72b-sim", "--quiet")
+    assert run.returncode == 0, run.stderr
+    bad = evals("import", str(FIXTURES / "openai_chat.jsonl"), "--suite", "x", "-w", str(tmp_path), "--map", "nonsense")
+    assert bad.returncode == 2 and "FIELD=COLUMN" in bad.stderr
