@@ -22,14 +22,14 @@ from evals.gate.nightly import NightlyResult, finish_nightly, load_nightly, stor
 from evals.measure import Frontier, measure
 from evals.measure.persist import save as save_measurement
 from evals.providers.factory import api_key
+from evals.providers.launch import launch_all
 from evals.report.analyse import analyse
 from evals.report.model import ReportModel
 from evals.report.render import render
-from evals.run.orchestrate import RunSummary, execute_run, simulated_endpoints, simulated_endpoints
+from evals.run.orchestrate import RunSummary, execute_run, simulated_endpoints
 from evals.scoring.base import ScoringContext
 from evals.scoring.stage import ScoreSummary, check_scorers, score_run
 from evals.store.db import Store
-from evals.suite.load import load_samples
 from evals.suite.load import load_samples
 
 EXAMPLE_WORKSPACE = Path(__file__).parent / "examples" / "workspace"
@@ -119,10 +119,13 @@ def run(
 
 
 def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None) -> ReportModel:
-    """The run's ReportModel with its trend over the suite's recent runs (which analyse each past run)."""
+    """The run's ReportModel with its change since the baseline run and its trend over the suite's
+    recent runs: both analyse past runs, which analyse itself cannot do (the gate reads analyse)."""
     from evals.gate.trend import trends
+    from evals.report.baseline import since_baseline
 
     model = analyse(st, run_id, suite, prices)
+    model.baseline = since_baseline(st, run_id, prices)
     model.trend = trends(st, model.suite, [r.name for r in model.runners], 20, prices)
     return model
 
@@ -135,6 +138,13 @@ def _suite_or_none(ws: Path, name: str) -> Suite | None:
         return None
 
 
+def _run_or_latest(st: Store, run_id: str | None) -> str:
+    rid = run_id or st.latest_run_id()
+    if rid is None:
+        raise ConfigError(f"no runs in {st.path}; run `evals run` first")
+    return rid
+
+
 def _suite_of_run(ws: Path, st: Store, run_id: str, suite: str | None) -> Suite:
     r = st.run(run_id)
     return load_suite(suite) if suite else find_suite(ws, r["suite"])
@@ -145,9 +155,7 @@ def rescore(*, workspace: str | Path = ".", run_id: str | None = None, suite: st
     ws = Path(workspace)
     st = open_store(ws, store)
     try:
-        rid = run_id or st.latest_run_id()
-        if rid is None:
-            raise ConfigError(f"no runs in {st.path}; run `evals run` first")
+        rid = _run_or_latest(st, run_id)
         s = _suite_of_run(ws, st, rid, suite)
         summary = _score(ws, st, rid, s, _context(ws))
         path = render(_analyse(st, rid, s, None), ws / "reports" / rid) if report else None
@@ -160,9 +168,7 @@ def build_report(*, workspace: str | Path = ".", run_id: str | None = None, out:
     ws = Path(workspace)
     st = open_store(ws, store)
     try:
-        rid = run_id or st.latest_run_id()
-        if rid is None:
-            raise ConfigError(f"no runs in {st.path}; run `evals run` first")
+        rid = _run_or_latest(st, run_id)
         model = _analyse(st, rid, _suite_or_none(ws, st.run(rid)["suite"]), Path(prices) if prices else None)
         return render(model, Path(out) if out else ws / "reports" / rid)
     finally:
@@ -287,8 +293,9 @@ def measure_runner(
 ) -> Frontier:
     """Sweep a runner's endpoint with a suite's prompts (see evals.measure.measure),
     store the frontier and return it. A runner's latest measurement is its
-    capacity for the self-hosted cost. Simulated runners get the in-process
-    simulated server, as in `evals run`."""
+    capacity for the self-hosted cost. As in `evals run`, simulated runners get
+    the in-process simulated server and `launch:` runners their own server,
+    started for the sweep and stopped after it."""
     ws = Path(workspace)
     profile = find_runner(ws, runner)
     if suite is None:
@@ -298,7 +305,8 @@ def measure_runner(
         suite = suites[0]
     s = find_suite(ws, suite)
     samples = load_samples(s)
-    with simulated_endpoints([profile], samples) as sim_url:
+    api_key(profile)  # a missing key fails before any server is launched
+    with simulated_endpoints([profile], samples) as sim_url, launch_all([profile], ws / "reports" / "logs") as launched:
         try:
             frontier = measure(
                 profile,
@@ -312,7 +320,7 @@ def measure_runner(
                 max_tokens=max_tokens,
                 seed=seed,
                 suite=s.name,
-                sim_base_url=sim_url,
+                base_url=launched.get(profile.name, sim_url),
                 quiet=quiet,
             )
         except ValueError as e:  # bad load levels or limits: the user's input
@@ -458,7 +466,8 @@ def import_traffic(*, workspace: str | Path = ".", paths: list[str | Path], suit
 
     `options` are the fields of evals.traffic.ImportOptions (format, mapping,
     categories, sample, min_per_category, seed, no_redact, near_duplicate_threshold,
-    volume_per_day, max_bad_fraction, overwrite)."""
+    volume_per_day, logged_fraction, verbatim_metadata, scorers_from, max_bad_fraction,
+    overwrite)."""
     from pydantic import ValidationError
 
     from evals.traffic import ImportOptions, TrafficImportError

@@ -168,10 +168,13 @@ def export(run_id: str, path: Path, workspace: Path, store: Path | None, all_att
 @click.option("--no-redact", is_flag=True, help="Keep the logs' text verbatim (PII and secrets included). Explicit on purpose.")
 @click.option("--near-duplicates", default=0.9, show_default=True, type=float, help="Jaccard threshold for near-duplicates; 1 keeps only exact-duplicate removal.")
 @click.option("--volume", "volume_per_day", type=float, help="Requests per day in production, when the logs have no timestamps.")
+@click.option("--logged-fraction", default=1.0, show_default=True, type=float, help="Share of production requests the logs hold (0.002 = 1 in 500): the volume from timestamps is divided by it.")
+@click.option("--scorers-from", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="YAML with the suite's grading (scorers, pass_rule, categories, margin) to use instead of the default similarity scorer.")
+@click.option("--verbatim-metadata", multiple=True, metavar="KEY", help="Copy this key of the requests' metadata without redaction (e.g. unit tests whose fixtures look like PII).")
 @click.option("--max-bad-fraction", default=0.1, show_default=True, type=float, help="Reject a file when more of its lines than this are unusable.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing suite of that name.")
 @click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
-def import_(logs: tuple[Path, ...], suite: str, workspace: Path, fmt: str, mapping: tuple[str, ...], categories: str, stratify: str | None, sample: int | None, min_per_category: int, seed: int, no_redact: bool, near_duplicates: float, volume_per_day: float | None, max_bad_fraction: float, overwrite: bool, as_json: bool) -> None:
+def import_(logs: tuple[Path, ...], suite: str, workspace: Path, fmt: str, mapping: tuple[str, ...], categories: str, stratify: str | None, sample: int | None, min_per_category: int, seed: int, no_redact: bool, near_duplicates: float, volume_per_day: float | None, logged_fraction: float, scorers_from: Path | None, verbatim_metadata: tuple[str, ...], max_bad_fraction: float, overwrite: bool, as_json: bool) -> None:
     """Turn traffic logs (OpenAI/Anthropic logs, CSV, JSONL, Parquet; gzip ok) into a suite."""
     pairs = {}
     for m in mapping:
@@ -182,7 +185,8 @@ def import_(logs: tuple[Path, ...], suite: str, workspace: Path, fmt: str, mappi
     rep = api.import_traffic(
         workspace=workspace, paths=list(logs), suite=suite, format=fmt, mapping=pairs, categories=categories, sample=sample,
         min_per_category=min_per_category, seed=seed, no_redact=no_redact, near_duplicate_threshold=None if near_duplicates >= 1 else near_duplicates,
-        volume_per_day=volume_per_day, max_bad_fraction=max_bad_fraction, overwrite=overwrite,
+        volume_per_day=volume_per_day, logged_fraction=logged_fraction, scorers_from=scorers_from, verbatim_metadata=verbatim_metadata,
+        max_bad_fraction=max_bad_fraction, overwrite=overwrite,
     )
     if as_json:
         click.echo(rep.model_dump_json(indent=2))
@@ -190,7 +194,8 @@ def import_(logs: tuple[Path, ...], suite: str, workspace: Path, fmt: str, mappi
     click.echo(f"wrote {rep.suite_dir}: {rep.sampling.selected} samples from {rep.records} valid records ({rep.skipped_total} lines skipped)")
     red = ", ".join(f"{k} {v}" for k, v in sorted(rep.redaction.found.items())) or "nothing found"
     click.echo(f"  redaction: {red}" if rep.redaction.enabled else "  redaction: OFF (--no-redact): the samples hold the logs' text verbatim")
-    click.echo(f"  duplicates dropped: {rep.dedupe.exact} exact, {rep.dedupe.near} near")
+    retried = f" ({rep.dedupe.retries_used} failed answers replaced by their retry)" if rep.dedupe.retries_used else ""
+    click.echo(f"  duplicates dropped: {rep.dedupe.exact} exact, {rep.dedupe.near} near{retried}")
     click.echo(f"  per category: {', '.join(f'{k} {v}' for k, v in sorted(rep.sampling.selected_per_category.items()))}")
     for w in rep.warnings:
         click.echo(f"  warning: {w}")

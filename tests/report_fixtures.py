@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from evals.cost.projection import ApiRunner, SelfHostedRunner, Workload, break_even, project
 from evals.cost.routing import cheapest_assignment
+from evals.measure.model import Dist, Frontier, OperatingPoint, Slo, Step
 from evals.report.economics import CHECK
 from evals.report.model import (
-    BreakEvenResult, CascadeOption, CategoryResult, FailureRow, PriceSource, ProjectionRow, ReportModel, RoutingResult, RunnerSummary, VerdictResult, WorkloadUsed,
+    BaselineResult, BreakEvenResult, CascadeOption, CategoryResult, FailureRow, HardwareAssumption, PairedChange, PriceSource, ProjectionRow, ReportModel,
+    RoutingResult, RunnerChange, RunnerSummary, SandboxInfo, ServerFacts, VerdictResult, WorkloadUsed,
 )
 
 HOSTILE = [
@@ -127,7 +131,89 @@ def make_model(n_failures: int = 12, simulated: bool = True, hostile: bool = Tru
             "versions": {"vllm": "0.8.5", "python": "3.11.7"}, "sandbox": {"isolation": "bubblewrap", "network": False},
             "budget_usd": None, "seeds": [0, 1, 2], "note": "<script>alert(6)</script>",
         },
+        trend={cand: _trend(cand, simulated), "claude": _trend("claude", False)[-1:]},
+        baseline=_baseline(cand, cats[2]),
+        frontiers={cand: _frontier(cand, simulated)},
+        servers=[
+            ServerFacts(
+                runner=cand, base_url="http://gpu-1:8000/v1", version="0.8.5", models=[{"id": "Qwen/Qwen2.5-7B-Instruct", "max_model_len": 32768}],
+                metrics={"prompt_tokens": 1_234_567, "generation_tokens": 98_765, "preemptions": 3, "prefix_cache_hit_rate": 0.4213, "queue_time_mean_s": 0.0421, "kv_cache_usage_after": 0.073},
+            ),
+            ServerFacts(runner=cand, base_url="http://gpu-2:8000/v1", version=None, models=[], unavailable={"version": 404, "metrics": "GET /metrics: connection refused"}, answers_without_usage=7),
+        ],
+        hardware=[HardwareAssumption(runner=cand, gpu="A100-80GB", gpus=4, ownership="rented", hourly_usd=SELF_HOSTED_HOURLY_USD, usd_per_gpu_hour=2.0, purchase=None, utilisation=0.6)],
+        sandbox=SandboxInfo(code_answers=40, isolation=["rlimits-only"] if hostile else ["bubblewrap"], process_limit_enforced=True, available_here="bubblewrap"),
         failures=failures,
+    )
+
+
+TREND_RUNS = ("20250530-120000-aaa111", "20250531-120000-bbb222", "20250601-120000-abc123")
+"""The fixture's recent runs, oldest first; the last is the report's own run."""
+
+
+def _trend(runner: str, simulated: bool) -> list[dict[str, Any]]:
+    """Three nights: steady, then a regression the gate caught on a changed profile, then this run."""
+    rates, gates, profiles = (0.90, 0.82, 0.87), ("pass", "regression", None), ("p1", "p2", "p2")
+    return [
+        {
+            "run_id": run, "created_at": f"{day}T12:00:00+00:00", "git_commit": None, "suite_hash": "9f2c" * 16,
+            "runner": runner, "model": f"{runner}-model", "profile_hash": profiles[i], "server_versions": ["0.8.5"], "simulated": simulated,
+            "samples": 200, "answered": 190, "completed": round(190 * rate), "error_rate": 0.05, "pass_rate": rate, "pass_rate_ci": [rate - 0.05, rate + 0.04],
+            "cost_per_completed_task_usd": 0.0038 + 0.0001 * i, "latency_ms_p95": 1900.0 + 50 * i, "gate": gates[i],
+        }
+        for i, (run, day, rate) in enumerate(zip(TREND_RUNS, ("2025-05-30", "2025-05-31", "2025-06-01"), rates))
+    ]
+
+
+def _change(scope: str, gap: float, p: float, adjusted: float | None, significant: bool) -> PairedChange:
+    return PairedChange(
+        scope=scope, paired=180, improved=4, regressed=4 + round(-gap * 180), pass_rate_before=0.9, pass_rate_now=0.9 + gap, gap=gap,
+        gap_ci=[gap - 0.03, gap + 0.03], mcnemar_p=p, adjusted_p=adjusted, significant=significant,
+    )
+
+
+def _baseline(candidate: str, small_category: str) -> BaselineResult:
+    """The candidate dropped significantly overall and in the small category since the baseline; the reference did not change."""
+    return BaselineResult(
+        run_id=TREND_RUNS[0], reason="the latest earlier run of this suite that passed its gate", created_at="2025-05-30T12:00:00+00:00", git_commit="fedcba9876543210",
+        tool_version="0.0.9", suite_changed=False, alpha=0.05,
+        runners=[
+            RunnerChange(
+                runner=candidate, overall=_change("overall", -0.062, 0.0021, None, True),
+                categories=[_change("triage", -0.011, 0.61, 1.0, False), _change(small_category, -0.25, 0.0008, 0.0024, True)],
+                cost_per_completed_task_before_usd=0.0036, cost_per_completed_task_now_usd=0.0038, cost_change=0.0556,
+                latency_ms_p95_before=1900.0, latency_ms_p95_now=2000.0, latency_change=0.0526, error_rate_before=0.02, error_rate_now=0.05,
+                changes=["profile: params", "server version: 0.8.4 → 0.8.5"],
+            ),
+            RunnerChange(
+                runner="claude", overall=_change("overall", 0.004, 0.81, None, False), categories=[_change("triage", 0.0, 1.0, 1.0, False)],
+                cost_per_completed_task_before_usd=0.0142, cost_per_completed_task_now_usd=0.0142, cost_change=0.0,
+                latency_ms_p95_before=8400.0, latency_ms_p95_now=8400.0, latency_change=0.0, error_rate_before=0.05, error_rate_now=0.05, changes=[],
+            ),
+        ],
+        only_in_baseline=[], only_now=["llama-8b"],
+    )
+
+
+def _dist(p50: float) -> Dist:
+    return Dist(n=40, p50=p50, p90=p50 * 1.3, p95=p50 * 1.5, p99=p50 * 1.8, max=p50 * 2)
+
+
+def _frontier(runner: str, simulated: bool) -> Frontier:
+    """Three concurrency levels; the middle one is the busiest within the 500 ms TTFT target."""
+    steps = [
+        Step(
+            mode="concurrency", level=c, requests=40, served=40 - errors, errors={"500": errors} if errors else {}, window_s=10.0, requests_per_s=rps,
+            output_tokens_per_s=rps * 250, total_tokens_per_s=rps * 900, goodput_per_s=rps if ttft * 1.5 <= 500 else rps * 0.4,
+            ttft_ms=_dist(ttft), itl_ms=_dist(20.0), e2e_ms=_dist(ttft + 4000), per_stream_output_tps=tps, peak_in_flight=int(c), meets_slo=ttft * 1.5 <= 500 and not errors,
+        )
+        for c, rps, ttft, tps, errors in ((1.0, 0.22, 90.0, 61.0, 0), (8.0, 1.6, 210.0, 55.0, 0), (32.0, 4.1, 880.0, 38.0, 2))
+    ]
+    return Frontier(
+        runner=runner, model=f"{runner}-model", profile_hash="p2", suite="support-triage", simulated=simulated, streaming=True, created_at="2025-05-31T09:30:00+00:00",
+        mode="concurrency", slo=Slo(ttft_ms=500.0), steps=steps,
+        operating_point=OperatingPoint(mode="concurrency", level=8.0, requests_per_s=1.6, tasks_per_hour=5760.0, output_tokens_per_s=400.0, ttft_ms=315.0, e2e_ms=6300.0, basis="measured"),
+        flags=["output tokens/s at C=32 exceeds the physical decode bound <script>x</script>"], notes=["2 requests failed at C=32"], bound=None,
     )
 
 

@@ -178,7 +178,7 @@ def test_written_suite_validates_and_carries_the_workload(tmp_path: Path) -> Non
     assert sorted(p.name for p in suite_dir.iterdir()) == ["import_report.json", "samples.jsonl", "suite.yaml", "workload.json"]
     suite = load_suite(suite_dir)
     assert suite.name == "s"
-    assert suite.description.startswith("imported from openai_chat.jsonl, openai_chat_day2.jsonl.gz on ")
+    assert suite.description == "imported from openai_chat.jsonl, openai_chat_day2.jsonl.gz"  # the date: import_report.json
     assert [(x.name, x.args) for x in suite.scorers] == [("similarity", {"metric": "rougeL", "threshold": 0.5})]
     assert suite.workload == json.loads((suite_dir / "workload.json").read_text())
     assert "avg_output_tokens" not in suite.workload["categories"]["other"]  # its one answer was refused

@@ -84,7 +84,7 @@ def test_closed_loop_recovers_the_simulated_timing(serve: Callable[..., SimServe
     expect_ttft_ms, expect_e2e_ms = first_s * 1000, last_s * 1000
     expect_stream_tps = (n - 1) / (last_s - first_s)
 
-    f = measure(_profile("timed", b), [s.input for s in _samples()], concurrencies=[concurrency], requests_per_step=requests, sim_base_url=server.base_url)
+    f = measure(_profile("timed", b), [s.input for s in _samples()], concurrencies=[concurrency], requests_per_step=requests, base_url=server.base_url)
 
     (step,) = f.steps
     assert step.requests == step.served == requests and not step.errors
@@ -108,11 +108,11 @@ def test_operating_point_is_the_busiest_step_within_the_slo(serve: Callable[...,
     b = SimBehaviour(ttft_ms=30, tokens_per_second=2000, accuracy={"default": 1.0})
     server = serve({"m": b})
     prompts = [s.input for s in _samples()]
-    f = measure(_profile("m", b), prompts, concurrencies=[1, 4], requests_per_step=8, sim_base_url=server.base_url)
+    f = measure(_profile("m", b), prompts, concurrencies=[1, 4], requests_per_step=8, base_url=server.base_url)
     assert [s.level for s in f.steps] == [1, 4] and all(s.meets_slo for s in f.steps)
     assert f.operating_point is not None and f.operating_point.level == 4
     # a target no step meets leaves no operating point, and says why
-    f = measure(_profile("m", b), prompts, concurrencies=[2], requests_per_step=4, ttft_slo_ms=1, sim_base_url=server.base_url)
+    f = measure(_profile("m", b), prompts, concurrencies=[2], requests_per_step=4, ttft_slo_ms=1, base_url=server.base_url)
     assert f.operating_point is None and not f.steps[0].meets_slo
     assert any(n.startswith("no operating point") for n in f.notes)
 
@@ -120,7 +120,7 @@ def test_operating_point_is_the_busiest_step_within_the_slo(serve: Callable[...,
 def test_failures_are_counted_by_status_and_never_retried(serve: Callable[..., SimServer]) -> None:
     b = SimBehaviour(ttft_ms=0, tokens_per_second=2000, error_rate=0.5, seed=7, accuracy={"default": 1.0})
     server = serve({"flaky": b})
-    f = measure(_profile("flaky", b), [s.input for s in _samples()], concurrencies=[2], requests_per_step=20, sim_base_url=server.base_url)
+    f = measure(_profile("flaky", b), [s.input for s in _samples()], concurrencies=[2], requests_per_step=20, base_url=server.base_url)
     (step,) = f.steps
     assert step.requests == 20 and 0 < step.served < 20
     assert step.errors == {"500": 20 - step.served}
@@ -131,14 +131,14 @@ def test_without_streaming_ttft_and_itl_are_unavailable(serve: Callable[..., Sim
     b = _fast()
     server = serve({"m": b})
     prof = _profile("m", b, stream=False)
-    f = measure(prof, [s.input for s in _samples()], concurrencies=[2], requests_per_step=4, sim_base_url=server.base_url)
+    f = measure(prof, [s.input for s in _samples()], concurrencies=[2], requests_per_step=4, base_url=server.base_url)
     (step,) = f.steps
     assert step.ttft_ms is None and step.itl_ms is None and step.e2e_ms is not None
     assert step.per_stream_output_tps is not None and not f.streaming
     assert any("TTFT and inter-token latency unavailable" in n for n in f.notes)
     assert f.operating_point is None and step.goodput_per_s is None
     # with an end-to-end target the operating point is judged on that alone
-    f = measure(prof, [s.input for s in _samples()], concurrencies=[2], requests_per_step=4, e2e_slo_ms=5000, sim_base_url=server.base_url)
+    f = measure(prof, [s.input for s in _samples()], concurrencies=[2], requests_per_step=4, e2e_slo_ms=5000, base_url=server.base_url)
     assert f.operating_point is not None and f.operating_point.ttft_ms is None and f.operating_point.e2e_ms is not None
 
 
@@ -158,7 +158,7 @@ def test_bad_arguments_are_refused() -> None:
 def test_poisson_arrivals_record_a_small_scheduling_lag(serve: Callable[..., SimServer]) -> None:
     b = SimBehaviour(ttft_ms=20, tokens_per_second=2000, accuracy={"default": 1.0})
     server = serve({"m": b})
-    f = measure(_profile("m", b), [s.input for s in _samples()], rates=[50.0], requests_per_step=50, warmup=5, sim_base_url=server.base_url)
+    f = measure(_profile("m", b), [s.input for s in _samples()], rates=[50.0], requests_per_step=50, warmup=5, base_url=server.base_url)
     (step,) = f.steps
     assert f.mode == step.mode == "rate" and step.level == 50
     assert step.requests == step.served == 50
@@ -240,8 +240,8 @@ def test_store_round_trip_keeps_the_latest_measurement(serve: Callable[..., SimS
     server = serve({"m": b})
     prof = _profile("m", b)
     prompts = [s.input for s in _samples()]
-    first = measure(prof, prompts, concurrencies=[1, 2], requests_per_step=4, suite="mini", sim_base_url=server.base_url)
-    second = measure(prof, prompts, rates=[20.0], requests_per_step=6, warmup=2, sim_base_url=server.base_url)
+    first = measure(prof, prompts, concurrencies=[1, 2], requests_per_step=4, suite="mini", base_url=server.base_url)
+    second = measure(prof, prompts, rates=[20.0], requests_per_step=6, warmup=2, base_url=server.base_url)
     store = Store(tmp_path / "evals.sqlite")
     try:
         assert "003_measurements" in store.applied_migrations()
@@ -264,7 +264,7 @@ def test_store_round_trip_keeps_the_latest_measurement(serve: Callable[..., SimS
 def test_frontier_chart_is_inline_svg(serve: Callable[..., SimServer]) -> None:
     b = _fast()
     server = serve({"m": b})
-    f = measure(_profile("m", b), [s.input for s in _samples()], concurrencies=[1, 2], requests_per_step=4, sim_base_url=server.base_url)
+    f = measure(_profile("m", b), [s.input for s in _samples()], concurrencies=[1, 2], requests_per_step=4, base_url=server.base_url)
     svg = frontier_svg(f)
     assert svg.startswith("<svg") and "<!--" not in svg
     assert "SIMULATED" in svg and "C=2" in svg and "Time to first token" in svg and "SLO 500 ms" in svg

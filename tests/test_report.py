@@ -10,10 +10,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import yaml
 
+from evals import api
+from evals.gate.history import record_gate_result
 from evals.report.model import SCHEMA_VERSION, BreakEvenResult, ReportModel
 from evals.report.render import TEXT_LIMIT, break_even_sentence, explorer_data, fmt_usd, render
 from report_fixtures import HOSTILE, HOSTILE_NAME, make_model
+from tests.conftest import sim_runner, write_workspace
 
 URL_ATTRS = {"href", "xlink:href", "src", "srcset", "action", "formaction", "poster", "data", "background", "ping", "manifest"}
 
@@ -129,7 +133,9 @@ def test_names_are_escaped_in_tables_and_charts(hostile: Path) -> None:
     shown = "&lt;b onmouseover=alert(5)&gt;q[U+202E]wen $x$&lt;/b&gt;"
     assert raw.count(shown) >= 10
     svgs = re.findall(r"<svg xmlns.*?</svg>", raw, re.S)
-    assert len(svgs) == 4 and all(shown in s for s in svgs)
+    frontier = re.findall(r"<svg xmlns.*?</svg>", _section(raw, "frontier"), re.S)
+    assert len(svgs) == 6 and len(frontier) == 1  # gap, cost, latency, break-even, trend; the frontier chart names no runner
+    assert all(shown in s for s in svgs if s not in frontier)
     assert HOSTILE_NAME not in raw
 
 
@@ -231,6 +237,88 @@ def test_routing_options(plain: Path) -> None:
     assert "For comparison, claude alone: 86.5% of all samples passed (errors counted as failures), $0.0123 per task, $0.0135 per completed task." in routing
 
 
+def test_change_since_baseline(plain: Path) -> None:
+    section = _section(plain.read_text(encoding="utf-8"), "baseline")
+    assert (
+        "<p>Against run <code>20250530-120000-aaa111</code> of 2025-05-30 12:00:00 UTC: the latest earlier run of this suite that passed its gate."
+        " It ran workload-evals 0.0.9 at commit <code>fedcba987654</code>.</p>"
+    ) in section
+    rows = [_cells(r) for r in re.findall(r'<tr><th scope="row">(.*?)</tr>', section)]
+    assert rows == [
+        "qwen-7b|180|83.8%|was 90.0%|-6.2 pts| |significant|[-9.2, -3.2]|0.0021|$0.0038 (+5.6%)|was $0.0036|2,000 ms (+5.3%)|was 1,900 ms|5.0%|was 2.0%|",
+        "claude|180|90.4%|was 90.0%|+0.4 pts|[-2.6, +3.4]|0.81|$0.0142 (+0.0%)|was $0.0142|8,400 ms (+0.0%)|was 8,400 ms|5.0%|was 5.0%|",
+        "qwen-7b|tiny|180|65.0%|was 90.0%|-25.0 pts|[-28.0, -22.0]|4 / 49|0.0024|",  # only the significant category
+    ]
+    assert "<li>qwen-7b: profile: params; server version: 0.8.4 → 0.8.5</li>" in section
+    assert "only in this run: llama-8b." in section and "suite changed" not in section
+
+
+def test_change_since_baseline_names_are_escaped_and_a_suite_change_is_said(tmp_path: Path) -> None:
+    m = make_model(n_failures=0)
+    assert m.baseline
+    m = m.model_copy(update={"baseline": m.baseline.model_copy(update={"suite_changed": True, "reason": "<b>why</b>"})})
+    section = _section(render(m, tmp_path).read_text(encoding="utf-8"), "baseline")
+    shown = "&lt;b onmouseover=alert(5)&gt;q[U+202E]wen $x$&lt;/b&gt;"
+    assert f'<tr><th scope="row">{shown}</th><td>&lt;i&gt;tiny&lt;/i&gt;</td>' in section
+    assert f"<li>{shown}: profile: params;" in section and "&lt;b&gt;why&lt;/b&gt;" in section
+    assert '<p class="stale">The suite changed since then' in section
+    assert "<b" not in section and "<i>" not in section
+
+
+def test_trend(plain: Path, hostile: Path) -> None:
+    section = _section(plain.read_text(encoding="utf-8"), "trend")
+    [svg] = re.findall(r"<svg xmlns.*?</svg>", section, re.S)
+    assert "qwen-7b: last 3 runs" in svg and "SIMULATED" not in svg
+    rows = [_cells(r) for r in re.findall(r"<tr(?: class=\"yours\")?><th scope=\"row\" class=\"nowrap\">(.*?)</tr>", section)]
+    assert rows == [  # newest first
+        "2025-06-01 12:00:00 UTC|20250601-120000-abc123| |this run|87.0%|82.0–91.0%|$0.004|2,000 ms|5.0%|—|",
+        "2025-05-31 12:00:00 UTC|20250531-120000-bbb222|82.0%|77.0–86.0%|$0.0039|1,950 ms|5.0%|regression|profile|",
+        "2025-05-30 12:00:00 UTC|20250530-120000-aaa111|90.0%|85.0–94.0%|$0.0038|1,900 ms|5.0%|pass|",
+    ]
+    assert '<tr class="yours"><th scope="row" class="nowrap">2025-06-01' in section
+    assert "<p>No history yet for claude, llama-8b: they have fewer than two finished runs of support-triage" in section
+    [svg] = re.findall(r"<svg xmlns.*?</svg>", _section(hostile.read_text(encoding="utf-8"), "trend"), re.S)
+    assert "SIMULATED" in svg and "&lt;b onmouseover=alert(5)&gt;q[U+202E]wen $x$&lt;/b&gt;: last 3 runs" in svg
+
+
+def test_measured_frontier(plain: Path, hostile: Path) -> None:
+    section = _section(plain.read_text(encoding="utf-8"), "frontier")
+    assert "<p>Operating point: <strong>5,760 tasks/h</strong> (1.60 requests/s) at concurrency 8, TTFT p95 315 ms, end-to-end p95 6,300 ms.</p>" in section
+    assert "Target: TTFT p95 ≤ 500 ms, at most 1.0% failed." in section and "may serve more" not in section
+    assert '<li><span class="stale">Flag:</span> output tokens/s at C=32 exceeds the physical decode bound &lt;script&gt;x&lt;/script&gt;</li>' in section
+    [svg] = re.findall(r"<svg xmlns.*?</svg>", section, re.S)
+    assert "SLO 500 ms" in svg and "SIMULATED" not in svg
+    rows = [_cells(r) for r in re.findall(r"<tr(?: class=\"yours\")?><th scope=\"row\" class=\"nowrap\">(.*?)</tr>", section)]
+    assert rows == [
+        "C=1|40 / 40|0|0.22|0.22|55|90 ms|135 ms|6,135 ms|61.0|yes|",
+        "C=8 |operating point|40 / 40|0|1.60|1.60|400|210 ms|315 ms|6,315 ms|55.0|yes|",
+        "C=32|38 / 40|2|4.10|1.64|1,025|880 ms|1,320 ms|7,320 ms|38.0|no|",
+    ]
+    assert "2 requests failed at C=32." in section
+    assert "SIMULATED" in re.findall(r"<svg xmlns.*?</svg>", _section(hostile.read_text(encoding="utf-8"), "frontier"), re.S)[0]
+
+
+def test_unmeasured_frontier_says_how_to_measure(tmp_path: Path) -> None:
+    m = make_model(n_failures=0)
+    raw = render(m.model_copy(update={"frontiers": {name: None for name in m.frontiers}}), tmp_path).read_text(encoding="utf-8")
+    section = _section(raw, "frontier")
+    assert "Not measured with this profile: run <code>evals measure --runner &#39;&lt;b onmouseover=alert(5)&gt;q[U+202E]wen $x$&lt;/b&gt;&#39;</code>." in section
+    assert "<svg" not in section and "<table" not in section
+
+
+def test_method_hardware_servers_and_sandbox(plain: Path, hostile: Path) -> None:
+    method = _section(plain.read_text(encoding="utf-8"), "method")
+    rows = [_cells(r) for r in re.findall(r'<tr><th scope="row">(.*?)</tr>', method)]
+    assert "qwen-7b|4 × A100-80GB|rented|$8.00|$2.00 per GPU-hour|60.0%|" in rows
+    assert "qwen-7b|http://gpu-1:8000/v1|0.8.5|Qwen/Qwen2.5-7B-Instruct (32,768)|" in rows
+    assert "qwen-7b|http://gpu-2:8000/v1|not reported|not reported|No version: HTTP 404. No metrics: GET /metrics: connection refused. 7 answers came without token counts.|" in rows
+    assert "qwen-7b|http://gpu-1:8000/v1|1,234,567|98,765|3|42.1%|42 ms|7.3%|" in rows  # gpu-2 had no /metrics: not in this table
+    assert "Model-written code (40 answers) ran under bubblewrap: its own namespaces, no network" in method
+    hostile_method = _section(hostile.read_text(encoding="utf-8"), "method")
+    assert '<strong class="stale">resource limits only: no network isolation, and the code saw the host\'s filesystem</strong>' in hostile_method
+    assert '<span class="tag">simulated: hypothetical</span>' in hostile_method and "simulated: hypothetical" not in method
+
+
 def test_confusion_matrices_render_defensively(hostile: Path) -> None:
     raw = hostile.read_text(encoding="utf-8")
     assert raw.count('<table class="cm">') == 1
@@ -260,7 +348,7 @@ def test_summary_markdown(hostile: Path, plain: Path) -> None:
     assert lines[0].startswith("> **⚠️ SIMULATED:**") and "demonstrate the tool, not the models" in lines[0]
     assert "<" not in md.replace("\\<", "")
     tables = [line for line in lines if line.startswith("| ")]
-    table, projection = tables[:4], tables[4:]
+    table, projection = tables[:4], tables[4:8]
     assert table[0].startswith("| Runner | Pass rate (95% CI) | Completed / answered / errors | Cost per completed task | TTFT p50 | Latency p95 |")
     assert "| claude (reference) | 91.1% (85.0–96.0%) | 173 / 190 / 10 | $0.0142 | 420 ms | 8,400 ms |" in table
     assert all(line.count(" | ") == 5 for line in table), "a name broke the table"
@@ -276,6 +364,15 @@ def test_summary_markdown(hostile: Path, plain: Path) -> None:
     assert len(sentences) == 2 and all(line.startswith("- \\<b onmouseover") for line in sentences)
     assert "does not become cheaper than llama-8b per completed task up to 6,000,000 requests/month (you are at 600,000)." in sentences[1]
 
+    assert "### Since the baseline run" in lines and "Baseline 20250530-120000-aaa111: the latest earlier run of this suite that passed its gate." in lines
+    assert (
+        "- \\<b onmouseover=alert(5)\\>q\\[U+202E\\]wen \\$x\\$\\</b\\>: -6.2 pts [-9.2, -3.2] on 180 paired samples, McNemar p=0.0021 (significant); "
+        "significant in \\<i\\>tiny\\</i\\> -25.0 pts; cost per completed task +5.6%, latency p95 +5.3%"
+    ) in lines
+    trend = tables[8:]
+    assert trend[0] == "| Runner | Runs | Pass rate | Cost per completed task | Latency p95 | Gate |" and len(trend) == 2  # the one runner with history
+    assert trend[1].endswith("| 3 | 87.0% (82.0%) | \\$0.004 (\\$0.0039) | 2,000 ms (1,950 ms) | — (regression) |") and trend[1].count(" | ") == 5
+
     plain_md = (plain.parent / "summary.md").read_text(encoding="utf-8")
     assert "SIMULATED" not in plain_md and plain_md.startswith("## support-triage: run ")
     assert "- qwen-7b is inconclusive at a 5-point margin: -3.1 points vs claude." in plain_md
@@ -290,11 +387,17 @@ def test_bare_run_renders(tmp_path: Path) -> None:
             "workload": None, "projections": [], "break_even": [], "routing": None, "cascades": [],
         }
     )
+    m = m.model_copy(update={"trend": {}, "baseline": None, "frontiers": {}, "servers": [], "hardware": [], "sandbox": None})
     raw = render(ReportModel.model_validate(m.model_dump()), tmp_path).read_text(encoding="utf-8")
     assert "No candidate to compare" in raw and "nothing to explore" in raw
     assert "No routing option could be priced" in raw and "At your volume" not in raw
+    assert "No earlier run of this suite: nothing to compare with yet." in _section(raw, "baseline")
+    assert "No history yet for claude: it has fewer than two finished runs of support-triage" in _section(raw, "trend")
+    assert 'id="frontier"' not in raw and "No self-hosted runner in this run" in raw and "No server facts" in raw
+    assert "No scorer of this run executed model-written code." in raw
     md = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert "No candidate to compare" in md and "requests/month" not in md
+    assert "No earlier run of this suite" in md and "Trend" not in md
 
 
 def test_explorer_keeps_every_kind_of_failure_within_budget() -> None:
@@ -311,3 +414,61 @@ def test_explorer_keeps_every_kind_of_failure_within_budget() -> None:
 @pytest.mark.parametrize(("usd", "text"), [(None, "—"), (0, "$0.00"), (0.0021, "$0.0021"), (0.0142, "$0.0142"), (0.84, "$0.84"), (0.1, "$0.10"), (0.00004213, "$0.0000421"), (1234.5, "$1,234.50")])
 def test_fmt_usd(usd: float | None, text: str) -> None:
     assert fmt_usd(usd) == text
+
+
+def test_history_measurement_and_servers_from_the_store(tmp_path: Path) -> None:
+    """The new sections as analyse fills them from a real store: first run, then a degraded one, measured, with server facts."""
+    ws = write_workspace(tmp_path, {"m": sim_runner("m", accuracy={"default": 0.95})}, n_samples=60)
+
+    def run() -> tuple[str, dict, str]:
+        out = api.run(workspace=ws, suite="mini", runners=["m"], quiet=True, reuse=False)
+        assert out.report_path
+        return out.run_id, json.loads((out.report_path.parent / "summary.json").read_text()), out.report_path.read_text(encoding="utf-8")
+
+    first, summary, raw = run()
+    assert summary["baseline"] is None and [p["run_id"] for p in summary["trend"]["m"]] == [first]
+    assert summary["frontiers"] == {"m": None} and summary["servers"] == [] and summary["sandbox"]["code_answers"] == 0
+    assert summary["hardware"] == [{"runner": "m", "gpu": "A100-80GB", "gpus": 4, "ownership": "rented", "hourly_usd": 8.0, "usd_per_gpu_hour": 2.0, "purchase": None, "utilisation": 0.6}]
+    assert "No earlier run of this suite" in raw and "No history yet for m" in raw and "Not measured with this profile: run <code>evals measure --runner m</code>" in raw
+
+    st = api.open_store(ws)
+    record_gate_result(st, first, None, "pass", 0, "{}")
+    st.close()
+    (ws / "runners" / "m.yaml").write_text(yaml.safe_dump({"name": "m", **sim_runner("m", accuracy={"default": 0.95, "factual": 0.2})}))
+    api.measure_runner(ws, "m", concurrencies=[1, 2], requests_per_step=6, quiet=True)
+    second, _, _ = run()
+    st = api.open_store(ws)
+    st.add_server_fact(second, "m", "http://gpu-1:8000/v1", "server", {"version": "0.9.1", "models": [{"id": "m", "max_model_len": 8192}], "unavailable": {}})
+    st.add_server_fact(second, "m", "http://gpu-1:8000/v1", "metrics", {"deltas": {"prompt_tokens": 5000.0, "preemptions": 0.0, "prefix_cache_hit_rate": 0.5}})
+    st.commit()
+    st.close()
+    index = api.build_report(workspace=ws, run_id=second)
+    summary, raw = json.loads((index.parent / "summary.json").read_text()), index.read_text(encoding="utf-8")
+
+    b = summary["baseline"]
+    assert b["run_id"] == first and b["reason"] == "the latest earlier run of this suite that passed its gate"
+    [m] = b["runners"]
+    assert m["overall"]["gap"] < 0 and m["overall"]["paired"] == 60 and m["changes"] == ["profile: simulate", "server version: unknown → 0.9.1"]
+    factual = next(c for c in m["categories"] if c["scope"] == "factual")
+    assert factual["significant"] and factual["adjusted_p"] <= 0.05 and factual["gap"] < -0.5
+    assert not next(c for c in m["categories"] if c["scope"] == "triage")["significant"]
+    assert '<tr><th scope="row">m</th><td>factual</td><td class="num">30</td>' in _section(raw, "baseline")
+    assert [p["run_id"] for p in summary["trend"]["m"]] == [first, second] and summary["trend"]["m"][0]["gate"] == "pass"
+    assert len(re.findall(r"<svg xmlns", _section(raw, "trend"))) == 1
+
+    frontier = summary["frontiers"]["m"]
+    assert frontier["simulated"] and [s["level"] for s in frontier["steps"]] == [1.0, 2.0] and frontier["operating_point"]["tasks_per_hour"] > 0
+    assert next(p for p in summary["projections"] if p["runner"] == "m")["capacity_source"] == "measured"
+    assert "C=2" in _section(raw, "frontier") and "SIMULATED" in re.findall(r"<svg xmlns.*?</svg>", _section(raw, "frontier"), re.S)[0]
+    [server] = summary["servers"]
+    assert server == {
+        "runner": "m", "base_url": "http://gpu-1:8000/v1", "version": "0.9.1", "models": [{"id": "m", "max_model_len": 8192}], "shared_with": [],
+        "metrics": {"prompt_tokens": 5000.0, "preemptions": 0.0, "prefix_cache_hit_rate": 0.5}, "unavailable": {}, "answers_without_usage": 0,
+    }
+    assert "m (8,192)" in _section(raw, "method") and "5,000" in _section(raw, "method")
+
+    # Another profile makes the measurement someone else's: not shown, and not the capacity.
+    (ws / "runners" / "m.yaml").write_text(yaml.safe_dump({"name": "m", **sim_runner("m", accuracy={"default": 0.95, "factual": 0.2}), "concurrency": 4}))
+    _, summary, raw = run()
+    assert summary["frontiers"] == {"m": None} and "Not measured with this profile" in raw
+    assert summary["baseline"]["run_id"] == first  # the degraded run was never gated: last-pass still prefers the run that passed

@@ -60,6 +60,10 @@ def test_report_in_chromium(browser: Any, report: Path, tmp_path: Path) -> None:
     break_even = page.locator("#cost figure svg").nth(1)
     assert break_even.is_visible() and break_even.bounding_box()["width"] > 500
     assert page.locator("nav a[href='#routing']").is_visible()
+    for section in ("#baseline", "#trend", "#method"):
+        page.locator(section).screenshot(path=str(shots / f"report-{section[1:]}.png"))
+    for chart in ("#trend figure svg", "#latency figure svg >> nth=1"):
+        assert page.locator(chart).is_visible() and page.locator(chart).bounding_box()["width"] > 500
 
     body_rows = page.locator("#fx-body tr")
     assert body_rows.count() == 50

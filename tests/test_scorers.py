@@ -202,6 +202,15 @@ def test_json_schema_match_reference() -> None:
     assert_ungradable(grade("json_schema", "{}", "Ada", match_reference=True))
 
 
+
+def test_json_schema_match_reference_accepts_a_logged_json_answer() -> None:
+    """`evals import` keeps a logged answer as text: a JSON object in it is the reference."""
+    ref = '{"name": "Ada Lovelace", "age": 36, "city": "London"}'
+    assert grade("json_schema", '{"name": "ada lovelace", "age": 36.0, "city": "London"}', ref, match_reference=True).passed
+    s = grade("json_schema", '{"name": "Ada Lovelace", "age": 37, "city": "London"}', f"```json\n{ref}\n```", match_reference=True)
+    assert not s.passed and "age" in s.explanation
+    assert_ungradable(grade("json_schema", "{}", '["a list", "not an object"]', match_reference=True))
+
 # ---------------------------------------------------------------- similarity
 
 

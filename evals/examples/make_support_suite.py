@@ -1,9 +1,8 @@
-"""Generate the example `support` suite: a week of a fictional company's assistant traffic.
+"""Generate the example `support` traffic: a week of a fictional company's assistant requests.
 
 Loomwise is a made-up B2B SaaS (order and inventory management for small
 retailers). Its support and ops teams use an internal assistant for five
-kinds of work, and this script writes a sample of that traffic to
-`workspace/tasks/support/samples.jsonl`:
+kinds of work:
 
 - triage: label an incoming ticket (billing, bug, account_access,
   feature_request, outage, cancellation);
@@ -15,28 +14,41 @@ kinds of work, and this script writes a sample of that traffic to
 - code: small Python helpers for the support-tools engineers, each with a
   correct solution, a plausible buggy one, and assert-based tests.
 
+This script writes what the team's LLM gateway would have logged that week,
+`traffic/support-traffic.jsonl.gz`: OpenAI chat-completions log lines (1 in
+500 requests is logged), each answered correctly, with the noise real logs
+carry and `evals import` must clean up: repeated and near-repeated requests,
+failed attempts (5xx, 429, truncated) followed by their retry, a few pasted
+credentials and card numbers, and two broken lines. The example suite
+`workspace/tasks/support/` is then *imported* from that log, by the command
+the README documents (`IMPORT_COMMAND` below), which this script runs last.
+
 The example must look like real traffic (varied phrasing, typos, names,
 amounts in local formats) so the demo report reads like one a team would
 get, yet it must be reproducible byte for byte, because the test suite and
-`evals init` ship the file and a changed file would change every demo
-number. Hence: one seeded `random.Random`, the standard library only, no
-clock, no set iteration, and a self-check before writing that runs every
-code sample's tests against its solution (must pass) and its buggy
-solution (must fail), so a grading bug never hides in the example.
+`evals init` ship the files and a changed file would change every demo
+number. Hence: one seeded `random.Random` per stream, the standard library
+only, no clock, no set iteration, gzip with a fixed mtime, and a self-check
+before writing that runs every code task's tests against its solution (must
+pass) and its buggy solution (must fail), so a grading bug never hides in
+the example.
 
-Every person, company, email address (example.com) and phone number (555)
-here is fictional.
+Every person, company, email address (example.com), phone number (555),
+card number, IBAN and key here is fictional: test cards, documentation
+examples, or random letters.
 
-    python evals/examples/make_support_suite.py [--out PATH]
+    python evals/examples/make_support_suite.py [--traffic PATH] [--no-import]
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import gzip
 import json
 import os
 import random
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -48,8 +60,20 @@ from pathlib import Path
 from typing import Any
 
 SEED = 20261005
-DEFAULT_OUT = Path(__file__).resolve().parent / "workspace" / "tasks" / "support" / "samples.jsonl"
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+TRAFFIC = HERE / "traffic" / "support-traffic.jsonl.gz"
+WORKSPACE = HERE / "workspace"
 SOURCE = "synthetic example traffic"
+LOGGED_FRACTION = 0.002
+"""The gateway logs 1 request in 500: the week's 280 logged requests stand for 20,000 a day."""
+IMPORT_COMMAND = (
+    "evals import evals/examples/traffic/support-traffic.jsonl.gz --suite support"
+    " --map category=request.metadata.category --map id=request.metadata.task_id"
+    f" --near-duplicates 0.95 --logged-fraction {LOGGED_FRACTION:g} --verbatim-metadata tests"
+    " --scorers-from evals/examples/traffic/support-scorers.yaml --overwrite"
+)
+"""Rebuilds `tasks/support/` from the traffic log, run from the repository root (the README shows it)."""
 WEEK_START = datetime(2026, 10, 5, tzinfo=timezone.utc)
 """Monday of the sampled week; every timestamp and date is relative to it, never to the clock."""
 
@@ -1705,38 +1729,217 @@ def self_check(samples: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
-def render(samples: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples).encode("utf-8")
+# ---------------------------------------------------------------- the gateway's log
+
+GATEWAY_MODELS = {"claude-sonnet-4-5": "claude-sonnet-4-5-20250929", "gpt-5": "gpt-5-2025-08-07"}
+"""Requested model -> the model the response names. Most traffic goes to Claude; gpt-5 is on a trial."""
+WEEK_END = WEEK_START + timedelta(days=7)
 
 
-def summary(samples: list[dict[str, Any]]) -> str:
-    """Counts and rough token sizes per category (about 4 characters per token), for the suite's workload block."""
-    rows = {}
+def answer_text(sample: dict[str, Any]) -> str:
+    """The reference as the model's answer: a label, compact JSON, a short phrase, a reply, or fenced code."""
+    ref = sample["reference"]
+    if sample["category"] == "code":
+        return f"```python\n{ref['solution']}```"
+    if isinstance(ref, dict):
+        return json.dumps(ref, ensure_ascii=False)
+    return ref
+
+
+def tokens(text: str, rng: random.Random) -> int:
+    """About 4 characters a token, as tokenisers give on English text, never exactly."""
+    return max(1, round(len(text) / 4 * rng.uniform(0.9, 1.1)))
+
+
+def _iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _fake_token(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789") for _ in range(n))
+
+
+def pasted_secrets(rng: random.Random) -> dict[str, list[str]]:
+    """What customers paste into tickets although they should not, by the ticket label it fits.
+
+    All fictional, and assembled from pieces so that no secret scanner mistakes this file
+    for a leak: a Stripe test card, the IBAN of the ECBS specification's example, AWS's
+    documentation key pair, a random Loomwise key, xkcd's password, a TEST-NET address.
+    """
+    card = " ".join(["4000", "0566", "5566", "5556"])
+    iban = " ".join(["GB33", "BUKB", "2020", "1555", "5555", "55"])
+    aws_id = "AKIA" + "IOSFODNN7" + "EXAMPLE"
+    aws_secret = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCY" + "EXAMPLEKEY"
+    lw_key = "lw_" + "live_" + _fake_token(rng, 32)
+    return {
+        "billing": [
+            f"PS: please use our new company card from now on: {card}, exp 09/28, CVC 123.",
+            f"Our bank details, in case you need them for a credit note: IBAN {iban}, Brightline Bank.",
+        ],
+        "bug": [
+            f"Here's the call our script makes, in case it helps:\ncurl -H \"Authorization: Bearer {lw_key}\" https://api.loomwise.example.com/v2/orders",
+            f"Our S3 export settings: access key {aws_id}, secret {aws_secret}, bucket loomwise-exports.",
+        ],
+        "account_access": ["You can log in as me to check, my password is Tr0ub4dor&3"],
+        "outage": ["Our side looks fine, the store server at 203.0.113.42 can reach everything else."],
+    }
+
+
+def _request(sample: dict[str, Any], messages: list[dict[str, str]], model: str) -> dict[str, Any]:
+    meta = {"category": sample["category"], "task_id": sample["id"]}
+    if sample["category"] == "code":
+        meta["tests"] = sample["reference"]["tests"]  # the IDE plugin sends the tests of the function it asks for
+    return {"model": model, "messages": messages, "max_tokens": 1024, "metadata": meta}
+
+
+def _response(rng: random.Random, model: str, when: datetime, prompt: list[dict[str, str]], text: str,
+              finish: str = "stop") -> dict[str, Any]:
+    prompt_tokens = sum(tokens(m["content"], rng) + 4 for m in prompt) + 3
+    completion = tokens(text, rng)
+    return {
+        "id": "chatcmpl-" + _fake_token(rng, 24),
+        "object": "chat.completion",
+        "created": int(when.timestamp()),
+        "model": GATEWAY_MODELS[model],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion, "total_tokens": prompt_tokens + completion},
+    }
+
+
+def _line(when: datetime, request: dict[str, Any], response: Any, **extra: Any) -> dict[str, Any]:
+    return {"timestamp": _iso(when), "request": request, "response": response, **extra}
+
+
+def _later(rng: random.Random, when: datetime) -> datetime:
+    """A repeat of a request: minutes to two days later, within the logged week."""
+    later = when + timedelta(minutes=rng.randrange(3, 60 * 48))
+    return later if later < WEEK_END else when + (WEEK_END - when) / 2
+
+
+def _near_copy(user: str, rng: random.Random) -> str:
+    """The same question asked again with a small edit: the kind near-duplicate detection exists for."""
+    edits = [lambda t: t + " thx", lambda t: t + "??", lambda t: t + "\n\nthanks!", lambda t: t + " (for a customer)"]
+    return rng.choice(edits)(user)
+
+
+def traffic_log(samples: list[dict[str, Any]]) -> list[str]:
+    """The gateway's log lines for the week, in time order: one answered request per sample, plus noise.
+
+    Noise: 16 exact repeats, 12 near repeats (questions on the docs asked again with a word
+    added: a short prompt edited is another task), 6 failed attempts each followed by a successful retry of the same request (502,
+    429, a timeout and a truncated answer), secrets pasted into 6 tickets, and 2 broken lines.
+    """
+    rng = random.Random(f"{SEED}-traffic")
+    by_id = {s["id"]: s for s in samples}
+    ids = [s["id"] for s in samples]
+    events: list[tuple[datetime, int, dict[str, Any]]] = []
+
+    def add(when: datetime, line: dict[str, Any]) -> None:
+        events.append((when, len(events), line))
+
+    # Secrets pasted into tickets: one per snippet, into a ticket with a fitting label.
+    triage_by_label: dict[str, list[str]] = {}
     for s in samples:
-        chars_in = sum(len(m["content"]) for m in s["input"])
-        ref = s["reference"]
-        out = ref["solution"] if s["category"] == "code" else ref if isinstance(ref, str) else json.dumps(ref)
-        r = rows.setdefault(s["category"], [0, 0, 0])
-        r[0] += 1
-        r[1] += chars_in
-        r[2] += len(out)
-    return "\n".join(f"  {c:<8} {n:4d} samples  ~{i / n / 4:5.0f} input tokens  ~{o / n / 4:4.0f} output tokens"
-                     for c, (n, i, o) in rows.items())
+        if s["category"] == "triage":
+            triage_by_label.setdefault(s["reference"], []).append(s["id"])
+    prompts = {s["id"]: [dict(m) for m in s["input"]] for s in samples}
+    for label, snippets in pasted_secrets(rng).items():
+        for sid, snippet in zip(rng.sample(triage_by_label[label], len(snippets)), snippets):
+            user = prompts[sid][-1]
+            user["content"] = user["content"] + "\n\n" + snippet
+
+    models = {sid: "gpt-5" if rng.random() < 0.15 else "claude-sonnet-4-5" for sid in ids}
+    daytime = [sid for sid in ids if 7 <= datetime.fromisoformat(by_id[sid]["metadata"]["received_at"]).hour < 20]
+    retried = rng.sample([sid for sid in daytime if by_id[sid]["category"] in ("triage", "extract", "factual")], 4)
+    retried += rng.sample([sid for sid in daytime if by_id[sid]["category"] in ("rewrite", "code")], 2)
+    repeated = rng.sample([sid for sid in ids if sid not in retried], 16)
+    near = rng.sample([sid for sid in ids if by_id[sid]["category"] == "factual" and sid not in retried + repeated], 12)
+
+    failures = [
+        ({"error": {"type": "server_error", "status": 502, "message": "upstream connect error or disconnect/reset before headers"}}, None),
+        ({"error": {"type": "timeout", "status": 504, "message": "upstream request timeout after 60s"}}, None),
+        ({}, {"error": {"message": "Rate limit reached for requests per minute. Please try again in 2s.",
+                        "type": "rate_limit_error", "code": "rate_limit_exceeded"}}),
+        ({}, {"error": {"message": "Overloaded", "type": "overloaded_error", "code": 529}}),
+    ]
+    for sid in ids:
+        s = by_id[sid]
+        when = datetime.fromisoformat(s["metadata"]["received_at"])
+        model = models[sid]
+        messages = prompts[sid]
+        text = answer_text(s)
+        if sid in retried:
+            k = retried.index(sid)
+            failed_at = when - timedelta(seconds=rng.randrange(2, 40))
+            if k < 4:
+                extra, response = failures[k]
+                add(failed_at, _line(failed_at, _request(s, messages, model), response, **extra))
+            else:  # cut off at max_tokens, retried with more room
+                short = {**_request(s, messages, model), "max_tokens": 48}
+                cut = text[: len(text) * 2 // 5]
+                response = _response(rng, model, failed_at, messages, cut, finish="length")
+                response["usage"]["completion_tokens"] = 48
+                add(failed_at, _line(failed_at, short, response))
+        add(when, _line(when, _request(s, messages, model), _response(rng, model, when, messages, text)))
+        if sid in repeated:
+            again = _later(rng, when)
+            copy = [dict(m) for m in messages]
+            if rng.random() < 0.3:  # pasted again with different spacing: still the same request
+                copy[-1]["content"] = copy[-1]["content"].replace("\n\n", "\n\n\n", 1) + " "
+            add(again, _line(again, _request(s, copy, model), _response(rng, model, again, copy, text)))
+        if sid in near:
+            again = _later(rng, when)
+            copy = [dict(m) for m in messages]
+            copy[-1]["content"] = _near_copy(copy[-1]["content"], rng)
+            add(again, _line(again, _request(s, copy, model), _response(rng, model, again, copy, text)))
+
+    lines = [json.dumps(line, ensure_ascii=False) for _, _, line in sorted(events, key=lambda e: (e[0], e[1]))]
+    # A line cut short when the gateway restarted, and a stray message from its log rotation.
+    cut_at = len(lines) // 3
+    lines.insert(cut_at, lines[cut_at][: len(lines[cut_at]) // 2])
+    lines.insert(2 * len(lines) // 3, "# gateway restarted: log rotated at 2026-10-08T03:00:00Z")
+    return lines
+
+
+def render_traffic(lines: list[str]) -> bytes:
+    """Gzipped JSON lines, byte for byte the same on every run (no timestamp or name in the gzip header)."""
+    return gzip.compress("".join(line + "\n" for line in lines).encode("utf-8"), compresslevel=9, mtime=0)
+
+
+def summary(samples: list[dict[str, Any]], lines: list[str]) -> str:
+    counts: dict[str, int] = {}
+    for s in samples:
+        counts[s["category"]] = counts.get(s["category"], 0) + 1
+    return (f"{len(lines)} log lines for {len(samples)} tasks: "
+            + ", ".join(f"{c} {n}" for c, n in counts.items()))
+
+
+def run_import(workspace: Path) -> int:
+    """The README's rebuild command, run from the repository root into `workspace`."""
+    args = shlex.split(IMPORT_COMMAND)[1:]
+    proc = subprocess.run([sys.executable, "-m", "evals.cli", *args, "--workspace", str(workspace)], cwd=REPO)
+    return proc.returncode
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where to write the samples (default: {DEFAULT_OUT})")
+    ap.add_argument("--traffic", type=Path, default=TRAFFIC, help=f"where to write the traffic log (default: {TRAFFIC})")
+    ap.add_argument("--workspace", type=Path, default=WORKSPACE, help=f"workspace to import the suite into (default: {WORKSPACE})")
+    ap.add_argument("--no-import", action="store_true", help="write the traffic log only")
     args = ap.parse_args(argv)
     samples = build()
     problems = self_check(samples)
     if problems:
         print("self-check failed, nothing written:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(render(samples))
-    print(f"wrote {len(samples)} samples to {args.out}\n{summary(samples)}")
-    return 0
+    lines = traffic_log(samples)
+    args.traffic.parent.mkdir(parents=True, exist_ok=True)
+    args.traffic.write_bytes(render_traffic(lines))
+    print(f"wrote {args.traffic}: {summary(samples, lines)}")
+    if args.no_import or args.traffic.resolve() != TRAFFIC:
+        print(f"to build the suite from it, run from {REPO}:\n  {IMPORT_COMMAND}")
+        return 0
+    return run_import(args.workspace.resolve())
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ measured rate above the bound is not a fast server but a broken measurement:
 usage that miscounts tokens, another model behind the name, a cache answering.
 
 The bound assumes the precision with the fewest bytes the profile allows for
-(a launch block's `quantization`, else what the model name says, else BF16),
-so that it stays an upper bound.
+(a launch block's or offline engine's `quantization`, else what the model
+name says, else BF16), so that it stays an upper bound.
 """
 
 from __future__ import annotations
@@ -42,16 +42,30 @@ class DecodeBound:
         return self.sizing.aggregate_decode_bound(max(1, batch))
 
 
+def _names(profile: RunnerProfile) -> list[str]:
+    """The name requests use, then the weights a launch block serves (an adapter's base, a served alias)."""
+    return [profile.model] + ([profile.launch.model] if profile.launch else [])
+
+
 def quantisation(profile: RunnerProfile) -> Quant:
-    launch = getattr(profile, "launch", None)  # the vLLM launch block, where the profile has one
-    given = getattr(launch, "quantization", None)
+    given = profile.launch.quantization if profile.launch else (profile.engine or {}).get("quantization")
     if isinstance(given, str) and given.lower() in _VLLM_QUANT:
         return _VLLM_QUANT[given.lower()]
-    name = profile.model.lower()
-    for pattern, quant in _NAME_QUANT:
-        if pattern.search(name):
-            return quant
+    for name in _names(profile):
+        for pattern, quant in _NAME_QUANT:
+            if pattern.search(name.lower()):
+                return quant
     return "bf16"
+
+
+def _catalogued(profile: RunnerProfile) -> ModelSpec | None:
+    models = load_models()
+    for name in _names(profile):
+        try:
+            return models.get(name)
+        except ConfigError:
+            continue
+    return None
 
 
 def _on_gpus(s: SizingResult, model: ModelSpec, gpus: int) -> SizingResult:
@@ -79,10 +93,9 @@ def decode_bound(profile: RunnerProfile) -> tuple[DecodeBound | None, str | None
     sh = profile.pricing.self_hosted
     if sh is None:
         return None, "physical decode bound not checked: API runner, its hardware is unknown"
-    try:
-        model = load_models().get(profile.model)
-    except ConfigError:
-        return None, f"physical decode bound not checked: model {profile.model!r} is not in the model catalogue"
+    model = _catalogued(profile)
+    if model is None:
+        return None, f"physical decode bound not checked: model {' / '.join(map(repr, _names(profile)))} is not in the model catalogue"
     try:
         gpu = load_gpus().get(sh.gpu)
     except ConfigError:

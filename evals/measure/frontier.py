@@ -11,6 +11,7 @@ are flagged: a measurement that cannot be trusted says so.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import random
 from collections.abc import Sequence
@@ -50,7 +51,7 @@ def measure(
     max_tokens: int | None = None,
     seed: int = 0,
     suite: str | None = None,
-    sim_base_url: str | None = None,
+    base_url: str | None = None,
     quiet: bool = True,
 ) -> Frontier:
     """Closed loop at each of `concurrencies` (default 1, 4, 16, 64, 256), or open
@@ -60,7 +61,9 @@ def measure(
     of arrivals, at least 32), or as many as `duration_s` allows, or whichever
     ends first when both are given; `warmup` requests go before (default: one
     per worker, or the first second of arrivals) and count for nothing.
-    `sim_base_url` is where the simulated server listens, for simulated runners.
+    `base_url` is where the endpoint listens when the profile cannot say: the
+    simulated server for simulated runners, the launched server for runners
+    with a `launch:` block. The frontier keeps the hash of `profile` as written.
     """
     if concurrencies is not None and rates is not None:
         raise ValueError("give concurrencies or rates, not both")
@@ -85,17 +88,20 @@ def measure(
     bound, bound_note = decode_bound(profile)
 
     async def sweep() -> tuple[list[Step], list[str]]:
-        providers = make_providers(profile.model_copy(update={"concurrency": connections}), sim_base_url)
+        served = profile.model_copy(update={"concurrency": connections, **({"base_url": base_url} if profile.launch and base_url else {})})
+        providers = make_providers(served, base_url)
         steps: list[Step] = []
         flags: list[str] = []
         try:
             with Progress(quiet=quiet) as progress:
                 plan = _Plan(mode, providers, order, params, slo, bound, connections, requests_per_step, duration_s, warmup, seed)
                 for level in levels:
+                    _settle_gc()
                     step, step_flags = await _step(plan, level, progress)
                     steps.append(step)
                     flags.extend(step_flags)
         finally:
+            gc.unfreeze()
             for p in providers:
                 await p.aclose()
         return steps, flags
@@ -160,6 +166,19 @@ async def _step(plan: _Plan, level: float, progress: Progress) -> tuple[Step, li
     if plan.bound is not None:
         step, flags = apply(step, plan.bound)
     return step, flags + _client_flags(step, plan.connections, len(plan.providers))
+
+
+def _settle_gc() -> None:
+    """Collect now, between steps, and freeze what survives (modules, SDKs, clients).
+
+    A full collection of that heap takes ~100 ms, and one that fell inside a
+    step stalled the event loop: it showed as client lag and as server latency
+    (benchmarks/bench_measure.py found it). Frozen objects are skipped by later
+    collections, so one during a step scans only what the step allocated.
+    `measure` unfreezes them when it is done.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _client_flags(step: Step, connections: int, replicas: int) -> list[str]:

@@ -14,7 +14,7 @@ import anthropic
 import httpx2
 
 from evals.providers.base import Completion, GenerationParams, Message, Status, Timeouts, Usage
-from evals.providers.errors import from_exception, timing
+from evals.providers.errors import from_exception, stream_outcome, timing, total_timeout
 
 _STOP_STATUS = {
     "end_turn": Status.ok,
@@ -101,36 +101,13 @@ class AnthropicProvider:
                         elif et == "message_stop":
                             done = True
         except TimeoutError:
-            return Completion(
-                status=Status.timeout,
-                text="".join(parts),
-                error=f"no complete answer within the total timeout of {self.timeouts.total_s:g}s",
-                error_kind="timeout_total",
-                timing=timing(started, first, None),
-            )
+            return total_timeout(self.timeouts.total_s, started, first, "".join(parts))
         except Exception as exc:
             c = from_exception(exc, sdk=anthropic, started=started, got_content=first is not None or bool(usage))
             c.text = "".join(parts)
             return c
-        u = _usage(usage)
-        text = "".join(parts)
-        if not done or stop_reason is None:
-            return Completion(
-                status=Status.truncated,
-                text=text,
-                usage=u,
-                error="stream ended without message_stop",
-                error_kind="dropped_stream",
-                timing=timing(started, first, u.output_tokens),
-                served_model=served,
-            )
-        return Completion(
-            status=_STOP_STATUS.get(stop_reason, Status.ok),
-            text=text,
-            finish_reason=stop_reason,
-            usage=u,
-            timing=timing(started, first, u.output_tokens),
-            served_model=served,
+        return stream_outcome(
+            text="".join(parts), usage=_usage(usage), finish=stop_reason if done else None, statuses=_STOP_STATUS, served=served, started=started, first=first, missing="message_stop"
         )
 
     async def _complete_whole(self, req: dict[str, Any]) -> Completion:
@@ -139,7 +116,7 @@ class AnthropicProvider:
             async with asyncio.timeout(self.timeouts.total_s):
                 msg = await self._client.messages.create(**req)
         except TimeoutError:
-            return Completion(status=Status.timeout, error=f"no answer within the total timeout of {self.timeouts.total_s:g}s", error_kind="timeout_total", timing=timing(started, None, None))
+            return total_timeout(self.timeouts.total_s, started, None)
         except Exception as exc:
             return from_exception(exc, sdk=anthropic, started=started, got_content=False)
         mu = msg.usage

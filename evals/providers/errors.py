@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx2
 
-from evals.providers.base import Completion, Status
+from evals.providers.base import Completion, Status, Usage
 from evals.secrets import scrub
 
 # error kinds the executor retries; everything else is final
@@ -94,3 +94,19 @@ def timing(started: float, first: float | None, output_tokens: int | None) -> di
     if first is not None and output_tokens and output_tokens > 1 and end - first > 0:
         tps = (output_tokens - 1) / (end - first)
     return {"ttft_ms": ttft, "latency_ms": (end - started) * 1000, "output_tps": tps}
+
+
+def stream_outcome(
+    *, text: str, usage: Usage, finish: str | None, statuses: dict[str, Status], served: str | None, started: float, first: float | None, missing: str
+) -> Completion:
+    """A stream that ended: graded by its finish reason, or `truncated` when the closing event (`missing`) never came."""
+    t = timing(started, first, usage.output_tokens)
+    if finish is None:
+        return Completion(status=Status.truncated, text=text, usage=usage, error=f"stream ended without {missing}", error_kind="dropped_stream", timing=t, served_model=served)
+    return Completion(status=statuses.get(finish, Status.ok), text=text, finish_reason=finish, usage=usage, timing=t, served_model=served)
+
+
+def total_timeout(total_s: float, started: float, first: float | None, text: str = "") -> Completion:
+    return Completion(
+        status=Status.timeout, text=text, error=f"no complete answer within the total timeout of {total_s:g}s", error_kind="timeout_total", timing=timing(started, first, None)
+    )

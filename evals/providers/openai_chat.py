@@ -17,7 +17,7 @@ import httpx2
 import openai
 
 from evals.providers.base import Completion, GenerationParams, Message, Status, Timeouts, Usage
-from evals.providers.errors import from_exception, timing
+from evals.providers.errors import from_exception, stream_outcome, total_timeout
 
 _FINISH_STATUS = {"stop": Status.ok, "tool_calls": Status.ok, "function_call": Status.ok, "length": Status.truncated, "content_filter": Status.refused}
 
@@ -100,13 +100,7 @@ class OpenAIChatProvider:
                             if choice.finish_reason:
                                 finish = choice.finish_reason
         except TimeoutError:
-            return Completion(
-                status=Status.timeout,
-                text="".join(parts),
-                error=f"no complete answer within the total timeout of {self.timeouts.total_s:g}s",
-                error_kind="timeout_total",
-                timing=timing(started, first, None),
-            )
+            return total_timeout(self.timeouts.total_s, started, first, "".join(parts))
         except Exception as exc:  # the SDK's and transport's failures become data
             c = from_exception(exc, sdk=openai, started=started, got_content=first is not None or finish is not None)
             c.text = "".join(parts)
@@ -121,7 +115,7 @@ class OpenAIChatProvider:
             async with asyncio.timeout(self.timeouts.total_s):
                 resp = await self._client.chat.completions.create(**self._request(messages, params))
         except TimeoutError:
-            return Completion(status=Status.timeout, error=f"no answer within the total timeout of {self.timeouts.total_s:g}s", error_kind="timeout_total", timing=timing(started, None, None))
+            return total_timeout(self.timeouts.total_s, started, None)
         except Exception as exc:
             return from_exception(exc, sdk=openai, started=started, got_content=False)
         choice = resp.choices[0] if resp.choices else None
@@ -140,25 +134,7 @@ class OpenAIChatProvider:
                 output_tokens=usage.completion_tokens,
                 reasoning_tokens=getattr(cd, "reasoning_tokens", None) if cd else None,
             )
-        text = "".join(parts)
-        if finish is None:
-            return Completion(
-                status=Status.truncated,
-                text=text,
-                usage=u,
-                error="stream ended without a finish_reason",
-                error_kind="dropped_stream",
-                timing=timing(started, first, u.output_tokens),
-                served_model=served,
-            )
-        return Completion(
-            status=_FINISH_STATUS.get(finish, Status.ok),
-            text=text,
-            finish_reason=finish,
-            usage=u,
-            timing=timing(started, first, u.output_tokens),
-            served_model=served,
-        )
+        return stream_outcome(text="".join(parts), usage=u, finish=finish, statuses=_FINISH_STATUS, served=served, started=started, first=first, missing="a finish_reason")
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -15,8 +15,13 @@ import numpy as np
 from evals.config import RunnerProfile, Suite
 from evals.cost.pricing import RunnerPricing, runner_pricing
 from evals.report import economics
-from evals.report.model import CategoryResult, FailureRow, PriceSource, ReportModel, RunnerSummary, VerdictResult
+from evals.measure.model import Frontier
+from evals.measure.persist import latest as latest_frontier
+from evals.report.model import (
+    CategoryResult, FailureRow, HardwareAssumption, PriceSource, ReportModel, RunnerSummary, SandboxInfo, ServerFacts, VerdictResult,
+)
 from evals.scoring.confusion import confusion_matrix
+from evals.scoring.sandbox import isolation_available
 from evals.stats.intervals import wilson
 from evals.stats.noninferiority import verdict as noninferiority_verdict
 from evals.stats.paired import paired_gap
@@ -170,11 +175,11 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
     category_of = {sid: s["category"] for sid, s in samples.items()}
     wl = economics.workload_used(suite.workload if suite else None, {c: sum(1 for v in category_of.values() if v == c) for c in cats})
 
+    frontiers = {name: _frontier(store, profiles[name]) for name, p in pricing.items() if p.kind == "self_hosted"}
+
     def measured(runner: str) -> float | None:
-        m = store.latest_measurement(runner)
-        if not m or m["profile_hash"] != profiles[runner].profile_hash() or not m["operating_point"]:
-            return None
-        return m["operating_point"].get("tasks_per_hour")
+        f = frontiers.get(runner)
+        return f.tasks_per_hour if f else None
 
     proj, cost_models = economics.projections(wl, runners, pricing, profiles, measured)
     confusion = _confusion(store, run_id)
@@ -198,7 +203,59 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
             "budget_usd": info.get("budget_usd"),
             "reuse": info.get("reuse"),
         },
+        frontiers=frontiers, servers=_servers(store, run_id), hardware=_hardware(profiles), sandbox=_sandbox(store, run_id),
         failures=failures,
+    )
+
+
+def _frontier(store: Store, profile: RunnerProfile) -> Frontier | None:
+    """The runner's latest `evals measure`, if it measured this very profile: another concurrency,
+    GPU or model would have another frontier."""
+    f = latest_frontier(store, profile.name)
+    return f if f is not None and f.profile_hash == profile.profile_hash() else None
+
+
+def _servers(store: Store, run_id: str) -> list[ServerFacts]:
+    """The server facts of the run, one row per runner and server, merging its `server`, `metrics` and `usage_missing` facts."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for f in store.server_facts(run_id):
+        row = rows.setdefault((f["runner"], f["base_url"]), {"runner": f["runner"], "base_url": f["base_url"], "version": None, "models": [], "unavailable": {}})
+        d = f["data"]
+        row["shared_with"] = d.get("shared_with", [])
+        if f["kind"] == "server":
+            row.update(version=d.get("version"), models=d.get("models", []))
+            row["unavailable"].update(d.get("unavailable", {}))
+        elif f["kind"] == "metrics":
+            row["metrics"] = d.get("deltas", {})
+            if d.get("unavailable"):
+                row["unavailable"]["metrics"] = d["unavailable"]
+        elif f["kind"] == "usage_missing":
+            row["answers_without_usage"] = d.get("answers", 0)
+    return [ServerFacts.model_validate(r) for r in rows.values()]
+
+
+def _hardware(profiles: dict[str, RunnerProfile]) -> list[HardwareAssumption]:
+    out = []
+    for name, prof in profiles.items():
+        sh = prof.pricing.self_hosted
+        if sh is None:
+            continue
+        out.append(
+            HardwareAssumption(
+                runner=name, gpu=sh.gpu, gpus=sh.gpus, ownership="owned" if sh.purchase else "rented", hourly_usd=sh.hourly_cost_usd(),
+                usd_per_gpu_hour=sh.cloud_price_per_gpu_hour, purchase=sh.purchase.model_dump() if sh.purchase else None, utilisation=sh.utilisation,
+            )
+        )
+    return out
+
+
+def _sandbox(store: Store, run_id: str) -> SandboxInfo:
+    """The isolation recorded with the run's code scores: the machine that scored may not be the one reporting."""
+    details = (json.loads(r["details_json"] or "{}") for r in store.iter_query("SELECT details_json FROM scores WHERE run_id=? AND scorer='code_tests'", (run_id,)))
+    recorded = [d for d in details if d.get("isolation")]
+    return SandboxInfo(
+        code_answers=len(recorded), isolation=sorted({d["isolation"] for d in recorded}),
+        process_limit_enforced=all(d.get("process_limit_enforced", True) for d in recorded), available_here=isolation_available(),
     )
 
 

@@ -12,7 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-SCHEMA_VERSION = "1.1"
+from evals.measure.model import Frontier
+
+SCHEMA_VERSION = "1.2"
 
 
 class RunnerSummary(BaseModel):
@@ -180,6 +182,122 @@ class FailureRow(BaseModel):
     error: str | None
 
 
+class PairedChange(BaseModel):
+    """One runner's pass rate now against the baseline run, on the samples both runs answered ok."""
+
+    scope: str
+    """`overall`, or a category name."""
+    paired: int
+    """Samples both runs answered ok: the gap is computed on these only."""
+    improved: int
+    """Passed now, failed in the baseline."""
+    regressed: int
+    """Failed now, passed in the baseline."""
+    pass_rate_before: float | None
+    pass_rate_now: float | None
+    """Pass rates on the paired samples only (so they can differ from each run's own pass rate)."""
+    gap: float | None
+    """Now − before, on the paired samples."""
+    gap_ci: list[float] | None
+    """Seeded paired-bootstrap 95% interval of the gap."""
+    mcnemar_p: float | None
+    """Exact two-sided McNemar p-value on the discordant pairs."""
+    adjusted_p: float | None = None
+    """Categories: mcnemar_p after Holm–Bonferroni over the runner's categories; None for `overall`."""
+    significant: bool
+    """The change is unlikely to be chance: p (adjusted, for a category) ≤ BaselineResult.alpha."""
+
+
+class RunnerChange(BaseModel):
+    runner: str
+    overall: PairedChange
+    categories: list[PairedChange]
+    cost_per_completed_task_before_usd: float | None
+    cost_per_completed_task_now_usd: float | None
+    cost_change: float | None
+    """Relative: now ÷ before − 1."""
+    latency_ms_p95_before: float | None
+    latency_ms_p95_now: float | None
+    latency_change: float | None
+    """Relative: now ÷ before − 1."""
+    error_rate_before: float
+    error_rate_now: float
+    """Share of samples without an ok answer in each run."""
+    changes: list[str]
+    """What changed besides the measurements: profile fields, served models, server versions; empty when nothing did."""
+
+
+class BaselineResult(BaseModel):
+    """This run against an earlier run of the same suite, chosen as `evals gate --baseline last-pass` chooses it."""
+
+    run_id: str
+    reason: str
+    """Why this run is the baseline, in words."""
+    created_at: str
+    git_commit: str | None
+    tool_version: str
+    suite_changed: bool
+    """The suite's content hash differs: the same sample ids may not be the same tasks."""
+    alpha: float
+    """Significance level of the `significant` flags."""
+    runners: list[RunnerChange]
+    only_in_baseline: list[str]
+    only_now: list[str]
+
+
+class ServerFacts(BaseModel):
+    """What one OpenAI-compatible server said about itself around this run (vLLM: /version, /v1/models, /metrics)."""
+
+    runner: str
+    base_url: str
+    version: str | None
+    """The server's version (vLLM's GET /version); None where it did not say."""
+    models: list[dict[str, Any]]
+    """Served models: `id`, and `max_model_len` where the server gives it."""
+    shared_with: list[str] = Field(default_factory=list)
+    """Runners that used the same server: its counters include all of their traffic."""
+    metrics: dict[str, float] = Field(default_factory=dict)
+    """/metrics over the run: counter deltas (prompt_tokens, generation_tokens, preemptions, requests_finished,
+    prefix_cache_hit_rate, queue_time_mean_s, ttft_mean_s) and gauges after it (kv_cache_usage_after, requests_running_after, ...)."""
+    unavailable: dict[str, Any] = Field(default_factory=dict)
+    """What the server did not answer (version, models, metrics) and why."""
+    answers_without_usage: int = 0
+    """Ok answers this server sent without token counts."""
+
+
+class HardwareAssumption(BaseModel):
+    """A self-hosted runner's hardware and price, as its profile states them: every self-hosted cost rests on these."""
+
+    runner: str
+    gpu: str
+    gpus: int
+    """GPUs per replica."""
+    ownership: str
+    """`rented` (a price per GPU-hour) or `owned` (purchase amortised, plus power and operations)."""
+    hourly_usd: float
+    """What one replica costs per wall-clock hour, busy or idle."""
+    usd_per_gpu_hour: float | None
+    """Rented: the price per GPU-hour."""
+    purchase: dict[str, Any] | None
+    """Owned: purchase price, amortisation months, power, PUE, electricity price, operations per month."""
+    utilisation: float
+    """Expected share of the month the replica is busy at its capacity."""
+
+
+class SandboxInfo(BaseModel):
+    """How model-written code was confined when a scorer ran it."""
+
+    code_answers: int
+    """Answers whose code the code_tests scorer ran in this run; 0: no scorer ran code."""
+    isolation: list[str]
+    """Isolation recorded with those scores: `bubblewrap` (namespaces, no network), or `rlimits-only`
+    (resource limits only: NO network isolation, the host's filesystem)."""
+    process_limit_enforced: bool
+    """False when some code ran without a process limit."""
+    available_here: str
+    """What `isolation_available()` reports on the machine that built this report: what a rescore there would get."""
+
+
 class ReportModel(BaseModel):
     schema_version: str = SCHEMA_VERSION
     run_id: str
@@ -211,6 +329,17 @@ class ReportModel(BaseModel):
     cascades: list[CascadeOption] = Field(default_factory=list)
     trend: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     """Per runner, its recent runs of this suite, oldest first: pass rate and interval, cost per completed task, latency p95, gate result."""
+    baseline: BaselineResult | None = None
+    """Change since the baseline run; None when no earlier run of this suite had finished."""
+    frontiers: dict[str, Frontier | None] = Field(default_factory=dict)
+    """Per self-hosted runner, its latest `evals measure` (as `evals measure --json` prints it) if taken with the
+    runner's current profile, else None. Its operating point is the capacity the projections use."""
+    servers: list[ServerFacts] = Field(default_factory=list)
+    """Per runner and OpenAI-compatible server: version, served models and what /metrics counted during the run."""
+    hardware: list[HardwareAssumption] = Field(default_factory=list)
+    """Per self-hosted runner: the hardware and price its cost assumes."""
+    sandbox: SandboxInfo | None = None
+    """How code-executing scorers confined model-written code."""
     method: dict[str, Any] = Field(default_factory=dict)
     """Sample counts, versions, sandbox isolation, hardware assumptions."""
     failures: list[FailureRow] = Field(default_factory=list, exclude=False)

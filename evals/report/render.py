@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import re
+import shlex
 from collections import Counter, defaultdict
 from itertools import chain, zip_longest
 from pathlib import Path
@@ -30,6 +31,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from evals.cost.projection import DAYS_PER_MONTH
+from evals.gate.trend import trend_svg
+from evals.measure.chart import frontier_svg
+from evals.measure.metrics import percentile
+from evals.measure.model import Dist, Frontier
 from evals.report import charts
 from evals.report.model import BreakEvenResult, CategoryResult, FailureRow, ReportModel
 
@@ -76,6 +81,9 @@ def render_html(model: ReportModel) -> str:
         **_charts(model),
         confusion={runner: _confusion_view(cm) for runner, cm in model.confusion.items()},
         explorer=explorer_data(model.failures),
+        frontiers=[_frontier_view(runner, f) for runner, f in model.frontiers.items()],
+        trends=[_trend_view(runner, points, model.run_id) for runner, points in model.trend.items() if len(points) >= 2],
+        no_history=[r.name for r in model.runners if len(model.trend.get(r.name, [])) < 2],
     )
 
 
@@ -88,6 +96,61 @@ class BreakEvenView(NamedTuple):
     apis: list[str]
     rows: list[tuple[float, bool, list[dict[str, float]]]]
     """(requests per month, nearest to the team's volume, one curve point per API in `apis` order)."""
+
+
+class FrontierView(NamedTuple):
+    """One self-hosted runner's measured frontier, or the command that would measure it."""
+
+    runner: str
+    command: str
+    """`evals measure` for this runner, quoted for a shell."""
+    frontier: Frontier | None
+    chart: Markup | None
+    rows: list[dict[str, Any]]
+    """One per load level: its label, counts, rates, latencies at p50 and at the SLO's percentile, whether it is the operating point."""
+    at_top: bool
+    """The operating point is the heaviest load measured: the replica's real capacity may be higher."""
+
+
+class TrendView(NamedTuple):
+    runner: str
+    chart: Markup
+    rows: list[dict[str, Any]]
+    """The points, newest first, each with `current` (this report's run) and `changed` (what differs from the run before it)."""
+
+
+def _frontier_view(runner: str, f: Frontier | None) -> FrontierView:
+    command = f"evals measure --runner {shlex.quote(runner)}"
+    if f is None:
+        return FrontierView(runner, command, None, None, [], False)
+    p, op = f.slo.percentile, f.operating_point
+
+    def at(d: Dist | None, q: int) -> float | None:
+        return percentile(d, q) if d is not None else None
+
+    rows = [
+        {
+            "level": f"C={s.level:g}" if s.mode == "concurrency" else f"{s.level:g}/s", "requests": s.requests, "served": s.served, "errors": sum(s.errors.values()),
+            "requests_per_s": s.requests_per_s, "goodput_per_s": s.goodput_per_s, "output_tokens_per_s": s.output_tokens_per_s,
+            "ttft_p50": at(s.ttft_ms, 50), "ttft_p": at(s.ttft_ms, p), "e2e_p": at(s.e2e_ms, p), "per_stream_tps": s.per_stream_output_tps,
+            "meets_slo": s.meets_slo, "operating": op is not None and (s.mode, s.level) == (op.mode, op.level),
+        }
+        for s in f.steps
+    ]
+    chart = Markup(frontier_svg(f)) if any(s.served for s in f.steps) else None
+    heaviest = max(f.steps, key=lambda s: s.level, default=None)
+    at_top = op is not None and heaviest is not None and (heaviest.mode, heaviest.level) == (op.mode, op.level)
+    return FrontierView(runner, command, f, chart, rows, at_top)
+
+
+def _trend_view(runner: str, points: list[dict[str, Any]], run_id: str) -> TrendView:
+    """The chart is drawn oldest first, as time runs; the table lists newest first, where a reader starts."""
+    chart = Markup(trend_svg([{**p, "runner": reveal(p["runner"])} for p in points]))
+    rows = []
+    for before, p in zip([None, *points], points):
+        changed = [] if before is None else [what for what, key in (("suite", "suite_hash"), ("profile", "profile_hash"), ("server version", "server_versions")) if before.get(key) != p.get(key)]
+        rows.append({**p, "current": p["run_id"] == run_id, "changed": changed})
+    return TrendView(runner, chart, rows[::-1])
 
 
 def break_even_sentence(b: BreakEvenResult, volume: float) -> str:
@@ -182,6 +245,8 @@ def summary_markdown(model: ReportModel) -> str:
         rate = f"{fmt_pct(r.pass_rate)} ({fmt_ci(r.pass_rate_ci)})"
         lines.append(f"| {name} | {rate} | {r.completed:,} / {r.answered:,} / {r.errors:,} | {fmt_usd(r.cost_per_completed_task_usd)} | {fmt_ms(r.ttft_ms_p50)} | {fmt_ms(r.latency_ms_p95)} |")
     lines += _volume_markdown(model)
+    lines += _baseline_markdown(model)
+    lines += _trend_markdown(model)
     lines += ["", f"Margin {100 * model.margin:g} points; reference {_md(model.reference)}; tool {_md(model.tool_version)}; suite hash {_md(model.suite_hash[:12])}.", ""]
     return "\n".join(lines)
 
@@ -203,6 +268,39 @@ def _volume_markdown(model: ReportModel) -> list[str]:
             lines += ["", "Capacity \"this run\" is the throughput achieved in this run, not a measured latency-bounded frontier; run `evals measure` for that."]
     if model.break_even:
         lines += [""] + [f"- {_md(break_even_sentence(b, w.requests_per_month))}" for b in model.break_even]
+    return lines
+
+
+def _baseline_markdown(model: ReportModel) -> list[str]:
+    """One line per runner: the paired change since the baseline run, with cost and latency beside it."""
+    b = model.baseline
+    if b is None:
+        return ["", "### Since the baseline run", "", "No earlier run of this suite: nothing to compare with yet."]
+    lines = ["", "### Since the baseline run", "", f"Baseline {_md(b.run_id)}: {_md(b.reason)}." + (" **The suite changed since then.**" if b.suite_changed else ""), ""]
+    for r in b.runners:
+        o = r.overall
+        flagged = [c for c in r.categories if c.significant]
+        cats = f"; significant in {', '.join(f'{_md(c.scope)} {fmt_pts(c.gap)}' for c in flagged)}" if flagged else ""
+        p = "" if o.mcnemar_p is None else f", McNemar p={o.mcnemar_p:.3g}"
+        lines.append(
+            f"- {_md(r.runner)}: {fmt_pts(o.gap)} {fmt_pts_ci(o.gap_ci)} on {o.paired:,} paired samples{p}{' (significant)' if o.significant else ''}{cats}; "
+            f"cost per completed task {fmt_rel(r.cost_change)}, latency p95 {fmt_rel(r.latency_change)}"
+        )
+    return lines
+
+
+def _trend_markdown(model: ReportModel) -> list[str]:
+    """Each runner's latest run against the one before it, for runners with history."""
+    rows = [(runner, points[-2], points[-1]) for runner, points in model.trend.items() if len(points) >= 2]
+    if not rows:
+        return []
+    lines = ["", "### Trend: latest run (previous run)", "", "| Runner | Runs | Pass rate | Cost per completed task | Latency p95 | Gate |", "|---|---|---|---|---|---|"]
+    for runner, before, now in rows:
+        n = len(model.trend[runner])
+        lines.append(
+            f"| {_md(runner)} | {n} | {fmt_pct(now['pass_rate'])} ({fmt_pct(before['pass_rate'])}) | {_md(fmt_usd(now['cost_per_completed_task_usd']))} ({_md(fmt_usd(before['cost_per_completed_task_usd']))}) "
+            f"| {fmt_ms(now['latency_ms_p95'])} ({fmt_ms(before['latency_ms_p95'])}) | {_md(now['gate'] or '—')} ({_md(before['gate'] or '—')}) |"
+        )
     return lines
 
 
@@ -228,6 +326,22 @@ def fmt_pts_ci(ci: list[float] | None) -> str:
     return "—" if not ci else f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
 
 
+def fmt_when(iso: str | None) -> str:
+    """An ISO timestamp as people read it: `2026-11-22 15:13:27 UTC`."""
+    if not iso:
+        return "—"
+    text = iso.replace("T", " ", 1)
+    for utc in ("+00:00", "Z"):
+        if text.endswith(utc):
+            return text[: -len(utc)] + " UTC"
+    return text
+
+
+def fmt_rel(x: float | None) -> str:
+    """A relative change (0.1 = +10%), signed."""
+    return "—" if x is None else f"{100 * x:+.1f}%"
+
+
 def fmt_usd(x: float | None) -> str:
     """Dollars with cents above $1, and up to three significant digits below (tasks cost fractions of a cent)."""
     if x is None:
@@ -240,6 +354,13 @@ def fmt_usd(x: float | None) -> str:
 
 def fmt_ms(x: float | None) -> str:
     return "—" if x is None else f"{x:,.0f} ms"
+
+
+def fmt_seconds(x: float | None) -> str:
+    """A duration in seconds, in milliseconds when under one (queue times are usually tiny)."""
+    if x is None:
+        return "—"
+    return f"{x:,.2f} s" if x >= 1 else f"{1000 * x:,.0f} ms"
 
 
 def fmt_num(x: float | None, digits: int = 1) -> str:
@@ -270,7 +391,7 @@ def _finalize(value: Any) -> Any:
 
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined, finalize=_finalize, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=fmt_pct, ci=fmt_ci, pts=fmt_pts, pts_ci=fmt_pts_ci, usd=fmt_usd, ms=fmt_ms, value=fmt_value, num=fmt_num, kind=fmt_kind)
+    env.filters.update(pct=fmt_pct, ci=fmt_ci, pts=fmt_pts, pts_ci=fmt_pts_ci, rel=fmt_rel, when=fmt_when, usd=fmt_usd, ms=fmt_ms, value=fmt_value, num=fmt_num, seconds=fmt_seconds, kind=fmt_kind)
     return env
 
 

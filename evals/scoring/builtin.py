@@ -320,7 +320,8 @@ def _schema_errors(validator: Draft202012Validator, value: Any) -> list[str]:
 def json_schema(schema: dict[str, Any] | None = None, match_reference: bool = False) -> ScoreFn:
     """The output's JSON is valid against `schema` (JSON Schema 2020-12, formats
     checked) and, with `match_reference`, every field of the dict reference
-    has the same value in the output.
+    has the same value in the output. A text reference holding a JSON object
+    (a logged answer, as `evals import` writes it) counts as that object.
 
     The value is the share of reference fields matched (1 without
     `match_reference`), and 0 when the JSON is missing or breaks the schema.
@@ -341,6 +342,9 @@ def json_schema(schema: dict[str, Any] | None = None, match_reference: bool = Fa
 
     async def score(output: str, sample: Sample) -> Score:
         ref = sample.reference
+        if checks_fields and isinstance(ref, str):
+            parsed, _ = extract_json(ref)
+            ref = parsed if isinstance(parsed, dict) else ref
         if checks_fields and (not isinstance(ref, dict) or not ref):
             kind = type(ref).__name__
             why = "sample has no reference" if ref is None else f"reference must be a non-empty mapping, got {kind}"

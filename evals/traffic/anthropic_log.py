@@ -103,6 +103,8 @@ def parse(obj: dict[str, Any]) -> Record:
     rec = Record(messages=messages, non_text_parts=dropped, reference_model=model if isinstance(model, str) else None)
     if request.get("tools"):
         rec.tools = json.dumps(request["tools"], ensure_ascii=False)
+    if isinstance(request.get("metadata"), dict) and request["metadata"]:
+        rec.metadata = request["metadata"]
     if isinstance(response, dict):
         _apply_response(rec, response, failed)
     elif failed:

@@ -91,6 +91,11 @@ class Deduper:
             self._band_mix = rng.integers(1, 1 << 63, size=self._rows, dtype=np.uint64) | np.uint64(1)
             self._band_salt = rng.integers(0, 1 << 63, size=self._bands, dtype=np.uint64)
 
+    @staticmethod
+    def key(context: str, text: str) -> int:
+        """The key under which (context, text) and its exact repeats are known."""
+        return _hash64(f"{_hash64(normalise(context))}\x00{normalise(text)}")
+
     def check(self, context: str, text: str) -> Literal["exact", "near"] | None:
         """`exact` or `near` when (context, text) repeats an earlier pair, else None (and the pair is remembered)."""
         norm_context, norm = normalise(context), normalise(text)

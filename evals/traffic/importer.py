@@ -10,12 +10,16 @@ traffic, and token sizes must be the real ones); from deduplication on only
 redacted text exists. So raw personal data and credentials are never held
 beyond the record being read and never reach the samples, and requests that
 differ only in such values (the same question from two customers) collapse
-into one. The suite is built in a staging directory and renamed into place
-only when complete.
+into one. A request whose logged answer failed (error, truncated, refused) is
+held back, not written, until the end of the input (at most `MAX_HELD` of
+them): when an exact repeat of it was answered (a retry), that answer
+replaces the failed one. The suite is built in a staging directory and
+renamed into place only when complete.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -42,7 +46,11 @@ from evals.traffic.report import (
 )
 from evals.traffic.sample import StratifiedSampler
 from evals.traffic.workload import WorkloadProfiler
-from evals.traffic.writer import check_target, publish, staging_dir, suite_yaml, write_json
+from evals.traffic.writer import Grading, check_target, load_grading, publish, staging_dir, suite_yaml, write_json
+
+MAX_HELD = 10_000
+"""Failed answers held back waiting for a retry; past this, the oldest is written as it is."""
+_FAILED = ("error", "truncated", "refused")
 
 
 @dataclass(slots=True)
@@ -56,11 +64,15 @@ class _Kept:
     """What redaction replaced in it, by kind."""
 
 
-def _redact(rec: Record) -> Counter[str]:
-    """Redact, in place, every text of a record that will be written, as one sample; count what was replaced."""
+def _redact(rec: Record, verbatim: tuple[str, ...] = ()) -> Counter[str]:
+    """Redact, in place, every text of a record that will be written, as one sample; count what was replaced.
+
+    Metadata values are redacted too (as JSON text when they are not text), except under the keys in `verbatim`."""
     calls = [call["function"] for m in rec.messages for call in m.get("tool_calls") or ()]
     texts = [m["content"] for m in rec.messages] + [c["arguments"] for c in calls]
     texts += [rec.reference or "", rec.tools or "", rec.source_id or ""]
+    meta_keys = [key for key in rec.metadata or {} if key not in verbatim]
+    texts += [_as_text(rec.metadata[key]) for key in meta_keys] if rec.metadata else []
     redacted, found = redact_sample(texts)
     if not found:
         return found
@@ -69,12 +81,21 @@ def _redact(rec: Record) -> Counter[str]:
         m["content"] = text
     for c, text in zip(calls, redacted[n : n + k]):
         c["arguments"] = text
-    reference, tools, source_id = redacted[n + k :]
+    reference, tools, source_id = redacted[n + k : n + k + 3]
     rec.reference = reference if rec.reference is not None else None
     rec.tools = tools if rec.tools is not None else None
     if source_id != (rec.source_id or ""):
         rec.source_id = None  # an id that holds PII is not kept; the content hash stands in
+    if meta_keys and rec.metadata is not None:
+        rec.metadata = dict(rec.metadata)
+        for key, before, after in zip(meta_keys, texts[n + k + 3 :], redacted[n + k + 3 :]):
+            if after != before:
+                rec.metadata[key] = after
     return found
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _dedupe_texts(messages: list[dict[str, Any]]) -> tuple[str, str]:
@@ -116,7 +137,10 @@ class _Pipeline:
         self.references_in_samples: Counter[str] = Counter()
         self.written_per_category: Counter[str] = Counter()
         self.non_text_parts = 0
+        self.retries_used = 0
         self._source_ids: set[str] = set()
+        self._held: dict[int, _Kept] = {}
+        """Kept requests whose logged answer failed, by exact-repeat key, oldest first."""
 
     def add(self, rec: Record, file_name: str) -> None:
         self.records += 1
@@ -126,20 +150,43 @@ class _Pipeline:
         self.non_text_parts += rec.non_text_parts
         found: Counter[str] = Counter()
         if not self.options.no_redact:
-            found = _redact(rec)
+            found = _redact(rec, self.options.verbatim_metadata)
             if found:
                 self.found.update(found)
                 self.records_with_findings += 1
-        verdict = self.deduper.check(*_dedupe_texts(rec.messages))
+        context, conversation = _dedupe_texts(rec.messages)
+        verdict = self.deduper.check(context, conversation)
         if verdict is not None:
             self.duplicates[verdict] += 1
+            if verdict == "exact" and rec.reference_status == "ok" and self._held:
+                self._retried(Deduper.key(context, conversation), _Kept(rec, category, file_name, found))
             return
         self.kept_per_category[category] += 1
         kept = _Kept(rec, category, file_name, found)
+        if rec.reference_status in _FAILED:
+            self._held[Deduper.key(context, conversation)] = kept
+            if len(self._held) > MAX_HELD:
+                self._emit(self._held.pop(next(iter(self._held))))
+            return
+        self._emit(kept)
+
+    def _retried(self, key: int, retry: _Kept) -> None:
+        """An answered exact repeat of a held request: its answer replaces the failed one."""
+        held = self._held.pop(key, None)
+        if held is None:
+            return
+        self.retries_used += 1
+        if retry.category != held.category:
+            self.kept_per_category[held.category] -= 1
+            self.kept_per_category[retry.category] += 1
+            self.kept_per_category += Counter()  # drops a category left with none
+        self._emit(retry)
+
+    def _emit(self, kept: _Kept) -> None:
         if self.sampler is None:
             self.write(kept)
         else:
-            self.sampler.offer(category, kept)
+            self.sampler.offer(kept.category, kept)
 
     def write(self, kept: _Kept) -> None:
         rec = kept.record
@@ -149,20 +196,23 @@ class _Pipeline:
         else:
             self._source_ids.add(sample_id)
         when = rec.timestamp
+        metadata: dict[str, Any] = {
+            "source": f"{kept.file_name}:{rec.line}",
+            "reference_model": rec.reference_model,
+            "reference_status": rec.reference_status,
+            "reference_kind": rec.reference_kind,
+            "timestamp": datetime.fromtimestamp(when, tz=timezone.utc).isoformat() if when is not None else None,
+            "tools": rec.tools,
+            "non_text_parts": rec.non_text_parts,
+        }
+        for key, value in (rec.metadata or {}).items():  # the request's own tags, after the import's
+            metadata.setdefault(key if key not in metadata else f"request_{key}", value)
         sample = Sample(
             id=sample_id,
             input=rec.messages,
             reference=rec.reference,
             category=kept.category,
-            metadata={
-                "source": f"{kept.file_name}:{rec.line}",
-                "reference_model": rec.reference_model,
-                "reference_status": rec.reference_status,
-                "reference_kind": rec.reference_kind,
-                "timestamp": datetime.fromtimestamp(when, tz=timezone.utc).isoformat() if when is not None else None,
-                "tools": rec.tools,
-                "non_text_parts": rec.non_text_parts,
-            },
+            metadata=metadata,
         )
         self.samples_file.write(sample.model_dump_json() + "\n")
         self.written_per_category[kept.category] += 1
@@ -170,6 +220,9 @@ class _Pipeline:
         self.found_in_samples.update(kept.found)
 
     def write_sample(self) -> None:
+        for kept in self._held.values():  # failed answers that no retry replaced
+            self._emit(kept)
+        self._held.clear()
         if self.sampler is not None:
             for items in self.sampler.result().values():
                 for kept in items:
@@ -212,9 +265,10 @@ def import_traffic(
     tasks_dir = workspace / "tasks"
     target = check_target(tasks_dir, suite, options.overwrite)
     categorize = categorizer(options.categories)
+    grading = load_grading(options.scorers_from) if options.scorers_from is not None else None
     staging = staging_dir(tasks_dir, suite)
     try:
-        report = _build(paths, suite, options, categorize, staging, target)
+        report = _build(paths, suite, options, categorize, grading, staging, target)
         load_suite(staging)  # what was written must load as a suite
         publish(staging, target, options.overwrite)
     except BaseException:
@@ -224,7 +278,13 @@ def import_traffic(
 
 
 def _build(
-    paths: list[Path], suite: str, options: ImportOptions, categorize: Categorizer, staging: Path, target: Path
+    paths: list[Path],
+    suite: str,
+    options: ImportOptions,
+    categorize: Categorizer,
+    grading: Grading | None,
+    staging: Path,
+    target: Path,
 ) -> ImportReport:
     started = datetime.now(timezone.utc)
     with (staging / "samples.jsonl").open("w", encoding="utf-8") as samples_file:
@@ -234,9 +294,9 @@ def _build(
             raise TrafficImportError(f"no usable records in {', '.join(str(p) for p in paths)}")
         pipeline.write_sample()
 
-    workload = pipeline.profiler.profile(options.volume_per_day)
-    description = f"imported from {', '.join(p.name for p in paths)} on {started.date().isoformat()}"
-    (staging / "suite.yaml").write_text(suite_yaml(suite, description, workload), encoding="utf-8")
+    workload = pipeline.profiler.profile(options.volume_per_day, options.logged_fraction)
+    description = f"imported from {', '.join(p.name for p in paths)}"  # when: import_report.json
+    (staging / "suite.yaml").write_text(suite_yaml(suite, description, workload, grading), encoding="utf-8")
     write_json(staging / "workload.json", workload)
     report = ImportReport(
         suite=suite,
@@ -258,6 +318,7 @@ def _build(
             near=pipeline.duplicates["near"],
             kept=sum(pipeline.kept_per_category.values()),
             near_threshold=options.near_duplicate_threshold,
+            retries_used=pipeline.retries_used,
         ),
         sampling=SamplingReport(
             requested=options.sample,
@@ -269,7 +330,7 @@ def _build(
         ),
         references=dict(sorted(pipeline.references.items())),
         references_in_samples=dict(sorted(pipeline.references_in_samples.items())),
-        warnings=_warnings(pipeline, sources, options),
+        warnings=_warnings(pipeline, sources, options, grading),
     )
     write_json(staging / "import_report.json", report.model_dump(mode="json"))
     return report
@@ -282,8 +343,14 @@ def _by_label(found: Counter[str]) -> dict[str, int]:
     return dict(sorted(labels.items()))
 
 
-def _warnings(pipeline: _Pipeline, sources: list[SourceReport], options: ImportOptions) -> list[str]:
+def _warnings(
+    pipeline: _Pipeline, sources: list[SourceReport], options: ImportOptions, grading: Grading | None
+) -> list[str]:
     out = [f"{s.path}: no usable records" for s in sources if s.records == 0]
+    graded = (grading.data.get("categories") or {}) if grading is not None else {}
+    absent = sorted(c for c in graded if c not in pipeline.written_per_category)
+    if absent:
+        out.append(f"{options.scorers_from}: categories with no samples in this import: {', '.join(map(str, absent))}")
     if options.no_redact:
         out.append("redaction was turned off: the samples hold the logs' text verbatim, personal data and keys included")
     selected = sum(pipeline.written_per_category.values())

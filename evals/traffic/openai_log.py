@@ -111,6 +111,8 @@ def parse(obj: dict[str, Any]) -> Record:
     tools = request.get("tools") or request.get("functions")
     if tools:
         rec.tools = json.dumps(tools, ensure_ascii=False)
+    if isinstance(request.get("metadata"), dict) and request["metadata"]:
+        rec.metadata = request["metadata"]
     if isinstance(response, dict):
         _apply_response(rec, response, failed)
     elif failed:

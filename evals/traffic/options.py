@@ -29,6 +29,15 @@ class ImportOptions(BaseModel):
     """Jaccard similarity of word 3-grams from which a request repeats an earlier one; None: exact repeats only."""
     volume_per_day: float | None = Field(default=None, gt=0)
     """Requests per day in production, used when the logs carry no timestamps."""
+    logged_fraction: float = Field(default=1.0, gt=0, le=1)
+    """Share of production requests the logs hold (0.002: the gateway logs 1 request in 500); the volume
+    measured from timestamps is divided by it. Token sizes, category shares and the peak-hour share are not."""
+    verbatim_metadata: tuple[str, ...] = ()
+    """Keys of the requests' `metadata` copied into the samples without redaction: unit tests whose
+    fixtures look like personal data (emails, phone numbers, test cards). Only for fields with no customer data."""
+    scorers_from: Path | None = None
+    """A YAML file with the grading part of a suite (`scorers`, `pass_rule`, `categories`, `margin`) that
+    the written suite.yaml uses instead of the default similarity scorer."""
     max_bad_fraction: float = Field(default=0.1, ge=0, le=1)
     """Share of unusable lines above which a file is rejected rather than skipped through."""
     overwrite: bool = False

@@ -36,6 +36,8 @@ class Record:
     source_id: str | None = None
     tools: str | None = None
     """Tool definitions sent with the request, as JSON text (replaying tool calls needs them)."""
+    metadata: dict[str, Any] | None = None
+    """The request's own `metadata` object as logged (tags a client attached: feature, ticket, unit tests)."""
     non_text_parts: int = 0
     """Images, audio or files in the input that a text sample cannot carry."""
     line: int = 0

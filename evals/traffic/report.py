@@ -40,6 +40,8 @@ class DedupeReport(BaseModel):
     """Dropped: estimated Jaccard similarity to an earlier request at or above `near_threshold`."""
     kept: int = 0
     near_threshold: float | None
+    retries_used: int = 0
+    """Failed answers (error, truncated, refused) replaced by the answer to an exact repeat of the request."""
 
 
 class SamplingReport(BaseModel):

@@ -3,7 +3,8 @@
 Cost projections need the team's volume and token sizes, not the sample's, so
 the profile counts every valid request before deduplication and sampling
 (a repeated request is still paid for). Volume comes from the logged
-timestamps; without them, from the volume the user states; otherwise it is
+timestamps (divided by `logged_fraction` when the logs hold only a share of
+the requests); without them, from the volume the user states; otherwise it is
 marked unknown rather than guessed. Token sizes come from logged usage; where
 a request has none, characters / 4 stands in and the figure says `estimated`.
 
@@ -89,9 +90,12 @@ class WorkloadProfiler:
             self._first = rec.timestamp if self._first is None else min(self._first, rec.timestamp)
             self._last = rec.timestamp if self._last is None else max(self._last, rec.timestamp)
 
-    def profile(self, volume_per_day: float | None) -> dict[str, Any]:
+    def profile(self, volume_per_day: float | None, logged_fraction: float = 1.0) -> dict[str, Any]:
         """The profile in the shape the cost projection reads (`requests_per_month`, `peak_hour_share`,
-        per-category `share` and `avg_*_tokens`), with the distributions behind it."""
+        per-category `share` and `avg_*_tokens`), with the distributions behind it.
+
+        `logged_fraction` is the share of production requests the logs hold: a volume measured from
+        timestamps is divided by it (a volume the user gives is production volume already)."""
         total = sum(self._requests.values())
         categories = {}
         for c, n in sorted(self._requests.items()):
@@ -102,9 +106,9 @@ class WorkloadProfiler:
                     entry[f"avg_{direction}_tokens"] = summary["mean"]
                 entry[f"{direction}_tokens"] = summary
             categories[c] = entry
-        return {"requests": total, **self._volume(total, volume_per_day), "categories": categories}
+        return {"requests": total, **self._volume(total, volume_per_day, logged_fraction), "categories": categories}
 
-    def _volume(self, total: int, volume_per_day: float | None) -> dict[str, Any]:
+    def _volume(self, total: int, volume_per_day: float | None, logged_fraction: float) -> dict[str, Any]:
         per_day: Counter[str] = Counter()
         busiest: Counter[str] = Counter()
         for (day, _), n in self._hours.items():
@@ -112,14 +116,15 @@ class WorkloadProfiler:
             busiest[day] = max(busiest[day], n)
         timed = sum(per_day.values())
         if per_day:
-            daily = timed / len(per_day)
+            daily = timed / len(per_day) / logged_fraction
             assert self._first is not None and self._last is not None
             first = datetime.fromtimestamp(self._first, tz=timezone.utc)
             last = datetime.fromtimestamp(self._last, tz=timezone.utc)
+            scaled = f"; per-day volume divided by logged_fraction={logged_fraction:g}" if logged_fraction < 1 else ""
             return {
                 "volume_from": "timestamps",
                 "source": f"evals import: {timed:,} timestamped requests on {len(per_day)} days "
-                f"({first.date().isoformat()} to {last.date().isoformat()})",
+                f"({first.date().isoformat()} to {last.date().isoformat()}){scaled}",
                 "estimated": False,
                 "requests_per_day": round(daily, 1),
                 "requests_per_month": round(daily * DAYS_PER_MONTH, 1),
@@ -127,6 +132,7 @@ class WorkloadProfiler:
                 "days_observed": len(per_day),
                 "timestamped_requests": timed,
                 "untimed_requests": total - timed,
+                "logged_fraction": logged_fraction,
                 "first": first.isoformat(),
                 "last": last.isoformat(),
                 "user_volume_per_day": volume_per_day,

@@ -13,11 +13,14 @@ import re
 import shutil
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from evals.config import ConfigError, Suite, format_validation_error, read_yaml
 from evals.traffic.errors import TrafficImportError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -66,17 +69,68 @@ def _dump(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
-def suite_yaml(name: str, description: str, workload: dict[str, Any]) -> str:
-    return (
+GRADING_FIELDS = ("scorers", "pass_rule", "categories", "margin")
+"""What a grading file (`scorers_from`) may set: how the suite is graded, nothing about its samples."""
+
+
+class _GradingKeys(BaseModel):
+    """Only the grading fields; their values are checked by the Suite model itself."""
+
+    model_config = ConfigDict(extra="forbid", title="grading file")
+    scorers: Any = None
+    pass_rule: Any = None
+    categories: Any = None
+    margin: Any = None
+
+
+@dataclass(frozen=True)
+class Grading:
+    """A grading file, checked: its text (copied as written, comments included) and its values."""
+
+    path: Path
+    text: str
+    data: dict[str, Any]
+
+
+def load_grading(path: Path) -> Grading:
+    """Read and check a grading file before any traffic is read; errors name the file and line."""
+    text, data = read_yaml(path)
+    try:
+        _GradingKeys.model_validate(data)
+        Suite.model_validate({"name": "grading", **data})
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(path, text, e)) from None
+    return Grading(path, text, data)
+
+
+def suite_yaml(name: str, description: str, workload: dict[str, Any], grading: Grading | None = None) -> str:
+    head = (
         "# Written by `evals import`. Edit freely: a new import with the same name will not\n"
         "# replace this file unless asked to (overwrite).\n"
         + _dump({"name": name, "description": description, "samples": "samples.jsonl"})
-        + "\n# A default for free-text references. Pick scorers per category once you know what\n"
-        "# each category's answers look like (exact, label, json_schema, code tests, judge):\n"
-        "#   categories:\n"
-        "#     billing: {scorers: [{name: label}]}\n"
-        + _dump({"scorers": DEFAULT_SCORERS})
-        + "\n# The workload profile (also in workload.json): volume and token sizes per category,\n"
+    )
+    tail = (
+        "\n# The workload profile (also in workload.json): volume and token sizes per category,\n"
         "# measured over all imported requests before deduplication and sampling.\n"
         + _dump({"workload": workload})
     )
+    if grading is None:
+        return (
+            head
+            + "\n# A default for free-text references. Pick scorers per category once you know what\n"
+            "# each category's answers look like (exact, label, json_schema, code tests, judge):\n"
+            "#   categories:\n"
+            "#     billing: {scorers: [{name: label}]}\n"
+            + _dump({"scorers": DEFAULT_SCORERS})
+            + tail
+        )
+    intro = f"\n# Grading from {grading.path.name} (scorers_from), as written there.\n"
+    verbatim = head + intro + grading.text.rstrip("\n") + "\n" + tail
+    expected = {"name": name, "description": description, "samples": "samples.jsonl", **grading.data, "workload": workload}
+    try:
+        if yaml.safe_load(verbatim) == expected:
+            return verbatim
+    except yaml.YAMLError:
+        pass
+    # Not a plain block mapping (flow style, document markers): its values, without its comments.
+    return head + intro + _dump(grading.data) + tail
