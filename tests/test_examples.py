@@ -2,20 +2,28 @@
 
 A broken example is the first thing a new user meets, so every file in it
 must load, every sample must be a valid Sample, every code sample must grade
-the way its reference says (the solution passes, the buggy one fails), and
-the shipped samples must be exactly what the generator writes.
+the way its reference says (the solution passes, the buggy one fails), the
+shipped traffic log must be exactly what the generator writes, and the
+shipped suite exactly what the README's import command makes of that log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
+import importlib.util
 import json
 import os
+import random
+import re
+import shlex
 import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 import jsonschema
 import pytest
@@ -29,11 +37,29 @@ WORKSPACE = EXAMPLES / "workspace"
 SUITE_DIR = WORKSPACE / "tasks" / "support"
 RUNNERS = sorted((WORKSPACE / "runners").glob("*.yaml"))
 GENERATOR = EXAMPLES / "make_support_suite.py"
+TRAFFIC = EXAMPLES / "traffic" / "support-traffic.jsonl.gz"
+REPO = EXAMPLES.parent.parent
+SUITE_FILES = ("samples.jsonl", "suite.yaml", "workload.json", "import_report.json")
 
 
 def _samples() -> list[dict]:
     with open(SUITE_DIR / "samples.jsonl", encoding="utf-8") as f:
         return [json.loads(line) for line in f]
+
+
+@cache
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_support_suite", GENERATOR)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@cache
+def _tasks() -> dict[str, dict]:
+    """The generator's tasks by id: what each sample was made from, buggy solutions included."""
+    return {t["id"]: t for t in _generator().build()}
 
 
 def _by_name() -> dict:
@@ -69,7 +95,12 @@ def test_suite_loads_and_covers_every_category() -> None:
     categories = {s["category"] for s in _samples()}
     assert set(suite.categories) == categories
     assert suite.scorers_for("triage")[0].name == "label"
-    assert suite.workload is not None and suite.workload["estimated"] is True
+    w = suite.workload
+    assert w is not None and w["volume_from"] == "timestamps" and w["estimated"] is False
+    # 280 logged requests over 7 days, 1 in 500 logged: 20,000 a day; a working-hours peak.
+    assert (w["requests"], w["days_observed"], w["requests_per_day"]) == (280, 7, 20000.0)
+    assert 0.1 < w["peak_hour_share"] < 0.25
+    assert set(w["categories"]) == categories
 
 
 def test_samples_are_valid_and_varied() -> None:
@@ -81,11 +112,14 @@ def test_samples_are_valid_and_varied() -> None:
         counts[s.category] = counts.get(s.category, 0) + 1
         assert s.id.startswith(f"{s.category}-")
         assert [m["role"] for m in s.input] == ["system", "user"]
-        assert s.metadata["source"] == "synthetic example traffic"
-        assert s.reference not in (None, "", {})
+        assert s.metadata["source"].startswith("support-traffic.jsonl.gz:")
+        assert s.metadata["reference_status"] == "ok", s.id
+        assert isinstance(s.reference, str) and s.reference, s.id
     assert len(counts) >= 4, counts
-    ids = [s.id for s in samples]
-    assert len(ids) == len(set(ids))
+    assert sorted(s.id for s in samples) == sorted(_tasks()), "every task of the generator, once"
+    # The simulated server answers by the last user message: each must name one sample.
+    last_user = [s.input[-1]["content"] for s in samples]
+    assert len(last_user) == len(set(last_user))
 
 
 def _builtin_scorers() -> dict:
@@ -124,14 +158,10 @@ def test_reference_answers_pass_and_buggy_code_fails() -> None:
     async def check_all() -> list[str]:
         wrong = []
         for s in map(Sample.model_validate, _samples()):
-            ref = s.reference
-            if s.category == "code":
-                if not await grade(s, f"```python\n{ref['solution']}```"):
-                    wrong.append(f"{s.id}: solution fails")
-                if await grade(s, f"```python\n{ref['wrong_solution']}```"):
-                    wrong.append(f"{s.id}: wrong_solution passes")
-            elif not await grade(s, ref if isinstance(ref, str) else json.dumps(ref)):
+            if not await grade(s, s.reference):
                 wrong.append(f"{s.id}: reference fails")
+            if s.category == "code" and await grade(s, f"```python\n{_tasks()[s.id]['reference']['wrong_solution']}```"):
+                wrong.append(f"{s.id}: wrong_solution passes")
         return wrong
 
     wrong = asyncio.run(check_all())
@@ -147,9 +177,10 @@ def test_references_satisfy_their_scorers() -> None:
         if s["category"] == "triage":
             assert s["reference"] in labels, s["id"]
         elif s["category"] == "extract":
-            jsonschema.validate(s["reference"], schema)
+            jsonschema.validate(json.loads(s["reference"]), schema)
         elif s["category"] == "code":
-            assert set(s["reference"]) == {"solution", "wrong_solution", "tests"}, s["id"]
+            assert s["reference"].startswith("```python\n") and s["reference"].endswith("```"), s["id"]
+            assert s["metadata"]["tests"] == _tasks()[s["id"]]["reference"]["tests"], "tests are kept verbatim"
 
 
 def _exits_zero(code: str) -> bool:
@@ -165,7 +196,7 @@ def _exits_zero(code: str) -> bool:
 
 
 def test_code_solutions_pass_and_wrong_solutions_fail() -> None:
-    code = [s for s in _samples() if s["category"] == "code"]
+    code = [s for s in _tasks().values() if s["category"] == "code"]
     assert len(code) >= 20
     jobs = []
     for s in code:
@@ -179,11 +210,65 @@ def test_code_solutions_pass_and_wrong_solutions_fail() -> None:
     assert not wrong, wrong
 
 
-def test_generator_reproduces_the_shipped_file(tmp_path: Path) -> None:
-    out = tmp_path / "samples.jsonl"
+def test_generator_reproduces_the_shipped_traffic_log(tmp_path: Path) -> None:
+    out = tmp_path / "traffic.jsonl.gz"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    proc = subprocess.run([sys.executable, str(GENERATOR), "--out", str(out)], capture_output=True, text=True,
-                          timeout=120, env=env)
+    proc = subprocess.run([sys.executable, str(GENERATOR), "--traffic", str(out), "--no-import"], capture_output=True,
+                          text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert out.read_bytes() == (SUITE_DIR / "samples.jsonl").read_bytes(), (
-        "samples.jsonl is stale: run python evals/examples/make_support_suite.py")
+    # The lines, not the gzip bytes: another zlib may compress the same text differently.
+    assert gzip.decompress(out.read_bytes()) == gzip.decompress(TRAFFIC.read_bytes()), (
+        "support-traffic.jsonl.gz is stale: run python evals/examples/make_support_suite.py")
+    assert TRAFFIC.stat().st_size < 300_000
+
+
+def test_documented_import_rebuilds_the_shipped_suite(tmp_path: Path) -> None:
+    """The README's command, run on the shipped log, writes exactly the shipped suite."""
+    command = _generator().IMPORT_COMMAND
+    readme = REPO / "README.md"
+    if readme.exists():  # shown on several lines, continued with backslashes
+        shown = re.sub(r"\s*\\\n\s*", " ", readme.read_text(encoding="utf-8"))
+        assert command in shown, "the README must show the rebuild command"
+    args = shlex.split(command)
+    assert args[0] == "evals"
+    proc = subprocess.run([sys.executable, "-m", "evals.cli", *args[1:], "--workspace", str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    built = tmp_path / "tasks" / "support"
+    assert sorted(p.name for p in built.iterdir()) == sorted(SUITE_FILES)
+    stale = "tasks/support is stale: run python evals/examples/make_support_suite.py"
+    for name in ("samples.jsonl", "suite.yaml", "workload.json"):
+        assert (built / name).read_bytes() == (SUITE_DIR / name).read_bytes(), f"{name}: {stale}"
+    new, shipped = (json.loads((d / "import_report.json").read_text()) for d in (built, SUITE_DIR))
+    for report in (new, shipped):
+        del report["created_at"], report["suite_dir"]
+    assert new == shipped, f"import_report.json: {stale}"
+
+
+def test_import_cleaned_the_log() -> None:
+    """What the example log holds besides one answered request per task, and what became of it."""
+    report = json.loads((SUITE_DIR / "import_report.json").read_text())
+    assert (report["records"], report["skipped_total"], report["sampling"]["selected"]) == (280, 2, 246)
+    assert report["dedupe"] | {"near_threshold": None} == {
+        "exact": 22, "near": 12, "kept": 246, "near_threshold": None, "retries_used": 6}
+    assert report["references"] == {"ok": 274, "error": 4, "truncated": 2}
+    assert report["references_in_samples"] == {"ok": 246}
+    assert {"EMAIL", "PHONE", "CARD", "IBAN", "IP", "SECRET"} <= set(report["redaction"]["in_samples"])
+    assert report["warnings"] == []
+    text = (SUITE_DIR / "samples.jsonl").read_text(encoding="utf-8")
+    pasted = [snippet for snippets in _generator().pasted_secrets(random.Random(f"{_generator().SEED}-traffic")).values()
+              for snippet in snippets]
+    assert len(pasted) == 6
+    for value in ("4000 0566 5566 5556", "GB33 BUKB", "IOSFODNN7", "EXAMPLEKEY", "Tr0ub4dor", "203.0.113.42",
+                  re.search(r"lw_live_\w+", pasted[2]).group()):
+        assert value in "".join(pasted) and value not in text, value
+    for s in _samples():
+        prompt = "\n".join(m["content"] for m in s["input"])
+        assert not re.search(r"\w@\w", prompt), f"{s['id']}: emails are placeholders"
+
+
+def test_no_secret_literal_in_the_example_sources() -> None:
+    """The fake credentials are assembled from pieces, so secret scanners have nothing to flag."""
+    pattern = re.compile(r"sk-(ant-)?[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}")
+    for path in (GENERATOR, EXAMPLES / "traffic" / "support-scorers.yaml", *SUITE_DIR.iterdir()):
+        assert not pattern.search(path.read_text(encoding="utf-8")), path

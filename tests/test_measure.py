@@ -4,6 +4,7 @@ above the physical bound are flagged, and results survive the store and the CLI.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import date
 from pathlib import Path
@@ -12,8 +13,9 @@ from typing import Any, Callable, Iterator
 import pytest
 from click.testing import CliRunner
 
+from evals import api
 from evals.cli import main
-from evals.config import RunnerProfile, SimBehaviour
+from evals.config import RunnerProfile, SimBehaviour, find_runner
 from evals.cost.catalogue import GpuCatalogue, ModelCatalogue
 from evals.measure import Frontier, measure
 from evals.measure import bound as bound_mod
@@ -221,9 +223,18 @@ def test_bound_is_for_the_profiles_gpus_and_precision(monkeypatch: pytest.Monkey
     pricing = {"self_hosted": {"gpu": "SlowGPU", "gpus": 4, "cloud_price_per_gpu_hour": 1.0}}
     b, note = bound_mod.decode_bound(RunnerProfile.model_validate({"name": "x", "provider": "openai_compatible", "model": "test/tiny-1b", "base_url": "http://h/v1", "pricing": pricing}))
     assert note is None and b is not None and b.info.gpus == 4 and b.info.per_sequence_tps == pytest.approx(2.0)
+    # each of several replicas has the profile's GPUs: together they allow more
+    replicated = RunnerProfile.model_validate({"name": "x", "provider": "openai_compatible", "model": "test/tiny-1b", "base_urls": ["http://h1/v1", "http://h2/v1"], "pricing": pricing})
+    b2, _ = bound_mod.decode_bound(replicated)
+    assert b2 is not None and b2.info.per_sequence_tps == b.info.per_sequence_tps and b2.aggregate(8) >= b.aggregate(8)
     assert bound_mod.quantisation(_profile("Qwen/Qwen2.5-72B-Instruct-AWQ")) == "int4"
     assert bound_mod.quantisation(_profile("neuralmagic/Llama-3.3-70B-Instruct-FP8-dynamic")) == "fp8"
     assert bound_mod.quantisation(_profile("meta-llama/Llama-3.3-70B-Instruct")) == "bf16"
+    launched = {"provider": "openai_compatible", "pricing": pricing, "launch": {"model": "test/tiny-1b", "quantization": "awq"}}
+    served_as = RunnerProfile.model_validate({"name": "l", "model": "tiny", **launched, "launch": {**launched["launch"], "served_model_name": "tiny"}})
+    assert bound_mod.quantisation(served_as) == "int4"
+    b, note = bound_mod.decode_bound(served_as)  # found by the weights it serves, at 4 bits: 0.5 GB a step
+    assert note is None and b is not None and b.info.per_sequence_tps == pytest.approx(8.0)
     # nothing to check against: simulated, API-priced, or a model the catalogue does not know
     assert bound_mod.decode_bound(_profile("m", _fast()))[1] and "simulated" in str(bound_mod.decode_bound(_profile("m", _fast()))[1])
     api = RunnerProfile.model_validate({"name": "a", "provider": "openai", "model": "gpt-5", "pricing": {"api": {"model": "gpt-5"}}})
@@ -268,6 +279,26 @@ def test_frontier_chart_is_inline_svg(serve: Callable[..., SimServer]) -> None:
     svg = frontier_svg(f)
     assert svg.startswith("<svg") and "<!--" not in svg
     assert "SIMULATED" in svg and "C=2" in svg and "Time to first token" in svg and "SLO 500 ms" in svg
+
+
+def test_a_launched_runner_is_measured_on_its_server_under_its_written_profile(serve: Callable[..., SimServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`launch:` runners get the URL of the server launched for the sweep (stood in
+    here by the simulated server), and the frontier keeps the written profile's
+    hash, which is what the report matches it by."""
+    server = serve({"org/tiny": _fast()})
+    started: list[list[str]] = []
+
+    @contextlib.contextmanager
+    def fake_launch_all(profiles: list[RunnerProfile], log_dir: Path) -> Iterator[dict[str, str]]:
+        started.append([p.name for p in profiles if p.launch])
+        yield {p.name: f"{server.base_url}/v1" for p in profiles if p.launch}
+
+    monkeypatch.setattr(api, "launch_all", fake_launch_all)
+    ws = write_workspace(tmp_path, {"l": {"provider": "openai_compatible", "model": "org/tiny", "pricing": SELF_HOSTED, "launch": {"model": "org/tiny", "quantization": "fp8"}}})
+    f = api.measure_runner(ws, "l", concurrencies=[2], requests_per_step=4, quiet=True)
+    assert started == [["l"]] and f.steps[0].served == 4
+    assert f.profile_hash == find_runner(ws, "l").profile_hash()
+    assert "not in the model catalogue" in " ".join(f.notes)
 
 
 def test_cli_measure_prints_json_and_stores_it(tmp_path: Path) -> None:

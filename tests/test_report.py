@@ -269,13 +269,13 @@ def test_trend(plain: Path, hostile: Path) -> None:
     section = _section(plain.read_text(encoding="utf-8"), "trend")
     [svg] = re.findall(r"<svg xmlns.*?</svg>", section, re.S)
     assert "qwen-7b: last 3 runs" in svg and "SIMULATED" not in svg
-    rows = [_cells(r) for r in re.findall(r"<tr(?: class=\"yours\")?><th scope=\"row\" class=\"nowrap\">(.*?)</tr>", section)]
+    rows = [_cells(r) for r in re.findall(r"<tr(?: class=\"yours\")?><th scope=\"row\">(.*?)</tr>", section)]
     assert rows == [  # newest first
-        "2025-06-01 12:00:00 UTC|20250601-120000-abc123| |this run|87.0%|82.0–91.0%|$0.004|2,000 ms|5.0%|—|",
-        "2025-05-31 12:00:00 UTC|20250531-120000-bbb222|82.0%|77.0–86.0%|$0.0039|1,950 ms|5.0%|regression|profile|",
-        "2025-05-30 12:00:00 UTC|20250530-120000-aaa111|90.0%|85.0–94.0%|$0.0038|1,900 ms|5.0%|pass|",
+        "|20250601-120000-abc123| |this run|2025-06-01 12:00:00 UTC|87.0%|82.0–91.0%|$0.004|2,000 ms|5.0%|—|",
+        "|20250531-120000-bbb222|2025-05-31 12:00:00 UTC|82.0%|77.0–86.0%|$0.0039|1,950 ms|5.0%|regression|profile|",
+        "|20250530-120000-aaa111|2025-05-30 12:00:00 UTC|90.0%|85.0–94.0%|$0.0038|1,900 ms|5.0%|pass|",
     ]
-    assert '<tr class="yours"><th scope="row" class="nowrap">2025-06-01' in section
+    assert '<tr class="yours"><th scope="row"><code>20250601-120000-abc123</code>' in section
     assert "<p>No history yet for claude, llama-8b: they have fewer than two finished runs of support-triage" in section
     [svg] = re.findall(r"<svg xmlns.*?</svg>", _section(hostile.read_text(encoding="utf-8"), "trend"), re.S)
     assert "SIMULATED" in svg and "&lt;b onmouseover=alert(5)&gt;q[U+202E]wen $x$&lt;/b&gt;: last 3 runs" in svg
@@ -284,7 +284,7 @@ def test_trend(plain: Path, hostile: Path) -> None:
 def test_measured_frontier(plain: Path, hostile: Path) -> None:
     section = _section(plain.read_text(encoding="utf-8"), "frontier")
     assert "<p>Operating point: <strong>5,760 tasks/h</strong> (1.60 requests/s) at concurrency 8, TTFT p95 315 ms, end-to-end p95 6,300 ms.</p>" in section
-    assert "Target: TTFT p95 ≤ 500 ms, at most 1.0% failed." in section and "may serve more" not in section
+    assert "Target: TTFT p95 ≤ 500 ms; at most 1% of requests failed." in section and "may serve more" not in section
     assert '<li><span class="stale">Flag:</span> output tokens/s at C=32 exceeds the physical decode bound &lt;script&gt;x&lt;/script&gt;</li>' in section
     [svg] = re.findall(r"<svg xmlns.*?</svg>", section, re.S)
     assert "SLO 500 ms" in svg and "SIMULATED" not in svg
@@ -339,6 +339,7 @@ def test_summary_json(hostile: Path) -> None:
     assert summary["schema_version"] == SCHEMA_VERSION
     assert "failures" not in summary
     assert summary == make_model(n_failures=40).summary()
+    assert ReportModel.model_validate(summary).summary() == summary  # dashboards can read it back into the model
     assert HOSTILE_NAME in (hostile.parent / "summary.json").read_text(encoding="utf-8")
 
 
@@ -438,8 +439,10 @@ def test_history_measurement_and_servers_from_the_store(tmp_path: Path) -> None:
     api.measure_runner(ws, "m", concurrencies=[1, 2], requests_per_step=6, quiet=True)
     second, _, _ = run()
     st = api.open_store(ws)
-    st.add_server_fact(second, "m", "http://gpu-1:8000/v1", "server", {"version": "0.9.1", "models": [{"id": "m", "max_model_len": 8192}], "unavailable": {}})
-    st.add_server_fact(second, "m", "http://gpu-1:8000/v1", "metrics", {"deltas": {"prompt_tokens": 5000.0, "preemptions": 0.0, "prefix_cache_hit_rate": 0.5}})
+    server = {"version": "0.9.1", "models": [{"id": "m", "max_model_len": 8192}], "unavailable": {}, "shared_with": ["m", "other"]}
+    st.add_server_fact(second, "m", "http://gpu-1:8000/v1", "server", server)
+    st.add_server_fact(second, "m", "http://gpu-1:8000/v1", "metrics", {"deltas": {"prompt_tokens": 5000.0, "preemptions": 0.0, "prefix_cache_hit_rate": 0.5}, "shared_with": ["m", "other"]})
+    st.add_server_fact(second, "m", "http://gpu-1:8000/v1", "usage_missing", {"answers": 3, "note": "no usage chunk"})
     st.commit()
     st.close()
     index = api.build_report(workspace=ws, run_id=second)
@@ -462,10 +465,11 @@ def test_history_measurement_and_servers_from_the_store(tmp_path: Path) -> None:
     assert "C=2" in _section(raw, "frontier") and "SIMULATED" in re.findall(r"<svg xmlns.*?</svg>", _section(raw, "frontier"), re.S)[0]
     [server] = summary["servers"]
     assert server == {
-        "runner": "m", "base_url": "http://gpu-1:8000/v1", "version": "0.9.1", "models": [{"id": "m", "max_model_len": 8192}], "shared_with": [],
-        "metrics": {"prompt_tokens": 5000.0, "preemptions": 0.0, "prefix_cache_hit_rate": 0.5}, "unavailable": {}, "answers_without_usage": 0,
+        "runner": "m", "base_url": "http://gpu-1:8000/v1", "version": "0.9.1", "models": [{"id": "m", "max_model_len": 8192}], "shared_with": ["m", "other"],
+        "metrics": {"prompt_tokens": 5000.0, "preemptions": 0.0, "prefix_cache_hit_rate": 0.5}, "unavailable": {}, "answers_without_usage": 3,
     }
-    assert "m (8,192)" in _section(raw, "method") and "5,000" in _section(raw, "method")
+    method = _section(raw, "method")
+    assert "m (8,192)" in method and "5,000" in method and "shared with m, other. 3 answers came without token counts." in method
 
     # Another profile makes the measurement someone else's: not shown, and not the capacity.
     (ws / "runners" / "m.yaml").write_text(yaml.safe_dump({"name": "m", **sim_runner("m", accuracy={"default": 0.95, "factual": 0.2}), "concurrency": 4}))

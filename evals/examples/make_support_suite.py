@@ -70,7 +70,7 @@ LOGGED_FRACTION = 0.002
 IMPORT_COMMAND = (
     "evals import evals/examples/traffic/support-traffic.jsonl.gz --suite support"
     " --map category=request.metadata.category --map id=request.metadata.task_id"
-    f" --near-duplicates 0.95 --logged-fraction {LOGGED_FRACTION:g} --verbatim-metadata tests"
+    f" --logged-fraction {LOGGED_FRACTION:g} --verbatim-metadata tests"
     " --scorers-from evals/examples/traffic/support-scorers.yaml --overwrite"
 )
 """Rebuilds `tasks/support/` from the traffic log, run from the repository root (the README shows it)."""
@@ -654,7 +654,8 @@ def factual_samples(rng: random.Random) -> list[dict[str, Any]]:
         if rng.random() < 0.25:
             q = add_typos(q, rng, 1)
         out.append({
-            "input": messages(FACTUAL_SYSTEM, f"Documentation excerpts:\n\n{excerpt}\n\nQuestion: {q}"),
+            # The retrieved excerpts go in the system prompt, the agent's question is the user turn.
+            "input": messages(f"{FACTUAL_SYSTEM}\n\nDocumentation excerpts:\n\n{excerpt}", q),
             "reference": answer,
             "metadata": {"doc_section": section, "answer_type": kind, "received_at": timestamp(rng).isoformat()},
         })
@@ -1817,16 +1818,15 @@ def _later(rng: random.Random, when: datetime) -> datetime:
 
 
 def _near_copy(user: str, rng: random.Random) -> str:
-    """The same question asked again with a small edit: the kind near-duplicate detection exists for."""
-    edits = [lambda t: t + " thx", lambda t: t + "??", lambda t: t + "\n\nthanks!", lambda t: t + " (for a customer)"]
-    return rng.choice(edits)(user)
+    """The same text sent again with a word added: the kind of repeat near-duplicate detection exists for."""
+    return user + rng.choice([" thx", " pls", "\n\nthanks!", " (urgent)", "\n\nAny update?"])
 
 
 def traffic_log(samples: list[dict[str, Any]]) -> list[str]:
     """The gateway's log lines for the week, in time order: one answered request per sample, plus noise.
 
-    Noise: 16 exact repeats, 12 near repeats (questions on the docs asked again with a word
-    added: a short prompt edited is another task), 6 failed attempts each followed by a successful retry of the same request (502,
+    Noise: 16 exact repeats, 12 near repeats (long tickets and documents sent again with a
+    word added: a short prompt edited is another task), 6 failed attempts each followed by a successful retry of the same request (502,
     429, a timeout and a truncated answer), secrets pasted into 6 tickets, and 2 broken lines.
     """
     rng = random.Random(f"{SEED}-traffic")
@@ -1853,7 +1853,9 @@ def traffic_log(samples: list[dict[str, Any]]) -> list[str]:
     retried = rng.sample([sid for sid in daytime if by_id[sid]["category"] in ("triage", "extract", "factual")], 4)
     retried += rng.sample([sid for sid in daytime if by_id[sid]["category"] in ("rewrite", "code")], 2)
     repeated = rng.sample([sid for sid in ids if sid not in retried], 16)
-    near = rng.sample([sid for sid in ids if by_id[sid]["category"] == "factual" and sid not in retried + repeated], 12)
+    long_prompts = [sid for sid in ids if by_id[sid]["category"] in ("triage", "extract")
+                    and len(prompts[sid][-1]["content"].split()) >= 45]
+    near = rng.sample([sid for sid in long_prompts if sid not in retried + repeated], 12)
 
     failures = [
         ({"error": {"type": "server_error", "status": 502, "message": "upstream connect error or disconnect/reset before headers"}}, None),
@@ -1917,7 +1919,9 @@ def summary(samples: list[dict[str, Any]], lines: list[str]) -> str:
 def run_import(workspace: Path) -> int:
     """The README's rebuild command, run from the repository root into `workspace`."""
     args = shlex.split(IMPORT_COMMAND)[1:]
-    proc = subprocess.run([sys.executable, "-m", "evals.cli", *args, "--workspace", str(workspace)], cwd=REPO)
+    if (REPO / "tasks").resolve() != (workspace / "tasks").resolve():  # the repository root is the example workspace
+        args += ["--workspace", os.path.relpath(workspace, REPO)]
+    proc = subprocess.run([sys.executable, "-m", "evals.cli", *args], cwd=REPO)
     return proc.returncode
 
 

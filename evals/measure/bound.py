@@ -36,10 +36,13 @@ _NAME_QUANT: tuple[tuple[re.Pattern[str], Quant], ...] = (
 class DecodeBound:
     info: Bound
     sizing: SizingResult
+    """One replica: the profile's GPUs."""
+    replicas: int = 1
+    """Base URLs the load is spread over, each taken as such a replica."""
 
     def aggregate(self, batch: int) -> float:
-        """Loosest bound for `batch` streams: KV reads ignored (context 0)."""
-        return self.sizing.aggregate_decode_bound(max(1, batch))
+        """Loosest bound for `batch` streams spread over the replicas: KV reads ignored (context 0)."""
+        return self.replicas * self.sizing.aggregate_decode_bound(max(1, math.ceil(batch / self.replicas)))
 
 
 def _names(profile: RunnerProfile) -> list[str]:
@@ -103,7 +106,7 @@ def decode_bound(profile: RunnerProfile) -> tuple[DecodeBound | None, str | None
     quant = quantisation(profile)
     sizing = _on_gpus(size(model, gpu, quant, context_tokens=1, concurrency=1), model, sh.gpus)
     info = Bound(model=model.hf_id, gpu=sh.gpu, gpus=sh.gpus, quant=quant, per_sequence_tps=sizing.decode_tokens_per_s_per_sequence_bound)
-    return DecodeBound(info, sizing), None
+    return DecodeBound(info, sizing, replicas=max(1, len(profile.urls()))), None
 
 
 def _tps(x: float) -> str:

@@ -221,9 +221,8 @@ def _servers(store: Store, run_id: str) -> list[ServerFacts]:
     for f in store.server_facts(run_id):
         row = rows.setdefault((f["runner"], f["base_url"]), {"runner": f["runner"], "base_url": f["base_url"], "version": None, "models": [], "unavailable": {}})
         d = f["data"]
-        row["shared_with"] = d.get("shared_with", [])
         if f["kind"] == "server":
-            row.update(version=d.get("version"), models=d.get("models", []))
+            row.update(version=d.get("version"), models=d.get("models", []), shared_with=d.get("shared_with", []))
             row["unavailable"].update(d.get("unavailable", {}))
         elif f["kind"] == "metrics":
             row["metrics"] = d.get("deltas", {})

@@ -110,6 +110,8 @@ class FrontierView(NamedTuple):
     """One per load level: its label, counts, rates, latencies at p50 and at the SLO's percentile, whether it is the operating point."""
     at_top: bool
     """The operating point is the heaviest load measured: the replica's real capacity may be higher."""
+    target: str
+    """The latency target in words."""
 
 
 class TrendView(NamedTuple):
@@ -122,7 +124,7 @@ class TrendView(NamedTuple):
 def _frontier_view(runner: str, f: Frontier | None) -> FrontierView:
     command = f"evals measure --runner {shlex.quote(runner)}"
     if f is None:
-        return FrontierView(runner, command, None, None, [], False)
+        return FrontierView(runner, command, None, None, [], False, "")
     p, op = f.slo.percentile, f.operating_point
 
     def at(d: Dist | None, q: int) -> float | None:
@@ -140,7 +142,9 @@ def _frontier_view(runner: str, f: Frontier | None) -> FrontierView:
     chart = Markup(frontier_svg(f)) if any(s.served for s in f.steps) else None
     heaviest = max(f.steps, key=lambda s: s.level, default=None)
     at_top = op is not None and heaviest is not None and (heaviest.mode, heaviest.level) == (op.mode, op.level)
-    return FrontierView(runner, command, f, chart, rows, at_top)
+    limits = ([f"TTFT p{p} ≤ {f.slo.ttft_ms:,.0f} ms"] if f.streaming else []) + ([f"end-to-end p{p} ≤ {f.slo.e2e_ms:,.0f} ms"] if f.slo.e2e_ms is not None else [])
+    target = " and ".join(limits) or "no latency target it could check (no streaming, so no time to first token, and no end-to-end target)"
+    return FrontierView(runner, command, f, chart, rows, at_top, f"{target}; at most {f.slo.max_error_share:.0%} of requests failed")
 
 
 def _trend_view(runner: str, points: list[dict[str, Any]], run_id: str) -> TrendView:
