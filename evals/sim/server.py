@@ -594,6 +594,14 @@ class SimServer:
         at ttft, then at most MAX_CHUNKS - 1 more chunks at tokens_per_second. Chunks
         that are already due are coalesced into one write."""
         resp = web.StreamResponse(headers=_SSE_HEADERS)
+        try:
+            return await self._send_stream(request, resp, wire, reply, b, outcome, arrived)
+        except ConnectionResetError:  # the client hung up (a cancelled or timed-out request): nothing to send
+            return resp
+
+    async def _send_stream(
+        self, request: web.Request, resp: web.StreamResponse, wire: _Wire, reply: _Reply, b: SimBehaviour, outcome: bh.Outcome, arrived: float
+    ) -> web.StreamResponse:
         await resp.prepare(request)
         loop = asyncio.get_running_loop()
         pending = [wire.head(reply)]
