@@ -99,7 +99,8 @@ def load_grading(path: Path) -> Grading:
         _GradingKeys.model_validate(data)
         Suite.model_validate({"name": "grading", **data})
     except ValidationError as e:
-        raise ConfigError(format_validation_error(path, text, e)) from None
+        message = format_validation_error(path, text, e).replace(": invalid Suite:", ": invalid grading file:", 1)
+        raise ConfigError(message) from None
     return Grading(path, text, data)
 
 
