@@ -203,7 +203,7 @@ class PairedChange(BaseModel):
     mcnemar_p: float | None
     """Exact two-sided McNemar p-value on the discordant pairs."""
     adjusted_p: float | None = None
-    """Categories: mcnemar_p after Holm–Bonferroni over the runner's categories; None for `overall`."""
+    """Categories: mcnemar_p after Holm–Bonferroni over the runner's categories; None for `overall` and for a category without pairs."""
     significant: bool
     """The change is unlikely to be chance: p (adjusted, for a category) ≤ BaselineResult.alpha."""
 

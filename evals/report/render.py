@@ -144,7 +144,7 @@ def _frontier_view(runner: str, f: Frontier | None) -> FrontierView:
     at_top = op is not None and heaviest is not None and (heaviest.mode, heaviest.level) == (op.mode, op.level)
     limits = ([f"TTFT p{p} ≤ {f.slo.ttft_ms:,.0f} ms"] if f.streaming else []) + ([f"end-to-end p{p} ≤ {f.slo.e2e_ms:,.0f} ms"] if f.slo.e2e_ms is not None else [])
     target = " and ".join(limits) or "no latency target it could check (no streaming, so no time to first token, and no end-to-end target)"
-    return FrontierView(runner, command, f, chart, rows, at_top, f"{target}; at most {f.slo.max_error_share:.0%} of requests failed")
+    return FrontierView(runner, command, f, chart, rows, at_top, f"{target}, with at most {f.slo.max_error_share:.0%} of requests failing")
 
 
 def _trend_view(runner: str, points: list[dict[str, Any]], run_id: str) -> TrendView:
