@@ -1738,7 +1738,7 @@ WEEK_END = WEEK_START + timedelta(days=7)
 
 
 def answer_text(sample: dict[str, Any]) -> str:
-    """The reference as the model's answer: a label, compact JSON, a short phrase, a reply, or fenced code."""
+    """The reference as the model's answer: a label, a JSON object, a short phrase, a reply, or fenced code."""
     ref = sample["reference"]
     if sample["category"] == "code":
         return f"```python\n{ref['solution']}```"

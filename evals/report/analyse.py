@@ -18,7 +18,8 @@ from evals.report import economics
 from evals.measure.model import Frontier
 from evals.measure.persist import latest as latest_frontier
 from evals.report.model import (
-    CategoryResult, FailureRow, HardwareAssumption, PriceSource, ReportModel, RunnerSummary, SandboxInfo, ServerFacts, VerdictResult,
+    BreakEvenResult, CategoryResult, FailureRow, HardwareAssumption, PriceSource, ProjectionRow, ReportModel, RunnerSummary, SandboxInfo,
+    ServerFacts, VerdictResult, WorkloadUsed,
 )
 from evals.scoring.confusion import confusion_matrix
 from evals.scoring.sandbox import isolation_available
@@ -48,18 +49,35 @@ def _fmt_money(x: float | None) -> str:
     return f"${x:.4f}" if x < 1 else f"${x:,.2f}"
 
 
-def _sentence(v: VerdictResult, cost: float | None) -> str:
+def _sentence(v: VerdictResult, cost: str) -> str:
+    """`cost` is the sentence's tail on cost: "; $0.0001 per completed task ..." or ""."""
     if v.gap is None or v.gap_ci is None:
         return f"{v.candidate}: no samples answered by both it and {v.reference}, so no verdict."
     gap = f"{v.gap * 100:+.1f} points (95% CI {v.gap_ci[0] * 100:+.1f} to {v.gap_ci[1] * 100:+.1f}) vs {v.reference} on {v.paired} paired samples"
-    tail = f"; {_fmt_money(cost)} per completed task." if cost is not None else "."
+    tail = f"{cost}."
     if v.verdict == "inconclusive":
         more = f", about {v.extra_samples_needed} more paired samples would likely settle it" if v.extra_samples_needed else ""
         return f"{v.candidate} is inconclusive at a {v.margin * 100:g}-point margin: {gap}{more}{tail}"
     return f"{v.candidate} is {v.verdict.upper()} at a {v.margin * 100:g}-point margin: {gap}{tail}"
 
 
-def _verdict(cand: str, ref: str, category: str, pairs: list[tuple[bool, bool]], margin: float, cost: float | None) -> VerdictResult:
+def _cost_tail(cand: str, ref: str, run_cost: float | None, proj: list[ProjectionRow], evens: list[BreakEvenResult], wl: WorkloadUsed) -> str:
+    """Cost per completed task at the team's volume when it could be projected (else in this run), and the break-even with the reference."""
+    row = next((p for p in proj if p.runner == cand), None)
+    if row is not None and row.cost_per_completed_task_usd is not None:
+        est = ", estimated" if wl.estimated else ""
+        tail = f"; {_fmt_money(row.cost_per_completed_task_usd)} per completed task at {wl.requests_per_month:,.0f} requests/month{est}"
+    elif run_cost is not None:
+        tail = f"; {_fmt_money(run_cost)} per completed task in this run"
+    else:
+        return ""
+    be = next((b for b in evens if b.self_hosted == cand and b.api == ref), None)
+    if be is not None:
+        tail += f", cheaper than {ref} from {be.requests_per_month:,} requests/month" if be.requests_per_month else f", not cheaper than {ref} up to {be.searched_up_to:,} requests/month"
+    return tail
+
+
+def _verdict(cand: str, ref: str, category: str, pairs: list[tuple[bool, bool]], margin: float, cost: str) -> VerdictResult:
     if not pairs:
         v = VerdictResult(candidate=cand, reference=ref, category=category, paired=0, gap=None, gap_ci=None, mcnemar_p=None, margin=margin, verdict="inconclusive", extra_samples_needed=None, sentence="")
     else:
@@ -162,15 +180,6 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
                 out.append((outcomes[cand].get(sid, False), outcomes[ref].get(sid, False)))
         return out
 
-    verdicts, cat_verdicts = [], []
-    for row in rr:
-        cand = row["runner"]
-        if cand == ref:
-            continue
-        verdicts.append(_verdict(cand, ref, "all", pairs(cand, None), margin, cost_per_completed.get(cand)))
-        for cat in cats:
-            cat_verdicts.append(_verdict(cand, ref, cat, pairs(cand, cat), margin, None))
-
     per_sample = _per_sample(store, run_id, finals, outcomes)
     category_of = {sid: s["category"] for sid, s in samples.items()}
     wl = economics.workload_used(suite.workload if suite else None, {c: sum(1 for v in category_of.values() if v == c) for c in cats})
@@ -182,6 +191,15 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         return f.tasks_per_hour if f else None
 
     proj, cost_models = economics.projections(wl, runners, pricing, profiles, measured)
+    evens = economics.break_evens(wl, cost_models)
+    verdicts, cat_verdicts = [], []
+    for row in rr:
+        cand = row["runner"]
+        if cand == ref:
+            continue
+        verdicts.append(_verdict(cand, ref, "all", pairs(cand, None), margin, _cost_tail(cand, ref, cost_per_completed.get(cand), proj, evens, wl)))
+        for cat in cats:
+            cat_verdicts.append(_verdict(cand, ref, cat, pairs(cand, cat), margin, ""))
     confusion = _confusion(store, run_id)
     failures = _failures(store, run_id, finals, outcomes, samples, ref)
     judge = store.query("SELECT COALESCE(SUM(judge_cost_usd),0) c FROM scores WHERE run_id=?", (run_id,))[0]["c"]
@@ -191,7 +209,7 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         status=run["status"], tool_version=run["tool_version"], git_commit=run["git_commit"], simulated=bool(sims), simulated_runners=sims,
         reference=ref, margin=margin, runners=runners, categories=categories, verdicts=verdicts, category_verdicts=cat_verdicts,
         confusion=confusion, judge_cost_usd=float(judge), prices=[PriceSource(**p.source_row(n)) for n, p in pricing.items()],
-        workload=wl, projections=proj, break_even=economics.break_evens(wl, cost_models),
+        workload=wl, projections=proj, break_even=evens,
         routing=economics.routing(per_sample, category_of, wl, proj, ref, margin), cascades=economics.cascades(per_sample, proj, ref),
         method={
             "samples": n_samples,
