@@ -107,6 +107,9 @@ def run(
     for p in profiles:  # keys and prices are checked before the store is created
         api_key(p)
         runner_pricing(p, price_path)
+        if p.pricing.api is not None and p.pricing.api.batch:
+            # Pricing a synchronous run at batch rates would understate its cost by half.
+            raise ConfigError(f"runner {p.name!r}: `pricing.api.batch: true` is for `evals cost` projections; `evals run` sends requests through the synchronous API (batch submission is not implemented), so set it to false for runs")
     st = open_store(ws, store)
     try:
         summary = execute_run(workspace=ws, suite=s, runners=profiles, store=st, reference=reference, budget_usd=budget_usd, reuse=reuse, quiet=quiet, price_overrides=price_path)

@@ -130,7 +130,8 @@ class ApiPricing(_Strict):
     cache_write_per_mtok: float | None = Field(default=None, ge=0)
     output_per_mtok: float | None = Field(default=None, ge=0)
     batch: bool = False
-    """Batch API (about half price); no latency figures."""
+    """Price at the batch API's rate (about half). For `evals cost` projections only:
+    `evals run` uses the synchronous API and refuses a batch-priced runner."""
 
 
 class Purchase(_Strict):

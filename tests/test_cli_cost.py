@@ -84,3 +84,13 @@ def test_plan() -> None:
     assert r.exit_code == 0 and r.output.startswith("628 paired samples")
     r = CliRunner().invoke(main, ["plan", "--margin", "0.05", "--expected-gap", "-0.06"])
     assert r.exit_code == 2 and "cannot be shown" in r.output
+
+
+def test_run_refuses_batch_pricing_it_cannot_honour(ws: Path) -> None:
+    p = ws / "runners" / "claude-sonnet-4.5-sim.yaml"
+    body = yaml.safe_load(p.read_text())
+    body["pricing"]["api"]["batch"] = True
+    p.write_text(yaml.safe_dump(body))
+    r = CliRunner().invoke(main, ["run", "-w", str(ws), "--suite", "support", "--runner", "claude-sonnet-4.5-sim"])
+    assert r.exit_code == 2 and "batch" in r.output
+    assert not (ws / "reports" / "evals.sqlite").exists()
