@@ -213,3 +213,14 @@ def test_a_launch_block_in_yaml_is_checked_with_its_line(tmp_path: Path) -> None
     p.write_text("name: r\nprovider: openai_compatible\nmodel: m\nlaunch:\n  model: m\n  tensor_paralel_size: 2\npricing:\n  self_hosted: {gpu: A100-80GB, gpus: 1, cloud_price_per_gpu_hour: 2}\n")
     with pytest.raises(ConfigError, match=r"r.yaml:6: `launch.tensor_paralel_size`: unknown field"):
         load_runner(p)
+
+
+def test_launch_env_refuses_secrets() -> None:
+    import pytest as _pytest
+    from pydantic import ValidationError
+
+    from evals.providers.launch import LaunchSpec
+
+    with _pytest.raises(ValidationError, match="looks like a secret"):
+        LaunchSpec(model="m", env={"HF_TOKEN": "hf_abc"})
+    assert LaunchSpec(model="m", env={"CUDA_VISIBLE_DEVICES": "0,1"}).env == {"CUDA_VISIBLE_DEVICES": "0,1"}

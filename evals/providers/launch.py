@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from evals.secrets import scrub
 
@@ -72,7 +72,9 @@ class LaunchSpec(BaseModel):
     extra_args: list[str] = Field(default_factory=list)
     """Appended verbatim to the command line, e.g. ["--max-lora-rank", "64"]."""
     env: dict[str, str] = Field(default_factory=dict)
-    """Added to this process's environment for the server (e.g. CUDA_VISIBLE_DEVICES)."""
+    """Added to this process's environment for the server (e.g. CUDA_VISIBLE_DEVICES).
+    No secrets: profiles are stored with every run, and the server inherits this
+    process's environment anyway, so export HF_TOKEN and the like instead."""
     port: int | None = Field(default=None, ge=1, le=65535)
     """None: a free port is picked at launch."""
     host: str = "127.0.0.1"
@@ -88,6 +90,14 @@ class LaunchSpec(BaseModel):
     is appended. For other servers (SGLang, llama.cpp) and for the simulator in
     tests. An argument "{vllm_args}" expands to this block's vLLM arguments, to
     run vLLM another way: [/opt/vllm/bin/vllm, serve, "{vllm_args}"]."""
+
+    @field_validator("env")
+    @classmethod
+    def _no_secrets(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            if any(w in name.upper() for w in ("TOKEN", "KEY", "SECRET", "PASSWORD")):
+                raise ValueError(f"env {name!r} looks like a secret: export it in the shell instead (the server inherits the environment; profiles are stored with every run)")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> "LaunchSpec":
