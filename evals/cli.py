@@ -432,6 +432,8 @@ def compare(run_a: str, run_b: str, workspace: Path, store: Path | None, prices:
 
 
 def _print_gate(report: GateReport) -> None:
+    if report.simulated_runners:
+        click.secho(f"SIMULATED: {', '.join(report.simulated_runners)} answered from the simulated server; this gate tests the tool, not a model.", fg="yellow", err=True)
     colour = {"pass": "green", "regression": "red"}.get(report.result, "yellow")
     click.secho(f"gate {report.run_id} vs {report.baseline_id or 'no baseline'}: {report.result.upper()} (exit {report.exit_code})", fg=colour, bold=True)
     click.echo(f"  baseline: {report.baseline_reason}")

@@ -181,6 +181,8 @@ def test_reruns_pass_and_a_degraded_category_fails(tmp_path: Path) -> None:
     assert cases["quality: factual"].find("failure") is not None and cases["quality: triage"].find("failure") is None
     assert "significant drop beyond tolerance" in cases["quality: factual"].find("failure").get("message", "")  # type: ignore[union-attr]
     assert int(root.get("failures", "0")) >= 1 and "REGRESSION" in md.read_text()
+    # simulated answers are marked in what CI shows, so a demo gate is never read as a model's
+    assert "SIMULATED" in md.read_text() and "SIMULATED" in (root.get("name") or "")
 
     # last-pass skips the regressed run: the next healthy run is compared with the last one that passed
     _set_runner(ws, accuracy={"default": 0.95}, seed=4)

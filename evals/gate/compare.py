@@ -49,6 +49,8 @@ class RunnerComparison(BaseModel):
     profile_hash_b: str
     profile_changes: list[str]
     """Top-level profile fields whose values differ (params, simulate, pricing, ...)."""
+    simulated: bool = False
+    """Either run's answers came from the simulated server."""
     served_models_a: list[str]
     served_models_b: list[str]
     server_facts_a: list[dict[str, Any]]
@@ -121,7 +123,7 @@ def compare_runner(ra: RunnerData, rb: RunnerData, category: dict[str, str]) -> 
     cats = sorted({category.get(sid, "all") for sid in shared})
     sa, sb = ra.summary, rb.summary
     return RunnerComparison(
-        runner=rb.name, model_a=ra.model, model_b=rb.model, profile_hash_a=ra.profile_hash, profile_hash_b=rb.profile_hash,
+        runner=rb.name, model_a=ra.model, model_b=rb.model, profile_hash_a=ra.profile_hash, profile_hash_b=rb.profile_hash, simulated=sa.simulated or sb.simulated,
         profile_changes=_profile_changes(ra.profile, rb.profile), served_models_a=ra.served_models, served_models_b=rb.served_models,
         server_facts_a=ra.server_facts, server_facts_b=rb.server_facts, samples_a=sa.samples, samples_b=sb.samples,
         error_rate_a=sa.errors / sa.samples if sa.samples else 0.0, error_rate_b=sb.errors / sb.samples if sb.samples else 0.0,

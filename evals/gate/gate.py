@@ -86,6 +86,8 @@ class GateReport(BaseModel):
     rule: str = RULE
     runners: list[RunnerGate]
     comparison: Comparison | None
+    simulated_runners: list[str] = []
+    """Runners whose answers came from the simulated server: the gate then tests the tool, not a model."""
 
 
 def _pct(x: float | None) -> str:
@@ -213,6 +215,7 @@ def evaluate(comparison: Comparison, options: GateOptions, baseline_reason: str)
     return GateReport(
         run_id=comparison.run_b["id"], baseline_id=comparison.run_a["id"], baseline_reason=baseline_reason, result=RESULTS[code],
         exit_code=code, reasons=reasons, options=o, runners=gates, comparison=comparison,
+        simulated_runners=[r.runner for r in comparison.runners if r.simulated],
     )
 
 
@@ -230,4 +233,5 @@ def without_baseline(run: RunData, options: GateOptions, reason: str) -> GateRep
     return GateReport(
         run_id=run.id, baseline_id=None, baseline_reason=reason, result="inconclusive" if outage else "no-baseline",
         exit_code=INCONCLUSIVE if outage else PASS, reasons=[], options=options, runners=gates, comparison=None,
+        simulated_runners=[name for name, r in run.runners.items() if r.summary.simulated],
     )

@@ -42,7 +42,7 @@ def _testsuite(root: ET.Element, name: str, checks: list[Check], properties: dic
 
 
 def junit_xml(report: GateReport) -> str:
-    root = ET.Element("testsuites", name=f"evals gate {report.run_id}")
+    root = ET.Element("testsuites", name=f"evals gate {report.run_id}" + (" (SIMULATED)" if report.simulated_runners else ""))
     if report.baseline_id is None:
         comparable = Check(name="runs are comparable", status="skipped", message=report.baseline_reason)
     elif report.reasons:
@@ -50,6 +50,8 @@ def junit_xml(report: GateReport) -> str:
     else:
         comparable = Check(name="runs are comparable", status="pass", message="same suite, both runs finished, runners in common")
     base = {"run": report.run_id, "baseline": report.baseline_id or "none", "baseline_reason": report.baseline_reason, "result": report.result, "exit_code": str(report.exit_code)}
+    if report.simulated_runners:
+        base["SIMULATED"] = "answers from the simulated server, not a model: " + ", ".join(report.simulated_runners)
     _testsuite(root, "gate", [comparable], {**base, "rule": report.rule})
     for g in report.runners:
         _testsuite(root, g.runner, g.checks, {**base, **{f"note_{i}": n for i, n in enumerate(g.notes, 1)}})

@@ -29,6 +29,10 @@ def gate_markdown(report: GateReport) -> str:
     lines = [
         f"## evals gate: {_HEADLINE[report.result]} (exit {report.exit_code})",
         "",
+    ]
+    if report.simulated_runners:
+        lines += [f"> **⚠️ SIMULATED:** {esc(', '.join(report.simulated_runners))} answered from the simulated server: this gate tests the tool, not a model.", ""]
+    lines += [
         f"Run `{report.run_id}` against baseline `{report.baseline_id or 'none'}`: {esc(report.baseline_reason)}.",
         "",
     ]
