@@ -416,7 +416,7 @@ def cost_calculator(
             if rp.kind == "api":
                 assert rp.price is not None
                 models[p.name] = ApiRunner.from_prices(p.name, rp.price, wl, rate, batch=rp.batch)
-                notes[p.name] = rp.describe()
+                notes[p.name] = ("SIMULATED runner, priced as its real twin: " if p.simulated else "") + rp.describe()
                 continue
             cap = (capacities or {}).get(p.name)
             src = "as given"
@@ -429,7 +429,7 @@ def cost_calculator(
             sh = p.pricing.self_hosted
             assert sh is not None and rp.hourly_usd is not None
             models[p.name] = SelfHostedRunner(name=p.name, hourly_cost_usd=rp.hourly_usd, tasks_per_hour=cap, gpus_per_replica=sh.gpus, pass_rate=rate)
-            notes[p.name] = f"self-hosted {rp.hardware}: ${rp.hourly_usd:,.2f}/h per replica, capacity {cap:,.0f} tasks/h {src}; replicas sized for the peak hour"
+            notes[p.name] = ("SIMULATED runner (capacity from the simulated server): " if p.simulated else "") + f"self-hosted {rp.hardware}: ${rp.hourly_usd:,.2f}/h per replica, capacity {cap:,.0f} tasks/h {src}; replicas sized for the peak hour"
     finally:
         if st is not None:
             st.close()

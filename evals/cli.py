@@ -425,6 +425,9 @@ def _print_comparison(c: Comparison) -> None:
 def compare(run_a: str, run_b: str, workspace: Path, store: Path | None, prices: Path | None, as_json: bool) -> None:
     """Compare RUN_B with RUN_A: pass rates per runner and category (paired on shared samples), cost, latency."""
     c = api.compare_runs(workspace=workspace, run_a=run_a, run_b=run_b, store=store, prices=prices)
+    sims = [r.runner for r in c.runners if r.simulated]
+    if sims:
+        click.secho(f"SIMULATED: {', '.join(sims)} answered from the simulated server; these figures demonstrate the tool, not a model.", fg="yellow", err=True)
     if as_json:
         click.echo(c.model_dump_json(indent=2))
     else:
