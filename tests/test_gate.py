@@ -197,7 +197,7 @@ def test_reruns_pass_and_a_degraded_category_fails(tmp_path: Path) -> None:
     assert svg.startswith("<svg") and "SIMULATED" in svg
 
     out = _cli("compare", base, bad, "-w", str(ws), "--json")
-    c = json.loads(out.output)
+    c = json.loads(out.stdout)
     factual = next(s for s in c["runners"][0]["categories"] if s["scope"] == "factual")
     assert factual["gap"] < -0.1 and factual["n"] == 100
     assert "factual" in _cli("compare", base, bad, "-w", str(ws)).output
