@@ -331,3 +331,17 @@ def test_cascade_blended_quality_and_cost() -> None:
     # The API passes only 70% of the tasks the local model failed: 0.72 + 0.076 + 0.2 × 0.9 × 0.7 = 0.922.
     hard = cascade(local, api, 0.9, 0.1, 0.0005, escalated_pass_rate_on_local_failures=0.7)
     assert hard.pass_rate == pytest.approx(0.922)
+
+
+def test_runner_pricing_flags_a_stale_catalogue_in_the_report_rows(tmp_path: Path) -> None:
+    """The report's price rows say when the catalogue behind a price is over 90 days old."""
+    from evals.config import RunnerProfile
+    from evals.cost.pricing import runner_pricing
+
+    old = tmp_path / "old.yaml"
+    old.write_text("catalogue_as_of: 2020-01-01\nmodels:\n  house-model:\n    provider: openai\n    input: 1\n    output: 2\n    source: contract\n    as_of: 2020-01-01\n")
+    prof = RunnerProfile.model_validate({"name": "h", "provider": "openai", "model": "house-model", "pricing": {"api": {"model": "house-model"}}})
+    assert runner_pricing(prof, old).source_row("h")["stale"] is True
+    fresh = RunnerProfile.model_validate({"name": "g", "provider": "openai", "model": "gpt-5", "pricing": {"api": {"model": "gpt-5"}}})
+    assert runner_pricing(fresh).source_row("g", today=date(2026, 12, 1))["stale"] is False
+    assert runner_pricing(fresh).source_row("g", today=date(2027, 6, 1))["stale"] is True

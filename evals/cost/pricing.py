@@ -14,7 +14,7 @@ from pathlib import Path
 
 from evals.config import ApiPricing, ConfigError, RunnerProfile
 from evals.cost.api import request_cost
-from evals.cost.catalogue import ApiPrice, load_api_prices
+from evals.cost.catalogue import ApiPrice, ApiPriceCatalogue, load_api_prices
 from evals.providers.base import Message, Usage
 
 # Generous: real tokenisers give ~4 characters per token for English, fewer for code and other scripts.
@@ -27,7 +27,8 @@ class RunnerPricing:
     """api | self_hosted"""
     price: ApiPrice | None = None
     batch: bool = False
-    catalogue_as_of: date | None = None
+    catalogue: ApiPriceCatalogue | None = None
+    """The catalogue the price came from (None for prices given in the profile)."""
     hourly_usd: float | None = None
     utilisation: float | None = None
     hardware: str | None = None
@@ -59,16 +60,16 @@ class RunnerPricing:
         tph = f"{tasks_per_hour:,.0f} tasks/h {source}" if tasks_per_hour else "no throughput measured"
         return f"self-hosted {self.hardware}: ${self.hourly_usd:,.2f}/h ÷ ({tph} × {self.utilisation:.0%} utilisation)"
 
-    def source_row(self, runner: str) -> dict[str, object]:
+    def source_row(self, runner: str, today: date | None = None) -> dict[str, object]:
         """Where this runner's prices come from, for the report's method section."""
         if self.kind == "api":
             assert self.price is not None
-            stale = bool(self.catalogue_as_of and (date.today() - self.catalogue_as_of).days > 90)
+            stale = self.catalogue is not None and self.catalogue.is_stale(today or date.today())
             return {"runner": runner, "basis": self.describe(), "source": self.price.source, "as_of": str(self.price.as_of), "stale": stale}
         return {"runner": runner, "basis": f"self-hosted {self.hardware} at ${self.hourly_usd:,.2f}/h", "source": "runner profile"}
 
 
-def _api_price(api: ApiPricing, profile: RunnerProfile, overrides: Path | None) -> tuple[ApiPrice, date | None]:
+def _api_price(api: ApiPricing, profile: RunnerProfile, overrides: Path | None) -> tuple[ApiPrice, ApiPriceCatalogue | None]:
     given = {k: getattr(api, f"{k}_per_mtok") for k in ("input", "cached_input", "cache_write", "output")}
     if api.model is None and (given["input"] is None or given["output"] is None):
         raise ConfigError(f"runner {profile.name!r}: pricing.api needs `model` (a catalogue id) or input_per_mtok and output_per_mtok")
@@ -78,7 +79,7 @@ def _api_price(api: ApiPricing, profile: RunnerProfile, overrides: Path | None) 
         update = {k: v for k, v in given.items() if v is not None}
         if update:
             base = base.model_copy(update={**update, "source": f"runner profile {profile.name} over {base.source}"})
-        return base, cat.catalogue_as_of
+        return base, cat
     return (
         ApiPrice(provider=profile.provider, source=f"runner profile {profile.name}", as_of=date.today(), batch_discount=0.5, **{k: v for k, v in given.items() if v is not None}),
         None,
@@ -88,8 +89,8 @@ def _api_price(api: ApiPricing, profile: RunnerProfile, overrides: Path | None) 
 def runner_pricing(profile: RunnerProfile, overrides: Path | None = None) -> RunnerPricing:
     p = profile.pricing
     if p.api is not None:
-        price, as_of = _api_price(p.api, profile, overrides)
-        return RunnerPricing(kind="api", price=price, batch=p.api.batch, catalogue_as_of=as_of)
+        price, catalogue = _api_price(p.api, profile, overrides)
+        return RunnerPricing(kind="api", price=price, batch=p.api.batch, catalogue=catalogue)
     sh = p.self_hosted
     assert sh is not None
     basis = "rented" if sh.cloud_price_per_gpu_hour is not None else "owned"
