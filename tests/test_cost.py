@@ -20,7 +20,7 @@ from evals.cost.projection import (
     replicas_needed,
 )
 from evals.cost.routing import CategoryResult, RunnerStats, cascade, cheapest_assignment
-from evals.cost.selfhosted import cost_per_task, hourly_cost, owned_vs_rented_breakeven_utilisation
+from evals.cost.selfhosted import cost_per_task, owned_vs_rented_breakeven_utilisation
 from evals.cost.sizing import kv_bytes_per_token, size
 from evals.providers.base import Usage
 
@@ -136,9 +136,9 @@ OWNED = Purchase(price_usd=250_000, amortisation_months=36, power_kw=6, pue=1.3,
 
 
 def test_hourly_cost_rented_and_owned() -> None:
-    assert hourly_cost(SelfHostedPricing(gpu="H100-SXM", gpus=4, cloud_price_per_gpu_hour=2.5)) == pytest.approx(10.0)
+    assert SelfHostedPricing(gpu="H100-SXM", gpus=4, cloud_price_per_gpu_hour=2.5).hourly_cost_usd() == pytest.approx(10.0)
     # 250,000 / 36 / 730 = 9.51294 capex + 6 kW × 1.3 × $0.15 = 1.17 power + 1,000 / 730 = 1.36986 ops = 12.05280
-    assert hourly_cost(SelfHostedPricing(gpu="H100-SXM", gpus=8, purchase=OWNED)) == pytest.approx(12.05280, abs=1e-5)
+    assert SelfHostedPricing(gpu="H100-SXM", gpus=8, purchase=OWNED).hourly_cost_usd() == pytest.approx(12.05280, abs=1e-5)
 
 
 def test_cost_per_task_pays_for_idle_hours() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from evals.config import ApiPricing, ConfigError, RunnerProfile
 from evals.cost.api import request_cost
 from evals.cost.catalogue import ApiPrice, ApiPriceCatalogue, load_api_prices
+from evals.cost.selfhosted import cost_per_task
 from evals.providers.base import Message, Usage
 
 # Generous: real tokenisers give ~4 characters per token for English, fewer for code and other scripts.
@@ -49,7 +50,7 @@ class RunnerPricing:
 
     def self_hosted_cost(self, tasks: int, tasks_per_hour: float) -> float:
         assert self.hourly_usd is not None and self.utilisation is not None
-        return tasks * self.hourly_usd / (tasks_per_hour * self.utilisation)
+        return tasks * cost_per_task(self.hourly_usd, tasks_per_hour, self.utilisation)
 
     def describe(self, tasks_per_hour: float | None = None, source: str = "achieved in this run (concurrency ÷ mean latency)") -> str:
         if self.kind == "api":

@@ -7,16 +7,10 @@ spread over fewer tasks makes each dearer.
 
 from __future__ import annotations
 
-from evals.config import Purchase, SelfHostedPricing
+from evals.config import Purchase
 
 HOURS_PER_MONTH = 730.0
 """365 × 24 / 12, the convention cloud price lists use; `SelfHostedPricing` uses it too."""
-
-
-def hourly_cost(pricing: SelfHostedPricing) -> float:
-    """USD per wall-clock hour for one server: rented GPUs × price, or the
-    purchase amortised + power (kW × PUE × $/kWh) + ops."""
-    return pricing.hourly_cost_usd()
 
 
 def cost_per_task(hourly_cost_usd: float, tasks_per_hour: float, utilisation: float) -> float:
