@@ -39,10 +39,11 @@ import secrets
 from typing import Any
 
 from evals.scoring.base import Score, ScoreFn, scorer
+from evals.scoring.builtin import _bad_arg, _clip, _ungradable
+from evals.scoring.extract import fenced_blocks
 from evals.scoring.sandbox import SandboxResult, run_python
 from evals.suite.sample import Sample
 
-_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 _PYTHON_LABELS = {"python", "python3", "py"}
 _EXPLANATION_CHARS = 300
 
@@ -150,21 +151,21 @@ def code_tests(timeout_s: float = 10, memory_mb: int = 512, tests_field: str = "
 
     Settings are checked here, when the suite loads, so a typo fails before any model is paid for."""
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s <= 600:
-        raise _bad_arg("timeout_s", f"must be a number of seconds in (0, 600], got {timeout_s!r}")
+        raise _bad_arg("code_tests", "timeout_s", f"must be a number of seconds in (0, 600], got {timeout_s!r}")
     if isinstance(memory_mb, bool) or not isinstance(memory_mb, int) or memory_mb < 64:
-        raise _bad_arg("memory_mb", f"must be an integer of at least 64, got {memory_mb!r}")
+        raise _bad_arg("code_tests", "memory_mb", f"must be an integer of at least 64, got {memory_mb!r}")
     if not isinstance(tests_field, str) or not tests_field:
-        raise _bad_arg("tests_field", f"must be a field name, got {tests_field!r}")
+        raise _bad_arg("code_tests", "tests_field", f"must be a field name, got {tests_field!r}")
 
     async def score(output: str, sample: Sample) -> Score:
         tests = _tests_of(sample, tests_field)
         if tests is None:
             why = f"no unit tests: neither reference[{tests_field!r}] nor metadata[{tests_field!r}] holds Python source"
-            return _ungradable(why)
+            return _ungradable("code_tests", why)
         try:
             tree = ast.parse(tests)
         except SyntaxError as e:
-            return _ungradable(f"the unit tests do not parse: {e}")
+            return _ungradable("code_tests", f"the unit tests do not parse: {e}")
         functions = [
             node.name
             for node in tree.body
@@ -172,7 +173,7 @@ def code_tests(timeout_s: float = 10, memory_mb: int = 512, tests_field: str = "
         ]
         total = len(functions) or sum(isinstance(node, ast.Assert) for node in tree.body)
         if total == 0:
-            return _ungradable("the unit tests hold no top-level assert and no test* function")
+            return _ungradable("code_tests", "the unit tests hold no top-level assert and no test* function")
 
         nonce = secrets.token_hex(16)
         script = f"{_HARNESS}\nmain({extract_code(output)!r}, {tests!r}, {functions!r})\n"
@@ -187,7 +188,7 @@ def code_tests(timeout_s: float = 10, memory_mb: int = 512, tests_field: str = "
 def extract_code(output: str) -> str:
     """The code a model's answer carries: its last ```python block, else its
     last fenced block, else all of it (a bare code answer)."""
-    blocks = _FENCE.findall(output)
+    blocks = fenced_blocks(output)
     python = [body for label, body in blocks if label.lower() in _PYTHON_LABELS]
     if python:
         return python[-1]
@@ -238,7 +239,7 @@ def _grade(result: SandboxResult, nonce: str, total: int, timeout_s: float) -> S
     return Score(
         value=len(passed) / total,
         passed=all_passed,
-        explanation=_clip(explanation),
+        explanation=_clip(explanation, _EXPLANATION_CHARS),
         details={
             "tests_total": total,
             "tests_passed": len(passed),
@@ -255,16 +256,3 @@ def _json_string(text: str) -> str:
     except ValueError:
         return text
     return value if isinstance(value, str) else text
-
-
-def _bad_arg(arg: str, why: str) -> ValueError:
-    return ValueError(f"scorer 'code_tests': argument `{arg}`: {why}")
-
-
-def _ungradable(why: str) -> Score:
-    return Score(value=0.0, passed=False, explanation=why, error=f"code_tests: {why}")
-
-
-def _clip(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _EXPLANATION_CHARS else text[: _EXPLANATION_CHARS - 1] + "…"

@@ -76,6 +76,11 @@ def last_number(text: str) -> Number | None:
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 
 
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """Every Markdown code fence in `text`, in order: (language label, body)."""
+    return _FENCE.findall(text)
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -136,7 +141,7 @@ def extract_json(text: str) -> tuple[Any, str | None]:
         whole_error = _describe(e)
 
     fence_error = None
-    for _, body in sorted(_FENCE.findall(text), key=lambda f: f[0].lower() != "json"):
+    for _, body in sorted(fenced_blocks(text), key=lambda f: f[0].lower() != "json"):
         try:
             return _loads(body.strip()), None
         except (ValueError, RecursionError) as e:
