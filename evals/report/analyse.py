@@ -21,6 +21,7 @@ from evals.report.model import (
     BreakEvenResult, CategoryResult, FailureRow, HardwareAssumption, PriceSource, ProjectionRow, ReportModel, RunnerSummary, SandboxInfo,
     ServerFacts, VerdictResult, WorkloadUsed,
 )
+from evals.report.text import clip
 from evals.scoring.confusion import confusion_matrix
 from evals.scoring.sandbox import isolation_available
 from evals.stats.intervals import wilson
@@ -296,13 +297,6 @@ def _confusion(store: Store, run_id: str) -> dict[str, Any]:
     return {runner: confusion_matrix(p) for runner, p in pairs.items()}
 
 
-def _clip(text: str | None) -> str:
-    text = text or ""
-    if len(text) > FAILURE_TEXT_LIMIT:
-        return f"{text[:FAILURE_TEXT_LIMIT]}… ({len(text) - FAILURE_TEXT_LIMIT} more characters)"
-    return text
-
-
 def _failures(store: Store, run_id: str, finals: dict, outcomes: dict, samples: dict, ref: str) -> list[FailureRow]:  # type: ignore[type-arg]
     """Every non-passing (runner, sample), with the reference runner's answer beside it."""
     expl: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -320,8 +314,8 @@ def _failures(store: Store, run_id: str, finals: dict, outcomes: dict, samples: 
             rows.append(
                 FailureRow(
                     sample_id=sid, category=samples[sid]["category"], runner=runner, status=a["status"], passed=passed,
-                    output=_clip(a["text"]), reference_output=_clip(ref_out) if ref_out is not None else None,
-                    expected=_clip(exp_val if isinstance(exp_val, str) else json.dumps(exp_val, ensure_ascii=False)) if exp_val is not None else None,
+                    output=clip(a["text"] or "", FAILURE_TEXT_LIMIT), reference_output=clip(ref_out, FAILURE_TEXT_LIMIT) if ref_out is not None else None,
+                    expected=clip(exp_val if isinstance(exp_val, str) else json.dumps(exp_val, ensure_ascii=False), FAILURE_TEXT_LIMIT) if exp_val is not None else None,
                     explanation="; ".join(expl.get((runner, sid), [])), error=a["error"],
                 )
             )

@@ -37,6 +37,7 @@ from evals.measure.metrics import percentile
 from evals.measure.model import Dist, Frontier
 from evals.report import charts
 from evals.report.model import BreakEvenResult, CategoryResult, FailureRow, ReportModel
+from evals.report.text import clip
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEXT_LIMIT = 5_000
@@ -176,11 +177,6 @@ def reveal(text: str) -> str:
     return _HIDDEN.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
 
 
-def clip(text: str, limit: int = TEXT_LIMIT) -> str:
-    """At most `limit` characters, saying how many were cut."""
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit:,} more chars)"
-
-
 class Explorer(NamedTuple):
     """What the failure explorer embeds."""
 
@@ -210,7 +206,7 @@ def explorer_data(failures: list[FailureRow], budget: int = EMBED_BUDGET_BYTES) 
     used = 0
     round_robin = (i for i in chain.from_iterable(zip_longest(*groups.values())) if i is not None)
     for i in round_robin:
-        values = [v if v is None or isinstance(v, bool) else reveal(clip(v)) for v in (getattr(failures[i], f) for f in _ROW_FIELDS)]
+        values = [v if v is None or isinstance(v, bool) else reveal(clip(v, TEXT_LIMIT)) for v in (getattr(failures[i], f) for f in _ROW_FIELDS)]
         fresh = {v for v in values if isinstance(v, str) and v not in index}
         used += sum(len(v.encode("utf-8")) + 3 for v in fresh)
         if used > budget:
