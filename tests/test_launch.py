@@ -224,3 +224,7 @@ def test_launch_env_refuses_secrets() -> None:
     with _pytest.raises(ValidationError, match="looks like a secret"):
         LaunchSpec(model="m", env={"HF_TOKEN": "hf_abc"})
     assert LaunchSpec(model="m", env={"CUDA_VISIBLE_DEVICES": "0,1"}).env == {"CUDA_VISIBLE_DEVICES": "0,1"}
+    for args in (["--api-key", "tok-123"], ["--api-key=tok-123"], ["--hf-token", "x"]):
+        with _pytest.raises(ValidationError, match="carries a secret"):
+            LaunchSpec(model="m", extra_args=args)
+    assert LaunchSpec(model="m", extra_args=["--max-lora-rank", "64"]).extra_args == ["--max-lora-rank", "64"]

@@ -26,6 +26,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from evals.config import ConfigError, format_validation_error, read_yaml
 
 DATA_DIR = Path(__file__).with_name("data")
+STALE_DAYS = 90
+
+
+def is_stale(as_of: date, today: date, days: int = STALE_DAYS) -> bool:
+    """Prices read more than `days` ago may have moved since."""
+    return (today - as_of).days > days
 
 
 class _Strict(BaseModel):
@@ -72,9 +78,10 @@ class ApiPriceCatalogue(_Strict):
     def catalogue_age_days(self, today: date) -> int:
         return (today - self.catalogue_as_of).days
 
-    def is_stale(self, today: date, days: int = 90) -> bool:
+    def is_stale(self, today: date, days: int = STALE_DAYS) -> bool:
         """Older than `days`: prices may have moved since; the report says so."""
-        return self.catalogue_age_days(today) > days
+        return is_stale(self.catalogue_as_of, today, days)
+
 
 
 class _ApiPriceOverrides(_Strict):

@@ -8,13 +8,14 @@ busy or not, so their cost is only known from throughput: hourly cost ÷
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
 from evals.config import ApiPricing, ConfigError, RunnerProfile
 from evals.cost.api import request_cost
-from evals.cost.catalogue import ApiPrice, ApiPriceCatalogue, load_api_prices
+from evals.cost.catalogue import ApiPrice, is_stale, load_api_prices
 from evals.cost.selfhosted import cost_per_task
 from evals.providers.base import Message, Usage
 
@@ -28,11 +29,25 @@ class RunnerPricing:
     """api | self_hosted"""
     price: ApiPrice | None = None
     batch: bool = False
-    catalogue: ApiPriceCatalogue | None = None
-    """The catalogue the price came from (None for prices given in the profile)."""
+    catalogue_as_of: date | None = None
+    """Date of the catalogue the price came from (None for prices given in the profile)."""
     hourly_usd: float | None = None
     utilisation: float | None = None
     hardware: str | None = None
+
+    def to_json(self) -> str:
+        """Stored with the run, so its report and regrading never depend on a price file still being there."""
+        d = asdict(self)
+        d["price"] = self.price.model_dump(mode="json") if self.price else None
+        d["catalogue_as_of"] = self.catalogue_as_of.isoformat() if self.catalogue_as_of else None
+        return json.dumps(d)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunnerPricing":
+        d = json.loads(text)
+        d["price"] = ApiPrice.model_validate(d["price"]) if d["price"] else None
+        d["catalogue_as_of"] = date.fromisoformat(d["catalogue_as_of"]) if d["catalogue_as_of"] else None
+        return cls(**d)
 
     def cost_of(self, usage: Usage) -> float:
         """Cost of one attempt; 0 for self-hosted (paid by the hour, see self_hosted_cost)."""
@@ -52,7 +67,7 @@ class RunnerPricing:
         assert self.hourly_usd is not None and self.utilisation is not None
         return tasks * cost_per_task(self.hourly_usd, tasks_per_hour, self.utilisation)
 
-    def describe(self, tasks_per_hour: float | None = None, source: str = "achieved in this run (concurrency ÷ mean latency)") -> str:
+    def describe(self, tasks_per_hour: float | None = None, source: str = "per replica achieved in this run (concurrency ÷ mean latency)") -> str:
         if self.kind == "api":
             assert self.price is not None
             p = self.price
@@ -65,12 +80,12 @@ class RunnerPricing:
         """Where this runner's prices come from, for the report's method section."""
         if self.kind == "api":
             assert self.price is not None
-            stale = self.catalogue is not None and self.catalogue.is_stale(today or date.today())
+            stale = self.catalogue_as_of is not None and is_stale(self.catalogue_as_of, today or date.today())
             return {"runner": runner, "basis": self.describe(), "source": self.price.source, "as_of": str(self.price.as_of), "stale": stale}
         return {"runner": runner, "basis": f"self-hosted {self.hardware} at ${self.hourly_usd:,.2f}/h", "source": "runner profile"}
 
 
-def _api_price(api: ApiPricing, profile: RunnerProfile, overrides: Path | None) -> tuple[ApiPrice, ApiPriceCatalogue | None]:
+def _api_price(api: ApiPricing, profile: RunnerProfile, overrides: Path | None) -> tuple[ApiPrice, date | None]:
     given = {k: getattr(api, f"{k}_per_mtok") for k in ("input", "cached_input", "cache_write", "output")}
     if api.model is None and (given["input"] is None or given["output"] is None):
         raise ConfigError(f"runner {profile.name!r}: pricing.api needs `model` (a catalogue id) or input_per_mtok and output_per_mtok")
@@ -80,7 +95,7 @@ def _api_price(api: ApiPricing, profile: RunnerProfile, overrides: Path | None) 
         update = {k: v for k, v in given.items() if v is not None}
         if update:
             base = base.model_copy(update={**update, "source": f"runner profile {profile.name} over {base.source}"})
-        return base, cat
+        return base, cat.catalogue_as_of
     return (
         ApiPrice(provider=profile.provider, source=f"runner profile {profile.name}", as_of=date.today(), batch_discount=0.5, **{k: v for k, v in given.items() if v is not None}),
         None,
@@ -90,8 +105,8 @@ def _api_price(api: ApiPricing, profile: RunnerProfile, overrides: Path | None) 
 def runner_pricing(profile: RunnerProfile, overrides: Path | None = None) -> RunnerPricing:
     p = profile.pricing
     if p.api is not None:
-        price, catalogue = _api_price(p.api, profile, overrides)
-        return RunnerPricing(kind="api", price=price, batch=p.api.batch, catalogue=catalogue)
+        price, as_of = _api_price(p.api, profile, overrides)
+        return RunnerPricing(kind="api", price=price, batch=p.api.batch, catalogue_as_of=as_of)
     sh = p.self_hosted
     assert sh is not None
     basis = "rented" if sh.cloud_price_per_gpu_hour is not None else "owned"

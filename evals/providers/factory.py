@@ -20,7 +20,8 @@ def api_key(profile: RunnerProfile) -> str | None:
     """The runner's key from the environment; hosted APIs without one fail here, before any run is created."""
     key_env = profile.api_key_env or _DEFAULT_KEY_ENV.get(profile.provider)
     key = read_key(key_env, default="sim-key" if profile.simulated else None)
-    if key is None and profile.provider in ("openai", "anthropic"):
+    # Hosted APIs always need a key; a self-hosted server needs one when the profile names its variable.
+    if key is None and (profile.provider in ("openai", "anthropic") or profile.api_key_env):
         raise MissingKeyError(f"runner {profile.name!r}: set the environment variable {key_env} to your API key (it is never written anywhere)")
     return key
 

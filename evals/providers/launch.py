@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evals.secrets import scrub
 
@@ -49,6 +49,10 @@ _LOG_TAIL_LINES = 30
 
 class LaunchError(RuntimeError):
     """The server did not come up; the message names its log file and ends with the log's last lines."""
+
+
+_SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD")
+_SECRET_FLAGS = {"--api-key", "--hf-token"}
 
 
 class LaunchSpec(BaseModel):
@@ -91,13 +95,18 @@ class LaunchSpec(BaseModel):
     tests. An argument "{vllm_args}" expands to this block's vLLM arguments, to
     run vLLM another way: [/opt/vllm/bin/vllm, serve, "{vllm_args}"]."""
 
-    @field_validator("env")
-    @classmethod
-    def _no_secrets(cls, v: dict[str, str]) -> dict[str, str]:
-        for name in v:
-            if any(w in name.upper() for w in ("TOKEN", "KEY", "SECRET", "PASSWORD")):
+    @model_validator(mode="after")
+    def _no_secrets(self) -> "LaunchSpec":
+        """Profiles are stored with every run: a secret here would be written to the store.
+        The server inherits this process's environment, so export tokens instead."""
+        for name in self.env:
+            if any(w in name.upper() for w in _SECRET_WORDS):
                 raise ValueError(f"env {name!r} looks like a secret: export it in the shell instead (the server inherits the environment; profiles are stored with every run)")
-        return v
+        for arg in [*self.extra_args, *(self.command or [])]:
+            flag = arg.split("=", 1)[0].lower()
+            if flag in _SECRET_FLAGS or scrub(arg) != arg:
+                raise ValueError(f"argument {arg.split('=', 1)[0]!r} carries a secret: export VLLM_API_KEY / HF_TOKEN in the shell instead (profiles are stored with every run)")
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> "LaunchSpec":

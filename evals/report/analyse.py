@@ -27,6 +27,7 @@ from evals.scoring.sandbox import isolation_available
 from evals.stats.intervals import wilson
 from evals.stats.noninferiority import verdict as noninferiority_verdict
 from evals.stats.paired import paired_gap
+from evals.providers.base import Usage
 from evals.store.db import Store
 
 SMALL_CATEGORY = 30
@@ -99,7 +100,11 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
     ref = run["reference_runner"]
     rr = store.query("SELECT * FROM run_runners WHERE run_id=? ORDER BY rowid", (run_id,))
     profiles = {r["runner"]: RunnerProfile.model_validate_json(r["profile_json"]) for r in rr}
-    pricing: dict[str, RunnerPricing] = {n: runner_pricing(p, price_overrides) for n, p in profiles.items()}
+    # The prices the run was costed with, unless the caller asks to re-price it with another file.
+    pricing: dict[str, RunnerPricing] = {
+        r["runner"]: RunnerPricing.from_json(r["pricing_json"]) if r.get("pricing_json") and price_overrides is None else runner_pricing(profiles[r["runner"]], price_overrides)
+        for r in rr
+    }
     samples = {r["sample_id"]: r for r in store.query("SELECT sample_id, category, reference_json FROM samples WHERE run_id=?", (run_id,))}
     n_samples = len(samples)
 
@@ -114,8 +119,8 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
     usage = {
         r["runner"]: r
         for r in store.query(
-            "SELECT runner, COUNT(*) attempts, SUM(reused_from IS NULL) fresh, COALESCE(SUM(input_tokens),0) inp, COALESCE(SUM(output_tokens),0) outp, "
-            "COALESCE(SUM(cost_usd),0) cost FROM attempts WHERE run_id=? GROUP BY runner",
+            f"SELECT runner, COUNT(*) attempts, SUM(reused_from IS NULL) fresh, COALESCE(SUM(input_tokens),0) inp, COALESCE(SUM(output_tokens),0) outp, {_TOKEN_SUMS} "
+            "FROM attempts WHERE run_id=? GROUP BY runner",
             (run_id,),
         )
     }
@@ -136,14 +141,16 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         ttft = [a["ttft_ms"] for a in ok_rows if a["ttft_ms"] is not None]
         lat = [a["latency_ms"] for a in ok_rows if a["latency_ms"] is not None]
         tps = [a["output_tps"] for a in ok_rows if a["output_tps"] is not None]
-        u = usage.get(name, {"attempts": 0, "inp": 0, "outp": 0, "cost": 0.0})
+        u = usage.get(name, {"attempts": 0, "inp": 0, "outp": 0})
         p = pricing[name]
         throughput = None
         if p.kind == "self_hosted":
-            throughput = prof.concurrency * 3_600_000 / float(np.mean(lat)) if lat else None
+            # Little's law per replica: requests in flight ÷ time each takes, over the replicas that shared them.
+            in_flight = min(prof.concurrency, len(fin))
+            throughput = in_flight * 3_600_000 / float(np.mean(lat)) / max(1, len(prof.urls())) if lat else None
             cost_total = p.self_hosted_cost(tasks=len(fin), tasks_per_hour=throughput) if throughput else None
         else:
-            cost_total = float(u["cost"])
+            cost_total = _cost(p, u) if usage.get(name) else 0.0
         cpc = cost_total / completed if cost_total is not None and completed else None
         cost_per_completed[name] = cpc
         rate, ci = _rate(completed, answered)
@@ -181,7 +188,7 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
                 out.append((outcomes[cand].get(sid, False), outcomes[ref].get(sid, False)))
         return out
 
-    per_sample = _per_sample(store, run_id, finals, outcomes)
+    per_sample = _per_sample(store, run_id, finals, outcomes, pricing)
     category_of = {sid: s["category"] for sid, s in samples.items()}
     wl = economics.workload_used(suite.workload if suite else None, {c: sum(1 for v in category_of.values() if v == c) for c in cats})
 
@@ -277,8 +284,24 @@ def _sandbox(store: Store, run_id: str) -> SandboxInfo:
     )
 
 
-def _per_sample(store: Store, run_id: str, finals: dict, outcomes: dict) -> dict[str, dict[str, economics.PerSample]]:  # type: ignore[type-arg]
-    spent = {(r["runner"], r["sample_id"]): r["c"] for r in store.iter_query("SELECT runner, sample_id, COALESCE(SUM(cost_usd),0) c FROM attempts WHERE run_id=? GROUP BY runner, sample_id", (run_id,))}
+# API cost is linear in tokens, so summed tokens priced once give the sum of per-attempt costs.
+_TOKEN_SUMS = (
+    "COALESCE(SUM(input_tokens),0) t_in, COALESCE(SUM(cached_input_tokens),0) t_cached, "
+    "COALESCE(SUM(cache_write_tokens),0) t_write, COALESCE(SUM(output_tokens),0) t_out"
+)
+
+
+def _cost(pricing: RunnerPricing, r: dict[str, Any]) -> float:
+    """API spend of these attempts at the prices the report uses: the run's own, or --prices to re-price it.
+    (The store's cost_usd column is the budget's record of the prices in force when each was sent.)"""
+    return pricing.cost_of(Usage(input_tokens=r["t_in"], cached_input_tokens=r["t_cached"], cache_write_tokens=r["t_write"], output_tokens=r["t_out"]))
+
+
+def _per_sample(store: Store, run_id: str, finals: dict, outcomes: dict, pricing: dict[str, RunnerPricing]) -> dict[str, dict[str, economics.PerSample]]:  # type: ignore[type-arg]
+    spent = {
+        (r["runner"], r["sample_id"]): _cost(pricing[r["runner"]], r)
+        for r in store.iter_query(f"SELECT runner, sample_id, {_TOKEN_SUMS} FROM attempts WHERE run_id=? GROUP BY runner, sample_id", (run_id,))
+    }
     fmt: set[tuple[str, str]] = set()
     for r in store.iter_query(f"SELECT runner, sample_id, scorer, passed, details_json FROM scores WHERE run_id=? AND passed=0 AND scorer IN ('label', {', '.join(repr(x) for x in economics.FORMAT_SCORERS)})", (run_id,)):
         if economics.format_failed(r["scorer"], bool(r["passed"]), r["details_json"]):

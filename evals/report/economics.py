@@ -66,14 +66,16 @@ def projections(
     workload = Workload(requests_per_month=wl.requests_per_month, peak_hour_share=wl.peak_hour_share)
     rows, models = [], {}
     for s in summaries:
-        rate = s.pass_rate or 0.0
+        # Per task sent: samples a budget stop never sent cost nothing, and paid-for errors count against completion.
+        attempted = s.samples - s.statuses.get("not_run", 0)
+        rate = s.completed / attempted if attempted else 0.0
         if rate <= 0:
             continue
         p = pricing[s.name]
         if p.kind == "api":
-            if s.cost_total_usd is None or not s.samples:
+            if s.cost_total_usd is None:
                 continue
-            m: ApiRunner | SelfHostedRunner = ApiRunner(name=s.name, cost_per_task=s.cost_total_usd / s.samples, pass_rate=rate)
+            m: ApiRunner | SelfHostedRunner = ApiRunner(name=s.name, cost_per_task=s.cost_total_usd / attempted, pass_rate=rate)
             cap, src = None, None
         else:
             cap, src = capacity(s, measured)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from evals.config import RunnerProfile
 from evals.providers.base import Completion, Message, Provider, Status, Usage
 from evals.run.budget import Budget
 from evals.run.policy import backoff_delay, should_retry
+from evals.secrets import scrub
 from evals.store.db import Store
 
 
@@ -34,8 +35,6 @@ class RunnerResult:
     runner: str
     sent: int = 0
     """Attempts sent over the wire by this invocation, retries included."""
-    finished: int = 0
-    statuses: dict[str, int] = field(default_factory=dict)
     stopped_reason: str | None = None
     wall_s: float = 0.0
 
@@ -86,11 +85,10 @@ async def run_jobs(
     cost_of: Callable[[Usage], float],
     budget: Budget,
     on_done: Callable[[], None] | None = None,
-    seed: int = 0,
 ) -> RunnerResult:
     result = RunnerResult(runner=profile.name)
     gates = [AdaptiveGate(max(1, profile.concurrency // len(providers))) for _ in providers]
-    rng = random.Random(seed)
+    rng = random.Random(0)  # back-off jitter only
     queue = iter(jobs)
     policy = profile.retry
     params = profile.params
@@ -102,7 +100,8 @@ async def run_jobs(
             while True:
                 attempt += 1
                 i = (w + attempt - 1) % len(providers)  # a retry goes to the next replica
-                if not budget.try_reserve(job.worst_case_usd):
+                # Only paid requests draw on the budget: a self-hosted runner is never stopped by an API runner's spend.
+                if job.worst_case_usd > 0 and not budget.try_reserve(job.worst_case_usd):
                     result.stopped_reason = "budget"
                     return
                 gate = gates[i]
@@ -110,7 +109,7 @@ async def run_jobs(
                 try:
                     c = await providers[i].complete(job.messages, params)
                 except Exception as exc:  # a provider bug must not take the run down with it
-                    c = Completion(status=Status.error, error=f"internal error: {type(exc).__name__}: {exc}", error_kind="internal")
+                    c = Completion(status=Status.error, error=scrub(f"internal error: {type(exc).__name__}: {exc}"), error_kind="internal")
                 gate.release(c)
                 result.sent += 1
                 cost = cost_of(c.usage) if c.usage.input_tokens is not None or c.usage.output_tokens is not None else 0.0
@@ -118,15 +117,10 @@ async def run_jobs(
                 retry = should_retry(c, attempt, policy)
                 store.record_attempt(run_id, profile.name, job.sample_id, job.key, attempt, not retry, c, cost, providers[i].base_url)
                 if not retry:
-                    result.finished += 1
-                    result.statuses[c.status.value] = result.statuses.get(c.status.value, 0) + 1
                     if on_done:
                         on_done()
                     break
                 await asyncio.sleep(backoff_delay(attempt, c.retry_after_s, policy, rng))
-            if budget.exhausted:
-                result.stopped_reason = "budget"
-                return
 
     try:
         await asyncio.gather(*(worker(w) for w in range(min(profile.concurrency, max(1, len(jobs))))))

@@ -140,7 +140,7 @@ def execute_run(
         try:
             jobs_by_runner = {}
             for r in runners:
-                store.add_runner(run_id, r.name, r.provider, r.model, r.simulated, r.profile_hash(), r.model_dump_json())
+                store.add_runner(run_id, r.name, r.provider, r.model, r.simulated, r.profile_hash(), r.model_dump_json(), pricing[r.name].to_json())
                 jobs, n_reused = _plan(store, run_id, r, samples, pricing[r.name], reuse)
                 jobs_by_runner[r.name] = jobs
                 reused[r.name] = n_reused

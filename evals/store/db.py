@@ -14,7 +14,6 @@ import queue
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -32,12 +31,6 @@ _ATTEMPT_INSERT = f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({', '.join('?
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class ReusableAnswer:
-    attempt_id: int
-    row: tuple[Any, ...]
 
 
 class Store:
@@ -147,10 +140,10 @@ class Store:
         self.db.execute("UPDATE runs SET status=?, finished_at=? WHERE id=?", (status, now_iso(), run_id))
         self.commit()
 
-    def add_runner(self, run_id: str, runner: str, provider: str, model: str, simulated: bool, profile_hash: str, profile_json: str) -> None:
+    def add_runner(self, run_id: str, runner: str, provider: str, model: str, simulated: bool, profile_hash: str, profile_json: str, pricing_json: str | None = None) -> None:
         self.db.execute(
-            "INSERT INTO run_runners (run_id, runner, provider, model, simulated, profile_hash, profile_json) VALUES (?,?,?,?,?,?,?)",
-            (run_id, runner, provider, model, int(simulated), profile_hash, profile_json),
+            "INSERT INTO run_runners (run_id, runner, provider, model, simulated, profile_hash, profile_json, pricing_json) VALUES (?,?,?,?,?,?,?,?)",
+            (run_id, runner, provider, model, int(simulated), profile_hash, profile_json, pricing_json),
         )
 
     def update_runner(self, run_id: str, runner: str, **fields: Any) -> None:
@@ -178,12 +171,12 @@ class Store:
         self.maybe_commit()
 
     def reusable_answers(self, keys: Iterable[str]) -> dict[str, int]:
-        """request_key -> id of the latest `ok` final attempt with that key, from any earlier run."""
+        """request_key -> id of the original attempt (never a reused copy) behind the latest finished answer with that key."""
         out: dict[str, int] = {}
         keys = list(keys)
         for i in range(0, len(keys), 900):
             chunk = keys[i : i + 900]
-            q = f"SELECT request_key, MAX(id) FROM attempts WHERE status='ok' AND final=1 AND request_key IN ({','.join('?' * len(chunk))}) GROUP BY request_key"
+            q = f"SELECT request_key, MAX(COALESCE(reused_from, id)) FROM attempts WHERE status='ok' AND final=1 AND request_key IN ({','.join('?' * len(chunk))}) GROUP BY request_key"
             out.update({k: v for k, v in self.db.execute(q, chunk)})
         return out
 

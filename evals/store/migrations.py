@@ -193,9 +193,15 @@ def m004_gate_results(db: sqlite3.Connection) -> None:
     )
 
 
+def m005_runner_pricing(db: sqlite3.Connection) -> None:
+    """The prices a run was costed with, so its report never depends on a price file still being there."""
+    db.execute("ALTER TABLE run_runners ADD COLUMN pricing_json TEXT")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("001_initial", m001_initial),
     ("002_server_facts", m002_server_facts),
     ("003_measurements", m003_measurements),
     ("004_gate_results", m004_gate_results),
+    ("005_runner_pricing", m005_runner_pricing),
 ]
