@@ -14,6 +14,7 @@ import click
 
 from evals import __version__, api
 from evals.config import ConfigError
+from evals.report.text import fmt_usd
 from evals.gate.compare import Comparison
 from evals.gate.gate import INCONCLUSIVE, USAGE, GateOptions, GateReport
 from evals.gate.nightly import LockHeld
@@ -379,10 +380,6 @@ def _fmt_change(x: float | None) -> str:
     return "" if x is None else f" ({100 * x:+.1f}%)"
 
 
-def _fmt_usd(x: float | None) -> str:
-    return "n/a" if x is None else f"${x:.6g}"
-
-
 def _fmt_ms(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.0f} ms"
 
@@ -412,7 +409,7 @@ def _print_comparison(c: Comparison) -> None:
             p = "n/a" if s.mcnemar_p is None else f"{s.mcnemar_p:.3g}"
             click.echo(f"  {s.scope:<20} {s.n:>6} {_fmt_pct(s.pass_rate_a):>7} {_fmt_pct(s.pass_rate_b):>7}  {gap:<26} {p:>9}")
         click.echo(f"  errors {_fmt_pct(r.error_rate_a)} -> {_fmt_pct(r.error_rate_b)}; pass rate {_fmt_pct(r.pass_rate_a)} -> {_fmt_pct(r.pass_rate_b)}")
-        click.echo(f"  cost/completed {_fmt_usd(r.cost_per_completed_a)} -> {_fmt_usd(r.cost_per_completed_b)}{_fmt_change(r.cost_change)}; latency p95 {_fmt_ms(r.latency_p95_a)} -> {_fmt_ms(r.latency_p95_b)}{_fmt_change(r.latency_change)}")
+        click.echo(f"  cost/completed {fmt_usd(r.cost_per_completed_a)} -> {fmt_usd(r.cost_per_completed_b)}{_fmt_change(r.cost_change)}; latency p95 {_fmt_ms(r.latency_p95_a)} -> {_fmt_ms(r.latency_p95_b)}{_fmt_change(r.latency_change)}")
 
 
 @main.command()

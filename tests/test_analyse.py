@@ -90,3 +90,24 @@ def test_a_named_key_variable_that_is_unset_fails_for_self_hosted_too(tmp_path: 
     del body["api_key_env"]
     p.write_text(yaml.safe_dump(body))
     assert api_key(find_runner(ws, "v")) is None  # a local server without a key is fine
+
+
+def test_a_profile_without_a_busiest_hour_assumes_one_and_says_so() -> None:
+    from evals.report.economics import DEFAULT_WORKLOAD, workload_used
+
+    wl = workload_used({"requests_per_day": 1000, "peak_hour_share": None, "source": "imported logs"}, {"a": 3, "b": 1})
+    assert wl.peak_hour_share == DEFAULT_WORKLOAD["peak_hour_share"] and wl.estimated
+    assert "busiest-hour share not in the profile" in wl.source
+    assert wl.category_share == {"a": 0.75, "b": 0.25}
+    given = workload_used({"requests_per_day": 1000, "peak_hour_share": 0.2}, {"a": 1})
+    assert given.peak_hour_share == 0.2 and not given.estimated
+
+
+def test_format_failures_are_those_visible_without_a_reference() -> None:
+    from evals.report.economics import format_failed
+
+    assert format_failed("json_schema", '{"schema_errors": ["x"]}')
+    assert not format_failed("json_schema", '{"mismatched": ["amount"]}')
+    assert format_failed("label", '{"expected": "bug", "predicted": null}')
+    assert not format_failed("label", '{"expected": "bug", "predicted": "billing"}')
+    assert not format_failed("exact", "{}")

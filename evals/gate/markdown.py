@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from evals.gate.gate import GateReport
+from evals.report.text import fmt_usd
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#!$])")
 _ICON = {"pass": "pass", "regression": "**REGRESSION**", "inconclusive": "*inconclusive*", "skipped": "skipped"}
@@ -62,10 +63,6 @@ def gate_markdown(report: GateReport) -> str:
     return "\n".join(lines)
 
 
-def _money(x: float | None) -> str:
-    return "n/a" if x is None else f"${x:.4g}"
-
-
 def trend_markdown(points_by_runner: dict[str, list[dict[str, Any]]]) -> str:
     lines = ["## Trend", ""]
     for runner, points in points_by_runner.items():
@@ -75,6 +72,6 @@ def trend_markdown(points_by_runner: dict[str, list[dict[str, Any]]]) -> str:
             if p["pass_rate_ci"]:
                 rate += f" ({100 * p['pass_rate_ci'][0]:.1f}–{100 * p['pass_rate_ci'][1]:.1f})"
             lat = "n/a" if p["latency_ms_p95"] is None else f"{p['latency_ms_p95']:.0f} ms"
-            lines.append(f"| `{p['run_id']}` | {p['created_at']} | {rate} | {100 * p['error_rate']:.1f}% | {_money(p['cost_per_completed_task_usd'])} | {lat} | {p['gate'] or '–'} |")
+            lines.append(f"| `{p['run_id']}` | {p['created_at']} | {rate} | {100 * p['error_rate']:.1f}% | {fmt_usd(p['cost_per_completed_task_usd'])} | {lat} | {p['gate'] or '–'} |")
         lines.append("")
     return "\n".join(lines)

@@ -21,7 +21,7 @@ from evals.report.model import (
     BreakEvenResult, CategoryResult, FailureRow, HardwareAssumption, PriceSource, ProjectionRow, ReportModel, RunnerSummary, SandboxInfo,
     ServerFacts, VerdictResult, WorkloadUsed,
 )
-from evals.report.text import clip
+from evals.report.text import clip, fmt_usd
 from evals.scoring.confusion import confusion_matrix
 from evals.scoring.sandbox import isolation_available
 from evals.stats.intervals import wilson
@@ -45,12 +45,6 @@ def _rate(k: int, n: int) -> tuple[float | None, list[float] | None]:
     return k / n, [lo, hi]
 
 
-def _fmt_money(x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    return f"${x:.4f}" if x < 1 else f"${x:,.2f}"
-
-
 def _sentence(v: VerdictResult, cost: str) -> str:
     """`cost` is the sentence's tail on cost: "; $0.0001 per completed task ..." or ""."""
     if v.gap is None or v.gap_ci is None:
@@ -68,9 +62,9 @@ def _cost_tail(cand: str, ref: str, run_cost: float | None, proj: list[Projectio
     row = next((p for p in proj if p.runner == cand), None)
     if row is not None and row.cost_per_completed_task_usd is not None:
         est = ", estimated" if wl.estimated else ""
-        tail = f"; {_fmt_money(row.cost_per_completed_task_usd)} per completed task at {wl.requests_per_month:,.0f} requests/month{est}"
+        tail = f"; {fmt_usd(row.cost_per_completed_task_usd)} per completed task at {wl.requests_per_month:,.0f} requests/month{est}"
     elif run_cost is not None:
-        tail = f"; {_fmt_money(run_cost)} per completed task in this run"
+        tail = f"; {fmt_usd(run_cost)} per completed task in this run"
     else:
         return ""
     be = next((b for b in evens if b.self_hosted == cand and b.api == ref), None)
@@ -303,8 +297,8 @@ def _per_sample(store: Store, run_id: str, finals: dict, outcomes: dict, pricing
         for r in store.iter_query(f"SELECT runner, sample_id, {_TOKEN_SUMS} FROM attempts WHERE run_id=? GROUP BY runner, sample_id", (run_id,))
     }
     fmt: set[tuple[str, str]] = set()
-    for r in store.iter_query(f"SELECT runner, sample_id, scorer, passed, details_json FROM scores WHERE run_id=? AND passed=0 AND scorer IN ('label', {', '.join(repr(x) for x in economics.FORMAT_SCORERS)})", (run_id,)):
-        if economics.format_failed(r["scorer"], bool(r["passed"]), r["details_json"]):
+    for r in store.iter_query(f"SELECT runner, sample_id, scorer, details_json FROM scores WHERE run_id=? AND passed=0 AND error IS NULL AND scorer IN ('label', {', '.join(repr(x) for x in economics.FORMAT_SCORERS)})", (run_id,)):
+        if economics.format_failed(r["scorer"], r["details_json"]):
             fmt.add((r["runner"], r["sample_id"]))
     return {
         runner: {sid: economics.PerSample(a["status"], bool(outcomes[runner].get(sid)), spent.get((runner, sid), 0.0), (runner, sid) in fmt) for sid, a in fin.items()}

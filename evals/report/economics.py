@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from evals.config import RunnerProfile
 from evals.cost.pricing import RunnerPricing
-from evals.cost.projection import ApiRunner, SelfHostedRunner, Workload, break_even, project
+from evals.cost.projection import DAYS_PER_MONTH, ApiRunner, SelfHostedRunner, Workload, break_even, project
 from evals.cost.routing import cheapest_assignment
 from evals.report.model import BreakEvenResult, CascadeOption, ProjectionRow, RoutingResult, RunnerSummary, WorkloadUsed
 
@@ -32,7 +32,7 @@ class PerSample:
 
 def workload_used(profile: dict[str, Any] | None, category_counts: dict[str, int]) -> WorkloadUsed:
     p = profile or {}
-    volume = p.get("requests_per_month") or (p["requests_per_day"] * 730 / 24 if p.get("requests_per_day") else None)
+    volume = p.get("requests_per_month") or (p["requests_per_day"] * DAYS_PER_MONTH if p.get("requests_per_day") else None)
     shares = {c: float(v["share"]) for c, v in (p.get("categories") or {}).items() if isinstance(v, dict) and "share" in v}
     if not shares or set(shares) != set(category_counts):
         total = sum(category_counts.values()) or 1
@@ -41,13 +41,18 @@ def workload_used(profile: dict[str, Any] | None, category_counts: dict[str, int
         s = sum(shares.values())
         shares = {c: v / s for c, v in shares.items()}
     if volume is None:
-        return WorkloadUsed(requests_per_month=DEFAULT_WORKLOAD["requests_per_day"] * 730 / 24, peak_hour_share=DEFAULT_WORKLOAD["peak_hour_share"], category_share=shares, source="default assumption: no workload profile in the suite (10,000 requests a day, 10% in the busiest hour)", estimated=True)
+        return WorkloadUsed(requests_per_month=DEFAULT_WORKLOAD["requests_per_day"] * DAYS_PER_MONTH, peak_hour_share=DEFAULT_WORKLOAD["peak_hour_share"], category_share=shares, source="default assumption: no workload profile in the suite (10,000 requests a day, 10% in the busiest hour)", estimated=True)
+    source = str(p.get("source") or "the suite's workload profile")
+    peak = p.get("peak_hour_share")
+    if not peak:  # flat traffic would be the kindest case for self-hosting: assume a peak instead, and say so
+        peak = DEFAULT_WORKLOAD["peak_hour_share"]
+        source += f"; busiest-hour share not in the profile, {peak:.0%} assumed"
     return WorkloadUsed(
         requests_per_month=float(volume),
-        peak_hour_share=float(p.get("peak_hour_share") or 1 / 24),
+        peak_hour_share=float(peak),
         category_share=shares,
-        source=str(p.get("source") or "the suite's workload profile"),
-        estimated=bool(p.get("estimated", False)),
+        source=source,
+        estimated=bool(p.get("estimated", False)) or not p.get("peak_hour_share"),
     )
 
 
@@ -161,10 +166,8 @@ def cascades(per_sample: dict[str, dict[str, PerSample]], rows: list[ProjectionR
     return out
 
 
-def format_failed(scorer: str, passed: bool, details_json: str | None) -> bool:
-    """A failure the production system could see without a reference answer."""
-    if passed:
-        return False
+def format_failed(scorer: str, details_json: str | None) -> bool:
+    """Of a failed, gradable score: a failure the production system could see without a reference answer."""
     d = json.loads(details_json or "{}")
     if scorer in FORMAT_SCORERS:
         return "mismatched" not in d

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import math
 import re
 import shlex
 from collections import Counter, defaultdict
@@ -37,7 +36,7 @@ from evals.measure.metrics import percentile
 from evals.measure.model import Dist, Frontier
 from evals.report import charts
 from evals.report.model import BreakEvenResult, CategoryResult, FailureRow, ReportModel
-from evals.report.text import clip
+from evals.report.text import clip, fmt_usd
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEXT_LIMIT = 5_000
@@ -340,16 +339,6 @@ def fmt_when(iso: str | None) -> str:
 def fmt_rel(x: float | None) -> str:
     """A relative change (0.1 = +10%), signed."""
     return "—" if x is None else f"{100 * x:+.1f}%"
-
-
-def fmt_usd(x: float | None) -> str:
-    """Dollars with cents above $1, and up to three significant digits below (tasks cost fractions of a cent)."""
-    if x is None:
-        return "—"
-    if x == 0 or abs(x) >= 1:
-        return f"${x:,.2f}"
-    digits = f"{x:.{2 - math.floor(math.log10(abs(x)))}f}".rstrip("0")
-    return f"${digits:0<{digits.index('.') + 3}}"
 
 
 def fmt_ms(x: float | None) -> str:
