@@ -352,3 +352,15 @@ def test_two_concurrent_nightlies_never_share_the_store(tmp_path: Path) -> None:
     sent = st.query("SELECT requests_sent, requests_reused FROM run_runners WHERE run_id=?", (result.run_id,))[0]
     st.close()
     assert sent == {"requests_sent": 40, "requests_reused": 0}  # a nightly never reuses answers by default
+
+
+def test_an_unscored_run_is_inconclusive_never_a_regression(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path, {"m": _runner(accuracy={"default": 0.95})}, n_samples=100)
+    base = _run(ws)
+    unscored = api.run(workspace=ws, suite="mini", runners=["m"], reuse=False, quiet=True, score=False).run_id
+    res = _cli("gate", unscored, "--baseline", base, "-w", str(ws))
+    assert res.exit_code == INCONCLUSIVE, res.output
+    assert "never scored" in res.output and "REGRESSION" not in res.output
+    # nor does an unscored run become a later run's baseline
+    later = _run(ws)
+    assert api.gate(workspace=ws, run_id=later, options=QUIET_LATENCY).baseline_id == base

@@ -15,7 +15,7 @@ from evals.gate.history import RunData, RunnerData
 from evals.gate.rule import PairCounts, relative_change
 from evals.stats.paired import paired_gap
 
-RUN_FACTS = ("id", "suite", "suite_hash", "status", "created_at", "finished_at", "git_commit", "tool_version", "reference_runner")
+RUN_FACTS = ("id", "suite", "suite_hash", "status", "created_at", "finished_at", "git_commit", "tool_version", "reference_runner", "unscored")
 
 
 class PairedScope(BaseModel):

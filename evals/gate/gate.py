@@ -108,6 +108,8 @@ def _run_reasons(c: Comparison) -> list[str]:
     for label, run in (("run", c.run_b), ("baseline", c.run_a)):
         if run["status"] != "finished":
             reasons.append(f"{label} {run['id']} is {run['status']}, not finished")
+        if run.get("unscored"):
+            reasons.append(f"{label} {run['id']} has {run['unscored']} answers that were never scored: run `evals score {run['id']}` first")
     if not c.runners:
         reasons.append("no runner is in both runs")
     return reasons

@@ -67,7 +67,7 @@ def _server_facts(store: Store, run_id: str) -> dict[str, list[dict[str, Any]]]:
 
 def load_run(store: Store, run_id: str, prices: Path | None = None) -> RunData:
     """Everything the comparison needs about one run. KeyError for an unknown run."""
-    run = store.run(run_id)
+    run = {**store.run(run_id), "unscored": _unscored(store, run_id)}
     model = analyse(store, run_id, None, prices)
     summaries = {r.name: r for r in model.runners}
     category = {r["sample_id"]: r["category"] for r in store.query("SELECT sample_id, category FROM samples WHERE run_id=?", (run_id,))}
@@ -92,8 +92,20 @@ def load_run(store: Store, run_id: str, prices: Path | None = None) -> RunData:
     return RunData(run=run, category=category, runners=runners)
 
 
+# ok answers with no pass/fail outcome: the run was not (or not fully) scored
+_UNSCORED = (
+    "SELECT COUNT(*) n FROM attempts a WHERE a.run_id={run} AND a.final=1 AND a.status='ok' AND NOT EXISTS "
+    "(SELECT 1 FROM outcomes o WHERE o.run_id=a.run_id AND o.runner=a.runner AND o.sample_id=a.sample_id)"
+)
+
+
+def _unscored(store: Store, run_id: str) -> int:
+    """Answers that would read as failures if compared before `evals score` ran."""
+    return int(store.query(_UNSCORED.format(run="?"), (run_id,))[0]["n"])
+
+
 def _earlier_runs(store: Store, run_id: str) -> list[dict[str, Any]]:
-    """Finished runs of the same suite created before `run_id`, newest first.
+    """Finished, scored runs of the same suite created before `run_id`, newest first.
 
     created_at has one-second resolution, so ties are broken by insertion
     order (rowid), which is creation order within one store.
@@ -102,6 +114,7 @@ def _earlier_runs(store: Store, run_id: str) -> list[dict[str, Any]]:
     m = store.query("SELECT rowid AS rid, suite, created_at FROM runs WHERE id=?", (run_id,))[0]
     return store.query(
         "SELECT id, suite_hash FROM runs WHERE suite=? AND status='finished' AND id<>? AND (created_at < ? OR (created_at = ? AND rowid < ?)) "
+        f"AND ({_UNSCORED.format(run='runs.id')}) = 0 "
         "ORDER BY created_at DESC, rowid DESC",
         (m["suite"], run_id, m["created_at"], m["created_at"], m["rid"]),
     )
