@@ -312,3 +312,12 @@ def test_workload_volume_from_the_user_or_unknown(tmp_path: Path) -> None:
     w = json.loads((tmp_path / "tasks" / "unknown" / "workload.json").read_text())
     assert w["volume_from"] == "unknown" and w["requests_per_day"] is None and w["estimated"]
     assert "no timestamps" in w["source"]
+
+
+def test_timestamps_out_of_range_cost_one_request_not_the_import() -> None:
+    from evals.traffic.values import parse_timestamp
+
+    for bad in (10**400, 1e20, "9999-12-31T23:59:59-05:00", "not a date", float("nan"), -5):
+        assert parse_timestamp(bad) is None, bad
+    assert parse_timestamp("2026-11-01T12:00:00Z") == 1793534400.0
+    assert parse_timestamp(1793534400000) == 1793534400.0

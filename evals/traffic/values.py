@@ -21,8 +21,19 @@ def parse_timestamp(value: Any) -> float | None:
     """Unix seconds (UTC) from an ISO-8601 string, a datetime, or an epoch in s, ms or µs.
 
     Naive ISO strings are taken as UTC: logs are written by servers, and servers log UTC.
-    Anything unreadable is None: a bad timestamp costs the volume figure one request, not the line.
+    Anything unreadable, or outside the dates a datetime can hold, is None: a bad
+    timestamp costs the volume figure one request, not the line or the import.
     """
+    try:
+        ts = _parse(value)
+        if ts is not None:
+            datetime.fromtimestamp(ts, tz=timezone.utc)  # the workload profile converts it later
+        return ts
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _parse(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, datetime):
@@ -40,7 +51,7 @@ def parse_timestamp(value: Any) -> float | None:
             dt = datetime.fromisoformat(text)
         except ValueError:
             return None
-        return parse_timestamp(dt)
+        return _parse(dt)
     if isinstance(value, (int, float)):
         return _epoch(float(value))
     return None
