@@ -26,7 +26,7 @@ from evals.providers.launch import launch_all
 from evals.report.analyse import analyse
 from evals.report.model import ReportModel
 from evals.report.render import render
-from evals.run.orchestrate import RunSummary, execute_run, simulated_endpoints
+from evals.run.orchestrate import RunSummary, execute_run, prepare_run, simulated_endpoints
 from evals.scoring.base import ScoringContext
 from evals.scoring.stage import ScoreSummary, check_scorers, score_run
 from evals.store.db import Store
@@ -104,15 +104,10 @@ def run(
     price_path = Path(prices) if prices else None
     ctx = _context(ws, price_path)
     check_scorers(s, ctx)  # a bad scorer fails before any request is paid for
-    for p in profiles:  # keys and prices are checked before the store is created
-        api_key(p)
-        runner_pricing(p, price_path)
-        if p.pricing.api is not None and p.pricing.api.batch:
-            # Pricing a synchronous run at batch rates would understate its cost by half.
-            raise ConfigError(f"runner {p.name!r}: `pricing.api.batch: true` is for `evals cost` projections; `evals run` sends requests through the synchronous API (batch submission is not implemented), so set it to false for runs")
+    prepared = prepare_run(s, profiles, reference, price_path)  # everything is checked before the store is created
     st = open_store(ws, store)
     try:
-        summary = execute_run(workspace=ws, suite=s, runners=profiles, store=st, reference=reference, budget_usd=budget_usd, reuse=reuse, quiet=quiet, price_overrides=price_path)
+        summary = execute_run(workspace=ws, suite=s, runners=profiles, store=st, reference=reference, budget_usd=budget_usd, reuse=reuse, quiet=quiet, price_overrides=price_path, prepared=prepared)
         scores = _score(ws, st, summary.run_id, s, ctx) if score else None
         model = _analyse(st, summary.run_id, s, price_path) if score and report else None
         path = render(model, ws / "reports" / summary.run_id) if model else None

@@ -158,3 +158,12 @@ def test_import_then_run_the_imported_suite(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     bad = evals("import", str(FIXTURES / "openai_chat.jsonl"), "--suite", "x", "-w", str(tmp_path), "--map", "nonsense")
     assert bad.returncode == 2 and "FIELD=COLUMN" in bad.stderr
+
+
+def test_bad_samples_file_fails_clearly_and_writes_nothing(tmp_path: Path) -> None:
+    assert evals("init", str(tmp_path)).returncode == 0
+    p = tmp_path / "tasks" / "support" / "samples.jsonl"
+    p.write_text(p.read_text() + '{"input": "broken line"\n')
+    r = evals("run", "-w", str(tmp_path), "--suite", "support", "--runner", "llama-3.3-70b-sim")
+    assert r.returncode == 2 and "samples.jsonl:" in r.stderr and "not valid JSON" in r.stderr
+    assert not (tmp_path / "reports" / "evals.sqlite").exists()

@@ -88,6 +88,29 @@ def simulated_endpoints(runners: list[RunnerProfile], samples: list[Sample]) -> 
         server.stop()
 
 
+@dataclass
+class PreparedRun:
+    samples: list[Sample]
+    reference: str
+    pricing: dict[str, RunnerPricing]
+
+
+def prepare_run(suite: Suite, runners: list[RunnerProfile], reference: str | None, price_overrides: Path | None) -> PreparedRun:
+    """Every check on a run's inputs (runners, samples, reference, prices, keys), so a bad invocation fails before anything is written."""
+    if not runners:
+        raise ConfigError("no runners given; name at least one with --runner")
+    names = [r.name for r in runners]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise ConfigError(f"runner names must be unique in a run: {', '.join(sorted(dupes))}")
+    for r in runners:
+        api_key(r)
+        if r.pricing.api is not None and r.pricing.api.batch:
+            # Pricing a synchronous run at batch rates would understate its cost by half.
+            raise ConfigError(f"runner {r.name!r}: `pricing.api.batch: true` is for `evals cost` projections; `evals run` sends requests through the synchronous API (batch submission is not implemented), so set it to false for runs")
+    return PreparedRun(samples=load_samples(suite), reference=choose_reference(runners, reference), pricing={r.name: runner_pricing(r, price_overrides) for r in runners})
+
+
 def execute_run(
     *,
     workspace: Path,
@@ -99,18 +122,11 @@ def execute_run(
     reuse: bool = True,
     quiet: bool = False,
     price_overrides: Path | None = None,
+    prepared: PreparedRun | None = None,
 ) -> RunSummary:
-    if not runners:
-        raise ConfigError("no runners given; name at least one with --runner")
-    names = [r.name for r in runners]
-    dupes = {n for n in names if names.count(n) > 1}
-    if dupes:
-        raise ConfigError(f"runner names must be unique in a run: {', '.join(sorted(dupes))}")
-    samples = load_samples(suite)
-    ref = choose_reference(runners, reference)
-    pricing = {r.name: runner_pricing(r, price_overrides) for r in runners}
-    for r in runners:
-        api_key(r)  # a missing key fails before any server is launched
+    """`prepared` is `prepare_run`'s result when the caller checked the inputs before creating the store."""
+    p = prepared or prepare_run(suite, runners, reference, price_overrides)
+    samples, ref, pricing = p.samples, p.reference, p.pricing
     with simulated_endpoints(runners, samples) as sim_url, launch_all(runners, workspace / "reports" / "logs") as launched:
         # launched runners talk to the server just started; the store keeps their profiles as written
         served = [r.model_copy(update={"base_url": launched[r.name]}) if r.name in launched else r for r in runners]
