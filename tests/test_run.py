@@ -148,3 +148,14 @@ def test_killed_run_resumes_with_exactly_the_missing_requests(tmp_path: Path, si
     assert sim.stats()["requests"] == 200 - answered
     assert second.results["v"].sent == 200 - answered and second.reused["v"] == answered
     assert sum(x["final"] for x in _attempts(store, second.run_id, "v")) == 200
+
+
+def test_a_store_that_cannot_write_fails_the_run_instead_of_losing_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import evals.store.db as db
+
+    ws = write_workspace(tmp_path, {"a": sim_runner("model-a")})
+    store = Store(ws / "reports" / "evals.sqlite")
+    monkeypatch.setattr(db, "_ATTEMPT_INSERT", "INSERT INTO no_such_table VALUES (" + ",".join("?" * 25) + ")")
+    with pytest.raises(db.StoreWriteError, match="answers could not be written"):
+        execute_run(workspace=ws, suite=find_suite(ws, "mini"), runners=[find_runner(ws, "a")], store=store, quiet=True)
+    assert store.query("SELECT status FROM runs")[0]["status"] == "failed"

@@ -33,8 +33,12 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+class StoreWriteError(RuntimeError):
+    """The writer thread could not store answers."""
+
+
 class Store:
-    def __init__(self, path: str | Path, *, commit_every: int = 64, commit_interval_s: float = 0.25) -> None:
+    def __init__(self, path: str | Path, *, commit_interval_s: float = 0.25) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -42,12 +46,10 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=10000")
         self._migrate()
-        self._pending = 0
-        self._last_commit = time.monotonic()
-        self.commit_every = commit_every
         self.commit_interval_s = commit_interval_s
         self._queue: queue.SimpleQueue[tuple[Any, ...] | None] | None = None
         self._writer: threading.Thread | None = None
+        self._writer_error: Exception | None = None
         self.db.execute("BEGIN")
 
     # ---------------------------------------------------------- schema
@@ -70,15 +72,8 @@ class Store:
         return [r[0] for r in self.db.execute("SELECT name FROM _migrations ORDER BY name")]
 
     # ---------------------------------------------------------- transactions
-    def maybe_commit(self) -> None:
-        self._pending += 1
-        if self._pending >= self.commit_every or time.monotonic() - self._last_commit >= self.commit_interval_s:
-            self.commit()
-
     def commit(self) -> None:
         self.db.execute("COMMIT")
-        self._pending = 0
-        self._last_commit = time.monotonic()
         self.db.execute("BEGIN")
 
     def close(self) -> None:
@@ -98,13 +93,19 @@ class Store:
         self._writer.start()
 
     def stop_writer(self) -> None:
-        """Write and commit everything queued, then return to direct writes."""
+        """Write and commit everything queued; raise StoreWriteError if the writer failed, so the run is not marked finished."""
         if self._writer is None or self._queue is None:
             return
         self._queue.put(None)
         self._writer.join()
         self._writer = None
         self._queue = None
+        self._raise_writer_error()
+
+    def _raise_writer_error(self) -> None:
+        if self._writer_error is not None:
+            err, self._writer_error = self._writer_error, None
+            raise StoreWriteError(f"{self.path}: answers could not be written ({type(err).__name__}: {err}); the run stopped, and resuming re-sends what was not stored") from err
 
     def _drain(self) -> None:
         """Wake a few times a second and write everything queued in one transaction:
@@ -123,8 +124,12 @@ class Store:
                     break
             rows = [r for r in batch if r is not None]
             if rows:
-                self.db.executemany(_ATTEMPT_INSERT, rows)
-                self.commit()
+                try:
+                    self.db.executemany(_ATTEMPT_INSERT, rows)
+                    self.commit()
+                except Exception as e:  # e.g. disk full, or locked past busy_timeout: keep it for the run to see
+                    self._writer_error = e
+                    return
             if None in batch:
                 return
 
@@ -164,11 +169,10 @@ class Store:
             u.input_tokens, u.cached_input_tokens, u.cache_write_tokens, u.output_tokens, u.reasoning_tokens,
             t.ttft_ms, t.latency_ms, t.output_tps, c.error, c.error_kind, c.http_status, cost_usd, base_url, c.served_model, time.time(),
         )
-        if self._queue is not None:
-            self._queue.put(row)
-            return
-        self.db.execute(_ATTEMPT_INSERT, row)
-        self.maybe_commit()
+        if self._queue is None:
+            raise RuntimeError("record_attempt needs start_writer(): attempts are written by the writer thread")
+        self._raise_writer_error()
+        self._queue.put(row)
 
     def reusable_answers(self, keys: Iterable[str]) -> dict[str, int]:
         """request_key -> id of the original attempt (never a reused copy) behind the latest finished answer with that key."""
