@@ -121,8 +121,11 @@ def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None) -
     recent runs: both analyse past runs, which analyse itself cannot do (the gate reads analyse)."""
     from evals.gate.trend import trends
     from evals.report.baseline import since_baseline
+    from evals.scoring.sandbox import isolation_available
 
     model = analyse(st, run_id, suite, prices)
+    if model.sandbox and model.sandbox.code_answers:
+        model.sandbox.available_here = isolation_available()
     model.baseline = since_baseline(st, run_id, prices)
     model.trend = trends(st, model.suite, [r.name for r in model.runners], 20, prices)
     return model

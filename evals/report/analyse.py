@@ -23,7 +23,6 @@ from evals.report.model import (
 )
 from evals.report.text import clip, fmt_usd
 from evals.scoring.confusion import confusion_matrix
-from evals.scoring.sandbox import isolation_available
 from evals.stats.intervals import wilson
 from evals.stats.noninferiority import verdict as noninferiority_verdict
 from evals.stats.paired import paired_gap
@@ -274,7 +273,7 @@ def _sandbox(store: Store, run_id: str) -> SandboxInfo:
     recorded = [d for d in details if d.get("isolation")]
     return SandboxInfo(
         code_answers=len(recorded), isolation=sorted({d["isolation"] for d in recorded}),
-        process_limit_enforced=all(d.get("process_limit_enforced", True) for d in recorded), available_here=isolation_available(),
+        process_limit_enforced=all(d.get("process_limit_enforced", True) for d in recorded),
     )
 
 

@@ -294,8 +294,9 @@ class SandboxInfo(BaseModel):
     (resource limits only: NO network isolation, the host's filesystem)."""
     process_limit_enforced: bool
     """False when some code ran without a process limit."""
-    available_here: str
-    """What `isolation_available()` reports on the machine that built this report: what a rescore there would get."""
+    available_here: str | None = None
+    """What `isolation_available()` reports on the machine that built this report (a rescore there would get it);
+    None where not probed: the analyse stage reads the store only, the API layer adds this for runs that ran code."""
 
 
 class ReportModel(BaseModel):
