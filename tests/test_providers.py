@@ -56,12 +56,10 @@ def test_answer_usage_and_timing(sim_factory: Any, make: Any, stream: bool) -> N
 @pytest.mark.parametrize("make", [_openai, _anthropic], ids=["openai", "anthropic"])
 def test_length_limit_is_truncated_not_ok(sim_factory: Any, make: Any) -> None:
     sim = sim_factory({"m": {"accuracy": {"default": 1.0}}})
-    long_prompt = [{"role": "user", "content": "What is 1 plus 1?"}]
-    # the fact answers are one token; ask a label sample with max_tokens 1 still fits, so use unknown prompt's longer reply
+    # the unknown-prompt reply ("I'm not sure.") is several tokens: one token of room truncates it
     c = _call(make(sim), [{"role": "user", "content": "something the simulator does not know"}], max_tokens=1)
     assert c.status is Status.truncated
     assert c.finish_reason in ("length", "max_tokens")
-    assert long_prompt  # the known-answer path is covered above
 
 
 @pytest.mark.parametrize("make", [_openai, _anthropic], ids=["openai", "anthropic"])
@@ -94,8 +92,8 @@ def test_dropped_stream_is_truncated(sim_factory: Any, make: Any) -> None:
 def test_stalled_stream_times_out(sim_factory: Any, make: Any) -> None:
     sim = sim_factory({"m": {"stall_rate": 1.0}})
     c = _call(make(sim, timeouts=Timeouts(connect_s=2, idle_s=0.5, total_s=5)), [{"role": "user", "content": "something the simulator does not know"}])
-    assert c.status in (Status.timeout, Status.truncated)
-    assert c.error_kind in ("timeout_idle", "dropped_stream")
+    assert c.status is Status.timeout
+    assert c.error_kind == "timeout_idle"
     assert c.timing.latency_ms is not None and c.timing.latency_ms < 4000
 
 
