@@ -17,6 +17,8 @@ import re
 import secrets
 from typing import Any
 
+from evals.suite.sample import content_text
+
 JUDGE_MARKER = "### workload-evals judge v1"
 """First line of every judge prompt; how the simulated server tells a judge request from a task."""
 
@@ -65,17 +67,9 @@ def read_mode(prompt: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str))
-    return ""
-
-
 def render_conversation(messages: list[dict[str, Any]]) -> str:
     """A sample's chat messages as the judge reads them: `[role]` then the text."""
-    return "\n\n".join(f"[{m.get('role', 'user')}]\n{_text(m.get('content'))}" for m in messages)
+    return "\n\n".join(f"[{m.get('role', 'user')}]\n{content_text(m.get('content'))}" for m in messages)
 
 
 def last_user_text(conversation: str) -> str | None:

@@ -15,6 +15,7 @@ import httpx2
 
 from evals.providers.base import Completion, GenerationParams, Message, Status, Timeouts, Usage
 from evals.providers.errors import from_exception, stream_outcome, timing, total_timeout
+from evals.suite.sample import content_text
 
 _STOP_STATUS = {
     "end_turn": Status.ok,
@@ -30,7 +31,7 @@ _STOP_STATUS = {
 def split_system(messages: list[Message]) -> tuple[str | None, list[Message]]:
     system = [m["content"] for m in messages if m.get("role") == "system"]
     rest = [m for m in messages if m.get("role") != "system"]
-    text = "\n\n".join(c if isinstance(c, str) else "".join(b.get("text", "") for b in c) for c in system)
+    text = "\n\n".join(content_text(c) for c in system)
     return (text or None), rest
 
 

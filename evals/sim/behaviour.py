@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from evals import judge_protocol as jp
 from evals.config import SimBehaviour
-from evals.suite.sample import Sample
+from evals.suite.sample import Sample, content_text
 
 UNKNOWN_ANSWER = "I'm not sure."
 """What a simulated model says to a prompt that is not in its samples (or has no reference)."""
@@ -59,17 +59,6 @@ def tokenise(text: str) -> tuple[str, ...]:
 def count_tokens(text: str) -> int:
     """Tokens in a prompt text, by the same rule as `tokenise`."""
     return len(_PIECE.findall(text))
-
-
-def content_text(content: Any) -> str:
-    """The text of a message's content: a string, or a list of blocks whose text
-    blocks are joined by newlines (images and other blocks carry no text here)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = (b.get("text") for b in content if isinstance(b, dict) and b.get("type") == "text")
-        return "\n".join(t for t in texts if isinstance(t, str))
-    return ""
 
 
 def last_user_text(messages: Iterable[Any]) -> str | None:

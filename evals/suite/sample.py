@@ -27,3 +27,14 @@ class Sample(BaseModel):
 def content_id(messages: list[dict[str, Any]]) -> str:
     blob = json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content: a string, or a list of blocks whose text
+    blocks are joined by newlines (images and other blocks carry no text here)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = (b.get("text") for b in content if isinstance(b, dict) and b.get("type", "text") == "text")
+        return "\n".join(t for t in texts if isinstance(t, str))
+    return ""
