@@ -386,7 +386,9 @@ def cost_calculator(
     `evals measure` with the same profile. Pass rates default to 1 (cost per
     task = cost per completed task) unless given.
     """
-    from evals.cost.projection import ApiRunner, SelfHostedRunner, Workload, break_even, project
+    from evals.cost.projection import ApiRunner, SelfHostedRunner, Workload, break_even, project, search_ceiling
+    from evals.measure.persist import latest_for
+    from evals.report.economics import DEFAULT_WORKLOAD
 
     ws = Path(workspace)
     profiles = [find_runner(ws, r) for r in runners]
@@ -400,8 +402,9 @@ def cost_calculator(
         raise ConfigError("give the volume: --requests-per-day or --requests-per-month (or --suite with a workload profile)")
     if avg_in is None or avg_out is None:
         raise ConfigError("give the request size: --input-tokens and --output-tokens (or --suite with a workload profile)")
+    peak = peak_hour_share or wp.get("peak_hour_share")  # none known: assume a peak, never flat traffic
     try:
-        wl = Workload(requests_per_day=per_day, requests_per_month=per_month, avg_input_tokens=avg_in, avg_output_tokens=avg_out, peak_hour_share=peak_hour_share or wp.get("peak_hour_share") or 1 / 24)
+        wl = Workload(requests_per_day=per_day, requests_per_month=per_month, avg_input_tokens=avg_in, avg_output_tokens=avg_out, peak_hour_share=peak or DEFAULT_WORKLOAD["peak_hour_share"])
     except ValueError as e:
         raise ConfigError(f"workload: {e}") from None
     st = open_store(ws, store) if (ws / DEFAULT_STORE).exists() or store else None
@@ -418,10 +421,9 @@ def cost_calculator(
                 continue
             cap = (capacities or {}).get(p.name)
             src = "as given"
-            if cap is None and st is not None:
-                m = st.latest_measurement(p.name)
-                if m and m["profile_hash"] == p.profile_hash() and m["operating_point"]:
-                    cap, src = m["operating_point"].get("tasks_per_hour"), f"measured by evals measure on {m['created_at']}"
+            f = latest_for(st, p) if cap is None and st is not None else None
+            if f is not None and f.tasks_per_hour:
+                cap, src = f.tasks_per_hour, f"measured by evals measure on {f.created_at}"
             if not cap:
                 raise ConfigError(f"runner {p.name!r}: no capacity; run `evals measure --runner {p.name}` or give --capacity {p.name}=TASKS_PER_HOUR")
             sh = p.pricing.self_hosted
@@ -431,14 +433,14 @@ def cost_calculator(
     finally:
         if st is not None:
             st.close()
-    top = int(max(10 * wl.monthly_requests, 1_000_000))
+    top = search_ceiling(wl.monthly_requests)
     owned = [_owned_vs_rented(p) for p in profiles if p.pricing.self_hosted and p.pricing.self_hosted.purchase]
     evens = [
         {"self_hosted": s.name, "api": a.name, "requests_per_month": break_even(wl, a, s, top, points=20).requests_per_month, "searched_up_to": top}
         for s in models.values() if isinstance(s, SelfHostedRunner) for a in models.values() if isinstance(a, ApiRunner)
     ]
     return {
-        "workload": wl.model_dump() | {"monthly_requests": wl.monthly_requests},
+        "workload": wl.model_dump() | {"monthly_requests": wl.monthly_requests, "peak_hour_share_assumed": not peak},
         "projections": [project(wl, m).model_dump() | {"basis": notes[n]} for n, m in models.items()],
         "break_even": evens,
         "owned_vs_rented": owned,

@@ -297,6 +297,8 @@ def cost(workspace: Path, runners: tuple[str, ...], suite: str | None, requests_
         util = f"{p['utilisation']:.0%}" if p["utilisation"] is not None else "-"
         t.add_row(p["runner"], p["kind"], str(p["replicas"] or "-"), str(p["gpus"] or "-"), f"${p['monthly_cost']:,.0f}", util, f"${p['cost_per_task']:.5f}", f"${p['cost_per_completed_task']:.5f}")
     Console(width=None if sys.stdout.isatty() else 160).print(t)
+    if w["peak_hour_share_assumed"]:
+        click.echo(f"note: no busiest-hour share given or in the suite's profile: {w['peak_hour_share']:.0%} assumed (give --peak-hour-share)")
     for b in r["break_even"]:
         v = b["requests_per_month"]
         click.echo(f"{b['self_hosted']} is cheaper than {b['api']} per completed task above {v:,} requests/month" if v else f"{b['self_hosted']} is not cheaper than {b['api']} up to {b['searched_up_to']:,} requests/month")

@@ -94,3 +94,11 @@ def test_run_refuses_batch_pricing_it_cannot_honour(ws: Path) -> None:
     r = CliRunner().invoke(main, ["run", "-w", str(ws), "--suite", "support", "--runner", "claude-sonnet-4.5-sim"])
     assert r.exit_code == 2 and "batch" in r.output
     assert not (ws / "reports" / "evals.sqlite").exists()
+
+
+def test_cost_assumes_a_peak_rather_than_flat_traffic(ws: Path) -> None:
+    r = CliRunner().invoke(main, ["cost", "-w", str(ws), "-r", "gpt-5", "--requests-per-day", "1000", "--input-tokens", "10", "--output-tokens", "10", "--json"])
+    w = json.loads(r.output)["workload"]
+    assert w["peak_hour_share_assumed"] is True and w["peak_hour_share"] == 0.1
+    r = CliRunner().invoke(main, ["cost", "-w", str(ws), "-r", "gpt-5", "--requests-per-day", "1000", "--input-tokens", "10", "--output-tokens", "10"])
+    assert "10% assumed" in r.output

@@ -155,6 +155,11 @@ class BreakEven(_Strict):
     curve: list[BreakEvenPoint]
 
 
+def search_ceiling(monthly_requests: float) -> int:
+    """How far up the break-even search looks: ten times today's volume, at least a million a month."""
+    return int(max(10 * monthly_requests, 1_000_000))
+
+
 def break_even(
     workload: Workload,
     api: ApiRunner,

@@ -4,6 +4,7 @@ to know nothing of this package."""
 from __future__ import annotations
 
 from evals.measure.model import Frontier
+from evals.config import RunnerProfile
 from evals.store.db import Store
 
 _INFO = ("model", "streaming", "mode", "notes", "bound")
@@ -34,3 +35,10 @@ def latest(store: Store, runner: str) -> Frontier | None:
     info = row.pop("info")
     row.pop("id")
     return Frontier.model_validate({**row, **info})
+
+
+def latest_for(store: Store, profile: RunnerProfile) -> Frontier | None:
+    """The runner's latest `evals measure`, if it measured this very profile: another concurrency,
+    GPU or model would have another frontier."""
+    f = latest(store, profile.name)
+    return f if f is not None and f.profile_hash == profile.profile_hash() else None

@@ -15,8 +15,7 @@ import numpy as np
 from evals.config import RunnerProfile, Suite
 from evals.cost.pricing import RunnerPricing, runner_pricing
 from evals.report import economics
-from evals.measure.model import Frontier
-from evals.measure.persist import latest as latest_frontier
+from evals.measure.persist import latest_for
 from evals.report.model import (
     BreakEvenResult, CategoryResult, FailureRow, HardwareAssumption, PriceSource, ProjectionRow, ReportModel, RunnerSummary, SandboxInfo,
     ServerFacts, VerdictResult, WorkloadUsed,
@@ -185,7 +184,7 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
     category_of = {sid: s["category"] for sid, s in samples.items()}
     wl = economics.workload_used(suite.workload if suite else None, {c: sum(1 for v in category_of.values() if v == c) for c in cats})
 
-    frontiers = {name: _frontier(store, profiles[name]) for name, p in pricing.items() if p.kind == "self_hosted"}
+    frontiers = {name: latest_for(store, profiles[name]) for name, p in pricing.items() if p.kind == "self_hosted"}
 
     def measured(runner: str) -> float | None:
         f = frontiers.get(runner)
@@ -225,13 +224,6 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         frontiers=frontiers, servers=_servers(store, run_id), hardware=_hardware(profiles), sandbox=_sandbox(store, run_id),
         failures=failures,
     )
-
-
-def _frontier(store: Store, profile: RunnerProfile) -> Frontier | None:
-    """The runner's latest `evals measure`, if it measured this very profile: another concurrency,
-    GPU or model would have another frontier."""
-    f = latest_frontier(store, profile.name)
-    return f if f is not None and f.profile_hash == profile.profile_hash() else None
 
 
 def _servers(store: Store, run_id: str) -> list[ServerFacts]:

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from evals.config import RunnerProfile
 from evals.cost.pricing import RunnerPricing
-from evals.cost.projection import DAYS_PER_MONTH, ApiRunner, SelfHostedRunner, Workload, break_even, project
+from evals.cost.projection import DAYS_PER_MONTH, ApiRunner, SelfHostedRunner, Workload, break_even, project, search_ceiling
 from evals.cost.routing import cheapest_assignment
 from evals.report.model import BreakEvenResult, CascadeOption, ProjectionRow, RoutingResult, RunnerSummary, WorkloadUsed
 
@@ -102,7 +102,7 @@ def projections(
 
 def break_evens(wl: WorkloadUsed, models: dict[str, ApiRunner | SelfHostedRunner]) -> list[BreakEvenResult]:
     workload = Workload(requests_per_month=wl.requests_per_month, peak_hour_share=wl.peak_hour_share)
-    top = int(max(10 * wl.requests_per_month, 1_000_000))
+    top = search_ceiling(wl.requests_per_month)
     out = []
     for sh in (m for m in models.values() if isinstance(m, SelfHostedRunner)):
         for api in (m for m in models.values() if isinstance(m, ApiRunner)):
