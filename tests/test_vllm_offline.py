@@ -8,6 +8,7 @@ import asyncio
 import importlib.util
 import sys
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -132,3 +133,15 @@ def test_a_real_tiny_model_answers() -> None:
     assert all(c.status in (Status.ok, Status.truncated) and c.text for c in results)
     assert all(c.usage.input_tokens and c.usage.output_tokens for c in results)
     asyncio.run(provider.aclose())
+
+
+def test_two_offline_engines_in_one_run_are_refused(tmp_path: Path) -> None:
+    from evals.config import ConfigError, RunnerProfile, load_suite
+    from evals.run.orchestrate import prepare_run
+    from tests.conftest import write_workspace
+
+    ws = write_workspace(tmp_path, {})
+    body = {"provider": "vllm_offline", "model": "meta-llama/Llama-3.1-8B-Instruct", "pricing": {"self_hosted": {"gpu": "H100-SXM", "gpus": 1, "cloud_price_per_gpu_hour": 3}}}
+    runners = [RunnerProfile.model_validate({"name": n, **body}) for n in ("bf16", "fp8")]
+    with pytest.raises(ConfigError, match="one per `evals run`"):
+        prepare_run(load_suite(ws / "tasks" / "mini"), runners, None, None)

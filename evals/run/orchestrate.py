@@ -103,6 +103,10 @@ def prepare_run(suite: Suite, runners: list[RunnerProfile], reference: str | Non
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise ConfigError(f"runner names must be unique in a run: {', '.join(sorted(dupes))}")
+    offline = [r.name for r in runners if r.provider == "vllm_offline"]
+    if len(offline) > 1:
+        # Each engine takes gpu_memory_utilization of the GPU when it loads: two in one process run out of memory.
+        raise ConfigError(f"runners {', '.join(offline)} each load a vllm.LLM engine in this process; run them one per `evals run`, or serve them with `launch:` blocks")
     for r in runners:
         api_key(r)
         if r.pricing.api is not None and r.pricing.api.batch:
