@@ -120,7 +120,7 @@ def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None) -
     """The run's ReportModel with its change since the baseline run and its trend over the suite's
     recent runs: both analyse past runs, which analyse itself cannot do (the gate reads analyse)."""
     from evals.gate.trend import trends
-    from evals.report.baseline import since_baseline
+    from evals.gate.baseline import since_baseline
     from evals.scoring.sandbox import isolation_available
 
     model = analyse(st, run_id, suite, prices)

@@ -32,7 +32,8 @@ from evals.gate.gate import INCONCLUSIVE, PASS, REGRESSION, USAGE, GateOptions, 
 from evals.gate.history import NoBaseline, find_baseline, record_gate_result
 from evals.gate.nightly import LockHeld, store_lock
 from evals.gate.rule import PairCounts, decide_quality, holm, mcnemar_drop_p
-from evals.gate.trend import trend, trend_svg
+from evals.gate.trend import trend
+from evals.report.charts import trend_svg
 from evals.sim.behaviour import unit_draw
 from tests.conftest import sim_runner, write_workspace
 

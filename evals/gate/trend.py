@@ -11,10 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from matplotlib.figure import Figure
-
 from evals.gate.history import latest_gate_result
-from evals.report import charts
 from evals.report.analyse import analyse
 from evals.store.db import Store
 
@@ -67,34 +64,3 @@ def trend(store: Store, suite: str, runner: str, last_n: int = 20, prices: Path 
     cost per completed task, latency p95, error rate, server versions and the
     gate result per run."""
     return trends(store, suite, [runner], last_n, prices)[runner]
-
-
-def trend_svg(points: list[dict[str, Any]]) -> str:
-    """Pass rate (with interval), cost per completed task and latency p95 over
-    the runs, as inline SVG in the report's chart style. Runs whose gate found
-    a regression are drawn in vermillion."""
-    if not points:
-        raise ValueError("no trend points to draw")
-    runner = str(points[0]["runner"])
-    xs = list(range(len(points)))
-    labels = [str(p["created_at"])[5:16].replace("T", " ") for p in points]
-    colours = [charts.VERMILLION if p.get("gate") == "regression" else charts.BLUE for p in points]
-    with charts._style(f"trend-{runner}"):
-        fig = Figure(figsize=(7.2, 5.2))
-        quality, cost, latency = fig.subplots(3, 1, sharex=True)
-        for x, p, colour in zip(xs, points, colours):
-            if p["pass_rate"] is None:
-                continue
-            if p["pass_rate_ci"]:
-                lo, hi = p["pass_rate_ci"]
-                quality.plot([x, x], [100 * lo, 100 * hi], color=colour, linewidth=2, solid_capstyle="butt")
-            quality.plot([x], [100 * p["pass_rate"]], "o", color=colour, markersize=5)
-        quality.set_ylabel("Pass rate % (95% CI)")
-        for ax, key, label in ((cost, "cost_per_completed_task_usd", "USD per completed task"), (latency, "latency_ms_p95", "Latency p95 (ms)")):
-            pts = [(x, p[key]) for x, p in zip(xs, points) if p[key] is not None]
-            if pts:
-                ax.plot([x for x, _ in pts], [y for _, y in pts], "-o", color=charts.GREY, markerfacecolor=charts.BLUE, markeredgecolor=charts.BLUE, markersize=4)
-            ax.set_ylabel(label)
-        latency.set_xticks(xs, labels, rotation=45, ha="right")
-        quality.set_title(f"{runner}: last {len(points)} runs", loc="left")
-        return charts._to_svg(fig, any(p.get("simulated") for p in points))

@@ -17,7 +17,7 @@ import io
 import re
 from contextlib import contextmanager
 from itertools import cycle
-from typing import Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 import matplotlib
 from matplotlib.axis import Axis
@@ -254,3 +254,34 @@ def cell_colours(value: float | None, palette: str = "cividis") -> tuple[str, st
     luminance = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
     # Contrast with black is (L + .05) / .05, with white 1.05 / (L + .05): equal at L ≈ 0.179.
     return to_hex((r, g, b)), "#000000" if luminance > 0.179 else "#FFFFFF"
+
+
+def trend_svg(points: list[dict[str, Any]]) -> str:
+    """Pass rate (with interval), cost per completed task and latency p95 over
+    the runs, as inline SVG in the report's chart style. Runs whose gate found
+    a regression are drawn in vermillion."""
+    if not points:
+        raise ValueError("no trend points to draw")
+    runner = str(points[0]["runner"])
+    xs = list(range(len(points)))
+    labels = [str(p["created_at"])[5:16].replace("T", " ") for p in points]
+    colours = [VERMILLION if p.get("gate") == "regression" else BLUE for p in points]
+    with _style(f"trend-{runner}"):
+        fig = Figure(figsize=(7.2, 5.2))
+        quality, cost, latency = fig.subplots(3, 1, sharex=True)
+        for x, p, colour in zip(xs, points, colours):
+            if p["pass_rate"] is None:
+                continue
+            if p["pass_rate_ci"]:
+                lo, hi = p["pass_rate_ci"]
+                quality.plot([x, x], [100 * lo, 100 * hi], color=colour, linewidth=2, solid_capstyle="butt")
+            quality.plot([x], [100 * p["pass_rate"]], "o", color=colour, markersize=5)
+        quality.set_ylabel("Pass rate % (95% CI)")
+        for ax, key, label in ((cost, "cost_per_completed_task_usd", "USD per completed task"), (latency, "latency_ms_p95", "Latency p95 (ms)")):
+            pts = [(x, p[key]) for x, p in zip(xs, points) if p[key] is not None]
+            if pts:
+                ax.plot([x for x, _ in pts], [y for _, y in pts], "-o", color=GREY, markerfacecolor=BLUE, markeredgecolor=BLUE, markersize=4)
+            ax.set_ylabel(label)
+        latency.set_xticks(xs, labels, rotation=45, ha="right")
+        quality.set_title(f"{runner}: last {len(points)} runs", loc="left")
+        return _to_svg(fig, any(p.get("simulated") for p in points))
