@@ -190,7 +190,7 @@ def list_runs(*, workspace: str | Path = ".", store: str | Path | None = None, l
         return st.query(
             "SELECT r.id, r.suite, r.suite_hash, r.status, r.created_at, r.finished_at, r.git_commit, r.tool_version, r.reference_runner, "
             "GROUP_CONCAT(rr.runner, ', ') runners, MAX(rr.simulated) simulated, "
-            "(SELECT GROUP_CONCAT(DISTINCT a.served_model) FROM attempts a WHERE a.run_id = r.id AND a.final = 1) served_models, "
+            "(SELECT GROUP_CONCAT(DISTINCT a.served_model) FROM attempts a WHERE a.run_id = r.id AND a.final = 1 AND a.purpose = 'run') served_models, "
             "(SELECT g.result FROM gate_results g WHERE g.run_id = r.id ORDER BY g.id DESC LIMIT 1) gate "
             "FROM runs r LEFT JOIN run_runners rr ON rr.run_id = r.id GROUP BY r.id ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?",
             (limit,),

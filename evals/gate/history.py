@@ -73,7 +73,7 @@ def load_run(store: Store, run_id: str, prices: Path | None = None) -> RunData:
     category = {r["sample_id"]: r["category"] for r in store.query("SELECT sample_id, category FROM samples WHERE run_id=?", (run_id,))}
     status: dict[str, dict[str, str]] = {}
     served: dict[str, set[str]] = {}
-    for a in store.iter_query("SELECT runner, sample_id, status, served_model FROM attempts WHERE run_id=? AND final=1", (run_id,)):
+    for a in store.iter_query("SELECT runner, sample_id, status, served_model FROM attempts WHERE run_id=? AND final=1 AND purpose='run'", (run_id,)):
         status.setdefault(a["runner"], {})[a["sample_id"]] = a["status"]
         if a["served_model"]:
             served.setdefault(a["runner"], set()).add(a["served_model"])
@@ -94,7 +94,7 @@ def load_run(store: Store, run_id: str, prices: Path | None = None) -> RunData:
 
 # ok answers with no pass/fail outcome: the run was not (or not fully) scored
 _UNSCORED = (
-    "SELECT COUNT(*) n FROM attempts a WHERE a.run_id={run} AND a.final=1 AND a.status='ok' AND NOT EXISTS "
+    "SELECT COUNT(*) n FROM attempts a WHERE a.run_id={run} AND a.final=1 AND a.status='ok' AND a.purpose='run' AND NOT EXISTS "
     "(SELECT 1 FROM outcomes o WHERE o.run_id=a.run_id AND o.runner=a.runner AND o.sample_id=a.sample_id)"
 )
 

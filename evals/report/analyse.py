@@ -102,7 +102,7 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
 
     finals: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for a in store.iter_query(
-        "SELECT runner, sample_id, status, text, error, ttft_ms, latency_ms, output_tps FROM attempts WHERE run_id=? AND final=1", (run_id,)
+        "SELECT runner, sample_id, status, text, error, ttft_ms, latency_ms, output_tps FROM attempts WHERE run_id=? AND final=1 AND purpose='run'", (run_id,)
     ):
         finals[a["runner"]][a["sample_id"]] = a
     outcomes: dict[str, dict[str, bool]] = defaultdict(dict)
@@ -112,7 +112,7 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         r["runner"]: r
         for r in store.query(
             f"SELECT runner, COUNT(*) attempts, SUM(reused_from IS NULL) fresh, COALESCE(SUM(input_tokens),0) inp, COALESCE(SUM(output_tokens),0) outp, {_TOKEN_SUMS} "
-            "FROM attempts WHERE run_id=? GROUP BY runner",
+            "FROM attempts WHERE run_id=? AND purpose='run' GROUP BY runner",
             (run_id,),
         )
     }
@@ -285,7 +285,7 @@ def _cost(pricing: RunnerPricing, r: dict[str, Any]) -> float:
 def _per_sample(store: Store, run_id: str, finals: dict, outcomes: dict, pricing: dict[str, RunnerPricing]) -> dict[str, dict[str, economics.PerSample]]:  # type: ignore[type-arg]
     spent = {
         (r["runner"], r["sample_id"]): _cost(pricing[r["runner"]], r)
-        for r in store.iter_query(f"SELECT runner, sample_id, {_TOKEN_SUMS} FROM attempts WHERE run_id=? GROUP BY runner, sample_id", (run_id,))
+        for r in store.iter_query(f"SELECT runner, sample_id, {_TOKEN_SUMS} FROM attempts WHERE run_id=? AND purpose='run' GROUP BY runner, sample_id", (run_id,))
     }
     fmt: set[tuple[str, str]] = set()
     for r in store.iter_query(f"SELECT runner, sample_id, scorer, details_json FROM scores WHERE run_id=? AND passed=0 AND error IS NULL AND scorer IN ('label', {', '.join(repr(x) for x in economics.FORMAT_SCORERS)})", (run_id,)):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from evals.config import RunnerProfile
-from evals.providers.base import Completion, Message, Provider, Status, Usage
+from evals.providers.base import Completion, GenerationParams, Message, Provider, Status, Usage
 from evals.run.budget import Budget
 from evals.run.policy import backoff_delay, should_retry
 from evals.secrets import scrub
@@ -28,6 +28,10 @@ class Job:
     messages: list[Message]
     key: str
     worst_case_usd: float = 0.0
+    purpose: str = "run"
+    """`run` for a runner's answer to a sample; `judge:<scorer>` for a judge's verdict on one."""
+    params: GenerationParams | None = None
+    """Settings for this request alone; None sends the runner's params."""
 
 
 @dataclass
@@ -75,6 +79,61 @@ class AdaptiveGate:
         self._freed.set()
 
 
+class Caller:
+    """The one way any model call is made: a runner's replicas, each behind an
+    adaptive gate, the retry policy, the budget, and every attempt written to
+    the store. The run's workers and the LLM judge both call through it, so a
+    judge's spend is budgeted, retried and stored like a runner's."""
+
+    def __init__(
+        self,
+        profile: RunnerProfile,
+        providers: list[Provider],
+        *,
+        store: Store,
+        run_id: str,
+        cost_of: Callable[[Usage], float],
+        budget: Budget,
+        result: RunnerResult | None = None,
+    ) -> None:
+        self.profile = profile
+        self.providers = providers
+        self.store = store
+        self.run_id = run_id
+        self.cost_of = cost_of
+        self.budget = budget
+        self.result = result or RunnerResult(runner=profile.name)
+        self.gates = [AdaptiveGate(max(1, profile.concurrency // len(providers))) for _ in providers]
+        self._rng = random.Random(0)  # back-off jitter only
+
+    async def call(self, job: Job, worker: int = 0) -> Completion | None:
+        """The final completion of `job` after retries; None when the budget refused to send it."""
+        policy = self.profile.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            i = (worker + attempt - 1) % len(self.providers)  # a retry goes to the next replica
+            # Only paid requests draw on the budget: a self-hosted runner is never stopped by an API runner's spend.
+            if job.worst_case_usd > 0 and not self.budget.try_reserve(job.worst_case_usd):
+                self.result.stopped_reason = "budget"
+                return None
+            gate = self.gates[i]
+            await gate.acquire()
+            try:
+                c = await self.providers[i].complete(job.messages, job.params or self.profile.params)
+            except Exception as exc:  # a provider bug must not take the run down with it
+                c = Completion(status=Status.error, error=scrub(f"internal error: {type(exc).__name__}: {exc}"), error_kind="internal")
+            gate.release(c)
+            self.result.sent += 1
+            cost = self.cost_of(c.usage) if c.usage.input_tokens is not None or c.usage.output_tokens is not None else 0.0
+            self.budget.settle(job.worst_case_usd, cost)
+            retry = should_retry(c, attempt, policy)
+            self.store.record_attempt(self.run_id, self.profile.name, job.sample_id, job.key, attempt, not retry, c, cost, self.providers[i].base_url, purpose=job.purpose)
+            if not retry:
+                return c
+            await asyncio.sleep(backoff_delay(attempt, c.retry_after_s, policy, self._rng))
+
+
 async def run_jobs(
     profile: RunnerProfile,
     providers: list[Provider],
@@ -86,44 +145,19 @@ async def run_jobs(
     budget: Budget,
     on_done: Callable[[], None] | None = None,
 ) -> RunnerResult:
-    result = RunnerResult(runner=profile.name)
-    gates = [AdaptiveGate(max(1, profile.concurrency // len(providers))) for _ in providers]
-    rng = random.Random(0)  # back-off jitter only
+    caller = Caller(profile, providers, store=store, run_id=run_id, cost_of=cost_of, budget=budget)
     queue = iter(jobs)
-    policy = profile.retry
-    params = profile.params
     started = time.perf_counter()
 
     async def worker(w: int) -> None:
         for job in queue:
-            attempt = 0
-            while True:
-                attempt += 1
-                i = (w + attempt - 1) % len(providers)  # a retry goes to the next replica
-                # Only paid requests draw on the budget: a self-hosted runner is never stopped by an API runner's spend.
-                if job.worst_case_usd > 0 and not budget.try_reserve(job.worst_case_usd):
-                    result.stopped_reason = "budget"
-                    return
-                gate = gates[i]
-                await gate.acquire()
-                try:
-                    c = await providers[i].complete(job.messages, params)
-                except Exception as exc:  # a provider bug must not take the run down with it
-                    c = Completion(status=Status.error, error=scrub(f"internal error: {type(exc).__name__}: {exc}"), error_kind="internal")
-                gate.release(c)
-                result.sent += 1
-                cost = cost_of(c.usage) if c.usage.input_tokens is not None or c.usage.output_tokens is not None else 0.0
-                budget.settle(job.worst_case_usd, cost)
-                retry = should_retry(c, attempt, policy)
-                store.record_attempt(run_id, profile.name, job.sample_id, job.key, attempt, not retry, c, cost, providers[i].base_url)
-                if not retry:
-                    if on_done:
-                        on_done()
-                    break
-                await asyncio.sleep(backoff_delay(attempt, c.retry_after_s, policy, rng))
+            if await caller.call(job, w) is None:
+                return
+            if on_done:
+                on_done()
 
     try:
         await asyncio.gather(*(worker(w) for w in range(min(profile.concurrency, max(1, len(jobs))))))
     finally:
-        result.wall_s = time.perf_counter() - started
-    return result
+        caller.result.wall_s = time.perf_counter() - started
+    return caller.result

@@ -87,7 +87,7 @@ def score_run(store: Store, run_id: str, suite: Suite, context: ScoringContext |
     store.run(run_id)  # a clear error for an unknown run
     check_scorers(suite, context)
     samples = _samples(store, run_id)
-    rows = store.query("SELECT runner, sample_id, text FROM attempts WHERE run_id=? AND final=1 AND status='ok'", (run_id,))
+    rows = store.query("SELECT runner, sample_id, text FROM attempts WHERE run_id=? AND final=1 AND status='ok' AND purpose='run'", (run_id,))
     cache: dict[tuple[str, str], ScoreFn] = {}
 
     def scorer_fns(sample: Sample) -> tuple[list[ScorerSpec], list[ScoreFn]]:

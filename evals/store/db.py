@@ -24,9 +24,9 @@ from evals.store.migrations import MIGRATIONS
 _ATTEMPT_COLS = (
     "run_id, runner, sample_id, request_key, attempt, final, reused_from, status, text, finish_reason, "
     "input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, "
-    "ttft_ms, latency_ms, output_tps, error, error_kind, http_status, cost_usd, base_url, served_model, created_at"
+    "ttft_ms, latency_ms, output_tps, error, error_kind, http_status, cost_usd, base_url, served_model, created_at, purpose"
 )
-_ATTEMPT_INSERT = f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({', '.join('?' * 25)})"
+_ATTEMPT_INSERT = f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({', '.join('?' * 26)})"
 
 
 def now_iso() -> str:
@@ -162,12 +162,13 @@ class Store:
         self.db.executemany("INSERT OR IGNORE INTO requests VALUES (?,?,?,?,?,?)", rows)
 
     # ---------------------------------------------------------- attempts
-    def record_attempt(self, run_id: str, runner: str, sample_id: str, request_key: str, attempt: int, final: bool, c: Completion, cost_usd: float | None, base_url: str | None) -> None:
+    def record_attempt(self, run_id: str, runner: str, sample_id: str, request_key: str, attempt: int, final: bool, c: Completion, cost_usd: float | None, base_url: str | None, purpose: str = "run") -> None:
+        """`purpose` is `run` for a runner's answer, `judge:<scorer>` for a judge's verdict; only `run` rows are a runner's answers."""
         u, t = c.usage, c.timing
         row = (
             run_id, runner, sample_id, request_key, attempt, int(final), None, c.status.value, c.text, c.finish_reason,
             u.input_tokens, u.cached_input_tokens, u.cache_write_tokens, u.output_tokens, u.reasoning_tokens,
-            t.ttft_ms, t.latency_ms, t.output_tps, c.error, c.error_kind, c.http_status, cost_usd, base_url, c.served_model, time.time(),
+            t.ttft_ms, t.latency_ms, t.output_tps, c.error, c.error_kind, c.http_status, cost_usd, base_url, c.served_model, time.time(), purpose,
         )
         if self._queue is None:
             raise RuntimeError("record_attempt needs start_writer(): attempts are written by the writer thread")
@@ -180,7 +181,7 @@ class Store:
         keys = list(keys)
         for i in range(0, len(keys), 900):
             chunk = keys[i : i + 900]
-            q = f"SELECT request_key, MAX(COALESCE(reused_from, id)) FROM attempts WHERE status='ok' AND final=1 AND request_key IN ({','.join('?' * len(chunk))}) GROUP BY request_key"
+            q = f"SELECT request_key, MAX(COALESCE(reused_from, id)) FROM attempts WHERE status='ok' AND final=1 AND purpose='run' AND request_key IN ({','.join('?' * len(chunk))}) GROUP BY request_key"
             out.update({k: v for k, v in self.db.execute(q, chunk)})
         return out
 
@@ -209,7 +210,7 @@ class Store:
     def answers_without_usage(self, run_id: str) -> dict[tuple[str, str], int]:
         """(runner, base_url) -> ok answers this run received without any token counts."""
         rows = self.db.execute(
-            "SELECT runner, base_url, COUNT(*) FROM attempts WHERE run_id=? AND status='ok' AND reused_from IS NULL "
+            "SELECT runner, base_url, COUNT(*) FROM attempts WHERE run_id=? AND status='ok' AND reused_from IS NULL AND purpose='run' "
             "AND input_tokens IS NULL AND output_tokens IS NULL AND base_url IS NOT NULL GROUP BY runner, base_url",
             (run_id,),
         )

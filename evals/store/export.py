@@ -17,7 +17,7 @@ SELECT a.run_id, a.runner, a.sample_id, s.category, a.status, a.text AS output, 
        a.cost_usd, a.error, a.error_kind, a.http_status, a.served_model
 FROM attempts a JOIN samples s ON s.run_id = a.run_id AND s.sample_id = a.sample_id
 LEFT JOIN outcomes o ON o.run_id = a.run_id AND o.runner = a.runner AND o.sample_id = a.sample_id
-WHERE a.run_id = ? {final}
+WHERE a.run_id = ? AND a.purpose = 'run' {final}
 ORDER BY a.runner, a.sample_id, a.attempt
 """
 

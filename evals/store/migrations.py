@@ -198,10 +198,19 @@ def m005_runner_pricing(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE run_runners ADD COLUMN pricing_json TEXT")
 
 
+def m006_attempt_purpose(db: sqlite3.Connection) -> None:
+    """Judges call models through the same executor as runners: their attempts live in `attempts`
+    too, told apart by purpose (`run`, or `judge:<scorer>`), so every query of a runner's answers
+    filters on purpose='run'."""
+    db.execute("ALTER TABLE attempts ADD COLUMN purpose TEXT NOT NULL DEFAULT 'run'")
+    db.execute("CREATE INDEX attempts_purpose_key ON attempts (purpose, request_key)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("001_initial", m001_initial),
     ("002_server_facts", m002_server_facts),
     ("003_measurements", m003_measurements),
     ("004_gate_results", m004_gate_results),
     ("005_runner_pricing", m005_runner_pricing),
+    ("006_attempt_purpose", m006_attempt_purpose),
 ]
