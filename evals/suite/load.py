@@ -22,6 +22,8 @@ from evals.suite.sample import Sample, content_id
 
 _BUILDERS = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".tsv": "csv"}
 _ROLES = {"system", "user", "assistant", "tool", "developer"}
+_REQUEST_FIELDS = ("tools", "tool_choice", "response_format", "settings")
+"""The request besides its messages, under these names in every samples format (see evals.suite.sample)."""
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
@@ -110,11 +112,13 @@ def load_samples(suite: Suite) -> list[Sample]:
                     category=str(row.get(fm.category) or "all"),
                     metadata=meta if isinstance(meta, dict) else {"value": meta},
                     scorers=_maybe_json(row.get(fm.scorers)),
+                    **{k: _maybe_json(row[k]) for k in _REQUEST_FIELDS if row.get(k) is not None},
                 )
             )
         except ValidationError as e:
             first = e.errors()[0]
-            raise ConfigError(f"{where}: `{'.'.join(map(str, first['loc']))}`: {first['msg']}") from None
+            field = ".".join(map(str, first["loc"])) or "sample"
+            raise ConfigError(f"{where}: `{field}`: {first['msg']}") from None
     if not out:
         raise ConfigError(f"{path}: no samples found")
     return out
