@@ -52,7 +52,7 @@ class ToolCall(BaseModel):
     invalid_json: bool = False
 
     @classmethod
-    def of(cls, id: str | None, name: str | None, arguments: str) -> "ToolCall":
+    def of(cls, id: str | None, name: str | None, arguments: str) -> ToolCall:
         try:
             json.loads(arguments)
             bad = False

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -52,7 +52,7 @@ _CHOICES = ("auto", "none", "required")
 
 def _check_schema(schema: Any, where: str) -> None:
     if not isinstance(schema, dict):
-        raise ValueError(f"{where}: must be a JSON Schema object, got {type(schema).__name__}")
+        raise ValueError(f"{where}: must be a JSON Schema object, got {type(schema).__name__}")  # noqa: TRY004 (pydantic reports ValueErrors)
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as e:
@@ -154,7 +154,7 @@ class Sample(BaseModel):
         raise ValueError(f"type must be json_object or json_schema, got {kind!r}")
 
     @model_validator(mode="after")
-    def _choice_names_a_tool(self) -> "Sample":
+    def _choice_names_a_tool(self) -> Sample:
         forced = named_choice(self.tool_choice)
         if forced is not None and forced not in tool_names(self.tools):
             raise ValueError(f"tool_choice names {forced!r}, which is not one of the sample's tools ({', '.join(tool_names(self.tools)) or 'none'})")
