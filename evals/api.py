@@ -10,27 +10,23 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
+# Only the light layers load here: `evals --help` and `evals runs` must start in well under a
+# second, so every stage that pulls in an SDK, scipy, pandas or matplotlib is imported by the
+# function that needs it (tests/test_startup.py guards this).
 from evals.config import ConfigError, RunnerProfile, Suite, find_runner, find_suite, load_suite
-from evals.cost.pricing import runner_pricing
-from evals.gate import service as gate_service
-from evals.gate.compare import Comparison
-from evals.gate.gate import GateOptions, GateReport
-from evals.gate.history import LAST_PASS
-from evals.gate.nightly import NightlyResult, finish_nightly, load_nightly, store_lock
-from evals.measure import Frontier, measure
-from evals.measure.persist import save as save_measurement
-from evals.providers.factory import api_key
-from evals.providers.launch import launch_all
-from evals.report.analyse import analyse
-from evals.report.model import ReportModel
-from evals.report.render import render
-from evals.run.orchestrate import RunSummary, execute_run, prepare_run, simulated_endpoints
-from evals.scoring.base import ScoringContext
-from evals.scoring.stage import ScoreSummary, check_scorers, score_run
 from evals.store.db import Store
-from evals.suite.load import load_samples
+
+if TYPE_CHECKING:
+    from evals.gate.compare import Comparison
+    from evals.gate.gate import GateOptions, GateReport
+    from evals.gate.nightly import NightlyResult
+    from evals.measure.model import Frontier
+    from evals.report.model import ReportModel
+    from evals.run.orchestrate import RunSummary
+    from evals.scoring.base import ScoringContext
+    from evals.scoring.stage import ScoreSummary
 
 EXAMPLE_WORKSPACE = Path(__file__).parent / "examples" / "workspace"
 DEFAULT_STORE = Path("reports") / "evals.sqlite"
@@ -65,6 +61,8 @@ def init_workspace(directory: str | Path, force: bool = False) -> Path:
 
 
 def _context(workspace: Path, prices: Path | None = None) -> ScoringContext:
+    from evals.scoring.base import ScoringContext
+
     return ScoringContext(workspace=workspace, resolve_runner=lambda name: find_runner(workspace, name), extras={"price_overrides": prices})
 
 
@@ -76,6 +74,10 @@ def _judges(ws: Path, suite: Suite) -> list[RunnerProfile]:
 
 def _score(ws: Path, st: Store, run_id: str, suite: Suite, ctx: ScoringContext) -> ScoreSummary:
     """Score a run; simulated judges get the simulated server for the time of scoring."""
+    from evals.run.orchestrate import simulated_endpoints
+    from evals.scoring.stage import score_run
+    from evals.suite.load import load_samples
+
     judges = [j for j in _judges(ws, suite) if j.simulated and not j.urls()]
     with simulated_endpoints(judges, load_samples(suite) if judges else []) as url:
         if url:
@@ -98,6 +100,10 @@ def run(
     report: bool = True,
 ) -> RunOutcome:
     """Run a suite against runners, then score and report (unless told not to)."""
+    from evals.report.render import render
+    from evals.run.orchestrate import execute_run, prepare_run
+    from evals.scoring.stage import check_scorers
+
     ws = Path(workspace)
     s = find_suite(ws, suite)
     profiles = [find_runner(ws, r) for r in runners]
@@ -119,8 +125,9 @@ def run(
 def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None) -> ReportModel:
     """The run's ReportModel with its change since the baseline run and its trend over the suite's
     recent runs: both analyse past runs, which analyse itself cannot do (the gate reads analyse)."""
-    from evals.gate.trend import trends
     from evals.gate.baseline import since_baseline
+    from evals.gate.trend import trends
+    from evals.report.analyse import analyse
     from evals.scoring.sandbox import isolation_available
 
     model = analyse(st, run_id, suite, prices)
@@ -153,6 +160,8 @@ def _suite_of_run(ws: Path, st: Store, run_id: str, suite: str | None) -> Suite:
 
 def rescore(*, workspace: str | Path = ".", run_id: str | None = None, suite: str | None = None, store: str | Path | None = None, report: bool = True) -> tuple[ScoreSummary, Path | None]:
     """Regrade a stored run (e.g. after changing a scorer) without calling any model."""
+    from evals.report.render import render
+
     ws = Path(workspace)
     st = open_store(ws, store)
     try:
@@ -166,6 +175,8 @@ def rescore(*, workspace: str | Path = ".", run_id: str | None = None, suite: st
 
 
 def build_report(*, workspace: str | Path = ".", run_id: str | None = None, out: str | Path | None = None, store: str | Path | None = None, prices: str | Path | None = None) -> Path:
+    from evals.report.render import render
+
     ws = Path(workspace)
     st = open_store(ws, store)
     try:
@@ -202,6 +213,7 @@ def list_runs(*, workspace: str | Path = ".", store: str | Path | None = None, l
 def simulated_models(workspace: str | Path = ".") -> tuple[dict[str, Any], list[Any]]:
     """Behaviours of the workspace's simulated runners and the samples of its suites, for `evals sim`."""
     from evals.config import load_runner
+    from evals.suite.load import load_samples
 
     ws = Path(workspace)
     models = {}
@@ -217,6 +229,8 @@ def simulated_models(workspace: str | Path = ".") -> tuple[dict[str, Any], list[
 
 def compare_runs(*, workspace: str | Path = ".", run_a: str, run_b: str, store: str | Path | None = None, prices: str | Path | None = None) -> Comparison:
     """Run B against run A: per runner and category, pass-rate change (paired on shared samples), cost and latency change."""
+    from evals.gate import service as gate_service
+
     st = open_store(workspace, store)
     try:
         return gate_service.compare_runs(st, run_a, run_b, Path(prices) if prices else None)
@@ -228,7 +242,7 @@ def gate(
     *,
     workspace: str | Path = ".",
     run_id: str,
-    baseline: str = LAST_PASS,
+    baseline: str = "last-pass",  # evals.gate.history.LAST_PASS, spelled out so importing the API stays light
     options: GateOptions | None = None,
     store: str | Path | None = None,
     prices: str | Path | None = None,
@@ -240,6 +254,9 @@ def gate(
     The report's exit_code is the contract: 0 pass, 1 regression, 2 inconclusive.
     Usage errors (unknown run, no baseline) raise KeyError or ConfigError.
     """
+    from evals.gate import service as gate_service
+    from evals.gate.gate import GateOptions
+
     st = open_store(workspace, store)
     try:
         report = gate_service.gate_run(st, run_id, baseline, options or GateOptions(), Path(prices) if prices else None)
@@ -256,6 +273,9 @@ def nightly(config: str | Path, *, wait: bool = False, quiet: bool = True) -> Ni
     `wait`), ConfigError or KeyError for a bad config or an unknown baseline
     run, checked before any request is sent.
     """
+    from evals.gate.history import LAST_PASS
+    from evals.gate.nightly import finish_nightly, load_nightly, store_lock
+
     cfg = load_nightly(config)
     with store_lock(cfg.lock_path, wait=wait):
         if cfg.baseline != LAST_PASS:
@@ -297,6 +317,13 @@ def measure_runner(
     capacity for the self-hosted cost. As in `evals run`, simulated runners get
     the in-process simulated server and `launch:` runners their own server,
     started for the sweep and stopped after it."""
+    from evals.measure.frontier import measure
+    from evals.measure.persist import save as save_measurement
+    from evals.providers.factory import api_key
+    from evals.providers.launch import launch_all
+    from evals.run.orchestrate import simulated_endpoints
+    from evals.suite.load import load_samples
+
     ws = Path(workspace)
     profile = find_runner(ws, runner)
     if suite is None:
@@ -386,6 +413,7 @@ def cost_calculator(
     `evals measure` with the same profile. Pass rates default to 1 (cost per
     task = cost per completed task) unless given.
     """
+    from evals.cost.pricing import runner_pricing
     from evals.cost.projection import ApiRunner, SelfHostedRunner, Workload, break_even, project, search_ceiling
     from evals.measure.persist import latest_for
     from evals.report.economics import DEFAULT_WORKLOAD
