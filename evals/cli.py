@@ -8,16 +8,19 @@ import json
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import click
 
-from evals import __version__, api
-from evals.config import ConfigError
+from evals import __version__
 from evals.report.text import fmt_usd
-from evals.gate.compare import Comparison
-from evals.gate.gate import INCONCLUSIVE, USAGE, GateOptions, GateReport
-from evals.gate.nightly import LockHeld
+
+# `evals --help` loads click and nothing else: every command imports the API (and through it the
+# SDKs, scipy, pandas, ...) when it runs. tests/test_startup.py guards this.
+if TYPE_CHECKING:
+    from evals import api
+    from evals.gate.compare import Comparison
+    from evals.gate.gate import GateReport
 
 _workspace = click.option("--workspace", "-w", default=".", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Workspace with tasks/, runners/ and reports/.")
 _store = click.option("--store", type=click.Path(dir_okay=False, path_type=Path), help="Results store (default: WORKSPACE/reports/evals.sqlite).")
@@ -27,6 +30,8 @@ class _Cli(click.Group):
     """Turns bad input into one clear line and exit code 2, instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from evals.config import ConfigError
+
         try:
             return super().invoke(ctx)
         except (ConfigError, KeyError, FileNotFoundError) as e:
@@ -51,6 +56,8 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="Overwrite the example files in an existing workspace.")
 def init(directory: Path, force: bool) -> None:
     """Write a fresh workspace with the example suite and runner profiles."""
+    from evals import api
+
     api.init_workspace(directory, force=force)
     click.echo(f"workspace ready: {directory}\n  next: cd {directory} && evals run --suite support --runner llama-3.3-70b-sim --runner claude-sonnet-4.5-sim")
 
@@ -76,6 +83,8 @@ def _print_outcome(outcome: api.RunOutcome) -> None:
 @click.option("--quiet", "-q", is_flag=True)
 def demo(out: Path, quiet: bool) -> None:
     """Init a workspace, start the simulated endpoints, run, score and report the example suite."""
+    from evals import api
+
     _print_outcome(api.demo(out, quiet=quiet))
 
 
@@ -92,6 +101,8 @@ def demo(out: Path, quiet: bool) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars (also when CI is set).")
 def run(workspace: Path, suite: str, runners: tuple[str, ...], reference: str | None, budget_usd: float | None, no_reuse: bool, prices: Path | None, no_report: bool, store: Path | None, quiet: bool) -> None:
     """Run a suite against runners; score and report."""
+    from evals import api
+
     outcome = api.run(workspace=workspace, suite=suite, runners=list(runners), reference=reference, budget_usd=budget_usd, reuse=not no_reuse, quiet=quiet, store=store, prices=prices, report=not no_report)
     _print_outcome(outcome)
 
@@ -103,6 +114,8 @@ def run(workspace: Path, suite: str, runners: tuple[str, ...], reference: str | 
 @_store
 def score(run_id: str | None, workspace: Path, suite: str | None, store: Path | None) -> None:
     """Re-score a stored run (default: the latest) without calling any model."""
+    from evals import api
+
     summary, path = api.rescore(workspace=workspace, run_id=run_id, suite=suite, store=store)
     click.echo(f"graded {summary.graded} answers: {summary.passed} passed, {summary.scorer_errors} scorer errors")
     click.echo(f"report: {path}")
@@ -116,6 +129,8 @@ def score(run_id: str | None, workspace: Path, suite: str | None, store: Path | 
 @_store
 def report(run_id: str | None, workspace: Path, out: Path | None, prices: Path | None, store: Path | None) -> None:
     """Write the HTML report of a stored run (default: the latest)."""
+    from evals import api
+
     click.echo(f"report: {api.build_report(workspace=workspace, run_id=run_id, out=out, store=store, prices=prices)}")
 
 
@@ -126,6 +141,8 @@ def report(run_id: str | None, workspace: Path, out: Path | None, prices: Path |
 @click.option("--json", "as_json", is_flag=True)
 def runs(workspace: Path, store: Path | None, limit: int, as_json: bool) -> None:
     """List stored runs, newest first."""
+    from evals import api
+
     rows = api.list_runs(workspace=workspace, store=store, limit=limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -144,6 +161,8 @@ def runs(workspace: Path, store: Path | None, limit: int, as_json: bool) -> None
 @click.option("--all-attempts", is_flag=True, help="Every attempt, retries included, instead of the final answer per sample.")
 def export(run_id: str, path: Path, workspace: Path, store: Path | None, all_attempts: bool) -> None:
     """Export a run to PATH (.parquet or .jsonl)."""
+    from evals import api
+    from evals.config import ConfigError
     from evals.store.export import export_run
 
     st = api.open_store(workspace, store)
@@ -177,6 +196,9 @@ def export(run_id: str, path: Path, workspace: Path, store: Path | None, all_att
 @click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
 def import_(logs: tuple[Path, ...], suite: str, workspace: Path, fmt: str, mapping: tuple[str, ...], categories: str, stratify: str | None, sample: int | None, min_per_category: int, seed: int, no_redact: bool, near_duplicates: float, volume_per_day: float | None, logged_fraction: float, scorers_from: Path | None, verbatim_metadata: tuple[str, ...], max_bad_fraction: float, overwrite: bool, as_json: bool) -> None:
     """Turn traffic logs (OpenAI/Anthropic logs, CSV, JSONL, Parquet; gzip ok) into a suite."""
+    from evals import api
+    from evals.config import ConfigError
+
     pairs = {}
     for m in mapping:
         k, sep, v = m.partition("=")
@@ -214,6 +236,9 @@ def import_(logs: tuple[Path, ...], suite: str, workspace: Path, fmt: str, mappi
 @click.option("--alpha", default=0.05, show_default=True, type=float, help="1 − the confidence of the verdict's interval.")
 def plan(margin: float, expected_gap: float, discordance: float | None, reference_rate: float, power: float, alpha: float) -> None:
     """How many paired samples a suite needs to show non-inferiority."""
+    from evals import api
+    from evals.config import ConfigError
+
     try:
         n, disc = api.plan_samples(margin=margin, expected_gap=expected_gap, discordance=discordance, reference_rate=reference_rate, power=power, alpha=alpha)
     except ValueError as e:
@@ -232,6 +257,9 @@ def plan(margin: float, expected_gap: float, discordance: float | None, referenc
 @click.option("--json", "as_json", is_flag=True)
 def size(model: str, gpu: str, quant: str, kv_dtype: str, context: int, concurrency: int, gpus: int | None, as_json: bool) -> None:
     """GPUs needed for a model (weights + KV cache) and its decode throughput bound."""
+    from evals import api
+    from evals.config import ConfigError
+
     try:
         r = api.size_deployment(model=model, gpu=gpu, quant=quant, context=context, concurrency=concurrency, gpus=gpus, kv_dtype=kv_dtype)
     except ValueError as e:
@@ -250,6 +278,8 @@ def size(model: str, gpu: str, quant: str, kv_dtype: str, context: int, concurre
 
 
 def _pairs(values: tuple[str, ...], flag: str) -> dict[str, float]:
+    from evals.config import ConfigError
+
     out = {}
     for v in values:
         name, sep, num = v.partition("=")
@@ -278,6 +308,8 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, float]:
 @click.option("--json", "as_json", is_flag=True)
 def cost(workspace: Path, runners: tuple[str, ...], suite: str | None, requests_per_day: float | None, requests_per_month: float | None, input_tokens: int | None, output_tokens: int | None, peak_hour_share: float | None, pass_rates: tuple[str, ...], capacities: tuple[str, ...], prices: Path | None, store: Path | None, as_json: bool) -> None:
     """Monthly cost and break-even of runners at a workload, without running a suite."""
+    from evals import api
+
     r = api.cost_calculator(
         workspace=workspace, runners=list(runners), suite=suite, requests_per_day=requests_per_day, requests_per_month=requests_per_month,
         input_tokens=input_tokens, output_tokens=output_tokens, peak_hour_share=peak_hour_share,
@@ -315,7 +347,8 @@ def cost(workspace: Path, runners: tuple[str, ...], suite: str | None, requests_
 @click.option("--model", "extra_models", multiple=True, help="Also serve this model name with default behaviour (repeatable); lets a runner's `launch:` block start the simulator.")
 def sim(workspace: Path, port: int, host: str, extra_models: tuple[str, ...]) -> None:
     """Serve the simulated OpenAI + Anthropic endpoints for the workspace's simulated runners."""
-    from evals.config import SimBehaviour
+    from evals import api
+    from evals.config import ConfigError, SimBehaviour
     from evals.sim import SimServer
 
     try:
@@ -349,6 +382,8 @@ class _GateCommand(click.Command):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as e:
+            from evals.gate.gate import USAGE
+
             e.exit_code = USAGE
             raise
 
@@ -360,6 +395,10 @@ def _usage_exits_3() -> Iterator[None]:
     Anything unexpected also exits 3, with its traceback: Python's own exit
     code for a crash is 1, which CI would read as a regression.
     """
+    from evals.config import ConfigError
+    from evals.gate.gate import INCONCLUSIVE, USAGE
+    from evals.gate.nightly import LockHeld
+
     try:
         yield
     except LockHeld as e:
@@ -423,6 +462,8 @@ def _print_comparison(c: Comparison) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def compare(run_a: str, run_b: str, workspace: Path, store: Path | None, prices: Path | None, as_json: bool) -> None:
     """Compare RUN_B with RUN_A: pass rates per runner and category (paired on shared samples), cost, latency."""
+    from evals import api
+
     c = api.compare_runs(workspace=workspace, run_a=run_a, run_b=run_b, store=store, prices=prices)
     sims = [r.runner for r in c.runners if r.simulated]
     if sims:
@@ -465,6 +506,9 @@ def _print_gate(report: GateReport) -> None:
 @_store
 def gate(run_id: str, baseline: str, tolerance: float, cost_tolerance: float, latency_tolerance: float, max_error_rate: float, min_shared: int, alpha: float, junit: Path | None, summary_md: Path | None, prices: Path | None, as_json: bool, workspace: Path, store: Path | None) -> None:
     """Gate RUN_ID against a baseline. Exit 0 pass, 1 regression, 2 inconclusive (outage, too few shared samples, suite changed), 3 usage error."""
+    from evals import api
+    from evals.gate.gate import GateOptions
+
     options = GateOptions(tolerance=tolerance, cost_tolerance=cost_tolerance, latency_tolerance=latency_tolerance, max_error_rate=max_error_rate, min_shared=min_shared, alpha=alpha)
     with _usage_exits_3():
         report = api.gate(workspace=workspace, run_id=run_id, baseline=baseline, options=options, store=store, prices=prices, junit=junit, summary_md=summary_md)
@@ -481,6 +525,8 @@ def gate(run_id: str, baseline: str, tolerance: float, cost_tolerance: float, la
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def nightly(config: Path, wait: bool, quiet: bool) -> None:
     """Run the nightly in CONFIG (YAML): fresh run, score, report with trend, gate, record. Exits with the gate's code (0/1/2; 3 usage)."""
+    from evals import api
+
     with _usage_exits_3():
         result = api.nightly(config, wait=wait, quiet=quiet)
     _print_gate(result.gate)
@@ -517,6 +563,7 @@ def measure(workspace: Path, runner: str, suite: str | None, concurrency: str | 
     """Measure an endpoint's throughput/latency frontier and its capacity within the latency target."""
     from rich.console import Console
 
+    from evals import api
     from evals.measure.table import frontier_summary, frontier_table
 
     if concurrency and rate:
