@@ -1,20 +1,23 @@
 """Anthropic Messages through the official `anthropic` SDK, streaming.
 
 The chat messages of a sample are OpenAI-shaped ({role, content}); system
-messages move to the `system` parameter, as the Messages API requires.
+messages move to the `system` parameter, as the Messages API requires. This
+module only turns the protocol into stream events; `evals.providers.stream.drive`
+times them and decides the status.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
 import httpx2
 
 from evals.providers.base import Completion, GenerationParams, Message, Status, Timeouts, Usage
-from evals.providers.errors import from_exception, stream_outcome, timing, total_timeout
+from evals.providers.errors import from_exception, is_stale
+from evals.providers.stream import Event, Finish, ServedModel, TextDelta, ToolCallDelta, UsageReport, drive
 from evals.suite.sample import content_text
 
 _STOP_STATUS = {
@@ -42,6 +45,9 @@ class AnthropicProvider:
         self.model = model
         self.base_url = base_url
         self.timeouts = timeouts
+        self.max_connections = max_connections
+        self.reuses_connections = True
+        self._retired: list[anthropic.AsyncAnthropic] = []
         self._client = anthropic.AsyncAnthropic(
             base_url=base_url,
             api_key=api_key or "no-key",
@@ -52,7 +58,7 @@ class AnthropicProvider:
             ),
         )
 
-    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+    def _request(self, messages: list[Message], params: GenerationParams) -> dict[str, Any]:
         system, rest = split_system(messages)
         req: dict[str, Any] = {"model": self.model, "messages": rest, "max_tokens": params.max_tokens}
         if system:
@@ -63,71 +69,86 @@ class AnthropicProvider:
             req["stop_sequences"] = params.stop
         if params.extra_body:
             req["extra_body"] = params.extra_body
+        if self.stream:
+            req["stream"] = True
+        return req
+
+    async def events(self, messages: list[Message], params: GenerationParams) -> AsyncIterator[Event]:
+        """One request as stream events; a whole (non-streamed) response yields the same events at once."""
+        req = self._request(messages, params)
         if not self.stream:
-            return await self._complete_whole(req)
-        req["stream"] = True
-        started = time.perf_counter()
-        first: float | None = None
-        parts: list[str] = []
-        stop_reason: str | None = None
-        done = False
+            msg = await self._client.messages.create(**req)
+            mu = msg.usage
+            yield ServedModel(msg.model)
+            yield UsageReport(_usage({"input_tokens": mu.input_tokens, "cache_read": mu.cache_read_input_tokens, "cache_write": mu.cache_creation_input_tokens, "output_tokens": mu.output_tokens}))
+            for i, b in enumerate(msg.content):
+                if b.type == "text" and b.text:
+                    yield TextDelta(b.text)
+                elif b.type == "tool_use":
+                    yield ToolCallDelta(i, b.id, b.name, json.dumps(b.input))
+            if msg.stop_reason:
+                yield Finish(msg.stop_reason)
+            return
         usage: dict[str, int | None] = {}
-        served: str | None = None
-        try:
-            async with asyncio.timeout(self.timeouts.total_s):
-                stream = await self._client.messages.create(**req)
-                async with stream:
-                    async for event in stream:
-                        et = event.type
-                        if et == "content_block_delta":
-                            d = event.delta
-                            if d.type == "text_delta" and d.text:
-                                if first is None:
-                                    first = time.perf_counter()
-                                parts.append(d.text)
-                        elif et == "message_start":
-                            m = event.message
-                            served = m.model
-                            mu = m.usage
-                            usage.update(
-                                input_tokens=mu.input_tokens,
-                                cache_read=mu.cache_read_input_tokens,
-                                cache_write=mu.cache_creation_input_tokens,
-                                output_tokens=mu.output_tokens,
-                            )
-                        elif et == "message_delta":
-                            stop_reason = event.delta.stop_reason or stop_reason
-                            if event.usage is not None and event.usage.output_tokens is not None:
-                                usage["output_tokens"] = event.usage.output_tokens
-                        elif et == "message_stop":
-                            done = True
-        except TimeoutError:
-            return total_timeout(self.timeouts.total_s, started, first, "".join(parts))
-        except Exception as exc:
-            c = from_exception(exc, sdk=anthropic, started=started, got_content=first is not None or bool(usage))
-            c.text = "".join(parts)
-            return c
-        return stream_outcome(
-            text="".join(parts), usage=_usage(usage), finish=stop_reason if done else None, statuses=_STOP_STATUS, served=served, started=started, first=first, missing="message_stop"
+        stop_reason: str | None = None
+        stream = await self._client.messages.create(**req)
+        async with stream:
+            async for event in stream:
+                et = event.type
+                if et == "content_block_delta":
+                    d = event.delta
+                    if d.type == "text_delta" and d.text:
+                        yield TextDelta(d.text)
+                    elif d.type == "input_json_delta":
+                        yield ToolCallDelta(event.index, arguments=d.partial_json)
+                elif et == "content_block_start":
+                    b = event.content_block
+                    if b.type == "tool_use":
+                        yield ToolCallDelta(event.index, b.id, b.name)
+                elif et == "message_start":
+                    m = event.message
+                    yield ServedModel(m.model)
+                    mu = m.usage
+                    usage.update(input_tokens=mu.input_tokens, cache_read=mu.cache_read_input_tokens, cache_write=mu.cache_creation_input_tokens, output_tokens=mu.output_tokens)
+                    yield UsageReport(_usage(usage))
+                elif et == "message_delta":
+                    stop_reason = event.delta.stop_reason or stop_reason
+                    if event.usage is not None and event.usage.output_tokens is not None:
+                        usage["output_tokens"] = event.usage.output_tokens
+                        yield UsageReport(_usage(usage))
+                elif et == "message_stop" and stop_reason:
+                    # Only the closing event makes the stream whole; a stop_reason alone is not enough.
+                    yield Finish(stop_reason)
+
+    def _stop_reusing_connections(self) -> None:
+        """The server closes connections it announced as keep-alive: from now on every
+        request of this endpoint opens its own connection (httpx2 with no keep-alive pool)."""
+        if not self.reuses_connections:
+            return
+        self.reuses_connections = False
+        self._retired.append(self._client)
+        self._client = self._client.with_options(
+            http_client=anthropic.DefaultAsyncHttpxClient(
+                limits=httpx2.Limits(max_connections=self.max_connections, max_keepalive_connections=0),
+                timeout=httpx2.Timeout(self.timeouts.total_s, connect=self.timeouts.connect_s, read=self.timeouts.idle_s),
+            )
         )
 
-    async def _complete_whole(self, req: dict[str, Any]) -> Completion:
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(self.timeouts.total_s):
-                msg = await self._client.messages.create(**req)
-        except TimeoutError:
-            return total_timeout(self.timeouts.total_s, started, None)
-        except Exception as exc:
-            return from_exception(exc, sdk=anthropic, started=started, got_content=False)
-        mu = msg.usage
-        u = _usage({"input_tokens": mu.input_tokens, "cache_read": mu.cache_read_input_tokens, "cache_write": mu.cache_creation_input_tokens, "output_tokens": mu.output_tokens})
-        text = "".join(b.text for b in msg.content if b.type == "text")
-        status = _STOP_STATUS.get(msg.stop_reason or "", Status.ok)
-        return Completion(status=status, text=text, finish_reason=msg.stop_reason, usage=u, timing=timing(started, None, u.output_tokens), served_model=msg.model)
+    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        return await drive(
+            lambda: self.events(messages, params),
+            timeouts=self.timeouts,
+            statuses=_STOP_STATUS,
+            classify=lambda exc, got: from_exception(exc, sdk=anthropic, got_content=got, base_url=self.base_url),
+            streamed=self.stream,
+            missing="message_stop with a stop_reason",
+            is_stale=is_stale,
+            on_stale=self._stop_reusing_connections,
+        )
 
     async def aclose(self) -> None:
-        await self._client.close()
+        for c in (*self._retired, self._client):
+            await c.close()
 
 
 def _usage(u: dict[str, int | None]) -> Usage:

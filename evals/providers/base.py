@@ -47,7 +47,12 @@ class Timing(BaseModel):
     latency_ms: float | None = None
     """Time from sending the request to the end of the response."""
     output_tps: float | None = None
-    """Output tokens per second after the first token (decode speed)."""
+    """Output tokens per second after the first token (decode speed): 1000 / tpot_ms."""
+    tpot_ms: float | None = None
+    """vLLM's time per output token: (latency - TTFT) / (output tokens - 1), a per-request mean."""
+    chunk_gaps_ms: list[float] | None = None
+    """Streaming only: the gap before each content chunk after the first (vLLM's ITL
+    samples). Kept in memory for `evals measure`; the store keeps the figures above."""
 
 
 class Completion(BaseModel):
@@ -58,6 +63,8 @@ class Completion(BaseModel):
 
     status: Status
     text: str = ""
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    """Tool calls in OpenAI's shape: {id, type: "function", function: {name, arguments}}."""
     finish_reason: str | None = None
     usage: Usage = Field(default_factory=Usage)
     timing: Timing = Field(default_factory=Timing)
@@ -67,7 +74,8 @@ class Completion(BaseModel):
     retry_after_s: float | None = None
     error_kind: str | None = None
     """Machine-readable failure class: rate_limit, server, connection, auth,
-    bad_request, quota, timeout_connect, timeout_idle, timeout_total, dropped_stream."""
+    bad_request, quota, timeout_connect, timeout_idle, timeout_total, dropped_stream,
+    empty_stream (a 200 that carried nothing: the server's fault)."""
     served_model: str | None = None
     """The model name the server says answered."""
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx2
 
-from evals.providers.base import Completion, Status, Usage
+from evals.providers.base import Completion, Status
 from evals.secrets import scrub
 
 # error kinds the executor retries; everything else is final
@@ -44,9 +44,39 @@ def _body_text(exc: Any) -> str:
     return str(body) if body is not None else ""
 
 
-def from_exception(exc: BaseException, *, sdk: Any, started: float, got_content: bool) -> Completion:
-    """One failed attempt as data. `sdk` is the `openai` or `anthropic` module."""
-    latency_ms = (time.perf_counter() - started) * 1000
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and everything it was raised from: the SDKs wrap transport errors twice."""
+    out: list[BaseException] = []
+    x: BaseException | None = exc
+    while x is not None and len(out) < 10:
+        out.append(x)
+        x = x.__cause__ or x.__context__
+    return out
+
+
+def is_refused(exc: BaseException) -> bool:
+    """Nothing listens at the address. Both SDKs' aiohttp transports report this
+    as a connect *timeout* (openai) or connect error (anthropic); the cause says what happened."""
+    return any(isinstance(x, ConnectionRefusedError) for x in _chain(exc))
+
+
+def is_stale(exc: BaseException) -> bool:
+    """A pooled keep-alive connection that the server had already closed: the request
+    was written into a dying socket (llama.cpp's llama-server closes after each
+    streamed response while announcing keep-alive) and never reached the server."""
+    import aiohttp  # the SDKs' transport, loaded already by any client that got this far
+
+    for x in _chain(exc):
+        if isinstance(x, (aiohttp.ServerDisconnectedError, aiohttp.ClientConnectionResetError, httpx2.RemoteProtocolError)):
+            return True
+        if isinstance(x, aiohttp.ClientOSError) and "Can not write request body" in str(x):
+            return True
+    return False
+
+
+def from_exception(exc: BaseException, *, sdk: Any, got_content: bool, base_url: str | None = None) -> Completion:
+    """One failed attempt as data. `sdk` is the `openai` or `anthropic` module.
+    Timing is left for the caller (the stream driver owns the clock)."""
     msg = scrub(f"{type(exc).__name__}: {exc}")
     status_code = getattr(exc, "status_code", None)
     if isinstance(exc, sdk.APIStatusError):
@@ -65,48 +95,15 @@ def from_exception(exc: BaseException, *, sdk: Any, started: float, got_content:
             kind = "not_found"
         else:
             kind = "bad_request"
-        return Completion(
-            status=Status.error,
-            error=msg,
-            error_kind=kind,
-            http_status=status_code,
-            retry_after_s=parse_retry_after(headers),
-            timing={"latency_ms": latency_ms},
-        )
+        return Completion(status=Status.error, error=msg, error_kind=kind, http_status=status_code, retry_after_s=parse_retry_after(headers))
+    if not got_content and is_refused(exc):
+        where = base_url or "the endpoint"
+        return Completion(status=Status.error, error=f"nothing listens on {where}: connection refused", error_kind="connection")
     # Anthropic's stream iterator lets the transport's own exceptions through unwrapped.
     if isinstance(exc, (sdk.APITimeoutError, httpx2.TimeoutException)):
         kind = "timeout_idle" if got_content else "timeout_connect"
-        return Completion(status=Status.timeout, error=msg, error_kind=kind, timing={"latency_ms": latency_ms})
-    if isinstance(exc, sdk.APIConnectionError) or isinstance(exc, (ConnectionError, OSError)):
-        if got_content:
-            return Completion(status=Status.truncated, error=msg, error_kind="dropped_stream", timing={"latency_ms": latency_ms})
-        return Completion(status=Status.error, error=msg, error_kind="connection", timing={"latency_ms": latency_ms})
+        return Completion(status=Status.timeout, error=msg, error_kind=kind)
     # A stream that broke mid-way surfaces as a transport error from httpx2/aiohttp.
     if got_content:
-        return Completion(status=Status.truncated, error=msg, error_kind="dropped_stream", timing={"latency_ms": latency_ms})
-    return Completion(status=Status.error, error=msg, error_kind="connection", timing={"latency_ms": latency_ms})
-
-
-def timing(started: float, first: float | None, output_tokens: int | None) -> dict[str, float | None]:
-    end = time.perf_counter()
-    ttft = (first - started) * 1000 if first is not None else None
-    tps = None
-    if first is not None and output_tokens and output_tokens > 1 and end - first > 0:
-        tps = (output_tokens - 1) / (end - first)
-    return {"ttft_ms": ttft, "latency_ms": (end - started) * 1000, "output_tps": tps}
-
-
-def stream_outcome(
-    *, text: str, usage: Usage, finish: str | None, statuses: dict[str, Status], served: str | None, started: float, first: float | None, missing: str
-) -> Completion:
-    """A stream that ended: graded by its finish reason, or `truncated` when the closing event (`missing`) never came."""
-    t = timing(started, first, usage.output_tokens)
-    if finish is None:
-        return Completion(status=Status.truncated, text=text, usage=usage, error=f"stream ended without {missing}", error_kind="dropped_stream", timing=t, served_model=served)
-    return Completion(status=statuses.get(finish, Status.ok), text=text, finish_reason=finish, usage=usage, timing=t, served_model=served)
-
-
-def total_timeout(total_s: float, started: float, first: float | None, text: str = "") -> Completion:
-    return Completion(
-        status=Status.timeout, text=text, error=f"no complete answer within the total timeout of {total_s:g}s", error_kind="timeout_total", timing=timing(started, first, None)
-    )
+        return Completion(status=Status.truncated, error=msg, error_kind="dropped_stream")
+    return Completion(status=Status.error, error=msg, error_kind="connection")

@@ -4,22 +4,34 @@ Serves three runner kinds: `openai` (api.openai.com), `openai_compatible`
 (vLLM, SGLang, TGI, Ollama, llama.cpp: the same SDK with a `base_url`) and
 simulated runners that speak the OpenAI protocol. Always streams with
 `stream_options.include_usage` so time to first token and token counts both
-come from the server.
+come from the server. This module only turns the protocol into stream events;
+`evals.providers.stream.drive` times them and decides the status.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
 import openai
 
 from evals.providers.base import Completion, GenerationParams, Message, Status, Timeouts, Usage
-from evals.providers.errors import from_exception, stream_outcome, total_timeout
+from evals.providers.errors import from_exception, is_stale
+from evals.providers.stream import Event, Finish, ServedModel, TextDelta, ToolCallDelta, UsageReport, drive
 
 _FINISH_STATUS = {"stop": Status.ok, "tool_calls": Status.ok, "function_call": Status.ok, "length": Status.truncated, "content_filter": Status.refused}
+
+
+def _usage(usage: Any) -> Usage:
+    pd = getattr(usage, "prompt_tokens_details", None)
+    cd = getattr(usage, "completion_tokens_details", None)
+    return Usage(
+        input_tokens=usage.prompt_tokens,
+        cached_input_tokens=getattr(pd, "cached_tokens", None) if pd else None,
+        output_tokens=usage.completion_tokens,
+        reasoning_tokens=getattr(cd, "reasoning_tokens", None) if cd else None,
+    )
 
 
 class OpenAIChatProvider:
@@ -41,6 +53,9 @@ class OpenAIChatProvider:
         self.base_url = base_url
         self.timeouts = timeouts
         self.max_tokens_field = max_tokens_field
+        self.max_connections = max_connections
+        self.reuses_connections = True
+        self._retired: list[openai.AsyncOpenAI] = []
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
             # Local servers (vLLM without --api-key) accept any key; the SDK insists on one.
@@ -73,68 +88,69 @@ class OpenAIChatProvider:
             req["extra_body"] = params.extra_body
         return req
 
-    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+    async def events(self, messages: list[Message], params: GenerationParams) -> AsyncIterator[Event]:
+        """One request as stream events; a whole (non-streamed) response yields the same events at once."""
+        req = self._request(messages, params)
         if not self.stream:
-            return await self._complete_whole(messages, params)
-        started = time.perf_counter()
-        first: float | None = None
-        parts: list[str] = []
-        finish: str | None = None
-        usage: Any = None
-        served: str | None = None
-        try:
-            async with asyncio.timeout(self.timeouts.total_s):
-                stream = await self._client.chat.completions.create(**self._request(messages, params))
-                async with stream:
-                    async for chunk in stream:
-                        if chunk.usage is not None:
-                            usage = chunk.usage
-                        served = served or chunk.model
-                        for choice in chunk.choices:
-                            delta = choice.delta
-                            piece = delta.content if delta is not None else None
-                            if piece:
-                                if first is None:
-                                    first = time.perf_counter()
-                                parts.append(piece)
-                            if choice.finish_reason:
-                                finish = choice.finish_reason
-        except TimeoutError:
-            return total_timeout(self.timeouts.total_s, started, first, "".join(parts))
-        except Exception as exc:  # the SDK's and transport's failures become data
-            c = from_exception(exc, sdk=openai, started=started, got_content=first is not None or finish is not None)
-            c.text = "".join(parts)
-            c.timing.ttft_ms = (first - started) * 1000 if first else None
-            return c
-        return self._finish(parts, finish, usage, served, started, first)
+            resp = await self._client.chat.completions.create(**req)
+            if resp.model:
+                yield ServedModel(resp.model)
+            if resp.usage is not None:
+                yield UsageReport(_usage(resp.usage))
+            choice = resp.choices[0] if resp.choices else None
+            if choice is not None:
+                if choice.message.content:
+                    yield TextDelta(choice.message.content)
+                for i, tc in enumerate(choice.message.tool_calls or ()):
+                    fn = getattr(tc, "function", None)
+                    yield ToolCallDelta(i, tc.id, getattr(fn, "name", None), getattr(fn, "arguments", None) or "")
+                if choice.finish_reason:
+                    yield Finish(choice.finish_reason)
+            return
+        stream = await self._client.chat.completions.create(**req)
+        async with stream:
+            async for chunk in stream:
+                if chunk.model:
+                    yield ServedModel(chunk.model)
+                if chunk.usage is not None:
+                    yield UsageReport(_usage(chunk.usage))
+                for choice in chunk.choices:
+                    delta = choice.delta
+                    if delta is not None:
+                        if delta.content:
+                            yield TextDelta(delta.content)
+                        for tc in delta.tool_calls or ():
+                            fn = tc.function
+                            yield ToolCallDelta(tc.index, tc.id, fn.name if fn else None, (fn.arguments if fn else None) or "")
+                    if choice.finish_reason:
+                        yield Finish(choice.finish_reason)
 
-    async def _complete_whole(self, messages: list[Message], params: GenerationParams) -> Completion:
-        """Non-streaming: for servers whose streams misbehave. No time to first token."""
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(self.timeouts.total_s):
-                resp = await self._client.chat.completions.create(**self._request(messages, params))
-        except TimeoutError:
-            return total_timeout(self.timeouts.total_s, started, None)
-        except Exception as exc:
-            return from_exception(exc, sdk=openai, started=started, got_content=False)
-        choice = resp.choices[0] if resp.choices else None
-        text = (choice.message.content or "") if choice else ""
-        c = self._finish([text], choice.finish_reason if choice else None, resp.usage, resp.model, started, None)
-        return c
-
-    def _finish(self, parts: list[str], finish: str | None, usage: Any, served: str | None, started: float, first: float | None) -> Completion:
-        u = Usage()
-        if usage is not None:
-            pd = getattr(usage, "prompt_tokens_details", None)
-            cd = getattr(usage, "completion_tokens_details", None)
-            u = Usage(
-                input_tokens=usage.prompt_tokens,
-                cached_input_tokens=getattr(pd, "cached_tokens", None) if pd else None,
-                output_tokens=usage.completion_tokens,
-                reasoning_tokens=getattr(cd, "reasoning_tokens", None) if cd else None,
+    def _stop_reusing_connections(self) -> None:
+        """The server closes connections it announced as keep-alive: from now on every
+        request of this endpoint opens its own connection (httpx2 with no keep-alive pool)."""
+        if not self.reuses_connections:
+            return
+        self.reuses_connections = False
+        self._retired.append(self._client)
+        self._client = self._client.with_options(
+            http_client=openai.DefaultAsyncHttpxClient(
+                limits=httpx2.Limits(max_connections=self.max_connections, max_keepalive_connections=0),
+                timeout=httpx2.Timeout(self.timeouts.total_s, connect=self.timeouts.connect_s, read=self.timeouts.idle_s),
             )
-        return stream_outcome(text="".join(parts), usage=u, finish=finish, statuses=_FINISH_STATUS, served=served, started=started, first=first, missing="a finish_reason")
+        )
+
+    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        return await drive(
+            lambda: self.events(messages, params),
+            timeouts=self.timeouts,
+            statuses=_FINISH_STATUS,
+            classify=lambda exc, got: from_exception(exc, sdk=openai, got_content=got, base_url=self.base_url),
+            streamed=self.stream,
+            missing="a finish_reason",
+            is_stale=is_stale,
+            on_stale=self._stop_reusing_connections,
+        )
 
     async def aclose(self) -> None:
-        await self._client.close()
+        for c in (*self._retired, self._client):
+            await c.close()
