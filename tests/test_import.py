@@ -67,7 +67,7 @@ def test_openai_log_shapes_become_canonical_samples(tmp_path: Path) -> None:
     call = tools["input"][2]["tool_calls"][0]
     assert call == {"id": "call_fx4a", "type": "function", "function": {"name": "get_order_status", "arguments": '{"order_id": "55120"}'}}
     assert tools["input"][3]["tool_call_id"] == "call_fx4a"
-    assert json.loads(tools["metadata"]["tools"])[0]["function"]["name"] == "get_order_status"
+    assert tools["tools"][0]["function"]["name"] == "get_order_status" and "tools" not in tools["metadata"]
 
     only_calls = s["openai_chat.jsonl:5"]
     assert only_calls["metadata"]["reference_kind"] == "tool_calls"

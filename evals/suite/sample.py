@@ -25,7 +25,14 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 
 class RequestSettings(BaseModel):
@@ -120,6 +127,11 @@ class Sample(BaseModel):
     """{type: json_object} or {type: json_schema, json_schema: {name, schema, strict}}."""
     settings: RequestSettings | None = None
     """The request's own generation settings; they win over the runner's params."""
+
+    @field_serializer("settings")
+    def _only_given(self, v: RequestSettings | None) -> dict[str, Any] | None:
+        """A suite file lists the settings a request had, not every one it could have had."""
+        return None if v is None else v.model_dump(exclude_none=True)
 
     @field_validator("tools")
     @classmethod

@@ -12,6 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from evals.providers.translate import (
+    response_format_from_anthropic,
+    tool_choice_from_anthropic,
+    tools_from_anthropic,
+)
+from evals.traffic.openai_log import check_request, request_settings
 from evals.traffic.records import Record, ReferenceStatus
 from evals.traffic.values import as_int
 
@@ -102,7 +108,13 @@ def parse(obj: dict[str, Any]) -> Record:
     model = request.get("model")
     rec = Record(messages=messages, non_text_parts=dropped, reference_model=model if isinstance(model, str) else None)
     if request.get("tools"):
-        rec.tools = json.dumps(request["tools"], ensure_ascii=False)
+        rec.tools = json.dumps(tools_from_anthropic(request["tools"]), ensure_ascii=False)
+    rec.tool_choice, parallel = tool_choice_from_anthropic(request.get("tool_choice"))
+    rec.response_format = response_format_from_anthropic(request.get("output_config"))
+    rec.settings = request_settings(request, "max_tokens", "stop_sequences")
+    if parallel is not None:
+        rec.settings = {**(rec.settings or {}), "parallel_tool_calls": parallel}
+    check_request(rec)
     if isinstance(request.get("metadata"), dict) and request["metadata"]:
         rec.metadata = request["metadata"]
     if isinstance(response, dict):

@@ -46,7 +46,15 @@ from evals.traffic.report import (
 )
 from evals.traffic.sample import StratifiedSampler
 from evals.traffic.workload import WorkloadProfiler
-from evals.traffic.writer import Grading, check_target, load_grading, publish, staging_dir, suite_yaml, write_json
+from evals.traffic.writer import (
+    Grading,
+    check_target,
+    load_grading,
+    publish,
+    staging_dir,
+    suite_yaml,
+    write_json,
+)
 
 MAX_HELD = 10_000
 """Failed answers held back waiting for a retry; past this, the oldest is written as it is."""
@@ -202,7 +210,6 @@ class _Pipeline:
             "reference_status": rec.reference_status,
             "reference_kind": rec.reference_kind,
             "timestamp": datetime.fromtimestamp(when, tz=timezone.utc).isoformat() if when is not None else None,
-            "tools": rec.tools,
             "non_text_parts": rec.non_text_parts,
         }
         for key, value in (rec.metadata or {}).items():  # the request's own tags, after the import's
@@ -213,8 +220,13 @@ class _Pipeline:
             reference=rec.reference,
             category=kept.category,
             metadata=metadata,
+            tools=json.loads(rec.tools) if rec.tools else None,
+            tool_choice=rec.tool_choice if rec.tools or rec.tool_choice == "none" else None,
+            response_format=rec.response_format,
+            settings=rec.settings,
         )
-        self.samples_file.write(sample.model_dump_json() + "\n")
+        unset = {name for name in ("tools", "tool_choice", "response_format", "settings") if getattr(sample, name) is None}
+        self.samples_file.write(sample.model_dump_json(exclude=unset) + "\n")
         self.written_per_category[kept.category] += 1
         self.references_in_samples[rec.reference_status] += 1
         self.found_in_samples.update(kept.found)

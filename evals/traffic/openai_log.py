@@ -14,6 +14,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import ValidationError
+
+from evals.suite.sample import (
+    RequestSettings,
+    Sample,
+    check_tools,
+    named_choice,
+    tool_names,
+)
 from evals.traffic.records import Record, ReferenceStatus
 from evals.traffic.values import as_int
 
@@ -108,9 +117,7 @@ def parse(obj: dict[str, Any]) -> Record:
     request, response, failed = _unwrap(obj)
     messages, dropped = canonical_messages(request.get("messages"))
     rec = Record(messages=messages, non_text_parts=dropped, reference_model=_text_or_none(request.get("model")))
-    tools = request.get("tools") or request.get("functions")
-    if tools:
-        rec.tools = json.dumps(tools, ensure_ascii=False)
+    _apply_request(rec, request)
     if isinstance(request.get("metadata"), dict) and request["metadata"]:
         rec.metadata = request["metadata"]
     if isinstance(response, dict):
@@ -123,6 +130,60 @@ def parse(obj: dict[str, Any]) -> Record:
         last = messages.pop()
         _set_reference(rec, last.get("content") or "", last.get("tool_calls"), "ok")
     return rec
+
+
+def _apply_request(rec: Record, request: dict[str, Any]) -> None:
+    """Tools, tool_choice, response_format and generation settings, checked as a sample will check them."""
+    tools = request.get("tools")
+    if not tools and request.get("functions"):  # the legacy `functions` parameter
+        tools = [{"type": "function", "function": f} for f in request["functions"]]
+    if tools:
+        check_tools(tools)
+        rec.tools = json.dumps(tools, ensure_ascii=False)
+    choice = request.get("tool_choice")
+    if choice is None and isinstance(request.get("function_call"), (str, dict)):
+        legacy = request["function_call"]
+        choice = {"type": "function", "function": {"name": legacy.get("name")}} if isinstance(legacy, dict) else legacy
+    rec.tool_choice = choice
+    rf = request.get("response_format")
+    rec.response_format = rf if isinstance(rf, dict) and rf.get("type") in ("json_object", "json_schema") else None
+    rec.settings = request_settings(request, "max_completion_tokens", "max_tokens", "stop")
+    check_request(rec)
+
+
+def check_request(rec: Record) -> None:
+    """What a sample refuses, refused here, so the line is skipped with a reason instead of failing the import."""
+    forced = named_choice(rec.tool_choice)
+    if forced is not None and forced not in tool_names(json.loads(rec.tools) if rec.tools else None):
+        raise ValueError(f"tool_choice names {forced!r}, which is not one of the request's tools")
+    if rec.tool_choice is not None and rec.tool_choice not in ("auto", "none", "required") and forced is None:
+        raise ValueError("tool_choice is neither auto, none, required nor a named function")
+    if rec.response_format is not None:
+        try:
+            Sample.model_validate({"id": "-", "input": [], "response_format": rec.response_format})
+        except ValidationError as e:
+            raise ValueError(f"response_format: {e.errors()[0]['msg']}") from None
+
+
+def request_settings(request: dict[str, Any], *names: str) -> dict[str, Any] | None:
+    """A request's own generation settings: the first of max-token `names` present, the stop field, and the sampling settings."""
+    *limits, stop = names
+    out: dict[str, Any] = {}
+    limit = next((request[n] for n in limits if request.get(n) is not None), None)
+    if limit is not None:
+        out["max_tokens"] = limit
+    if request.get(stop):
+        out["stop"] = request[stop]
+    for name in ("temperature", "top_p", "seed", "parallel_tool_calls"):
+        if request.get(name) is not None:
+            out[name] = request[name]
+    if not out:
+        return None
+    try:
+        return RequestSettings.model_validate(out).model_dump(exclude_none=True)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise ValueError(f"request setting `{'.'.join(map(str, first['loc']))}`: {first['msg']}") from None
 
 
 def _apply_response(rec: Record, response: dict[str, Any], failed: bool) -> None:

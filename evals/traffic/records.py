@@ -35,7 +35,13 @@ class Record:
     """The raw value of the category field, when the source has one."""
     source_id: str | None = None
     tools: str | None = None
-    """Tool definitions sent with the request, as JSON text (replaying tool calls needs them)."""
+    """Tool definitions sent with the request, OpenAI function shape, as JSON text (redaction reads it as text)."""
+    tool_choice: str | dict[str, Any] | None = None
+    """auto / none / required, or {type: function, function: {name}}."""
+    response_format: dict[str, Any] | None = None
+    """{type: json_object} or {type: json_schema, json_schema: {name, schema}}."""
+    settings: dict[str, Any] | None = None
+    """The request's own generation settings (max_tokens, stop, temperature, top_p, seed, parallel_tool_calls)."""
     metadata: dict[str, Any] | None = None
     """The request's own `metadata` object as logged (tags a client attached: feature, ticket, unit tests)."""
     non_text_parts: int = 0
