@@ -372,19 +372,28 @@ def plan_samples(*, margin: float = 0.05, expected_gap: float = 0.0, discordance
     return samples_needed(margin, expected_gap, disc, alpha=alpha, power=power), disc
 
 
-def size_deployment(*, model: str, gpu: str, quant: str = "fp16", context: int = 8192, concurrency: int = 16, gpus: int | None = None, kv_dtype: str = "fp16", gpu_memory_utilization: float = 0.9) -> dict[str, Any]:
-    """GPUs needed for weights + KV cache, KV capacity, and the decode bound from memory bandwidth."""
-    from evals.cost.catalogue import load_gpus, load_models
-    from evals.cost.sizing import size
+def size_deployment(*, model: str | None = None, gpu: str, quant: str = "fp16", context: int = 8192, concurrency: int = 16, gpus: int | None = None, kv_dtype: str = "fp16", gpu_memory_utilization: float = 0.9, config: str | Path | None = None) -> dict[str, Any]:
+    """GPUs of one node needed for weights + KV cache, KV capacity, and the decode bound from memory bandwidth.
 
-    m, g = load_models().get(model), load_gpus().get(gpu)
+    The model comes from the catalogue (`model`) or from a Hugging Face config.json (`config`).
+    `fits` is false when no tensor-parallel count of one node holds it (the CLI exits 1)."""
+    from evals.cost.catalogue import load_gpus, load_models
+    from evals.cost.sizing import MAX_GPUS_PER_NODE, model_from_hf_config, size
+
+    if (model is None) == (config is None):
+        raise ConfigError("name the model: --model NAME (from the catalogue) or --config PATH (a Hugging Face config.json), one of the two")
+    m = model_from_hf_config(config) if config is not None else load_models().get(model)  # type: ignore[arg-type]
+    g = load_gpus().get(gpu)
     r = size(m, g, quant, context, concurrency, gpu_memory_utilization, kv_dtype, gpus=gpus)  # type: ignore[arg-type]
     return {
-        "model": model, "hf_id": m.hf_id, "gpu": gpu, "quant": quant, "kv_dtype": kv_dtype, "context_tokens": context, "concurrency": concurrency,
-        "gpus": r.gpus, "fits": r.fits, "tensor_parallel_ok": r.tensor_parallel_ok,
+        "model": model or m.hf_id, "hf_id": m.hf_id, "params_b_total": m.params_b_total, "params_b_active": m.params_b_active,
+        "gpu": gpu, "quant": quant, "kv_dtype": kv_dtype, "context_tokens": context, "concurrency": concurrency,
+        "gpus": r.gpus, "max_gpus_per_node": MAX_GPUS_PER_NODE, "interconnect": r.interconnect,
+        "fits": r.fits, "tensor_parallel_ok": r.tensor_parallel_ok, "tensor_parallel_sizes": r.tensor_parallel_sizes,
+        "gpu_memory_utilization": gpu_memory_utilization,
         "weights_gb": r.weights_bytes / 1e9, "kv_bytes_per_token": r.kv_bytes_per_token, "kv_needed_gb": r.kv_bytes_needed / 1e9,
         "usable_gb": r.usable_bytes / 1e9, "kv_capacity_tokens": r.kv_capacity_tokens,
-        "bandwidth_gb_s": r.total_bandwidth_bytes_per_s / 1e9,
+        "bandwidth_gb_s": r.total_bandwidth_bytes_per_s / 1e9, "step_gb": r.step_bytes / 1e9,
         "decode_bound_tokens_per_s_per_sequence": r.decode_tokens_per_s_per_sequence_bound,
         "decode_bound_tokens_per_s_at_concurrency": r.aggregate_decode_bound(concurrency, context),
         "sources": {"model": m.source, "gpu": g.sources},

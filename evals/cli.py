@@ -247,33 +247,45 @@ def plan(margin: float, expected_gap: float, discordance: float | None, referenc
 
 
 @main.command()
-@click.option("--model", required=True, help="Open model from the catalogue (id, alias or Hugging Face id), e.g. llama-3.3-70b.")
+@click.option("--model", help="Open model from the catalogue (id, alias or Hugging Face id), e.g. llama-3.3-70b.")
+@click.option("--config", "hf_config", type=click.Path(dir_okay=False, path_type=Path), help="Or any model: its Hugging Face config.json.")
 @click.option("--gpu", required=True, help="GPU from the catalogue, e.g. A100-80GB, H100-SXM.")
 @click.option("--quant", default="fp16", show_default=True, type=click.Choice(["fp16", "bf16", "fp8", "int8", "int4"]))
 @click.option("--kv-dtype", default="fp16", show_default=True, type=click.Choice(["fp16", "bf16", "fp8"]))
 @click.option("--context", default=8192, show_default=True, help="Tokens per sequence (prompt + output).")
 @click.option("--concurrency", default=16, show_default=True, help="Sequences in flight.")
-@click.option("--gpus", type=int, help="Check this many GPUs instead of finding the smallest count that fits.")
+@click.option("--gpus", type=int, help="Check this many GPUs of one node (1-8) instead of finding the smallest count that fits.")
 @click.option("--json", "as_json", is_flag=True)
-def size(model: str, gpu: str, quant: str, kv_dtype: str, context: int, concurrency: int, gpus: int | None, as_json: bool) -> None:
-    """GPUs needed for a model (weights + KV cache) and its decode throughput bound."""
+def size(model: str | None, hf_config: Path | None, gpu: str, quant: str, kv_dtype: str, context: int, concurrency: int, gpus: int | None, as_json: bool) -> None:
+    """GPUs of one node needed for a model (weights + KV cache) and its decode throughput bound.
+
+    Exit 0 when it fits and tensor parallelism can split it; 1 when it does not; 2 on bad input."""
     from evals import api
     from evals.config import ConfigError
 
     try:
-        r = api.size_deployment(model=model, gpu=gpu, quant=quant, context=context, concurrency=concurrency, gpus=gpus, kv_dtype=kv_dtype)
+        r = api.size_deployment(model=model, config=hf_config, gpu=gpu, quant=quant, context=context, concurrency=concurrency, gpus=gpus, kv_dtype=kv_dtype)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    ok = r["fits"] and r["tensor_parallel_ok"]
     if as_json:
         click.echo(json.dumps(r, indent=2))
-        return
-    click.echo(f"{model} at {quant} on {gpu}, {concurrency} sequences x {context} tokens (KV {kv_dtype}):")
-    click.echo(f"  weights            {r['weights_gb']:.1f} GB")
-    click.echo(f"  KV cache           {r['kv_bytes_per_token'] / 1e3:.1f} kB/token -> {r['kv_needed_gb']:.1f} GB for the sequences in flight")
-    fits = "fits" if r["fits"] else "DOES NOT FIT"
-    click.echo(f"  GPUs               {r['gpus']} ({r['usable_gb']:.0f} GB usable at 90%: {fits}; tensor parallel {'ok' if r['tensor_parallel_ok'] else 'NOT possible: heads not divisible'})")
+        sys.exit(0 if ok else 1)
+    name = model or f"{r['hf_id']} ({r['params_b_total']:,.2f}B parameters from {hf_config})"
+    link = (r["interconnect"] or "interconnect not in the catalogue").split("; source")[0]
+    util = f"{r['gpu_memory_utilization']:.0%}"
+    click.echo(f"{name} at {quant} on {gpu}, {concurrency} sequences x {context:,} tokens (KV {kv_dtype}):")
+    click.echo(f"  weights            {r['weights_gb']:,.1f} GB")
+    click.echo(f"  KV cache           {r['kv_bytes_per_token'] / 1e3:,.1f} kB/token -> {r['kv_needed_gb']:,.1f} GB for the sequences in flight")
+    tp = "ok" if r["tensor_parallel_ok"] else f"NOT possible: the heads split only {', '.join(map(str, r['tensor_parallel_sizes']))} ways"
+    fits = "fits" if r["fits"] else f"DOES NOT FIT (weights + KV need {r['weights_gb'] + r['kv_needed_gb']:,.1f} GB)"
+    click.echo(f"  GPUs               {r['gpus']} of at most {r['max_gpus_per_node']} per node, linked by {link}")
+    click.echo(f"                     {r['usable_gb']:,.0f} GB usable at {util}: {fits}; tensor parallel {tp}")
+    if not ok:
+        click.echo("  no bound: the model cannot be served this way; try fewer sequences or a shorter --context, --quant fp8/int4, --kv-dtype fp8, a larger GPU, or pipeline parallelism across nodes")
+        sys.exit(1)
     click.echo(f"  KV capacity        {r['kv_capacity_tokens']:,} tokens beside the weights")
-    click.echo(f"  decode bound       {r['decode_bound_tokens_per_s_per_sequence']:.1f} tokens/s per sequence ({r['bandwidth_gb_s']:,.0f} GB/s / {r['weights_gb']:.1f} GB read per step)")
+    click.echo(f"  decode bound       {r['decode_bound_tokens_per_s_per_sequence']:,.1f} tokens/s per sequence ({r['bandwidth_gb_s']:,.0f} GB/s / {r['step_gb']:,.1f} GB read per step: weights + KV of {concurrency} sequences at {context:,} tokens)")
     click.echo(f"                     {r['decode_bound_tokens_per_s_at_concurrency']:,.0f} tokens/s summed over {concurrency} sequences")
 
 

@@ -193,8 +193,10 @@ def test_decode_bound_llama_70b_fp16_on_4x_a100_80gb() -> None:
     # Each token reads all weights once: 70.6e9 params × 2 B = 141.2 GB per step.
     # 4 GPUs × 2,039 GB/s = 8,156 GB/s → 8,156 / 141.2 = 57.76 tokens/s per sequence at most.
     assert r.gpus == 4
-    assert r.decode_tokens_per_s_per_sequence_bound == pytest.approx(57.762, abs=1e-3)
     assert r.aggregate_decode_bound(1) == pytest.approx(57.762, abs=1e-3)
+    # With the 8 sequences of 8,192 tokens the bound was asked for, each step also reads their KV cache:
+    # 141.2 GB + 8 × 8,192 × 327,680 B (21.475 GB) = 162.675 GB → 8,156 / 162.675 = 50.137 tokens/s each.
+    assert r.decode_tokens_per_s_per_sequence_bound == pytest.approx(8156 / 162.674836, rel=1e-6)
     # A batch of 64 at 4,096 tokens of context: one step reads 141.2 GB + 64 × 4,096 × 327,680 B
     # = 141.2 + 85.899 = 227.099 GB → 8,156 / 227.099 = 35.914 steps/s × 64 = 2,298.5 tokens/s.
     assert r.aggregate_decode_bound(64, context_tokens=4096) == pytest.approx(2298.48, abs=0.01)
@@ -208,16 +210,21 @@ def test_decode_bound_moe_reads_only_active_experts() -> None:
     # 46.7e9 × 2 = 93.4 GB of weights > 72 GB → 2 GPUs; a step reads 12.9e9 × 2 = 25.8 GB.
     # 2 × 3,350 GB/s / 25.8 GB = 259.69 tokens/s.
     assert r.gpus == 2
-    assert r.decode_tokens_per_s_per_sequence_bound == pytest.approx(259.69, abs=0.01)
+    assert r.aggregate_decode_bound(1) == pytest.approx(259.69, abs=0.01)
+    # The 4 sequences of 4,096 tokens add 4 × 4,096 × 131,072 B = 2.147 GB of KV reads per step:
+    # 6,700 / 27.947 = 239.74 tokens/s each.
+    assert r.decode_tokens_per_s_per_sequence_bound == pytest.approx(6700e9 / (25.8e9 + 4 * 4096 * 131072), rel=1e-9)
 
 
 def test_tensor_parallel_must_divide_attention_heads() -> None:
     coder, rtx = load_models().get("qwen2.5-coder-32b"), load_gpus().get("RTX-4090")
-    # 65 GB weights + 16 × 32,768 × 262,144 B (137.4 GB) KV = 202.4 GB over 21.6 GB each → 9.4 → 16 GPUs;
-    # 40 attention heads do not split 16 ways.
+    # 40 attention heads, 8 KV heads: 5 divides the heads but not the KV heads, so vLLM splits it 1, 2, 4 or 8 ways.
     r = size(coder, rtx, "fp16", context_tokens=32768, concurrency=16)
-    assert r.gpus == 16 and not r.tensor_parallel_ok
+    assert r.tensor_parallel_sizes == [1, 2, 4, 8]
+    # 65 GB weights + 16 × 32,768 × 262,144 B (137.4 GB) KV = 202.4 GB > 8 × 21.6 GB = 172.8 GB: one node is too small.
+    assert r.gpus == 8 and not r.fits and r.tensor_parallel_ok
     assert size(coder, rtx, "fp16", context_tokens=4096, concurrency=1).tensor_parallel_ok  # 4 GPUs
+    assert not size(coder, rtx, "fp16", context_tokens=4096, concurrency=1, gpus=5).tensor_parallel_ok
 
 
 # ---------------------------------------------------------------- projection

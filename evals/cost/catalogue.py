@@ -141,6 +141,8 @@ class GpuSpec(_Strict):
     fp8_tflops: float | None = Field(default=None, gt=0)
     """Dense tensor-core FP8 TFLOPS; None where the GPU has no FP8 tensor cores."""
     tdp_w: float = Field(gt=0)
+    interconnect: str | None = None
+    """How GPUs of a node talk to each other (NVLink or PCIe): tensor parallelism exchanges activations every layer over it."""
     cloud_price: CloudPrice
     sources: list[str] = Field(min_length=1)
     as_of: date
