@@ -13,6 +13,8 @@ one of these tags is defused first (`neutralise`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import secrets
 from typing import Any
@@ -40,6 +42,15 @@ _USER_HEADER = "[user]\n"
 
 def new_nonce() -> str:
     return secrets.token_hex(_NONCE_HEX // 2)
+
+
+def derived_nonce(*parts: str | None) -> str:
+    """A nonce fixed by the request's content (scorer, judge, rubric, sample, candidate, reference),
+    so an identical judge request has an identical key and its stored verdict is reused rather
+    than paid for again. Still unforgeable: the candidate's own text is hashed into it, so an
+    answer would have to contain a hash of itself to name its block's tag."""
+    blob = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:_NONCE_HEX]
 
 
 def neutralise(text: str) -> str:

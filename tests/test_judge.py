@@ -14,6 +14,8 @@ from evals import judge_protocol as jp
 from evals.config import RunnerProfile, find_runner, find_suite
 from evals.cost.pricing import runner_pricing
 from evals.providers.base import Completion, Status
+from evals.run.budget import Budget
+from evals.run.calls import ModelCalls
 from evals.run.orchestrate import execute_run
 from evals.scoring import Score, ScoringContext, build
 from evals.scoring.judge import PAIRWISE_SCHEMA, RUBRIC_SCHEMA, SYSTEM_PROMPT, read_verdict, rubric_prompt
@@ -42,16 +44,22 @@ def judge_profile(sim: SimServer, model: str = "judge", protocol: str = "openai"
     }
 
 
-def context_for(**profiles: dict[str, Any]) -> ScoringContext:
+def context_for(reuse: bool = False, budget_usd: float | None = None, **profiles: dict[str, Any]) -> ScoringContext:
+    """A context whose judge calls are recorded in an in-memory store. Reuse is off by default:
+    these tests grade the same answer several times to see every call reach the server."""
+
     def resolve(name: str) -> RunnerProfile:
         return RunnerProfile.model_validate({"name": name, **profiles[name]})
 
-    return ScoringContext(resolve_runner=resolve)
+    calls = ModelCalls(store=Store(":memory:"), run_id="r1", budget=Budget(budget_usd), reuse=reuse)
+    return ScoringContext(resolve_runner=resolve, calls=calls)
 
 
 def grade(ctx: ScoringContext, scorer: str, outputs: list[str], sample: Sample, **args: Any) -> list[Score]:
     """Grade on one event loop and close the judge's clients at its end, as the score stage does."""
     fn = build(scorer, {"judge": "j", **args}, ctx)
+    assert ctx.calls is not None
+    ctx.calls.store.start_writer()
 
     async def go() -> list[Score]:
         try:
@@ -60,7 +68,10 @@ def grade(ctx: ScoringContext, scorer: str, outputs: list[str], sample: Sample, 
             for close in ctx.extras.pop("cleanups", []):
                 await close()
 
-    return asyncio.run(go())
+    try:
+        return asyncio.run(go())
+    finally:
+        ctx.calls.store.stop_writer()
 
 
 def by_id(samples: list[Sample], sample_id: str) -> Sample:
@@ -251,7 +262,7 @@ def test_score_stage_grades_a_stored_run_with_the_judge(tmp_path: Path, sim_fact
     store = Store(ws / "reports" / "evals.sqlite")
     try:
         run = execute_run(workspace=ws, suite=suite, runners=[find_runner(ws, "cand")], store=store, quiet=True)
-        ctx = ScoringContext(workspace=ws, resolve_runner=lambda name: find_runner(ws, name))
+        ctx = ScoringContext(workspace=ws, resolve_runner=lambda name: find_runner(ws, name), calls=ModelCalls(store, run.run_id))
         summary = score_run(store, run.run_id, suite, ctx)
         rows = store.query(
             "SELECT s.sample_id, s.scorer, s.passed, s.error, s.judge_usage_json, s.judge_cost_usd, a.text, sm.reference_json "
@@ -270,3 +281,62 @@ def test_score_stage_grades_a_stored_run_with_the_judge(tmp_path: Path, sim_fact
         assert r["judge_cost_usd"] > 0 and json.loads(r["judge_usage_json"])["input_tokens"] > 0
     assert sim.stats()["requests"] == 6
     assert "cleanups" not in ctx.extras
+
+
+def _judged_workspace(tmp_path: Path, sim: SimServer) -> Path:
+    judged = {"scorers": [{"name": "judge_rubric", "args": {"judge": "judge", "rubric": RUBRIC}}]}
+    return write_workspace(
+        tmp_path,
+        {"cand": sim_runner("cand-model", accuracy={"default": 0.5}, seed=4), "judge": judge_profile(sim, "haiku", "anthropic", HAIKU)},
+        n_samples=12,
+        suite_extra={"categories": {"factual": judged}},
+    )
+
+
+def test_judge_calls_are_stored_attempts_and_evals_score_reuses_them(tmp_path: Path, sim_factory: Callable[..., SimServer]) -> None:
+    from evals import api
+
+    sim = sim_factory({"haiku": {"protocol": "anthropic"}})
+    ws = _judged_workspace(tmp_path, sim)
+    first = api.run(workspace=ws, suite="mini", runners=["cand"], quiet=True, report=False)
+    assert first.scores is not None and (first.scores.judge_sent, first.scores.judge_reused) == (6, 0)  # 6 factual samples
+    assert sim.stats()["requests"] == 6
+    again, _ = api.rescore(workspace=ws, run_id=first.run_id, report=False)
+    assert (again.judge_sent, again.judge_reused) == (0, 6)
+    assert sim.stats()["requests"] == 6  # `evals score` paid for nothing
+    assert again.passed == first.scores.passed
+    st = api.open_store(ws)
+    try:
+        rows = st.query("SELECT purpose, runner, COUNT(*) n, SUM(cost_usd > 0) paid FROM attempts WHERE run_id=? GROUP BY purpose, runner", (first.run_id,))
+        cost = st.query("SELECT SUM(judge_cost_usd) c FROM scores WHERE run_id=?", (first.run_id,))[0]["c"]
+        spent = st.spent_usd(first.run_id)
+    finally:
+        st.close()
+    assert {(r["purpose"], r["runner"], r["n"], r["paid"]) for r in rows} == {("run", "cand", 12, 0), ("judge:judge_rubric", "judge", 6, 6)}
+    assert spent == pytest.approx(cost)  # what the scores say the judge cost is what the store says was paid
+    fresh, _ = api.rescore(workspace=ws, run_id=first.run_id, report=False, reuse=False)
+    assert fresh.judge_sent == 6 and sim.stats()["requests"] == 12
+
+
+def test_the_budget_covers_judge_spend(tmp_path: Path, sim_factory: Callable[..., SimServer]) -> None:
+    from evals import api
+
+    sim = sim_factory({"haiku": {"protocol": "anthropic"}})
+    ws = _judged_workspace(tmp_path, sim)
+    judge = find_runner(ws, "judge")
+    pricing = runner_pricing(judge)
+    # Worst case of one verdict: its prompt's input tokens plus max_tokens of output at the judge's
+    # prices. Judge prompts here are under 4,000 characters, so 2.5 such worst cases let at least two
+    # verdicts be asked and never all six; the runner itself is free (simulated, self-hosted).
+    prompt = [{"role": "user", "content": "x" * 4000}]
+    budget = 2.5 * pricing.worst_case_usd(prompt, judge.params.max_tokens)
+    out = api.run(workspace=ws, suite="mini", runners=["cand"], quiet=True, report=False, budget_usd=budget)
+    assert out.scores is not None and 2 <= out.scores.judge_sent < 6
+    st = api.open_store(ws)
+    try:
+        spent = st.spent_usd(out.run_id)
+        errors = [r["error"] for r in st.query("SELECT error FROM scores WHERE run_id=? AND error IS NOT NULL", (out.run_id,))]
+    finally:
+        st.close()
+    assert 0 < spent <= budget
+    assert errors and all("budget" in e for e in errors)

@@ -34,6 +34,25 @@ class Job:
     """Settings for this request alone; None sends the runner's params."""
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A request's final completion, with what every attempt at it cost together."""
+
+    completion: Completion
+    attempts: int
+    usage: Usage
+    cost_usd: float
+
+
+def sum_usage(a: Usage, b: Usage) -> Usage:
+    """Field by field; a count neither side reported stays None."""
+    both = {}
+    for name in Usage.model_fields:
+        x, y = getattr(a, name), getattr(b, name)
+        both[name] = None if x is None and y is None else (x or 0) + (y or 0)
+    return Usage(**both)
+
+
 @dataclass
 class RunnerResult:
     runner: str
@@ -106,10 +125,11 @@ class Caller:
         self.gates = [AdaptiveGate(max(1, profile.concurrency // len(providers))) for _ in providers]
         self._rng = random.Random(0)  # back-off jitter only
 
-    async def call(self, job: Job, worker: int = 0) -> Completion | None:
+    async def call(self, job: Job, worker: int = 0) -> Answer | None:
         """The final completion of `job` after retries; None when the budget refused to send it."""
         policy = self.profile.retry
         attempt = 0
+        usage, spent = Usage(), 0.0
         while True:
             attempt += 1
             i = (worker + attempt - 1) % len(self.providers)  # a retry goes to the next replica
@@ -127,10 +147,11 @@ class Caller:
             self.result.sent += 1
             cost = self.cost_of(c.usage) if c.usage.input_tokens is not None or c.usage.output_tokens is not None else 0.0
             self.budget.settle(job.worst_case_usd, cost)
+            usage, spent = sum_usage(usage, c.usage), spent + cost
             retry = should_retry(c, attempt, policy)
             self.store.record_attempt(self.run_id, self.profile.name, job.sample_id, job.key, attempt, not retry, c, cost, self.providers[i].base_url, purpose=job.purpose)
             if not retry:
-                return c
+                return Answer(c, attempt, usage, spent)
             await asyncio.sleep(backoff_delay(attempt, c.retry_after_s, policy, self._rng))
 
 

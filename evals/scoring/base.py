@@ -25,12 +25,15 @@ import inspect
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from evals.providers.base import Usage
 from evals.suite.sample import Sample
+
+if TYPE_CHECKING:
+    from evals.run.calls import ModelCalls
 
 
 class Score(BaseModel):
@@ -61,6 +64,8 @@ class ScoringContext:
     workspace: Path | None = None
     resolve_runner: Callable[[str], Any] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    calls: ModelCalls | None = None
+    """The run being scored, whose store and budget a judge's calls go through; None: no model may be called."""
 
 
 @dataclass(frozen=True)

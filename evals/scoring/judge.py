@@ -25,9 +25,7 @@ GPUs are paid by the hour whether it judges or not.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import random
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +37,8 @@ from evals import judge_protocol as jp
 from evals.config import RunnerProfile
 from evals.cost.pricing import runner_pricing
 from evals.providers.base import Completion, Provider, Status, Usage
-from evals.run.policy import backoff_delay, should_retry
+from evals.run.executor import Caller, Job, sum_usage
+from evals.run.keys import request_identity, request_key
 from evals.scoring.base import Score, ScoreFn, ScoringContext, scorer
 from evals.scoring.builtin import _bad_arg, _check_number, _clip
 from evals.scoring.extract import extract_json
@@ -82,11 +81,10 @@ class JudgeUnavailable(RuntimeError):
 
 @dataclass
 class _Live:
-    """A judge's providers on one event loop, and the gate that holds it to its profile's concurrency."""
+    """A judge's caller on one event loop: its providers behind the executor's gates and retry policy."""
 
+    caller: Caller
     providers: list[Provider]
-    gate: asyncio.Semaphore
-    turn: itertools.count = field(default_factory=itertools.count)
 
 
 @dataclass
@@ -97,19 +95,15 @@ class _Answer:
     usage: Usage
     cost_usd: float
     attempts: int
-
-
-def _add_usage(a: Usage, b: Usage) -> Usage:
-    """Field by field; a count neither side reported stays None."""
-    both = {}
-    for name in Usage.model_fields:
-        x, y = getattr(a, name), getattr(b, name)
-        both[name] = None if x is None and y is None else (x or 0) + (y or 0)
-    return Usage(**both)
+    reused: bool = False
+    """Read from the store: an identical request was answered before, and was not paid for again."""
 
 
 class _Judge:
-    """One judge runner as one scorer factory uses it."""
+    """One judge runner as one scorer factory uses it. Its calls go through the
+    executor's Caller, recorded in the run being scored as `judge:<scorer>`
+    attempts, so they are budgeted, retried by the one policy, and reused by
+    request key."""
 
     def __init__(self, scorer_name: str, judge: str, context: ScoringContext) -> None:
         if not isinstance(judge, str) or not judge:
@@ -118,16 +112,21 @@ class _Judge:
             raise _bad_arg(scorer_name, "judge", "cannot be resolved: the scoring context has no workspace to find runners in")
         self.profile: RunnerProfile = context.resolve_runner(judge)
         self.pricing = runner_pricing(self.profile, context.extras.get("price_overrides"))
+        self.purpose = f"judge:{scorer_name}"
+        self._identity = request_identity(self.profile)
         self._context = context
         self._live: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Live] = weakref.WeakKeyDictionary()
-        self._rng = random.Random()
+        self._pending: dict[str, asyncio.Future[_Answer]] = {}
 
     def _on_this_loop(self) -> _Live:
-        """The providers for the running loop, opened at first use with a cleanup registered."""
+        """The caller for the running loop, opened at first use with a cleanup registered."""
         loop = asyncio.get_running_loop()
         live = self._live.get(loop)
         if live is not None:
             return live
+        calls = self._context.calls
+        if calls is None:
+            raise JudgeUnavailable("judge calls are recorded in a run: score through `evals score` / `evals run` (the scoring context has no store)")
         # Imported here: the SDKs take a second or two to import, which every command
         # that loads the scorer registry would otherwise pay.
         from evals.providers.factory import MissingKeyError, make_providers
@@ -142,7 +141,9 @@ class _Judge:
             providers = make_providers(self.profile, sim_base_url=sim_url)
         except MissingKeyError as e:
             raise JudgeUnavailable(str(e)) from None
-        live = _Live(providers, asyncio.Semaphore(self.profile.concurrency))
+        caller = Caller(self.profile, providers, store=calls.store, run_id=calls.run_id, cost_of=self.pricing.cost_of, budget=calls.budget)
+        calls.callers.append((self.purpose, caller))
+        live = _Live(caller, providers)
         self._live[loop] = live
 
         async def close() -> None:
@@ -152,27 +153,47 @@ class _Judge:
         self._context.extras.setdefault("cleanups", []).append(close)
         return live
 
-    async def ask(self, prompt: str) -> _Answer:
-        """One verdict request, retried on transient failures by the judge profile's retry policy."""
-        live = self._on_this_loop()
+    async def ask(self, prompt: str, sample_id: str) -> _Answer:
+        """One verdict: reused from the store when this exact request was answered before,
+        else sent (retried, budgeted and recorded by the executor). Identical requests in
+        flight at once are sent once."""
         messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
-        policy = self.profile.retry
-        usage, cost, attempt = Usage(), 0.0, 0
-        while True:
-            attempt += 1
-            provider = live.providers[next(live.turn) % len(live.providers)]
-            async with live.gate:
-                c = await provider.complete(messages, self.profile.params)
-            usage = _add_usage(usage, c.usage)
-            cost += self.pricing.cost_of(c.usage)
-            if not should_retry(c, attempt, policy):
-                return _Answer(c, usage, cost, attempt)
-            await asyncio.sleep(backoff_delay(attempt, c.retry_after_s, policy, self._rng))
+        key = request_key(self._identity, messages)
+        if key in self._pending:
+            return await asyncio.shield(self._pending[key])
+        future: asyncio.Future[_Answer] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            answer = await self._ask(messages, key, sample_id)
+        except BaseException as e:
+            future.set_exception(e)
+            future.exception()  # retrieved: a waiter may not exist
+            raise
+        finally:
+            self._pending.pop(key, None)
+        future.set_result(answer)
+        return answer
 
-    def cost_note(self, cost: float) -> str:
+    async def _ask(self, messages: list[dict[str, Any]], key: str, sample_id: str) -> _Answer:
+        calls = self._context.calls
+        live = self._on_this_loop()
+        assert calls is not None
+        if calls.reuse:
+            stored = calls.store.stored_answer(self.purpose, key)
+            if stored is not None:
+                calls.count_reused(self.purpose)
+                c, cost = stored
+                return _Answer(c, c.usage, cost, 0, reused=True)
+        worst = self.pricing.worst_case_usd(messages, self.profile.params.max_tokens)
+        answer = await live.caller.call(Job(sample_id, messages, key, worst, purpose=self.purpose))
+        if answer is None:
+            raise JudgeUnavailable(f"the budget is spent: judge {self.profile.name!r} was not asked (raise --budget to grade the rest)")
+        return _Answer(answer.completion, answer.usage, answer.cost_usd, answer.attempts)
+
+    def cost_note(self, cost: float, reused: bool = False) -> str:
         if self.pricing.kind == "self_hosted":
             return "self-hosted judge: $0 per call (paid by the hour)"
-        return f"judge cost ${cost:.6f}"
+        return f"judge cost ${cost:.6f}" + (" (paid when first asked; reused)" if reused else "")
 
     def error(self, scorer_name: str, why: str, answers: list[_Answer], **details: Any) -> Score:
         """A verdict that could not be had or read: an error, never a pass."""
@@ -191,7 +212,7 @@ class _Judge:
 def _totals(answers: list[_Answer]) -> tuple[Usage, float]:
     usage = Usage()
     for a in answers:
-        usage = _add_usage(usage, a.usage)
+        usage = sum_usage(usage, a.usage)
     return usage, sum(a.cost_usd for a in answers)
 
 
@@ -278,7 +299,8 @@ def judge_rubric(judge: str, rubric: str, threshold: float = 0.7, *, context: Sc
 
     async def score(output: str, sample: Sample) -> Score:
         try:
-            answer = await j.ask(rubric_prompt(sample, output, text, jp.new_nonce()))
+            nonce = jp.derived_nonce("judge_rubric", j.profile.name, text, sample.id, output, _reference_text(sample.reference))
+            answer = await j.ask(rubric_prompt(sample, output, text, nonce), sample.id)
         except JudgeUnavailable as e:
             return j.error("judge_rubric", str(e), [])
         verdict, why = read_verdict(answer.completion, _RUBRIC_CHECK, answer.attempts)
@@ -289,7 +311,7 @@ def judge_rubric(judge: str, rubric: str, threshold: float = 0.7, *, context: Sc
         return Score(
             value=value,
             passed=ok,
-            explanation=f"judge {value:.2f} {'>=' if ok else '<'} {cut:g}: {_clip(verdict['reason'], 120)}; {j.cost_note(answer.cost_usd)}",
+            explanation=f"judge {value:.2f} {'>=' if ok else '<'} {cut:g}: {_clip(verdict['reason'], 120)}; {j.cost_note(answer.cost_usd, answer.reused)}",
             details={"judge": j.profile.name, "reason": verdict["reason"], "threshold": cut},
             judge_usage=answer.usage,
             judge_cost_usd=answer.cost_usd,
@@ -324,8 +346,8 @@ def judge_pairwise(judge: str, criteria: str = DEFAULT_CRITERIA, *, context: Sco
         try:
             answers = list(
                 await asyncio.gather(
-                    j.ask(pairwise_prompt(sample, output, reference, text, jp.new_nonce())),
-                    j.ask(pairwise_prompt(sample, reference, output, text, jp.new_nonce())),
+                    j.ask(pairwise_prompt(sample, output, reference, text, jp.derived_nonce("judge_pairwise", j.profile.name, text, sample.id, "A", output, reference)), sample.id),
+                    j.ask(pairwise_prompt(sample, reference, output, text, jp.derived_nonce("judge_pairwise", j.profile.name, text, sample.id, "B", output, reference)), sample.id),
                 )
             )
         except JudgeUnavailable as e:
@@ -344,7 +366,7 @@ def judge_pairwise(judge: str, criteria: str = DEFAULT_CRITERIA, *, context: Sco
         return Score(
             value=value,
             passed=value >= 0.5,
-            explanation=f"vs the reference: {_OUTCOME[as_a]} as A, {_OUTCOME[as_b]} as B{split}; {j.cost_note(cost)}",
+            explanation=f"vs the reference: {_OUTCOME[as_a]} as A, {_OUTCOME[as_b]} as B{split}; {j.cost_note(cost, all(a.reused for a in answers))}",
             details={
                 "judge": j.profile.name,
                 "verdicts": [{"candidate_as": pos, **v} for pos, v in zip(("A", "B"), verdicts)],

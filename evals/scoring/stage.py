@@ -25,6 +25,10 @@ class ScoreSummary:
     graded: int
     passed: int
     scorer_errors: int
+    judge_sent: int = 0
+    """Judge requests sent over the wire by this scoring, retries included."""
+    judge_reused: int = 0
+    """Judge verdicts read from the store instead of being asked (and paid for) again."""
 
 
 def _samples(store: Store, run_id: str) -> dict[str, Sample]:
@@ -120,7 +124,14 @@ def score_run(store: Store, run_id: str, suite: Suite, context: ScoringContext |
         finally:
             await _close_scorers(context)
 
-    graded = asyncio.run(main())
+    calls = context.calls if context else None
+    if calls is not None:
+        store.start_writer()  # judge calls are attempts, written like a run's
+    try:
+        graded = asyncio.run(main())
+    finally:
+        if calls is not None:
+            store.stop_writer()
     store.clear_scores(run_id)
     score_rows, outcome_rows = [], []
     passed = errors = 0
@@ -141,4 +152,7 @@ def score_run(store: Store, run_id: str, suite: Suite, context: ScoringContext |
     store.add_scores(score_rows)
     store.add_outcomes(outcome_rows)
     store.commit()
-    return ScoreSummary(graded=len(graded), passed=passed, scorer_errors=errors)
+    return ScoreSummary(
+        graded=len(graded), passed=passed, scorer_errors=errors,
+        judge_sent=sum(calls.sent.values()) if calls else 0, judge_reused=sum(calls.reused.values()) if calls else 0,
+    )

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from evals.providers.base import Completion
+from evals.providers.base import Completion, Status, Timing, Usage
 from evals.store.migrations import MIGRATIONS
 
 _ATTEMPT_COLS = (
@@ -184,6 +184,27 @@ class Store:
             q = f"SELECT request_key, MAX(COALESCE(reused_from, id)) FROM attempts WHERE status='ok' AND final=1 AND purpose='run' AND request_key IN ({','.join('?' * len(chunk))}) GROUP BY request_key"
             out.update({k: v for k, v in self.db.execute(q, chunk)})
         return out
+
+    def spent_usd(self, run_id: str) -> float:
+        """What this run has paid for so far, every purpose and retry included (reused answers cost nothing)."""
+        (v,) = self.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM attempts WHERE run_id=? AND reused_from IS NULL", (run_id,)).fetchone()
+        return float(v)
+
+    def stored_answer(self, purpose: str, request_key: str) -> tuple[Completion, float] | None:
+        """The latest ok, final answer to a `purpose` request with this key, and what it cost when it was
+        sent; None when there is none. How a judge's verdict is reused instead of paid for again."""
+        rows = self.query(
+            "SELECT * FROM attempts WHERE purpose=? AND request_key=? AND final=1 AND status='ok' ORDER BY id DESC LIMIT 1",
+            (purpose, request_key),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        origin = self.query("SELECT cost_usd FROM attempts WHERE id=?", (r["reused_from"],))[0] if r["reused_from"] else r
+        usage = Usage(**{f: r.get(f) for f in Usage.model_fields})
+        timing = Timing(ttft_ms=r["ttft_ms"], latency_ms=r["latency_ms"], output_tps=r["output_tps"])
+        c = Completion(status=Status(r["status"]), text=r["text"] or "", finish_reason=r["finish_reason"], usage=usage, timing=timing, served_model=r["served_model"])
+        return c, float(origin["cost_usd"] or 0.0)
 
     def reuse_attempts(self, run_id: str, runner: str, pairs: list[tuple[str, int]]) -> None:
         """Copy earlier ok answers into this run, pointing back at their origin. Not billed again."""
