@@ -72,12 +72,18 @@ def _judges(ws: Path, suite: Suite) -> list[RunnerProfile]:
     return [find_runner(ws, n) for n in sorted(names)]
 
 
-def _score(ws: Path, st: Store, run_id: str, suite: Suite, ctx: ScoringContext) -> ScoreSummary:
-    """Score a run; simulated judges get the simulated server for the time of scoring."""
+def _score(ws: Path, st: Store, run_id: str, suite: Suite, ctx: ScoringContext, budget_usd: float | None = None, reuse: bool = True) -> ScoreSummary:
+    """Score a run; simulated judges get the simulated server for the time of scoring. Judge calls
+    are the run's attempts: they draw on what `budget_usd` has left after what the run already spent."""
+    from evals.run.budget import Budget
+    from evals.run.calls import ModelCalls
     from evals.run.orchestrate import simulated_endpoints
     from evals.scoring.stage import score_run
     from evals.suite.load import load_samples
 
+    budget = Budget(budget_usd)
+    budget.spent_usd = st.spent_usd(run_id)
+    ctx.calls = ModelCalls(store=st, run_id=run_id, budget=budget, reuse=reuse)
     judges = [j for j in _judges(ws, suite) if j.simulated and not j.urls()]
     with simulated_endpoints(judges, load_samples(suite) if judges else []) as url:
         if url:
@@ -114,7 +120,7 @@ def run(
     st = open_store(ws, store)
     try:
         summary = execute_run(workspace=ws, suite=s, runners=profiles, store=st, reference=reference, budget_usd=budget_usd, reuse=reuse, quiet=quiet, price_overrides=price_path, prepared=prepared)
-        scores = _score(ws, st, summary.run_id, s, ctx) if score else None
+        scores = _score(ws, st, summary.run_id, s, ctx, budget_usd, reuse) if score else None
         model = _analyse(st, summary.run_id, s, price_path) if score and report else None
         path = render(model, ws / "reports" / summary.run_id) if model else None
     finally:
@@ -158,8 +164,12 @@ def _suite_of_run(ws: Path, st: Store, run_id: str, suite: str | None) -> Suite:
     return load_suite(suite) if suite else find_suite(ws, r["suite"])
 
 
-def rescore(*, workspace: str | Path = ".", run_id: str | None = None, suite: str | None = None, store: str | Path | None = None, report: bool = True) -> tuple[ScoreSummary, Path | None]:
-    """Regrade a stored run (e.g. after changing a scorer) without calling any model."""
+def rescore(
+    *, workspace: str | Path = ".", run_id: str | None = None, suite: str | None = None, store: str | Path | None = None, report: bool = True,
+    budget_usd: float | None = None, reuse: bool = True,
+) -> tuple[ScoreSummary, Path | None]:
+    """Regrade a stored run (e.g. after changing a scorer) without calling the runners again. LLM judges
+    are asked only about (answer, scorer, settings) they have not judged before; stored verdicts are reused."""
     from evals.report.render import render
 
     ws = Path(workspace)
@@ -167,7 +177,7 @@ def rescore(*, workspace: str | Path = ".", run_id: str | None = None, suite: st
     try:
         rid = _run_or_latest(st, run_id)
         s = _suite_of_run(ws, st, rid, suite)
-        summary = _score(ws, st, rid, s, _context(ws))
+        summary = _score(ws, st, rid, s, _context(ws), budget_usd, reuse)
         path = render(_analyse(st, rid, s, None), ws / "reports" / rid) if report else None
     finally:
         st.close()

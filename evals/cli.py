@@ -75,6 +75,8 @@ def _print_outcome(outcome: api.RunOutcome) -> None:
         click.echo(f"  {r.name:<28} pass {rate:>6}  completed {r.completed}/{r.samples}  errors {r.errors}  cost/completed {cpc}  sent {r.requests_sent} reused {r.requests_reused}")
     for v in rep.verdicts:
         click.echo(f"  {v.sentence}")
+    if outcome.scores is not None and (outcome.scores.judge_sent or outcome.scores.judge_reused):
+        click.echo(f"  {_judge_line(outcome.scores)}")
     click.echo(f"report: {outcome.report_path}")
 
 
@@ -111,14 +113,24 @@ def run(workspace: Path, suite: str, runners: tuple[str, ...], reference: str | 
 @click.argument("run_id", required=False)
 @_workspace
 @click.option("--suite", help="Suite directory to score with (default: the run's suite in this workspace).")
+@click.option("--budget", "budget_usd", type=float, help="Dollars the run may spend in all, judge calls included (what it already spent counts).")
+@click.option("--no-reuse", is_flag=True, help="Ask LLM judges again even about answers they have judged before.")
 @_store
-def score(run_id: str | None, workspace: Path, suite: str | None, store: Path | None) -> None:
-    """Re-score a stored run (default: the latest) without calling any model."""
+def score(run_id: str | None, workspace: Path, suite: str | None, store: Path | None, budget_usd: float | None, no_reuse: bool) -> None:
+    """Re-score a stored run (default: the latest) without calling the runners again.
+
+    LLM judges are asked only about answers they have not judged with the same settings; their
+    calls are recorded in the run, budgeted, and reused next time."""
     from evals import api
 
-    summary, path = api.rescore(workspace=workspace, run_id=run_id, suite=suite, store=store)
+    summary, path = api.rescore(workspace=workspace, run_id=run_id, suite=suite, store=store, budget_usd=budget_usd, reuse=not no_reuse)
     click.echo(f"graded {summary.graded} answers: {summary.passed} passed, {summary.scorer_errors} scorer errors")
+    click.echo(_judge_line(summary))
     click.echo(f"report: {path}")
+
+
+def _judge_line(summary: Any) -> str:
+    return f"judge requests: {summary.judge_sent} sent, {summary.judge_reused} reused from the store"
 
 
 @main.command()
