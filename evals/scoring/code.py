@@ -9,24 +9,31 @@ function is a test and the rest of the source is setup; otherwise each
 top-level `assert` is a test and the other statements are setup, run in order.
 A sample without tests is an error, never a pass.
 
-How a pass is told from a fake one. Code and tests run in one sandboxed
-process (`evals.scoring.sandbox`): the code as a module named `solution`,
-then each test in a namespace holding the module's names. The harness reports
-on a line tagged with a random nonce made by the scorer for this run, and the
-score needs a tagged "pass" for every test, the tagged "done" after the last
-one, and exit code 0. The nonce is not in the script, argv or environment: it
-arrives on stdin, which the harness reads and replaces with /dev/null before
-any of the code runs, and the harness writes to a private duplicate of
-stdout, the code's own stdout going to stderr. So `print("ALL PASSED")`,
-printing a guessed tag line, `sys.exit(0)` or `os._exit(0)` at import or in
-a test, or a crash all fail; a test that times out fails, and the ones that
-passed before it still count towards the value.
+How a pass is told from a fake one. The code and the tests never share a
+process (`evals.scoring.sandbox.run_python_pair`): the code runs alone in one
+sandbox as a module named `solution`; the tests run in another, where every
+name the module defines is a stand-in that sends the call to the code's
+process and gets back only data (numbers, strings, bytes, lists, tuples, sets,
+dicts, ...), rebuilt there from JSON by the tests' own process. A result that
+is not data comes back as an opaque handle: it can be called, iterated,
+indexed, measured and asked for attributes, but it is equal only to itself,
+so an object "equal to everything" compares unequal to every expected value.
+The pass is read from the tests' process alone: a line per test on a stdout
+the code cannot reach (separate pid, IPC, network and mount namespaces under
+bubblewrap), a "done" line, and exit code 0. Whatever the code does to its
+own interpreter (replacing exec, compile, builtins, unittest or AssertionError,
+walking the stack, scanning memory, printing pass lines, exiting with 0 at
+import, in a call or from atexit) stays in its process and can only change the
+values it returns. A test that times out fails, and the ones that passed
+before it still count towards the value.
 
-Limits, honestly: code and harness share one interpreter, so code written to
-attack the grader (walking the stack or the heap for the nonce, patching the
-harness, reading the tests out of the script to hard-code answers) can fake
-a pass. The nonce stops accidents and naive cheats, not a
-determined adversary; the sandbox is what keeps such code away from the host.
+Limits, honestly: values cross as copies, so a test that checks an argument
+the code mutated in place, passes its own function or object to the code
+(a callback), catches an exception class the code defined, or compares two
+objects of the code's own classes with their `__eq__` fails. Without
+bubblewrap ("rlimits-only") both processes run with one uid; the tests'
+process makes itself non-dumpable, but as a normal user the code can still
+reach the evaluating process itself, which that mode never protected.
 """
 
 from __future__ import annotations
@@ -35,78 +42,332 @@ import ast
 import asyncio
 import json
 import re
-import secrets
 from typing import Any
 
 from evals.scoring.base import Score, ScoreFn, scorer
 from evals.scoring.builtin import _bad_arg, _clip, _ungradable
 from evals.scoring.extract import fenced_blocks
-from evals.scoring.sandbox import SandboxResult, run_python
+from evals.scoring.sandbox import SandboxResult, run_python_pair
 from evals.suite.sample import Sample
 
 _PYTHON_LABELS = {"python", "python3", "py"}
 _EXPLANATION_CHARS = 300
 
-# Runs in the sandbox, before and around the candidate code; stdlib only.
-# The scorer appends one call: main(candidate_source, tests_source, test_functions).
-_HARNESS = r'''
-import ast, inspect, json, linecache, os, sys, traceback, types
+# Both scripts below run in sandboxes, stdlib only. _WIRE is the value format
+# they share: JSON, with tagged objects for what JSON lacks and for handles.
+_WIRE = r'''
+import collections, decimal, fractions, json, math, os
+
+LINE_CAP = 64 << 20
 
 
-def read_nonce():
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = os.read(0, 128)
-        if not chunk:
-            break
-        data += chunk
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    return data.decode().strip()
+def encode(value, handle, depth=0):
+    """Data as JSON-ready values; anything else through handle(value)."""
+    if value is None or isinstance(value, bool):
+        return None if value is None else bool(value)
+    if depth > 200:
+        return handle(value)
+    down = lambda items: [encode(item, handle, depth + 1) for item in items]
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        number = float(value)
+        return number if math.isfinite(number) else {"$": "float", "v": repr(number)}
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, (bytes, bytearray)):
+        return {"$": "bytearray" if isinstance(value, bytearray) else "bytes", "v": bytes(value).hex()}
+    if isinstance(value, complex):
+        return {"$": "complex", "v": [repr(value.real), repr(value.imag)]}
+    if isinstance(value, collections.deque):
+        return {"$": "deque", "v": down(value)}
+    if isinstance(value, dict):
+        return {"$": "dict", "v": [[encode(k, handle, depth + 1), encode(v, handle, depth + 1)] for k, v in value.items()]}
+    if isinstance(value, list):
+        return down(value)
+    if isinstance(value, tuple):
+        return {"$": "tuple", "v": down(value)}
+    if isinstance(value, (set, frozenset)):
+        return {"$": "frozenset" if isinstance(value, frozenset) else "set", "v": down(value)}
+    if isinstance(value, decimal.Decimal):
+        return {"$": "Decimal", "v": str(value)}
+    if isinstance(value, fractions.Fraction):
+        return {"$": "Fraction", "v": str(value)}
+    if isinstance(value, range):
+        return {"$": "range", "v": [value.start, value.stop, value.step]}
+    return handle(value)
+
+
+def decode(obj, remote):
+    """Rebuild a value from its JSON form; handles through remote(id, type name)."""
+    if isinstance(obj, list):
+        return [decode(item, remote) for item in obj]
+    if not isinstance(obj, dict):
+        if obj is None or type(obj) in (bool, int, float, str):
+            return obj
+        raise ValueError(f"not a value: {type(obj).__name__}")
+    tag, v = obj.get("$"), obj.get("v")
+    items = lambda: [decode(item, remote) for item in v]
+    if tag == "handle":
+        return remote(int(obj["id"]), str(obj.get("type", "object"))[:80])
+    if tag == "float":
+        return float(str(v))
+    if tag == "tuple":
+        return tuple(items())
+    if tag == "set":
+        return set(items())
+    if tag == "frozenset":
+        return frozenset(items())
+    if tag == "deque":
+        return collections.deque(items())
+    if tag == "dict":
+        return {decode(k, remote): decode(x, remote) for k, x in v}
+    if tag in ("bytes", "bytearray"):
+        return (bytes if tag == "bytes" else bytearray).fromhex(str(v))
+    if tag == "complex":
+        return complex(float(str(v[0])), float(str(v[1])))
+    if tag == "Decimal":
+        return decimal.Decimal(str(v))
+    if tag == "Fraction":
+        return fractions.Fraction(str(v))
+    if tag == "range":
+        return range(*[int(n) for n in v])
+    raise ValueError(f"unknown value tag {tag!r}")
+
+
+def send(fd, message):
+    data = (json.dumps(message) + "\n").encode()
+    while data:
+        data = data[os.write(fd, data):]
 
 
 def describe(exc, filename):
+    import traceback
+
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
     where = f"line {frames[-1].lineno}: {frames[-1].line} -> " if frames else ""
     return (where + "".join(traceback.format_exception_only(type(exc), exc)).strip())[:500]
+'''
+
+# The code's process: runs the code as module `solution`, then answers the
+# tests' requests on its stdin with values on its stdout. It holds no secret
+# and decides nothing; the scorer appends serve(candidate_source).
+_SERVER = r'''
+import linecache, sys, types
 
 
-def main(candidate, tests, functions):
-    nonce = read_nonce()
-    channel = os.dup(1)  # ours alone; the code's stdout goes to stderr
+def serve(candidate):
+    requests = os.fdopen(os.dup(0), "rb")
+    channel = os.dup(1)  # the code's own prints go to stderr, its stdin is empty
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
     os.dup2(2, 1)
-    write, dumps, exit_now = os.write, json.dumps, os._exit
+    handles = {}
+
+    def handle(value):
+        handles[id(value)] = value
+        return {"$": "handle", "id": id(value), "type": type(value).__name__}
+
+    linecache.cache["<solution>"] = (len(candidate), None, candidate.splitlines(True), "<solution>")
+    module = types.ModuleType("solution")
+    sys.modules["solution"] = module
+    try:
+        exec(compile(candidate, "<solution>", "exec"), module.__dict__)
+    except BaseException as exc:
+        send(channel, {"setup": describe(exc, "<solution>")})
+        os._exit(0)
+    names = {}
+    for name, value in list(module.__dict__.items()):
+        if not name.startswith("__"):
+            names[name] = {"$": "module", "v": value.__name__} if isinstance(value, types.ModuleType) else encode(value, handle)
+    send(channel, {"names": names})
+    for line in requests:
+        try:
+            reply = {"ok": encode(answer(json.loads(line), handles), handle)}
+        except StopIteration:
+            reply = {"stop": True}
+        except BaseException as exc:
+            reply = {"raise": [type(exc).__name__, describe(exc, "<solution>")]}
+        send(channel, reply)
+    os._exit(0)
+
+
+def answer(request, handles):
+    target = handles[request["id"]]
+    args = [decode(arg, lambda i, _: handles[i]) for arg in request["args"]]
+    op = request["op"]
+    if op == "call":
+        return target(*args, **{k: decode(v, lambda i, _: handles[i]) for k, v in request["kwargs"]})
+    if op == "getattr":
+        return getattr(target, request["name"])
+    if op == "iter":
+        return iter(target)
+    if op == "next":
+        return next(target)
+    if op == "len":
+        return len(target)
+    if op == "getitem":
+        return target[args[0]]
+    if op == "contains":
+        return args[0] in target
+    if op == "bool":
+        return bool(target)
+    if op == "repr":
+        return repr(target)
+    if op == "str":
+        return str(target)
+    raise ValueError(f"unknown request {op!r}")
+'''
+
+# The tests' process: the only one whose word counts. It makes itself
+# non-dumpable (nothing of the same uid can trace it or open its descriptors),
+# binds every name of the code to a stand-in that asks the code's process,
+# runs the tests and reports one line per test on its stdout, which only the
+# scorer reads. The scorer appends main(tests_source, test_functions).
+_CLIENT = r'''
+import ast, builtins, ctypes, importlib, inspect, linecache, sys, types
+
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+
+
+class CodeError(Exception):
+    """What the code's process answered instead of a value, or that it could not answer."""
+
+
+class Remote:
+    """A value of the code's that is not data: usable, but equal only to itself."""
+
+    __slots__ = ("_id", "_type")
+
+    def __init__(self, ident, type_name):
+        object.__setattr__(self, "_id", ident)
+        object.__setattr__(self, "_type", type_name)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return ask("getattr", self, name=name)
+
+    def __call__(self, *args, **kwargs):
+        return ask("call", self, args, kwargs)
+
+    def __iter__(self):
+        it = ask("iter", self)
+        return it if isinstance(it, Remote) else iter(it)
+
+    def __next__(self):
+        return ask("next", self)
+
+    def __len__(self):
+        return checked(ask("len", self), int, "len")
+
+    def __getitem__(self, key):
+        return ask("getitem", self, (key,))
+
+    def __contains__(self, item):
+        return ask("contains", self, (item,)) is True
+
+    def __bool__(self):
+        return ask("bool", self) is True
+
+    def __repr__(self):
+        return checked(ask("repr", self), str, "repr")
+
+    def __str__(self):
+        return checked(ask("str", self), str, "str")
+
+
+def checked(value, kind, what):
+    if type(value) is not kind:
+        raise CodeError(f"{what}() of a value of the code gave a {type(value).__name__}")
+    return value
+
+
+def local(value):
+    if type(value) is Remote:
+        return {"$": "handle", "id": value._id}
+    raise TypeError(f"cannot pass a {type(value).__name__} to the code under test: only data crosses to its process")
+
+
+def receive():
+    line = responses.readline(LINE_CAP)
+    if not line.endswith(b"\n"):
+        raise CodeError("the code's process ended (it exited, crashed or was killed) before answering")
+    reply = json.loads(line)
+    if not isinstance(reply, dict):
+        raise CodeError("the code's process sent a garbled reply")
+    return reply
+
+
+def ask(op, target, args=(), kwargs=None, name=None):
+    request = {"op": op, "id": target._id, "args": [encode(a, local) for a in args]}
+    request["kwargs"] = [[k, encode(v, local)] for k, v in (kwargs or {}).items()]
+    if name is not None:
+        request["name"] = name
+    try:
+        send(requests, request)
+    except OSError:
+        raise CodeError("the code's process ended (it exited, crashed or was killed)") from None
+    reply = receive()
+    if "ok" in reply:
+        return decode(reply["ok"], Remote)
+    if reply.get("stop") is True:
+        raise StopIteration
+    kind, message = (reply.get("raise") or ["?", "?"])[:2]
+    kind, message = str(kind)[:80], str(message)[:500]
+    cls = getattr(builtins, kind, None)
+    if isinstance(cls, type) and issubclass(cls, Exception) and cls is not StopIteration:
+        try:
+            error = cls(message)
+        except Exception:
+            error = CodeError(f"{kind}: {message}")
+        raise error
+    raise CodeError(f"{kind}: {message}")
+
+
+def main(tests, functions):
+    global requests, responses
+    requests, responses = int(sys.argv[1]), os.fdopen(0, "rb")
+    channel = os.dup(1)  # ours alone; the tests' own prints go to stderr
+    os.dup2(2, 1)
     failed = False
 
     def report(kind, index=None, message=None):
         nonlocal failed
-        words = [nonce, kind] + ([str(index)] if index is not None else [])
+        words = [kind] + ([str(index)] if index is not None else [])
         if message is not None and not failed:
-            words.append(dumps(message))
+            words.append(json.dumps(message))
         failed = failed or message is not None
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
             except Exception:
                 pass
-        write(channel, ("\n" + " ".join(words) + "\n").encode())
+        os.write(channel, ("\n" + " ".join(words) + "\n").encode())
 
     def finish():
         report("done")
-        exit_now(0)
+        os._exit(0)
 
-    for name, source in (("<solution>", candidate), ("<tests>", tests)):
-        linecache.cache[name] = (len(source), None, source.splitlines(True), name)
-    module = types.ModuleType("solution")
-    sys.modules["solution"] = module
+    linecache.cache["<tests>"] = (len(tests), None, tests.splitlines(True), "<tests>")
     try:
-        exec(compile(candidate, "<solution>", "exec"), module.__dict__)
-    except BaseException as exc:
-        report("setup", message="the code failed before the tests ran: " + describe(exc, "<solution>"))
+        hello = receive()
+        if "setup" in hello:
+            raise CodeError("the code failed before the tests ran: " + str(hello["setup"])[:500])
+        namespace = {"__name__": "tests"}
+        for name, value in dict(hello["names"]).items():
+            if isinstance(value, dict) and value.get("$") == "module":
+                if value.get("v") in sys.stdlib_module_names:
+                    namespace[str(name)] = importlib.import_module(value["v"])
+            else:
+                namespace[str(name)] = decode(value, Remote)
+    except Exception as exc:
+        report("setup", message=str(exc) if isinstance(exc, CodeError) else f"the code's names could not be read: {exc!r}"[:500])
         finish()
+    module = types.ModuleType("solution")
+    module.__dict__.update(namespace)
+    sys.modules["solution"] = module
 
-    namespace = dict(module.__dict__, __name__="tests")
     tree = ast.parse(tests, "<tests>")
     if functions:
         try:
@@ -175,12 +436,12 @@ def code_tests(timeout_s: float = 10, memory_mb: int = 512, tests_field: str = "
         if total == 0:
             return _ungradable("code_tests", "the unit tests hold no top-level assert and no test* function")
 
-        nonce = secrets.token_hex(16)
-        script = f"{_HARNESS}\nmain({extract_code(output)!r}, {tests!r}, {functions!r})\n"
-        result = await asyncio.to_thread(
-            run_python, script, timeout_s=timeout_s, memory_mb=memory_mb, stdin=f"{nonce}\n".encode()
+        server = f"{_WIRE}\n{_SERVER}\nserve({extract_code(output)!r})\n"
+        client = f"{_WIRE}\n{_CLIENT}\nmain({tests!r}, {functions!r})\n"
+        _, result = await asyncio.to_thread(
+            run_python_pair, server, client, timeout_s=timeout_s, memory_mb=memory_mb
         )
-        return _grade(result, nonce, total, timeout_s)
+        return _grade(result, total, timeout_s)
 
     return score
 
@@ -205,13 +466,13 @@ def _tests_of(sample: Sample, field: str) -> str | None:
     return raw if isinstance(raw, str) and raw.strip() else None
 
 
-def _grade(result: SandboxResult, nonce: str, total: int, timeout_s: float) -> Score:
-    """Read the harness's nonce-tagged lines; anything else the code printed counts for nothing."""
+def _grade(result: SandboxResult, total: int, timeout_s: float) -> Score:
+    """Read the tests' process's report lines: the code's process cannot write there."""
     passed: set[int] = set()
     first_failure = None
     done = False
     setup_failed = False  # a failing non-assert statement (e.g. `raise AssertionError` in an if) fails the sample
-    for match in re.finditer(rf"^{nonce} (pass|fail|setup|done)(?: (\d+))?(?: (.+))?$", result.stdout, re.M):
+    for match in re.finditer(r"^(pass|fail|setup|done)(?: (\d+))?(?: (.+))?$", result.stdout, re.MULTILINE):
         kind, index, message = match.groups()
         if kind == "pass" and index is not None and int(index) < total:
             passed.add(int(index))

@@ -51,6 +51,7 @@ What holds, by isolation mode (`isolation_available()` says which one applies):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -261,6 +262,35 @@ def run_python(
     return _run(_plan(), code, timeout_s, memory_mb, max_file_mb, max_procs, network, stdin)
 
 
+def run_python_pair(
+    server_code: str,
+    client_code: str,
+    *,
+    timeout_s: float = 10,
+    memory_mb: int = 512,
+    max_file_mb: int = 16,
+    max_procs: int = 64,
+) -> tuple[SandboxResult, SandboxResult]:
+    """Run two scripts, each in a sandbox of its own, joined by one pipe pair only.
+
+    What the client writes to the file descriptor whose number is its
+    `sys.argv[1]` is the server's standard input; what the server writes to its
+    standard output is the client's standard input. The client's standard
+    output reaches only us, so a grader can trust what the client reports even
+    when the server runs hostile code: under bubblewrap each script has its own
+    pid, IPC, network and mount namespaces, so the server cannot see, signal,
+    trace or open the client's descriptors. Without bubblewrap both run with the
+    same uid; the client must make itself non-dumpable before anything else (so
+    the server cannot trace it or open its /proc descriptors), and as a normal
+    user the server can still reach our own process through /proc (see the
+    module docstring: rlimits-only does not protect the caller from the code).
+
+    The run ends when the client ends (the server is then stopped) or at
+    `timeout_s`, which counts both. Returns (server result, client result); the
+    server's stdout is the pipe, so its `stdout` is empty."""
+    return _run_pair(_plan(), server_code, client_code, timeout_s, memory_mb, max_file_mb, max_procs)
+
+
 # ---------------------------------------------------------------- the plan
 
 
@@ -329,6 +359,54 @@ def _run(
     network: bool,
     stdin: bytes,
 ) -> SandboxResult:
+    with tempfile.TemporaryDirectory(prefix="evals-sandbox-", ignore_cleanup_errors=True) as workdir:
+        argv, cwd, env = _prepare(plan, code, workdir, [], timeout_s, memory_mb, max_file_mb, max_procs, network)
+        (result,) = _execute(plan, [_Launch(argv, cwd, env, input=stdin)], timeout_s)
+        return result
+
+
+def _run_pair(
+    plan: _Plan,
+    server_code: str,
+    client_code: str,
+    timeout_s: float,
+    memory_mb: int,
+    max_file_mb: int,
+    max_procs: int,
+) -> tuple[SandboxResult, SandboxResult]:
+    limits = (timeout_s, memory_mb, max_file_mb, max_procs, False)
+    with contextlib.ExitStack() as stack:
+        server_dir, client_dir = (
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="evals-sandbox-", ignore_cleanup_errors=True))
+            for _ in range(2)
+        )
+        to_server_r, to_server_w = os.pipe()
+        to_client_r, to_client_w = os.pipe()
+        ours = [to_server_r, to_server_w, to_client_r, to_client_w]
+        try:
+            server = _Launch(*_prepare(plan, server_code, server_dir, [], *limits), stdin=to_server_r, stdout=to_client_w)
+            client_argv = _prepare(plan, client_code, client_dir, [str(to_server_w)], *limits)
+            client = _Launch(*client_argv, stdin=to_client_r, pass_fds=(to_server_w,))
+            server_result, client_result = _execute(plan, [server, client], timeout_s, ours, primary=1)
+        finally:
+            for fd in ours:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        return server_result, client_result
+
+
+def _prepare(
+    plan: _Plan,
+    code: str,
+    workdir: str,
+    args: list[str],
+    timeout_s: float,
+    memory_mb: int,
+    max_file_mb: int,
+    max_procs: int,
+    network: bool,
+) -> tuple[list[str], str, dict[str, str]]:
+    """Write the script into `workdir` and return how to launch it: argv, cwd, env."""
     cpu_s = math.ceil(timeout_s) + 1
     rlimits = {
         "RLIMIT_CPU": [cpu_s, cpu_s + 1],
@@ -336,29 +414,25 @@ def _run(
         "RLIMIT_FSIZE": [max_file_mb << 20] * 2,
         "RLIMIT_CORE": [0, 0],
     }
-    with tempfile.TemporaryDirectory(prefix="evals-sandbox-", ignore_cleanup_errors=True) as workdir:
-        script = os.path.join(workdir, "main.py")
-        with open(script, "w", encoding="utf-8") as f:
-            f.write(code)
-        os.chmod(script, 0o644)
-        if plan.isolation == "bubblewrap":
-            rlimits["RLIMIT_NPROC"] = [max_procs] * 2
-            cfg = {"uid": plan.uid, "own_userns": plan.uid is not None, "supervise": False}
-            cfg.update(rlimits=rlimits, argv=[plan.python, *_PY_FLAGS, "/tmp/main.py"])
-            argv = _bwrap_argv(plan, script, max_file_mb * _SCRATCH_FILES, network)
-            argv += [plan.python, *_PY_FLAGS, "-c", _BOOT, json.dumps(cfg)]
-            cwd, env = "/", {}
-        else:
-            if plan.process_limit_enforced:
-                uid = plan.uid if plan.uid is not None else os.getuid()
-                rlimits["RLIMIT_NPROC"] = [_count_tasks(uid) + max_procs] * 2
-            if plan.uid is not None:
-                os.chown(workdir, plan.uid, plan.uid)
-            cfg = {"uid": plan.uid, "own_userns": False, "supervise": True, "parent": os.getpid()}
-            cfg.update(rlimits=rlimits, argv=[plan.python, *_PY_FLAGS, script])
-            argv = [plan.python, *_PY_FLAGS, "-c", _BOOT, json.dumps(cfg)]
-            cwd, env = workdir, _environment(workdir)
-        return _execute(plan, argv, cwd, env, stdin, timeout_s)
+    script = os.path.join(workdir, "main.py")
+    with open(script, "w", encoding="utf-8") as f:
+        f.write(code)
+    os.chmod(script, 0o644)
+    if plan.isolation == "bubblewrap":
+        rlimits["RLIMIT_NPROC"] = [max_procs] * 2
+        cfg: dict[str, object] = {"uid": plan.uid, "own_userns": plan.uid is not None, "supervise": False}
+        cfg.update(rlimits=rlimits, argv=[plan.python, *_PY_FLAGS, "/tmp/main.py", *args])
+        argv = _bwrap_argv(plan, script, max_file_mb * _SCRATCH_FILES, network)
+        argv += [plan.python, *_PY_FLAGS, "-c", _BOOT, json.dumps(cfg)]
+        return argv, "/", {}
+    if plan.process_limit_enforced:
+        uid = plan.uid if plan.uid is not None else os.getuid()
+        rlimits["RLIMIT_NPROC"] = [_count_tasks(uid) + max_procs] * 2
+    if plan.uid is not None:
+        os.chown(workdir, plan.uid, plan.uid)
+    cfg = {"uid": plan.uid, "own_userns": False, "supervise": True, "parent": os.getpid()}
+    cfg.update(rlimits=rlimits, argv=[plan.python, *_PY_FLAGS, script, *args])
+    return [plan.python, *_PY_FLAGS, "-c", _BOOT, json.dumps(cfg)], workdir, _environment(workdir)
 
 
 def _bwrap_argv(plan: _Plan, script: str, scratch_mb: int, network: bool) -> list[str]:
@@ -384,7 +458,7 @@ def _bwrap_argv(plan: _Plan, script: str, scratch_mb: int, network: bool) -> lis
     for root in _interpreter_roots(plan.python):
         # bwrap copies the host's modes onto the parents it creates (/root is
         # 0700), which would lock uid nobody out of the interpreter.
-        parents = []
+        parents: list[str] = []
         parent = os.path.dirname(root)
         while parent != "/":
             parents.insert(0, parent)
@@ -423,84 +497,138 @@ def _count_tasks(uid: int) -> int:
     return count
 
 
+@dataclass
+class _Launch:
+    """One sandboxed process to start: its command, and where its standard streams go.
+
+    `stdin`/`stdout` default to pipes we feed and read; an int is a descriptor
+    the process gets instead (one end of a pipe to another sandbox)."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    input: bytes = b""
+    stdin: int = subprocess.PIPE
+    stdout: int = subprocess.PIPE
+    pass_fds: tuple[int, ...] = ()
+
+
 def _execute(
-    plan: _Plan, argv: list[str], cwd: str, env: dict[str, str], stdin: bytes, timeout_s: float
-) -> SandboxResult:
+    plan: _Plan, launches: list[_Launch], timeout_s: float, close_after_start: tuple[int, ...] | list[int] = (), primary: int | None = None
+) -> list[SandboxResult]:
+    """Start every launch, drain their output until they end or the deadline,
+    and leave nothing running. When `primary` ends, the others are stopped."""
     started = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=cwd,
-        env=env,
-        start_new_session=True,
-    )
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        out, err, timed_out = _communicate(proc, plan, stdin, started + timeout_s)
+        for launch in launches:
+            procs.append(
+                subprocess.Popen(
+                    launch.argv,
+                    stdin=launch.stdin,
+                    stdout=launch.stdout,
+                    stderr=subprocess.PIPE,
+                    cwd=launch.cwd,
+                    env=launch.env,
+                    start_new_session=True,
+                    pass_fds=launch.pass_fds,
+                )
+            )
+        for fd in close_after_start:  # only the sandboxes hold the ends now, so EOF arrives when they end
+            os.close(fd)
+        sinks, timed_out = _communicate(procs, [launch.input for launch in launches], plan, started + timeout_s, primary)
     except BaseException:
-        _stop(proc, plan)
+        for proc in procs:
+            _stop(proc, plan)
         raise
     finally:
-        _kill_group(proc.pid)  # stragglers in our group; the leader is not reaped yet, so the id is still ours
-        proc.wait()
-    code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
-    return SandboxResult(
-        exit_code=code,
-        stdout=out.text(),
-        stderr=err.text(),
-        timed_out=timed_out,
-        killed_reason="wall-clock timeout" if timed_out else _signal_reason(code),
-        wall_s=time.monotonic() - started,
-        isolation=plan.isolation,
-        process_limit_enforced=plan.process_limit_enforced,
-    )
+        for proc in procs:
+            _kill_group(proc.pid)  # stragglers in its group; the leader is not reaped yet, so the id is still ours
+            proc.wait()
+    results = []
+    for proc, (out, err), late in zip(procs, sinks, timed_out):
+        code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+        results.append(
+            SandboxResult(
+                exit_code=code,
+                stdout=out.text(),
+                stderr=err.text(),
+                timed_out=late,
+                killed_reason="wall-clock timeout" if late else _signal_reason(code),
+                wall_s=time.monotonic() - started,
+                isolation=plan.isolation,
+                process_limit_enforced=plan.process_limit_enforced,
+            )
+        )
+    return results
 
 
 def _communicate(
-    proc: subprocess.Popen[bytes], plan: _Plan, stdin: bytes, deadline: float
-) -> tuple[_Capped, _Capped, bool]:
-    """Feed stdin and drain both pipes until EOF; stop the tree at the deadline."""
-    assert proc.stdin and proc.stdout and proc.stderr
-    out, err = _Capped(), _Capped()
-    pending = memoryview(stdin)
+    procs: list[subprocess.Popen[bytes]], inputs: list[bytes], plan: _Plan, deadline: float, primary: int | None
+) -> tuple[list[tuple[_Capped, _Capped]], list[bool]]:
+    """Feed stdin and drain every pipe until EOF; stop the trees at the deadline
+    (or, with `primary`, once that process has closed its pipes). Returns the
+    output sinks and, per process, whether the deadline stopped it."""
+    sinks = [(_Capped(), _Capped()) for _ in procs]
+    pending: dict[int, memoryview] = {}
+    timed_out = [False] * len(procs)
     with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ, out)
-        sel.register(proc.stderr, selectors.EVENT_READ, err)
-        if pending:
-            os.set_blocking(proc.stdin.fileno(), False)
-            sel.register(proc.stdin, selectors.EVENT_WRITE)
-        else:
-            proc.stdin.close()
-        timed_out, end = False, deadline
+        for i, (proc, data) in enumerate(zip(procs, inputs)):
+            assert proc.stderr
+            for pipe, sink in ((proc.stdout, sinks[i][0]), (proc.stderr, sinks[i][1])):
+                if pipe is not None:
+                    sel.register(pipe, selectors.EVENT_READ, (i, sink))
+            if proc.stdin is not None:
+                if data:
+                    os.set_blocking(proc.stdin.fileno(), False)
+                    pending[proc.stdin.fileno()] = memoryview(data)
+                    sel.register(proc.stdin, selectors.EVENT_WRITE, (i, None))
+                else:
+                    proc.stdin.close()
+        stopping, end = False, deadline
         try:
             while sel.get_map():
+                if primary is not None and not stopping and not any(d[0] == primary for d in _datas(sel)):
+                    for proc in procs:
+                        _stop(proc, plan)
+                    stopping, end = True, time.monotonic() + _GRACE_S
                 remaining = end - time.monotonic()
                 if remaining <= 0:
-                    if timed_out or proc.poll() is not None:
+                    if stopping or all(proc.poll() is not None for proc in procs):
                         break  # something that escaped holds a pipe; stop listening
-                    _stop(proc, plan)
-                    timed_out, end = True, time.monotonic() + _GRACE_S
+                    for i, proc in enumerate(procs):
+                        timed_out[i] = proc.poll() is None
+                        _stop(proc, plan)
+                    stopping, end = True, time.monotonic() + _GRACE_S
                     continue
                 for key, _ in sel.select(remaining):
-                    if key.fileobj is proc.stdin:
+                    index, sink = key.data
+                    if sink is None:
+                        proc = procs[index]
+                        assert proc.stdin
                         try:
-                            pending = pending[os.write(key.fd, pending) :]
+                            pending[key.fd] = pending[key.fd][os.write(key.fd, pending[key.fd]) :]
                         except BrokenPipeError:
-                            pending = pending[:0]
-                        if not pending:
+                            pending[key.fd] = pending[key.fd][:0]
+                        if not pending[key.fd]:
                             sel.unregister(proc.stdin)
                             proc.stdin.close()
                         continue
                     chunk = os.read(key.fd, 65536)
                     if chunk:
-                        key.data.add(chunk)
+                        sink.add(chunk)
                     else:
                         sel.unregister(key.fileobj)
         finally:
-            for pipe in (proc.stdin, proc.stdout, proc.stderr):
-                pipe.close()
-    return out, err, timed_out
+            for proc in procs:
+                for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                    if pipe is not None:
+                        pipe.close()
+    return sinks, timed_out
+
+
+def _datas(sel: selectors.BaseSelector) -> list[tuple[int, _Capped | None]]:
+    return [key.data for key in sel.get_map().values()]
 
 
 def _stop(proc: subprocess.Popen[bytes], plan: _Plan) -> None:
