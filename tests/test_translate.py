@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from evals.providers.base import GenerationParams
+from evals.suite.sample import Sample
 from evals.providers.translate import (
-    AnthropicToolUseStream,
-    ChatRequest,
-    OpenAIToolCallStream,
-    ToolCall,
+    RequestParams,
     Unsupported,
     anthropic_not_sent,
-    anthropic_tool_calls,
     block_to_part,
-    build_request,
-    openai_tool_calls,
+    mark_invalid,
     part_to_block,
+    request_params,
     response_format_from_anthropic,
     text_tool_call,
     to_anthropic,
@@ -42,8 +38,15 @@ SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required
 PNG = "data:image/png;base64,iVBORw0KGgo="
 
 
-def _req(**kw: object) -> ChatRequest:
-    return ChatRequest(messages=[{"role": "user", "content": "hi"}], max_tokens=100, **kw)  # type: ignore[arg-type]
+HI = [{"role": "user", "content": "hi"}]
+
+
+def _req(**kw: object) -> RequestParams:
+    return RequestParams(max_tokens=100, temperature=None, **kw)  # type: ignore[arg-type]
+
+
+def _sample(**kw: object) -> Sample:
+    return Sample(id="s", input=HI, **kw)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- settings: sample wins, provenance kept
@@ -51,14 +54,15 @@ def _req(**kw: object) -> ChatRequest:
 
 def test_sample_settings_win_and_provenance_is_recorded() -> None:
     params = GenerationParams(max_tokens=1024, temperature=0.0, stop=["END"])
-    req = build_request([{"role": "user", "content": "x"}], params, settings={"max_tokens": 50, "seed": 7, "parallel_tool_calls": False})
+    req = request_params(params, _sample(settings={"max_tokens": 50, "seed": 7, "parallel_tool_calls": False}, tools=[WEATHER], tool_choice="auto"))
     assert (req.max_tokens, req.temperature, req.stop, req.seed, req.parallel_tool_calls) == (50, 0.0, ["END"], 7, False)
-    assert req.settings == {"max_tokens": "sample", "temperature": "runner", "stop": "runner", "seed": "sample", "parallel_tool_calls": "sample"}
+    assert (req.tools, req.tool_choice) == ([WEATHER], "auto")
+    assert req.origin == {"max_tokens": "sample", "temperature": "runner", "stop": "runner", "seed": "sample", "parallel_tool_calls": "sample"}
 
 
 def test_runner_params_are_the_defaults() -> None:
-    req = build_request([{"role": "user", "content": "x"}], GenerationParams(max_tokens=300, top_p=0.9), settings=None)
-    assert (req.max_tokens, req.top_p, req.settings) == (300, 0.9, {"max_tokens": "runner", "temperature": "runner", "top_p": "runner"})
+    req = request_params(GenerationParams(max_tokens=300, top_p=0.9), _sample())
+    assert (req.max_tokens, req.top_p, req.origin) == (300, 0.9, {"max_tokens": "runner", "temperature": "runner", "top_p": "runner"})
 
 
 # ---------------------------------------------------------------- OpenAI side
@@ -66,28 +70,25 @@ def test_runner_params_are_the_defaults() -> None:
 
 def test_openai_kwargs_carry_tools_choice_format_and_settings() -> None:
     rf = {"type": "json_schema", "json_schema": {"name": "r", "schema": SCHEMA}}
-    kw = to_openai(_req(tools=[WEATHER], tool_choice="required", response_format=rf, stop=["x"], seed=3, parallel_tool_calls=True), model="m", max_tokens_field="max_completion_tokens")
+    kw = to_openai(HI, _req(tools=[WEATHER], tool_choice="required", response_format=rf, stop=["x"], seed=3, parallel_tool_calls=True), model="m", max_tokens_field="max_completion_tokens")
     assert kw["tools"] == [WEATHER] and kw["tool_choice"] == "required" and kw["response_format"] == rf
     assert kw["max_completion_tokens"] == 100 and kw["stop"] == ["x"] and kw["seed"] == 3 and kw["parallel_tool_calls"] is True
     assert kw["stream_options"] == {"include_usage": True}
 
 
 def test_openai_parallel_flag_only_with_tools() -> None:
-    assert "parallel_tool_calls" not in to_openai(_req(parallel_tool_calls=False), model="m")
+    assert "parallel_tool_calls" not in to_openai(HI, _req(parallel_tool_calls=False), model="m")
 
 
-def test_openai_streamed_tool_calls_assemble_by_index() -> None:
-    s = OpenAIToolCallStream()
-    s.add([{"index": 0, "id": "c1", "function": {"name": "get_weather", "arguments": ""}}])
-    s.add([{"index": 1, "id": "c2", "function": {"name": "get_time", "arguments": '{"tz"'}}])
-    s.add([{"index": 0, "function": {"arguments": '{"city": '}}])
-    s.add([{"index": 0, "function": {"arguments": '"Oslo"}'}}, {"index": 1, "function": {"arguments": ': "CET"}'}}])
-    assert s.calls() == [ToolCall(id="c1", name="get_weather", arguments='{"city": "Oslo"}'), ToolCall(id="c2", name="get_time", arguments='{"tz": "CET"}')]
+def test_plain_runner_params_still_make_a_request() -> None:
+    assert to_openai(HI, GenerationParams(max_tokens=5), model="m", stream=False) == {"model": "m", "messages": HI, "max_tokens": 5, "temperature": 0.0}
+    assert to_anthropic(HI, GenerationParams(max_tokens=5), model="m", stream=False) == {"model": "m", "messages": HI, "max_tokens": 5}
 
 
 def test_invalid_arguments_are_kept_raw_and_marked() -> None:
-    (call,) = openai_tool_calls([{"id": "c", "function": {"name": "f", "arguments": '{"a": 1'}}])
-    assert call.invalid_json and call.arguments == '{"a": 1' and call.parsed() is None
+    good = {"id": "a", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+    bad = {"id": "b", "type": "function", "function": {"name": "f", "arguments": '{"a": 1'}}
+    assert mark_invalid([good, bad]) == [good, {**bad, "invalid_json": True}]
 
 
 # ---------------------------------------------------------------- tools and tool_choice
@@ -128,7 +129,7 @@ def test_tool_choice_both_directions(openai: object, parallel: bool | None, anth
 
 def test_no_tool_choice_sends_none() -> None:
     assert to_anthropic_tool_choice(None, None) is None
-    assert "tool_choice" not in to_anthropic(_req(tools=[WEATHER]), model="m")
+    assert "tool_choice" not in to_anthropic(HI, _req(tools=[WEATHER]), model="m")
 
 
 # ---------------------------------------------------------------- tool_use / tool_result turns, parallel calls
@@ -188,36 +189,24 @@ def test_non_object_arguments_cannot_become_tool_use() -> None:
         to_anthropic_messages(bad)
 
 
-def test_anthropic_tool_calls_non_streamed_and_streamed() -> None:
-    content = [{"type": "text", "text": "Checking."}, {"type": "tool_use", "id": "t1", "name": "get_weather", "input": {"city": "Oslo"}}]
-    assert anthropic_tool_calls(content) == [ToolCall(id="t1", name="get_weather", arguments='{"city": "Oslo"}')]
-    s = AnthropicToolUseStream()
-    s.start(0, {"type": "text", "text": ""})
-    s.start(1, {"type": "tool_use", "id": "t1", "name": "get_weather", "input": {}})
-    s.start(2, {"type": "tool_use", "id": "t2", "name": "ping", "input": {}})
-    s.delta(1, '{"city":')
-    s.delta(1, ' "Oslo"}')
-    assert s.calls() == [ToolCall(id="t1", name="get_weather", arguments='{"city": "Oslo"}'), ToolCall(id="t2", name="ping", arguments="{}")]
-
-
 # ---------------------------------------------------------------- structured output, stop sequences, settings
 
 
 def test_json_schema_becomes_output_config_and_back() -> None:
     rf = {"type": "json_schema", "json_schema": {"name": "output", "schema": SCHEMA}}
-    kw = to_anthropic(_req(response_format=rf), model="m", stream=False)
+    kw = to_anthropic(HI, _req(response_format=rf), model="m", stream=False)
     assert kw["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}}
     assert response_format_from_anthropic(kw["output_config"]) == rf
 
 
 def test_json_mode_without_schema_is_refused_for_anthropic() -> None:
     with pytest.raises(Unsupported, match="json_object"):
-        to_anthropic(_req(response_format={"type": "json_object"}), model="m")
+        to_anthropic(HI, _req(response_format={"type": "json_object"}), model="m")
 
 
 def test_stop_becomes_stop_sequences_and_sampling_settings_are_recorded_as_not_sent() -> None:
-    req = build_request([{"role": "user", "content": "x"}], GenerationParams(temperature=None), settings={"stop": ["##"], "temperature": 0.2, "max_tokens": 9})
-    kw = to_anthropic(req, model="m")
+    req = request_params(GenerationParams(temperature=None), _sample(settings={"stop": ["##"], "temperature": 0.2, "max_tokens": 9}))
+    kw = to_anthropic(HI, req, model="m")
     assert kw["stop_sequences"] == ["##"] and kw["max_tokens"] == 9 and "temperature" not in kw
     assert anthropic_not_sent(req)["temperature"] == "sample (not sent: the Messages API takes no temperature)"
 
@@ -271,8 +260,3 @@ def test_text_tool_calls_are_detected(text: str, found: bool) -> None:
 
 def test_no_tools_no_detection() -> None:
     assert text_tool_call('<tool_call>{"name": "x"}</tool_call>', None) is None
-
-
-def test_tool_call_round_trips_through_json() -> None:
-    c = ToolCall.of("i", "f", json.dumps({"a": [1, 2]}))
-    assert ToolCall.model_validate_json(c.model_dump_json()) == c and c.parsed() == {"a": [1, 2]}

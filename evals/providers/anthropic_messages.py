@@ -18,7 +18,7 @@ import httpx2
 from evals.providers.base import Completion, GenerationParams, Message, Status, Timeouts, Usage
 from evals.providers.errors import from_exception, is_stale
 from evals.providers.stream import Event, Finish, ServedModel, TextDelta, ToolCallDelta, UsageReport, drive
-from evals.suite.sample import content_text
+from evals.providers.translate import Unsupported, to_anthropic
 
 _STOP_STATUS = {
     "end_turn": Status.ok,
@@ -29,13 +29,6 @@ _STOP_STATUS = {
     "model_context_window_exceeded": Status.truncated,
     "refusal": Status.refused,
 }
-
-
-def split_system(messages: list[Message]) -> tuple[str | None, list[Message]]:
-    system = [m["content"] for m in messages if m.get("role") == "system"]
-    rest = [m for m in messages if m.get("role") != "system"]
-    text = "\n\n".join(content_text(c) for c in system)
-    return (text or None), rest
 
 
 class AnthropicProvider:
@@ -59,19 +52,10 @@ class AnthropicProvider:
         )
 
     def _request(self, messages: list[Message], params: GenerationParams) -> dict[str, Any]:
-        system, rest = split_system(messages)
-        req: dict[str, Any] = {"model": self.model, "messages": rest, "max_tokens": params.max_tokens}
-        if system:
-            req["system"] = system
-        # The Messages API of SDK 2.x takes no temperature/top_p (current models fix their
-        # sampling); a model that still accepts them gets them through `extra_body`.
-        if params.stop:
-            req["stop_sequences"] = params.stop
-        if params.extra_body:
-            req["extra_body"] = params.extra_body
-        if self.stream:
-            req["stream"] = True
-        return req
+        """The sample's request in Messages form; `Unsupported` when it cannot be sent unchanged.
+        The Messages API of SDK 2.x takes no temperature/top_p/seed (current models fix their
+        sampling); a model that still accepts them gets them through `extra_body`."""
+        return to_anthropic(messages, params, model=self.model, stream=self.stream)
 
     async def events(self, messages: list[Message], params: GenerationParams) -> AsyncIterator[Event]:
         """One request as stream events; a whole (non-streamed) response yields the same events at once."""
@@ -135,6 +119,10 @@ class AnthropicProvider:
         )
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        try:
+            self._request(messages, params)
+        except Unsupported as e:  # this sample's request, not the endpoint, is at fault: never retried
+            return Completion(status=Status.error, error=f"request not sent: {e}", error_kind="bad_request")
         return await drive(
             lambda: self.events(messages, params),
             timeouts=self.timeouts,

@@ -19,6 +19,7 @@ import openai
 from evals.providers.base import Completion, GenerationParams, Message, Status, Timeouts, Usage
 from evals.providers.errors import from_exception, is_stale
 from evals.providers.stream import Event, Finish, ServedModel, TextDelta, ToolCallDelta, UsageReport, drive
+from evals.providers.translate import to_openai
 
 _FINISH_STATUS = {"stop": Status.ok, "tool_calls": Status.ok, "function_call": Status.ok, "length": Status.truncated, "content_filter": Status.refused}
 
@@ -68,25 +69,8 @@ class OpenAIChatProvider:
         )
 
     def _request(self, messages: list[Message], params: GenerationParams) -> dict[str, Any]:
-        req: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            self.max_tokens_field: params.max_tokens,
-        }
-        if self.stream:
-            req["stream"] = True
-            req["stream_options"] = {"include_usage": True}
-        if params.temperature is not None:
-            req["temperature"] = params.temperature
-        if params.top_p is not None:
-            req["top_p"] = params.top_p
-        if params.seed is not None:
-            req["seed"] = params.seed
-        if params.stop:
-            req["stop"] = params.stop
-        if params.extra_body:
-            req["extra_body"] = params.extra_body
-        return req
+        """The sample's request as sent (tools, tool_choice, response_format and settings when `params` carries them)."""
+        return to_openai(messages, params, model=self.model, max_tokens_field=self.max_tokens_field, stream=self.stream)
 
     async def events(self, messages: list[Message], params: GenerationParams) -> AsyncIterator[Event]:
         """One request as stream events; a whole (non-streamed) response yields the same events at once."""

@@ -28,161 +28,87 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
 
-from evals.suite.sample import RequestSettings, content_text, tool_names
+from evals.providers.base import GenerationParams
+from evals.suite.sample import Sample, content_text, tool_names
 
 
 class Unsupported(ValueError):
     """The request cannot be sent to this protocol without changing what it asks."""
 
 
-class ToolCall(BaseModel):
-    """One function call a model made. `arguments` is the JSON text the model sent,
-    kept as it came; `invalid_json` marks arguments that do not parse."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = ""
-    name: str
-    arguments: str = "{}"
-    invalid_json: bool = False
-
-    @classmethod
-    def of(cls, id: str | None, name: str | None, arguments: str) -> ToolCall:
+def mark_invalid(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tool calls (OpenAI shape) as stored: arguments kept as the model sent them,
+    and `invalid_json: true` on a call whose arguments do not parse."""
+    out = []
+    for call in calls:
         try:
-            json.loads(arguments)
-            bad = False
+            json.loads((call.get("function") or {}).get("arguments") or "{}")
+            out.append(call)
         except ValueError:
-            bad = True
-        return cls(id=id or "", name=name or "", arguments=arguments, invalid_json=bad)
-
-    def parsed(self) -> Any:
-        """The arguments as data; None when they are not valid JSON."""
-        return None if self.invalid_json else json.loads(self.arguments)
+            out.append({**call, "invalid_json": True})
+    return out
 
 
 # ---------------------------------------------------------------- the request
 
 
-@dataclass
-class ChatRequest:
-    """Everything one request sends, provider-neutral (OpenAI chat shape)."""
+class RequestParams(GenerationParams):
+    """A runner's params with one sample's request applied: everything one request sends besides its messages."""
 
-    messages: list[dict[str, Any]]
-    max_tokens: int
-    temperature: float | None = None
-    top_p: float | None = None
-    seed: int | None = None
-    stop: list[str] | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
-    extra_body: dict[str, Any] | None = None
-    settings: dict[str, str] = field(default_factory=dict)
+    origin: dict[str, str] = Field(default_factory=dict)
     """Where each generation setting came from: `sample` (the request's own) or `runner` (the profile's default)."""
 
 
 _SETTINGS = ("max_tokens", "stop", "temperature", "top_p", "seed")
 
 
-def build_request(
-    messages: list[dict[str, Any]],
-    params: Any,
-    *,
-    tools: list[dict[str, Any]] | None = None,
-    tool_choice: str | dict[str, Any] | None = None,
-    response_format: dict[str, Any] | None = None,
-    settings: RequestSettings | dict[str, Any] | None = None,
-) -> ChatRequest:
-    """The request as sent: the runner's `params` (a GenerationParams) are defaults, the sample's own settings win."""
-    own = settings.model_dump(exclude_none=True) if isinstance(settings, RequestSettings) else dict(settings or {})
-    values: dict[str, Any] = {}
+def request_params(params: GenerationParams, sample: Sample) -> RequestParams:
+    """The request as sent: the runner's `params` are defaults, the sample's own settings win."""
+    own = sample.settings.model_dump(exclude_none=True) if sample.settings is not None else {}
+    values = params.model_dump()
     origin: dict[str, str] = {}
     for name in _SETTINGS:
         if name in own:
             values[name], origin[name] = own[name], "sample"
-        elif getattr(params, name, None) is not None:
-            values[name], origin[name] = getattr(params, name), "runner"
+        elif values.get(name) is not None:
+            origin[name] = "runner"
     if "parallel_tool_calls" in own:
         origin["parallel_tool_calls"] = "sample"
-    return ChatRequest(
-        messages=messages,
-        max_tokens=values.get("max_tokens", 1024),
-        temperature=values.get("temperature"),
-        top_p=values.get("top_p"),
-        seed=values.get("seed"),
-        stop=values.get("stop"),
-        tools=tools,
-        tool_choice=tool_choice,
-        response_format=response_format,
+    return RequestParams(
+        **values,
+        tools=sample.tools,
+        tool_choice=sample.tool_choice,
+        response_format=sample.response_format,
         parallel_tool_calls=own.get("parallel_tool_calls"),
-        extra_body=getattr(params, "extra_body", None),
-        settings=origin,
+        origin=origin,
     )
 
 
 # ---------------------------------------------------------------- OpenAI chat
 
 
-def to_openai(req: ChatRequest, *, model: str, max_tokens_field: str = "max_tokens", stream: bool = True) -> dict[str, Any]:
+def to_openai(messages: list[dict[str, Any]], p: GenerationParams, *, model: str, max_tokens_field: str = "max_tokens", stream: bool = True) -> dict[str, Any]:
     """Keyword arguments for `openai.AsyncOpenAI().chat.completions.create`."""
-    out: dict[str, Any] = {"model": model, "messages": req.messages, max_tokens_field: req.max_tokens}
+    out: dict[str, Any] = {"model": model, "messages": messages, max_tokens_field: p.max_tokens}
     if stream:
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}
     for name in ("temperature", "top_p", "seed", "stop", "tools", "tool_choice", "response_format", "extra_body"):
-        value = getattr(req, name)
+        value = getattr(p, name, None)
         if value is not None and value != []:
             out[name] = value
-    if req.parallel_tool_calls is not None and req.tools:
-        out["parallel_tool_calls"] = req.parallel_tool_calls
+    parallel = getattr(p, "parallel_tool_calls", None)
+    if parallel is not None and getattr(p, "tools", None):
+        out["parallel_tool_calls"] = parallel
     return out
-
-
-def openai_tool_calls(calls: Any) -> list[ToolCall]:
-    """Tool calls of a non-streamed OpenAI message (SDK objects or dicts)."""
-    out = []
-    for c in calls or ():
-        fn = _get(c, "function")
-        out.append(ToolCall.of(_get(c, "id"), _get(fn, "name"), _get(fn, "arguments") or ""))
-    return out
-
-
-class OpenAIToolCallStream:
-    """Assembles streamed `delta.tool_calls`: the first delta of a call carries its
-    index, id and name; later ones append argument text to the call at that index."""
-
-    def __init__(self) -> None:
-        self._calls: dict[int, list[str]] = {}
-        self._ids: dict[int, str] = {}
-        self._names: dict[int, str] = {}
-
-    def add(self, deltas: Any) -> None:
-        for d in deltas or ():
-            i = _get(d, "index") or 0
-            self._calls.setdefault(i, [])
-            if _get(d, "id"):
-                self._ids[i] = _get(d, "id")
-            fn = _get(d, "function")
-            if fn is not None:
-                if _get(fn, "name"):
-                    self._names[i] = self._names.get(i, "") + _get(fn, "name")
-                if _get(fn, "arguments"):
-                    self._calls[i].append(_get(fn, "arguments"))
-
-    def calls(self) -> list[ToolCall]:
-        return [ToolCall.of(self._ids.get(i), self._names.get(i), "".join(parts)) for i, parts in sorted(self._calls.items())]
-
-
-def _get(obj: Any, name: str) -> Any:
-    if obj is None:
-        return None
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
 # ---------------------------------------------------------------- Anthropic Messages
@@ -311,10 +237,11 @@ def to_anthropic_tool_choice(choice: str | dict[str, Any] | None, parallel: bool
     return out
 
 
-def to_anthropic(req: ChatRequest, *, model: str, stream: bool = True) -> dict[str, Any]:
+def to_anthropic(messages: list[dict[str, Any]], p: GenerationParams, *, model: str, stream: bool = True) -> dict[str, Any]:
     """Keyword arguments for `anthropic.AsyncAnthropic().messages.create`; Unsupported when it cannot be exact."""
-    system, messages = to_anthropic_messages(req.messages)
-    out: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": req.max_tokens}
+    req = p if isinstance(p, RequestParams) else RequestParams(**p.model_dump())
+    system, turns = to_anthropic_messages(messages)
+    out: dict[str, Any] = {"model": model, "messages": turns, "max_tokens": req.max_tokens}
     if system:
         out["system"] = system
     if req.stop:
@@ -337,42 +264,13 @@ def to_anthropic(req: ChatRequest, *, model: str, stream: bool = True) -> dict[s
     return out
 
 
-def anthropic_not_sent(req: ChatRequest) -> dict[str, str]:
+def anthropic_not_sent(p: RequestParams) -> dict[str, str]:
     """The settings record for an Anthropic request: which settings the Messages API took none of."""
-    out = dict(req.settings)
+    out = dict(p.origin)
     for name in ("temperature", "top_p", "seed"):
         if name in out:
             out[name] = f"{out[name]} (not sent: the Messages API takes no {name})"
     return out
-
-
-def anthropic_tool_calls(content: Any) -> list[ToolCall]:
-    """Tool calls of a non-streamed Anthropic message's content blocks."""
-    return [
-        ToolCall.of(_get(b, "id"), _get(b, "name"), json.dumps(_get(b, "input") or {}, ensure_ascii=False))
-        for b in content or ()
-        if _get(b, "type") == "tool_use"
-    ]
-
-
-class AnthropicToolUseStream:
-    """Assembles streamed tool_use blocks: content_block_start names the call,
-    input_json_delta events append to its input's JSON text, by block index."""
-
-    def __init__(self) -> None:
-        self._calls: dict[int, tuple[str, str, list[str]]] = {}
-
-    def start(self, index: int, block: Any) -> None:
-        if _get(block, "type") == "tool_use":
-            self._calls[index] = (_get(block, "id") or "", _get(block, "name") or "", [])
-
-    def delta(self, index: int, partial_json: str) -> None:
-        if index in self._calls:
-            self._calls[index][2].append(partial_json)
-
-    def calls(self) -> list[ToolCall]:
-        # An empty input streams no deltas at all: it is the empty object.
-        return [ToolCall.of(i, n, "".join(parts) or "{}") for _, (i, n, parts) in sorted(self._calls.items())]
 
 
 # ---------------------------------------------------------------- Anthropic -> canonical (import)
