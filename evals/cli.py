@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import sys
@@ -371,6 +370,8 @@ def cost(workspace: Path, runners: tuple[str, ...], suite: str | None, requests_
 @click.option("--model", "extra_models", multiple=True, help="Also serve this model name with default behaviour (repeatable); lets a runner's `launch:` block start the simulator.")
 def sim(workspace: Path, port: int, host: str, extra_models: tuple[str, ...]) -> None:
     """Serve the simulated OpenAI + Anthropic endpoints for the workspace's simulated runners."""
+    import asyncio
+
     from evals import api
     from evals.config import ConfigError, SimBehaviour
     from evals.sim import SimServer
