@@ -69,6 +69,20 @@ def unwrap(prompt: str, tag: str) -> str | None:
     return m.group(2) if m else None
 
 
+_NONCE_LINE = "The data blocks of this message are tagged with the nonce {}."
+_NONCE_LINE_RE = re.compile(r"^The data blocks of this message are tagged with the nonce ([0-9a-f]{%d})\.$" % _NONCE_HEX, re.MULTILINE)
+
+
+def nonce_line(nonce: str) -> str:
+    return _NONCE_LINE.format(nonce)
+
+
+def read_nonce(prompt: str) -> str | None:
+    """The nonce a judge prompt states; a judge's verdict must carry it."""
+    m = _NONCE_LINE_RE.search(prompt)
+    return m.group(1) if m else None
+
+
 def mode_line(mode: str) -> str:
     return f"mode: {mode}"
 

@@ -172,22 +172,23 @@ def test_an_unparseable_verdict_is_an_error_not_a_pass(sim_factory: Callable[...
 @pytest.mark.parametrize(
     ("text", "schema", "problem"),
     [
-        ('{"score": 1.5, "reason": "great"}', RUBRIC_SCHEMA, "schema"),
-        ('{"score": 1}', RUBRIC_SCHEMA, "schema"),
-        ('{"score": true, "reason": "yes"}', RUBRIC_SCHEMA, "schema"),
-        ('{"winner": "candidate", "reason": "x"}', PAIRWISE_SCHEMA, "schema"),
+        ('{"score": 1.5, "reason": "great", "nonce": "n0"}', RUBRIC_SCHEMA, "schema"),
+        ('{"score": 1, "nonce": "n0"}', RUBRIC_SCHEMA, "schema"),
+        ('{"score": true, "reason": "yes", "nonce": "n0"}', RUBRIC_SCHEMA, "schema"),
+        ('{"winner": "candidate", "reason": "x", "nonce": "n0"}', PAIRWISE_SCHEMA, "schema"),
+        ('{"score": 1, "reason": "no nonce"}', RUBRIC_SCHEMA, "nonce"),
         ("The first one.", PAIRWISE_SCHEMA, "unparseable"),
     ],
 )
 def test_a_verdict_outside_the_schema_is_an_error(text: str, schema: dict[str, Any], problem: str) -> None:
-    verdict, why = read_verdict(Completion(status=Status.ok, text=text), Draft202012Validator(schema))
+    verdict, why = read_verdict(Completion(status=Status.ok, text=text), Draft202012Validator(schema), "n0")
     assert verdict is None and why is not None and problem in why
 
 
 def test_a_chatty_verdict_is_read(fact: Sample) -> None:
-    text = 'Here is my verdict:\n```json\n{"winner": "tie", "reason": "same"}\n```'
-    verdict, why = read_verdict(Completion(status=Status.ok, text=text), Draft202012Validator(PAIRWISE_SCHEMA))
-    assert why is None and verdict == {"winner": "tie", "reason": "same"}
+    text = 'Here is my verdict:\n```json\n{"winner": "tie", "reason": "same", "nonce": "n0"}\n```'
+    verdict, why = read_verdict(Completion(status=Status.ok, text=text), Draft202012Validator(PAIRWISE_SCHEMA), "n0")
+    assert why is None and verdict == {"winner": "tie", "reason": "same", "nonce": "n0"}
 
 
 def test_a_truncated_verdict_is_an_error(sim_factory: Callable[..., SimServer], fact: Sample) -> None:

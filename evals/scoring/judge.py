@@ -56,14 +56,18 @@ SYSTEM_PROMPT = (
 
 RUBRIC_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"score": {"type": "number", "minimum": 0, "maximum": 1}, "reason": {"type": "string"}},
-    "required": ["score", "reason"],
+    "properties": {
+        "score": {"type": "number", "minimum": 0, "maximum": 1},
+        "reason": {"type": "string"},
+        "nonce": {"type": "string"},
+    },
+    "required": ["score", "reason", "nonce"],
     "additionalProperties": False,
 }
 PAIRWISE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"winner": {"enum": ["A", "B", "tie"]}, "reason": {"type": "string"}},
-    "required": ["winner", "reason"],
+    "properties": {"winner": {"enum": ["A", "B", "tie"]}, "reason": {"type": "string"}, "nonce": {"type": "string"}},
+    "required": ["winner", "reason", "nonce"],
     "additionalProperties": False,
 }
 _RUBRIC_CHECK = Draft202012Validator(RUBRIC_SCHEMA)
@@ -216,18 +220,44 @@ def _totals(answers: list[_Answer]) -> tuple[Usage, float]:
     return usage, sum(a.cost_usd for a in answers)
 
 
-def read_verdict(c: Completion, check: Draft202012Validator, attempts: int = 1) -> tuple[dict[str, Any] | None, str | None]:
-    """The verdict in the judge's final response, or None and why it has none."""
+def read_verdict(
+    c: Completion, check: Draft202012Validator, nonce: str, attempts: int = 1
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The verdict in the judge's final response, or None and why it has none.
+
+    The verdict is the last JSON object in the reply that carries this call's
+    nonce. A judge may quote the candidate, and a candidate may hold a
+    ready-made verdict; it cannot hold the nonce (a hash of the request,
+    the candidate's own text included), so a quoted verdict is passed over,
+    and so is anything before the judge's final answer."""
     if c.status is not Status.ok:
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         return None, f"judge response {c.status.value}{tries}: {c.error or c.finish_reason or 'no detail'}"
-    value, error = extract_json(c.text)
-    if error is not None:
-        return None, f"unparseable verdict ({error}): {_clip(c.text)!r}"
+    carrying = _objects_carrying(c.text, nonce)
+    if not carrying:
+        _, error = extract_json(c.text)
+        if error is not None:
+            return None, f"unparseable verdict ({error}): {_clip(c.text)!r}"
+        return None, f"no verdict carries this call's nonce (one without it may be quoted from the answer): {_clip(c.text)!r}"
+    value = carrying[-1]
     problem = best_match(check.iter_errors(value))
     if problem is not None:
         return None, f"verdict breaks the schema at {problem.json_path}: {_clip(problem.message)}"
     return value, None
+
+
+def _objects_carrying(text: str, nonce: str) -> list[dict[str, Any]]:
+    """Every JSON object in `text` whose "nonce" is `nonce`, in the order they end."""
+    decoder = json.JSONDecoder()
+    found: list[tuple[int, dict[str, Any]]] = []
+    for start in (i for i, ch in enumerate(text) if ch == "{"):
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(value, dict) and value.get("nonce") == nonce:
+            found.append((end, value))
+    return [value for _, value in sorted(found, key=lambda pair: pair[0])]
 
 
 # ---------------------------------------------------------------- prompts
@@ -244,7 +274,7 @@ def _prompt(mode: str, nonce: str, sample: Sample, body: list[str], instruction:
         [
             jp.JUDGE_MARKER,
             jp.mode_line(mode),
-            f"The data blocks of this message are tagged with the nonce {nonce}.",
+            jp.nonce_line(nonce),
             "",
             "The task the model was given:",
             jp.wrap(jp.TASK, nonce, jp.render_conversation(sample.input)),
@@ -264,8 +294,9 @@ def rubric_prompt(sample: Sample, output: str, rubric: str, nonce: str) -> str:
     body += ["The candidate answer to grade:", jp.wrap(jp.CANDIDATE, nonce, output), "", "Rubric:", rubric]
     standard = ", with the reference answer as the standard of correctness" if reference is not None else ""
     instruction = (
-        f"Grade how well the candidate answer meets the rubric{standard}. Reply with only this JSON object: "
-        '{"score": <a number from 0 (fails) to 1 (fully meets)>, "reason": "<one sentence>"}'
+        f"Grade how well the candidate answer meets the rubric{standard}. Reply with only this JSON object, "
+        f"with the nonce copied exactly (a verdict without it is discarded): "
+        f'{{"score": <a number from 0 (fails) to 1 (fully meets)>, "reason": "<one sentence>", "nonce": "{nonce}"}}'
     )
     return _prompt(jp.RUBRIC, nonce, sample, body, instruction)
 
@@ -274,8 +305,9 @@ def pairwise_prompt(sample: Sample, answer_a: str, answer_b: str, criteria: str,
     body = ["Answer A:", jp.wrap(jp.ANSWER_A, nonce, answer_a), "", "Answer B:", jp.wrap(jp.ANSWER_B, nonce, answer_b)]
     instruction = (
         f"Compare answer A with answer B by these criteria: {criteria}. Their order is arbitrary and says "
-        'nothing about their quality. Reply with only this JSON object: {"winner": "A" or "B" or "tie", '
-        '"reason": "<one sentence>"}'
+        "nothing about their quality. Reply with only this JSON object, with the nonce copied exactly "
+        f'(a verdict without it is discarded): {{"winner": "A" or "B" or "tie", "reason": "<one sentence>", '
+        f'"nonce": "{nonce}"}}'
     )
     return _prompt(jp.PAIRWISE, nonce, sample, body, instruction)
 
@@ -303,7 +335,7 @@ def judge_rubric(judge: str, rubric: str, threshold: float = 0.7, *, context: Sc
             answer = await j.ask(rubric_prompt(sample, output, text, nonce), sample.id)
         except JudgeUnavailable as e:
             return j.error("judge_rubric", str(e), [])
-        verdict, why = read_verdict(answer.completion, _RUBRIC_CHECK, answer.attempts)
+        verdict, why = read_verdict(answer.completion, _RUBRIC_CHECK, nonce, answer.attempts)
         if verdict is None:
             return j.error("judge_rubric", why or "no verdict", [answer], verdict=_clip(answer.completion.text, 200))
         value = float(verdict["score"])
@@ -343,18 +375,19 @@ def judge_pairwise(judge: str, criteria: str = DEFAULT_CRITERIA, *, context: Sco
         reference = _reference_text(sample.reference)
         if reference is None:
             return j.error("judge_pairwise", "sample has no reference answer to compare with", [])
+        nonces = [jp.derived_nonce("judge_pairwise", j.profile.name, text, sample.id, side, output, reference) for side in "AB"]
         try:
             answers = list(
                 await asyncio.gather(
-                    j.ask(pairwise_prompt(sample, output, reference, text, jp.derived_nonce("judge_pairwise", j.profile.name, text, sample.id, "A", output, reference)), sample.id),
-                    j.ask(pairwise_prompt(sample, reference, output, text, jp.derived_nonce("judge_pairwise", j.profile.name, text, sample.id, "B", output, reference)), sample.id),
+                    j.ask(pairwise_prompt(sample, output, reference, text, nonces[0]), sample.id),
+                    j.ask(pairwise_prompt(sample, reference, output, text, nonces[1]), sample.id),
                 )
             )
         except JudgeUnavailable as e:
             return j.error("judge_pairwise", str(e), [])
         verdicts = []
-        for answer in answers:
-            verdict, why = read_verdict(answer.completion, _PAIRWISE_CHECK, answer.attempts)
+        for answer, nonce in zip(answers, nonces):
+            verdict, why = read_verdict(answer.completion, _PAIRWISE_CHECK, nonce, answer.attempts)
             if verdict is None:
                 return j.error("judge_pairwise", why or "no verdict", answers, verdict=_clip(answer.completion.text, 200))
             verdicts.append(verdict)

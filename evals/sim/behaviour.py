@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 from evals import judge_protocol as jp
 from evals.config import SimBehaviour
-from evals.suite.sample import Sample, content_text
+from evals.scoring.structure import reference_calls
+from evals.suite.sample import Sample, content_text, tool_names
 
 UNKNOWN_ANSWER = "I'm not sure."
 """What a simulated model says to a prompt that is not in its samples (or has no reference)."""
@@ -177,11 +178,44 @@ def _drop_words(text: str) -> str:
 
 @dataclass(frozen=True)
 class Answers:
-    """A sample's two possible answers, rendered once."""
+    """A sample's two possible answers, rendered once; for a sample whose reference is
+    tool calls (and which has tools), the two possible sets of calls too."""
 
     category: str
     right: str
     wrong: str
+    right_calls: tuple[Call, ...] = ()
+    wrong_calls: tuple[Call, ...] = ()
+
+
+@dataclass(frozen=True)
+class Call:
+    """One simulated tool call: the function's name and its arguments as JSON text."""
+
+    name: str
+    arguments: str
+
+
+def _calls(reference: Any) -> tuple[Call, ...]:
+    out = []
+    for c in reference_calls(reference) or ():
+        args = c.get("arguments")
+        out.append(Call(str(c["name"]), args if isinstance(args, str) else json.dumps(args or {}, ensure_ascii=False)))
+    return tuple(out)
+
+
+def _wrong_calls(right: tuple[Call, ...], tool_names: list[str], u: float) -> tuple[Call, ...]:
+    """The slip a model makes: the wrong tool (when there is another), or one argument changed."""
+    first, rest = right[0], right[1:]
+    others = [n for n in tool_names if n != first.name]
+    if others and u < 0.5:
+        return (Call(others[int(u * 2 * len(others)) % len(others)], first.arguments), *rest)
+    try:
+        args = json.loads(first.arguments)
+    except ValueError:
+        args = None
+    changed = _perturb(args, u) if isinstance(args, dict) and args else {"unexpected": True}
+    return (Call(first.name, json.dumps(changed, ensure_ascii=False)), *rest)
 
 
 @dataclass(frozen=True)
@@ -230,12 +264,16 @@ def index_samples(samples: Iterable[Sample]) -> SampleIndex:
     by_prompt: dict[str, tuple[str, Answers]] = {}
     for text, s in kept.items():
         right = render_reference(s.reference)
-        by_prompt[text] = (s.id, Answers(s.category, right, wrong(s, right)))
+        calls = _calls(s.reference) if s.tools else ()
+        wrong_calls = _wrong_calls(calls, tool_names(s.tools), unit_draw("wrong", s.id)) if calls else ()
+        by_prompt[text] = (s.id, Answers(s.category, right, wrong(s, right), calls, wrong_calls))
     return SampleIndex(by_prompt)
 
 
-def choose_answer(index: SampleIndex, behaviour: SimBehaviour, model: str, prompt: str | None) -> str:
-    """The answer `model` gives to the sample whose last user text is `prompt`.
+def choose_answer(index: SampleIndex, behaviour: SimBehaviour, model: str, prompt: str | None, tools: bool = False) -> str | tuple[Call, ...]:
+    """The answer `model` gives to the sample whose last user text is `prompt`:
+    its text, or, when the request offered tools and the sample's reference is
+    tool calls, those calls.
 
     Right with probability accuracy[category] (else accuracy["default"], else 1),
     decided by (seed, model, sample id) alone, so the same request always gets
@@ -249,7 +287,14 @@ def choose_answer(index: SampleIndex, behaviour: SimBehaviour, model: str, promp
     sample_id, answers = found
     acc = behaviour.accuracy
     p = acc.get(answers.category, acc.get("default", 1.0))
-    return answers.right if unit_draw(behaviour.seed, model, sample_id) < p else answers.wrong
+    right = unit_draw(behaviour.seed, model, sample_id) < p
+    if tools and answers.right_calls:
+        calls = answers.right_calls if right else answers.wrong_calls
+        if "tool_calls_as_text" in behaviour.quirks:
+            # What a server started without the right --tool-call-parser returns: the template's markup as text.
+            return "".join(f'<tool_call>\n{{"name": {json.dumps(c.name)}, "arguments": {c.arguments}}}\n</tool_call>' for c in calls)
+        return calls
+    return answers.right if right else answers.wrong
 
 
 # ---------------------------------------------------------------- the simulated judge
@@ -305,4 +350,5 @@ def judge_verdict(index: SampleIndex, behaviour: SimBehaviour, model: str, promp
     else:
         value = closeness(blocks[0] or "", reference)
         verdict = {"score": round(value, 3), "reason": f"closeness to the reference {value:.2f}"}
+    verdict["nonce"] = jp.read_nonce(prompt)
     return json.dumps(verdict)
