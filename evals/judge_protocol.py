@@ -70,7 +70,7 @@ def unwrap(prompt: str, tag: str) -> str | None:
 
 
 _NONCE_LINE = "The data blocks of this message are tagged with the nonce {}."
-_NONCE_LINE_RE = re.compile(r"^The data blocks of this message are tagged with the nonce ([0-9a-f]{%d})\.$" % _NONCE_HEX, re.MULTILINE)
+_NONCE_LINE_RE = re.compile(rf"^The data blocks of this message are tagged with the nonce ([0-9a-f]{{{_NONCE_HEX}}})\.$", re.MULTILINE)
 
 
 def nonce_line(nonce: str) -> str:
