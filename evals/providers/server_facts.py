@@ -20,45 +20,36 @@ from __future__ import annotations
 import http.client
 import json
 import math
-import re
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from evals.config import RunnerProfile
 from evals.providers.factory import api_key
 
 # ---------------------------------------------------------------- Prometheus text format
 
-_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-_ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
-_FAMILY_SUFFIXES = {"histogram": ("_bucket", "_sum", "_count", "_created"), "summary": ("_sum", "_count", "_created"), "counter": ("_total", "_created")}
-
 
 class PrometheusParseError(ValueError):
     """A line of a /metrics page is not in the Prometheus text exposition format."""
 
 
-@dataclass(frozen=True)
-class MetricSample:
-    name: str
-    labels: dict[str, str]
-    value: float
-
-
 @dataclass
 class Exposition:
-    """One parsed /metrics page: every sample, and the HELP and TYPE of each family."""
+    """One parsed /metrics page: its metric families (name, type, help, samples), as
+    prometheus_client's parser groups them."""
 
-    samples: list[MetricSample] = field(default_factory=list)
-    types: dict[str, str] = field(default_factory=dict)
-    help: dict[str, str] = field(default_factory=dict)
+    families: list[Metric]
 
-    def find(self, name: str) -> list[MetricSample]:
-        return [s for s in self.samples if s.name == name]
+    def find(self, name: str) -> list[Sample]:
+        """Every sample named `name` (e.g. `vllm:prompt_tokens_total`), across families and label sets."""
+        return [s for f in self.families for s in f.samples if s.name == name]
 
     def total(self, name: str) -> float | None:
         """Sum over every label set (engines, models, finish reasons); None if absent."""
@@ -70,112 +61,21 @@ class Exposition:
         found = self.find(name)
         return sum(s.value for s in found) / len(found) if found else None
 
-    def family(self, sample_name: str) -> str:
-        """The metric family a sample belongs to: `x_bucket` of histogram `x` is `x`."""
-        if sample_name in self.types:
-            return sample_name
-        for kind, suffixes in _FAMILY_SUFFIXES.items():
-            for suffix in suffixes:
-                base = sample_name[: -len(suffix)]
-                if sample_name.endswith(suffix) and self.types.get(base) == kind:
-                    return base
-        return sample_name
-
-    def histogram(self, name: str) -> tuple[dict[float, float], float | None, float | None]:
-        """(cumulative count per upper bound `le`, sum, count) of histogram `name`,
-        each added up over the label sets other than `le`."""
-        buckets: dict[float, float] = {}
-        for s in self.find(f"{name}_bucket"):
-            le = float(s.labels["le"])
-            buckets[le] = buckets.get(le, 0.0) + s.value
-        return dict(sorted(buckets.items())), self.total(f"{name}_sum"), self.total(f"{name}_count")
-
-
-def _skip_blanks(line: str, pos: int) -> int:
-    while pos < len(line) and line[pos] in " \t":
-        pos += 1
-    return pos
-
-
-def _parse_labels(line: str, pos: int, lineno: int) -> tuple[dict[str, str], int]:
-    """Labels from the `{` at `pos`; returns them and the position after `}`."""
-    labels: dict[str, str] = {}
-    pos += 1
-    while True:
-        pos = _skip_blanks(line, pos)
-        if pos < len(line) and line[pos] == "}":
-            return labels, pos + 1
-        m = _LABEL_NAME.match(line, pos)
-        if not m:
-            raise PrometheusParseError(f"line {lineno}: expected a label name at column {pos + 1}: {line!r}")
-        name, pos = m.group(), m.end()
-        pos = _skip_blanks(line, pos)
-        if line[pos : pos + 1] != "=":
-            raise PrometheusParseError(f"line {lineno}: expected = after label {name!r}: {line!r}")
-        pos = _skip_blanks(line, pos + 1)
-        if line[pos : pos + 1] != '"':
-            raise PrometheusParseError(f"line {lineno}: expected a quoted value for label {name!r}: {line!r}")
-        pos += 1
-        chars: list[str] = []
-        while True:
-            if pos >= len(line):
-                raise PrometheusParseError(f"line {lineno}: unterminated value of label {name!r}: {line!r}")
-            c = line[pos]
-            if c == "\\":
-                nxt = line[pos + 1 : pos + 2]
-                if nxt not in _ESCAPES:
-                    raise PrometheusParseError(f"line {lineno}: bad escape \\{nxt} in label {name!r}: {line!r}")
-                chars.append(_ESCAPES[nxt])
-                pos += 2
-                continue
-            if c == '"':
-                pos += 1
-                break
-            chars.append(c)
-            pos += 1
-        labels[name] = "".join(chars)
-        pos = _skip_blanks(line, pos)
-        if pos < len(line) and line[pos] == ",":
-            pos += 1
-        elif pos >= len(line) or line[pos] != "}":
-            raise PrometheusParseError(f"line {lineno}: expected , or }} after label {name!r}: {line!r}")
-
-
-def _parse_value(text: str, lineno: int, line: str) -> float:
-    try:
-        return float(text)  # also NaN, +Inf, -Inf
-    except ValueError:
-        raise PrometheusParseError(f"line {lineno}: {text!r} is not a number: {line!r}") from None
-
 
 def parse_prometheus(text: str) -> Exposition:
-    """Parse the Prometheus text exposition format (version 0.0.4): `# HELP` and
-    `# TYPE` lines, other comments, samples with optional labels (escaped
-    quotes, backslashes and newlines in values) and an optional timestamp."""
-    out = Exposition()
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            parts = line[1:].strip().split(None, 2)
-            if len(parts) >= 2 and parts[0] == "HELP":
-                out.help[parts[1]] = (parts[2] if len(parts) > 2 else "").replace("\\n", "\n").replace("\\\\", "\\")
-            elif len(parts) == 3 and parts[0] == "TYPE":
-                out.types[parts[1]] = parts[2].strip()
-            continue
-        m = _NAME.match(line)
-        if not m:
-            raise PrometheusParseError(f"line {lineno}: expected a metric name: {line!r}")
-        name, pos = m.group(), m.end()
-        labels: dict[str, str] = {}
-        if pos < len(line) and line[pos] == "{":
-            labels, pos = _parse_labels(line, pos, lineno)
-        rest = line[pos:].split()
-        if not 1 <= len(rest) <= 2:
-            raise PrometheusParseError(f"line {lineno}: expected a value and an optional timestamp: {line!r}")
-        out.samples.append(MetricSample(name, labels, _parse_value(rest[0], lineno, line)))
-    return out
+    """Parse a /metrics page with prometheus_client's text-format parser.
+
+    The parser says what is wrong but not where; a page it rejects is parsed
+    again line by line, so the error names the first line it cannot read."""
+    try:
+        return Exposition(list(text_string_to_metric_families(text)))
+    except ValueError as e:
+        for lineno, line in enumerate(text.splitlines(), 1):
+            try:
+                list(text_string_to_metric_families(line))
+            except ValueError as bad:
+                raise PrometheusParseError(f"line {lineno}: {bad}: {line!r}") from None
+        raise PrometheusParseError(f"not in the Prometheus text format: {e}") from None
 
 
 # ---------------------------------------------------------------- what a run needs from /metrics
