@@ -390,6 +390,8 @@ def size_deployment(*, model: str | None = None, gpu: str, quant: str = "fp16", 
     from evals.cost.catalogue import load_gpus, load_models
     from evals.cost.sizing import MAX_GPUS_PER_NODE, model_from_hf_config, size
 
+    tpot_slo_ms: float | None = None,
+    burstiness: float = 1.0,
     if (model is None) == (config is None):
         raise ConfigError("name the model: --model NAME (from the catalogue) or --config PATH (a Hugging Face config.json), one of the two")
     m = model_from_hf_config(config) if config is not None else load_models().get(model)  # type: ignore[arg-type]
@@ -428,6 +430,8 @@ def cost_calculator(
     """Projection and break-even over runner profiles and a workload, without running a suite.
 
     The workload comes from the flags, else from the suite's workload profile.
+                tpot_slo_ms=tpot_slo_ms,
+                burstiness=burstiness,
     Self-hosted capacity comes from --capacity, else from the runner's latest
     `evals measure` with the same profile. Pass rates default to 1 (cost per
     task = cost per completed task) unless given.

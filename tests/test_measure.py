@@ -15,14 +15,14 @@ from click.testing import CliRunner
 
 from evals import api
 from evals.cli import main
-from evals.config import RunnerProfile, SimBehaviour, find_runner
+from evals.config import ConfigError, RunnerProfile, SimBehaviour, find_runner
 from evals.cost.catalogue import GpuCatalogue, ModelCatalogue
 from evals.measure import Frontier, measure
 from evals.measure import bound as bound_mod
 from evals.measure.chart import frontier_svg
 from evals.measure.frontier import _client_flags
 from evals.measure.model import Dist, Step
-from evals.measure.persist import latest, save
+from evals.measure.persist import choose, load, save, sweeps
 from evals.sim import SimServer
 from evals.sim import behaviour as bh
 from evals.store.db import Store
@@ -94,7 +94,9 @@ def test_closed_loop_recovers_the_simulated_timing(serve: Callable[..., SimServe
     assert step.ttft_ms.p50 == pytest.approx(expect_ttft_ms, rel=0.10)
     assert step.e2e_ms.p50 == pytest.approx(expect_e2e_ms, rel=0.10)
     assert step.per_stream_output_tps == pytest.approx(expect_stream_tps, rel=0.10)
-    assert step.itl_ms.p50 == pytest.approx(1000 / expect_stream_tps, rel=0.10)
+    # every token is its own chunk, so the chunk gaps (ITL) and the per-request TPOT agree here
+    assert step.tpot_ms is not None and step.tpot_ms.p50 == pytest.approx(1000 / expect_stream_tps, rel=0.10)
+    assert step.itl_ms.n == requests * (n - 1) and step.itl_ms.p50 == pytest.approx(1000 / b.tokens_per_second, rel=0.10)
     assert step.requests_per_s == pytest.approx(concurrency / last_s, rel=0.10)
     assert step.output_tokens_per_s == pytest.approx(step.requests_per_s * n, rel=0.02)
     assert step.peak_in_flight == concurrency
@@ -152,6 +154,91 @@ def test_bad_arguments_are_refused() -> None:
             measure(prof, prompts, **kw)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         measure(prof, [])
+
+
+# ---------------------------------------------------------------- figures from records (no clock)
+
+
+def _sent(ttft_ms: float, e2e_ms: float, out: int | None, gaps: list[float], at: float = 0.0) -> Any:
+    from evals.measure.load import Sent
+    from evals.providers.base import Completion, Status, Timing, Usage
+    from evals.providers.stream import tpot_ms
+
+    timing = Timing(ttft_ms=ttft_ms, latency_ms=e2e_ms, tpot_ms=tpot_ms(ttft_ms, e2e_ms, out), chunk_gaps_ms=gaps)
+    c = Completion(status=Status.ok, finish_reason="stop", usage=Usage(input_tokens=10, output_tokens=out), timing=timing)
+    return Sent("measured", None, at, at + e2e_ms / 1000, c)
+
+
+def test_itl_pools_chunk_gaps_tpot_is_per_request_and_goodput_needs_both_targets() -> None:
+    from evals.measure.load import StepRun
+    from evals.measure.metrics import summarise
+    from evals.measure.model import Slo
+
+    # A: ttft 100, e2e 500, 5 tokens -> TPOT (500-100)/4 = 100; B: ttft 50, e2e 250, 5 tokens -> TPOT 50
+    run = StepRun(records=[_sent(100, 500, 5, [100, 100, 100, 100]), _sent(50, 250, 5, [10, 10, 10, 170], at=0.25)], peak_in_flight=2)
+    step = summarise(run, "concurrency", 2, Slo(ttft_ms=120, tpot_ms=60, percentile=50))
+    assert step.itl_ms is not None and step.itl_ms.n == 8  # every chunk gap of both requests
+    assert step.itl_ms.p50 == pytest.approx(100.0) and step.itl_ms.max == pytest.approx(170.0)
+    assert step.tpot_ms is not None and step.tpot_ms.n == 2
+    assert step.tpot_ms.p50 == pytest.approx((100 + 50) / 2)  # numpy's p50 of two values is their mean
+    # window: first send (0) to last end (0.5 s); only B meets TTFT <= 120 and TPOT <= 60
+    assert step.window_s == pytest.approx(0.5)
+    assert step.goodput_per_s == pytest.approx(1 / 0.5)
+    assert step.requests_per_s == pytest.approx(2 / 0.5)
+    assert step.output_tokens_per_s == pytest.approx(10 / 0.5)
+    # p50 TTFT 75 <= 120 and p50 TPOT 75 > 60: the step misses its TPOT target
+    assert not step.meets_slo
+    assert summarise(run, "concurrency", 2, Slo(ttft_ms=120, tpot_ms=80, percentile=50)).meets_slo
+
+
+def test_unknown_token_counts_are_unknown_not_zero() -> None:
+    from evals.measure.load import StepRun
+    from evals.measure.metrics import summarise
+    from evals.measure.model import Slo
+    from evals.measure.table import frontier_table
+
+    run = StepRun(records=[_sent(100, 500, None, [100]), _sent(100, 500, 5, [100], at=0.1)], peak_in_flight=2)
+    step = summarise(run, "concurrency", 2, Slo(ttft_ms=500))
+    assert step.output_tokens_per_s is None and step.total_tokens_per_s is None
+    assert step.unknown_tokens == 1
+    assert step.tpot_ms is not None and step.tpot_ms.n == 1  # only the request with a count has a TPOT
+    assert step.requests_per_s > 0
+    f = Frontier(
+        runner="r", model="m", profile_hash="h", suite=None, simulated=False, streaming=True, created_at="now", mode="concurrency",
+        slo=Slo(ttft_ms=500), steps=[step], operating_point=None, flags=[], notes=[], bound=None,
+    )
+    from rich.console import Console
+
+    console = Console(width=250, record=True)
+    console.print(frontier_table(f))
+    (row,) = [line for line in console.export_text().splitlines() if line.lstrip("│ ").startswith("2 ")]
+    cells = [c.strip() for c in row.split("│")[1:-1]]
+    assert cells[0] == "2" and cells[3] == "n/a"  # C, req/s, goodput, output tok/s
+
+
+@pytest.mark.parametrize("burstiness", [0.25, 1.0, 4.0])
+def test_burstiness_keeps_the_rate_and_sets_the_spread(burstiness: float) -> None:
+    import random
+    import statistics
+
+    from evals.measure.load import arrival_gap
+
+    rate = 20.0
+    rng = random.Random(5)
+    gaps = [arrival_gap(rate, burstiness, rng) for _ in range(40_000)]
+    # gamma(shape k, scale 1/(rate k)): mean 1/rate, squared coefficient of variation 1/k
+    assert statistics.fmean(gaps) == pytest.approx(1 / rate, rel=0.03)
+    assert statistics.pvariance(gaps) / statistics.fmean(gaps) ** 2 == pytest.approx(1 / burstiness, rel=0.06)
+
+
+def test_burstiness_needs_open_loop_and_a_positive_shape() -> None:
+    prof = _profile("m", _fast())
+    prompts = [s.input for s in _samples(2)]
+    with pytest.raises(ValueError, match="burstiness"):
+        measure(prof, prompts, concurrencies=[1], burstiness=0.5)
+    for bad in (0.0, -1.0, float("inf")):
+        with pytest.raises(ValueError, match="burstiness"):
+            measure(prof, prompts, rates=[1.0], burstiness=bad)
 
 
 # ---------------------------------------------------------------- open loop
@@ -246,28 +333,38 @@ def test_bound_is_for_the_profiles_gpus_and_precision(monkeypatch: pytest.Monkey
 # ---------------------------------------------------------------- store, chart, CLI
 
 
-def test_store_round_trip_keeps_the_latest_measurement(serve: Callable[..., SimServer], tmp_path: Path) -> None:
+def test_every_sweep_is_kept_and_a_quick_one_does_not_replace_a_full_one(serve: Callable[..., SimServer], tmp_path: Path) -> None:
     b = _fast()
     server = serve({"m": b})
     prof = _profile("m", b)
     prompts = [s.input for s in _samples()]
-    first = measure(prof, prompts, concurrencies=[1, 2], requests_per_step=4, suite="mini", base_url=server.base_url)
-    second = measure(prof, prompts, rates=[20.0], requests_per_step=6, warmup=2, base_url=server.base_url)
+    full = measure(prof, prompts, concurrencies=[1, 2], requests_per_step=4, suite="mini", base_url=server.base_url)
+    quick = measure(prof, prompts, rates=[20.0], requests_per_step=6, warmup=2, base_url=server.base_url)
     store = Store(tmp_path / "evals.sqlite")
     try:
         assert "003_measurements" in store.applied_migrations()
-        assert latest(store, prof.name) is None
-        save(store, first)
-        assert latest(store, prof.name) == first
-        save(store, second)
-        assert latest(store, prof.name) == second
-        assert latest(store, "someone-else") is None
+        assert choose(store, prof) is None
+        first = save(store, full)
+        c = choose(store, prof)
+        assert c is not None and (c.id, c.frontier) == (first, full) and "the only sweep" in c.why
+        second = save(store, quick)
+        # Both kept, newest first; the full sweep (2 load levels) still sizes the runner, not the quick one (1 level).
+        assert [(x["id"], x["steps"]) for x in sweeps(store, prof.name)] == [(second, 1), (first, 2)]
+        c = choose(store, prof)
+        assert c is not None and c.id == first and f"--measurement {second}" in c.why
+        assert c.describe().startswith(f"measured: sweep {first} of {full.created_at[:10]} (2 steps), the most complete of 2")
+        # --measurement picks the other one; another runner's sweep is not this runner's choice.
+        chosen = choose(store, prof, [second])
+        assert chosen is not None and chosen.frontier == quick
+        assert sweeps(store, "someone-else") == []
+        with pytest.raises(ConfigError, match="no measurement 99"):
+            load(store, 99)
     finally:
         store.close()
     reopened = Store(tmp_path / "evals.sqlite")
     try:
-        loaded = latest(reopened, prof.name)
-        assert loaded is not None and loaded.model_dump() == second.model_dump() and loaded.tasks_per_hour == second.tasks_per_hour
+        loaded = load(reopened, second)
+        assert loaded.model_dump() == quick.model_dump() and loaded.tasks_per_hour == quick.tasks_per_hour
     finally:
         reopened.close()
 
@@ -293,7 +390,9 @@ def test_a_launched_runner_is_measured_on_its_server_under_its_written_profile(s
         started.append([p.name for p in profiles if p.launch])
         yield {p.name: f"{server.base_url}/v1" for p in profiles if p.launch}
 
-    monkeypatch.setattr(api, "launch_all", fake_launch_all)
+    import evals.providers.launch as launch_mod  # measure_runner imports launch_all when it runs
+
+    monkeypatch.setattr(launch_mod, "launch_all", fake_launch_all)
     ws = write_workspace(tmp_path, {"l": {"provider": "openai_compatible", "model": "org/tiny", "pricing": SELF_HOSTED, "launch": {"model": "org/tiny", "quantization": "fp8"}}})
     f = api.measure_runner(ws, "l", concurrencies=[2], requests_per_step=4, quiet=True)
     assert started == [["l"]] and f.steps[0].served == 4
@@ -311,7 +410,7 @@ def test_cli_measure_prints_json_and_stores_it(tmp_path: Path) -> None:
     assert "SIMULATED" in r.stderr
     store = Store(ws / "reports" / "evals.sqlite")
     try:
-        assert latest(store, "a") == f
+        assert load(store, sweeps(store, "a")[0]["id"]) == f
     finally:
         store.close()
     r = cli.invoke(main, ["measure", "-w", str(ws), "--runner", "a", "--rate", "20", "--requests", "6", "--ttft-slo-ms", "300"])

@@ -130,6 +130,6 @@ def apply(step: Step, bound: DecodeBound) -> tuple[Step, list[str]]:
     flags = []
     if step.per_stream_output_tps is not None and step.per_stream_output_tps > per_stream:
         flags.append(f"{_where(step)}: median per-stream output {_tps(step.per_stream_output_tps)} tokens/s exceeds the physical decode bound of {_tps(per_stream)} tokens/s ({hw}); {why}.")
-    if step.output_tokens_per_s > aggregate:
+    if step.output_tokens_per_s is not None and step.output_tokens_per_s > aggregate:
         flags.append(f"{_where(step)}: aggregate output {_tps(step.output_tokens_per_s)} tokens/s exceeds the physical decode bound of {_tps(aggregate)} tokens/s for a batch of {batch} ({hw}); {why}.")
     return step, flags

@@ -27,7 +27,8 @@ _GROUP_ID = re.compile(r' id="[A-Za-z][\w.]*_\d+"')
 
 
 def _plot(ax: Axes, steps: list[Step], ys: list[float | None], colour: str, label: str | None = None, annotate: bool = False) -> None:
-    pts = [(s.output_tokens_per_s, y, s) for s, y in zip(steps, ys) if y is not None]
+    # The x axis is output tokens/s: a step whose token counts are unknown has no place on it.
+    pts = [(s.output_tokens_per_s, y, s) for s, y in zip(steps, ys) if y is not None and s.output_tokens_per_s is not None]
     if not pts:
         return
     ax.plot([x for x, _, _ in pts], [y for _, y, _ in pts], "o-", color=colour, label=label, markersize=4)
@@ -68,7 +69,7 @@ def frontier_svg(frontier: Frontier) -> str:
             left.text(0, slo_ms, f" SLO {slo_ms:g} ms", color=TEXT_RED, va="bottom", fontsize=8, transform=left.get_yaxis_transform())
         op = f.operating_point
         chosen = next((s for s in steps if op and s.mode == op.mode and s.level == op.level), None)
-        if chosen is not None and (d := latency(chosen)) is not None:
+        if chosen is not None and chosen.output_tokens_per_s is not None and (d := latency(chosen)) is not None:
             left.plot([chosen.output_tokens_per_s], [percentile(d, p)], "o", markersize=12, markerfacecolor="none", markeredgecolor="black", label="operating point")
         left.set_ylabel("Time to first token (ms)" if streamed else "End-to-end latency (ms)")
         left.legend(fontsize=8, frameon=False)

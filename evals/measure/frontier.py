@@ -46,7 +46,9 @@ def measure(
     duration_s: float | None = None,
     warmup: int | None = None,
     ttft_slo_ms: float = 500.0,
+    tpot_slo_ms: float | None = None,
     e2e_slo_ms: float | None = None,
+    burstiness: float = 1.0,
     slo_percentile: int = 95,
     max_tokens: int | None = None,
     seed: int = 0,
@@ -55,7 +57,8 @@ def measure(
     quiet: bool = True,
 ) -> Frontier:
     """Closed loop at each of `concurrencies` (default 1, 4, 16, 64, 256), or open
-    loop at each of `rates` (Poisson arrivals, requests/s).
+    loop at each of `rates` (Poisson arrivals, requests/s; `burstiness` other
+    than 1 draws gamma-distributed gaps of that shape instead, as vLLM's benchmark).
 
     A step sends `requests_per_step` measured requests (default: 4 × C, or 10 s
     of arrivals, at least 32), or as many as `duration_s` allows, or whichever
@@ -80,7 +83,11 @@ def measure(
         raise ValueError(f"warmup must be at least 0, got {warmup}")
     if not prompts:
         raise ValueError("no prompts to send")
-    slo = Slo.model_validate({"ttft_ms": ttft_slo_ms, "e2e_ms": e2e_slo_ms, "percentile": slo_percentile})
+    if not (burstiness > 0 and math.isfinite(burstiness)):
+        raise ValueError(f"burstiness must be a positive number (1 = Poisson), got {burstiness}")
+    if burstiness != 1.0 and mode != "rate":
+        raise ValueError("burstiness shapes open-loop arrivals: give rates, not concurrencies")
+    slo = Slo.model_validate({"ttft_ms": ttft_slo_ms, "tpot_ms": tpot_slo_ms, "e2e_ms": e2e_slo_ms, "percentile": slo_percentile})
     order = list(prompts)
     random.Random(seed).shuffle(order)
     connections = int(max(levels)) if mode == "concurrency" else OPEN_LOOP_CONNECTIONS
@@ -94,7 +101,7 @@ def measure(
         flags: list[str] = []
         try:
             with Progress(quiet=quiet) as progress:
-                plan = _Plan(mode, providers, order, params, slo, bound, connections, requests_per_step, duration_s, warmup, seed)
+                plan = _Plan(mode, providers, order, params, slo, bound, connections, requests_per_step, duration_s, warmup, seed, burstiness)
                 for level in levels:
                     _settle_gc()
                     step, step_flags = await _step(plan, level, progress)
@@ -110,6 +117,9 @@ def measure(
     notes = [bound_note] if bound_note else []
     if not profile.stream:
         notes.append("TTFT and inter-token latency unavailable: the runner does not stream (stream: false), so only end-to-end latency is timed.")
+    unknown = sum(s.unknown_tokens for s in steps)
+    if unknown:
+        notes.append(f"{unknown} served request(s) came without a token count from the server: token rates of their steps are unknown (n/a), not 0, and they have no TPOT.")
     point = operating_point(steps, slo, profile.simulated)
     if point is None:
         notes.append(_no_point_reason(steps, slo))
@@ -146,6 +156,7 @@ class _Plan:
     duration_s: float | None
     warmup: int | None
     seed: int
+    burstiness: float
 
 
 async def _step(plan: _Plan, level: float, progress: Progress) -> tuple[Step, list[str]]:
@@ -160,8 +171,10 @@ async def _step(plan: _Plan, level: float, progress: Progress) -> tuple[Step, li
     if plan.mode == "concurrency":
         run = await closed_loop(load, int(level))
     else:
-        run = await open_loop(load, level, random.Random(f"{plan.seed}:{level}"))
+        run = await open_loop(load, level, random.Random(f"{plan.seed}:{level}"), plan.burstiness)
     step = summarise(run, plan.mode, level, plan.slo)
+    if plan.mode == "rate":
+        step = step.model_copy(update={"burstiness": plan.burstiness})
     flags: list[str] = []
     if plan.bound is not None:
         step, flags = apply(step, plan.bound)
@@ -207,6 +220,8 @@ def operating_point(steps: list[Step], slo: Slo, simulated: bool) -> OperatingPo
     e2e = percentile(best.e2e_ms, slo.percentile) if best.e2e_ms else None
     where = f"concurrency {best.level:g}" if best.mode == "concurrency" else f"{best.level:g} requests/s offered"
     target = f"TTFT p{slo.percentile} {ttft:,.0f} ms ≤ {slo.ttft_ms:g} ms" if ttft is not None else f"end-to-end p{slo.percentile} {e2e:,.0f} ms ≤ {slo.e2e_ms:g} ms"
+    if slo.tpot_ms is not None and best.tpot_ms is not None:
+        target += f", TPOT p{slo.percentile} {percentile(best.tpot_ms, slo.percentile):,.1f} ms ≤ {slo.tpot_ms:g} ms"
     sim = " (SIMULATED endpoint)" if simulated else ""
     return OperatingPoint(
         mode=best.mode,
@@ -223,5 +238,5 @@ def operating_point(steps: list[Step], slo: Slo, simulated: bool) -> OperatingPo
 def _no_point_reason(steps: list[Step], slo: Slo) -> str:
     if all(s.ttft_ms is None for s in steps) and slo.e2e_ms is None:
         return "no operating point: without TTFT (no streaming) the SLO needs an end-to-end target (e2e_slo_ms)."
-    target = f"TTFT p{slo.percentile} ≤ {slo.ttft_ms:g} ms" + (f" and end-to-end p{slo.percentile} ≤ {slo.e2e_ms:g} ms" if slo.e2e_ms is not None else "")
+    target = f"TTFT p{slo.percentile} ≤ {slo.ttft_ms:g} ms" + (f" and TPOT p{slo.percentile} ≤ {slo.tpot_ms:g} ms" if slo.tpot_ms is not None else "") + (f" and end-to-end p{slo.percentile} ≤ {slo.e2e_ms:g} ms" if slo.e2e_ms is not None else "")
     return f"no operating point: no step met the SLO ({target}) with at most {slo.max_error_share:.0%} of requests failed; try lower load levels or a looser target."

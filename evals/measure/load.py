@@ -1,8 +1,9 @@
 """Drive an endpoint at one load level and record every request's timing.
 
 Closed loop: C workers, each sending its next request as soon as the last one
-ends, so exactly C are in flight. Open loop: arrivals at Poisson times drawn
-from a seeded generator, sent at those times whatever the server is doing, as
+ends, so exactly C are in flight. Open loop: arrivals at Poisson times (or,
+with a burstiness other than 1, gamma-distributed gaps as vLLM's
+benchmark_serving draws them) from a seeded generator, sent at those times whatever the server is doing, as
 real traffic arrives; each request's scheduling lag (actual − scheduled send
 time) is recorded so that a client that fell behind shows in the figures.
 
@@ -143,16 +144,26 @@ async def closed_loop(load: Load, concurrency: int) -> StepRun:
     return await _finish(load, {asyncio.create_task(worker()) for _ in range(concurrency)})
 
 
-async def open_loop(load: Load, rate: float, rng: random.Random) -> StepRun:
-    """Arrival i is due at the sum of i exponential gaps of mean 1/rate after the
-    start. The schedule depends only on the seed, never on a response."""
+def arrival_gap(rate: float, burstiness: float, rng: random.Random) -> float:
+    """One gap between arrivals, of mean 1/rate. Burstiness is the gamma shape:
+    1 is Poisson (exponential gaps), below 1 burstier, above 1 steadier; the
+    scale 1/(rate × burstiness) keeps the mean rate (vLLM's benchmark_serving,
+    https://github.com/vllm-project/vllm/blob/main/benchmarks/benchmark_serving.py, read 2026-12-03)."""
+    if burstiness == 1.0:
+        return rng.expovariate(rate)
+    return rng.gammavariate(burstiness, 1.0 / (rate * burstiness))
+
+
+async def open_loop(load: Load, rate: float, rng: random.Random, burstiness: float = 1.0) -> StepRun:
+    """Arrival i is due at the sum of i gaps (`arrival_gap`) after the start.
+    The schedule depends only on the seed, never on a response."""
     in_flight: set[asyncio.Task[None]] = set()
 
     async def dispatch() -> None:
         start = time.perf_counter()
         due = start
         for i in itertools.count():
-            due += rng.expovariate(rate)
+            due += arrival_gap(rate, burstiness, rng)
             # sleep(0) when already late still yields, so sends run while the dispatcher catches up
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
             t = asyncio.create_task(load.send(i, load.phase(i, due), due))

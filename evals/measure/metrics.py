@@ -41,17 +41,15 @@ def percentile(d: Dist, p: int) -> float:
     return float(getattr(d, f"p{p}"))
 
 
-def itl_ms(c: Completion) -> float | None:
-    t, out = c.timing, c.usage.output_tokens
-    if t.ttft_ms is None or t.latency_ms is None or not out or out < 2:
-        return None
-    return (t.latency_ms - t.ttft_ms) / (out - 1)
+def tpot_ms(c: Completion) -> float | None:
+    """vLLM's TPOT of one request, as the stream driver recorded it."""
+    return c.timing.tpot_ms
 
 
 def stream_tps(c: Completion) -> float | None:
-    itl = itl_ms(c)
-    if itl is not None:
-        return 1000.0 / itl if itl > 0 else None
+    tpot = tpot_ms(c)
+    if tpot is not None:
+        return 1000.0 / tpot if tpot > 0 else None
     t, out = c.timing, c.usage.output_tokens
     if c.timing.ttft_ms is None and t.latency_ms and out:
         return out / (t.latency_ms / 1000.0)
@@ -59,11 +57,15 @@ def stream_tps(c: Completion) -> float | None:
 
 
 def meets(c: Completion, slo: Slo) -> bool | None:
-    """Whether one served request met the SLO; None when nothing could be judged
-    (no TTFT without streaming, and no end-to-end target)."""
+    """Whether one served request met every per-request target (vLLM's goodput);
+    None when nothing could be judged (no TTFT without streaming, and no
+    end-to-end target). A TPOT target is judged where the request has a TPOT
+    (two or more output tokens)."""
     checks = []
     if c.timing.ttft_ms is not None:
         checks.append(c.timing.ttft_ms <= slo.ttft_ms)
+    if slo.tpot_ms is not None and c.timing.tpot_ms is not None:
+        checks.append(c.timing.tpot_ms <= slo.tpot_ms)
     if slo.e2e_ms is not None and c.timing.latency_ms is not None:
         checks.append(c.timing.latency_ms <= slo.e2e_ms)
     return all(checks) if checks else None
@@ -85,10 +87,14 @@ def summarise(run: StepRun, mode: Mode, level: float, slo: Slo) -> Step:
     errors = Counter(failure_label(r.completion) for r in measured if not served(r.completion))
     ttft = dist([c.timing.ttft_ms for c in ok if c.timing.ttft_ms is not None])
     e2e = dist([c.timing.latency_ms for c in ok if c.timing.latency_ms is not None])
-    itl = dist([x for c in ok if (x := itl_ms(c)) is not None])
+    itl = dist([g for c in ok for g in c.timing.chunk_gaps_ms or ()])
+    tpot = dist([x for c in ok if (x := tpot_ms(c)) is not None])
     tps = [x for c in ok if (x := stream_tps(c)) is not None]
+    unknown = sum(1 for c in ok if c.usage.output_tokens is None)
 
-    window_s = rps = out_tps = total_tps = 0.0
+    window_s = rps = 0.0
+    out_tps: float | None = 0.0
+    total_tps: float | None = 0.0
     goodput: float | None = None
     if measured:
         t0, t1 = _window(records, measured)
@@ -96,8 +102,13 @@ def summarise(run: StepRun, mode: Mode, level: float, slo: Slo) -> Step:
         done = [r.completion for r in records if t0 < r.end <= t1 and served(r.completion)]
         if window_s > 0:
             rps = len(done) / window_s
-            out_tps = sum(c.usage.output_tokens or 0 for c in done) / window_s
-            total_tps = sum((c.usage.input_tokens or 0) + (c.usage.output_tokens or 0) for c in done) / window_s
+            # A request whose server reported no token counts is unknown, not 0: such a window has no token rate.
+            out_tps = None if any(c.usage.output_tokens is None for c in done) else sum(c.usage.output_tokens or 0 for c in done) / window_s
+            total_tps = (
+                None
+                if any(c.usage.output_tokens is None or c.usage.input_tokens is None for c in done)
+                else sum((c.usage.input_tokens or 0) + (c.usage.output_tokens or 0) for c in done) / window_s
+            )
             judged = [meets(c, slo) for c in done]
             if any(j is not None for j in judged):
                 goodput = sum(1 for j in judged if j) / window_s
@@ -124,25 +135,31 @@ def summarise(run: StepRun, mode: Mode, level: float, slo: Slo) -> Step:
         goodput_per_s=goodput,
         ttft_ms=ttft,
         itl_ms=itl,
+        tpot_ms=tpot,
+        unknown_tokens=unknown,
         e2e_ms=e2e,
         per_stream_output_tps=float(np.median(tps)) if tps else None,
         peak_in_flight=run.peak_in_flight,
-        meets_slo=_meets_slo(len(measured), len(ok), ttft, e2e, slo),
+        meets_slo=_meets_slo(len(measured), len(ok), ttft, tpot, e2e, slo),
         scheduled_rate=scheduled_rate,
         achieved_rate=achieved_rate,
         lag_ms=lag,
     )
 
 
-def _meets_slo(requests: int, ok: int, ttft: Dist | None, e2e: Dist | None, slo: Slo) -> bool:
-    """The step's percentile of TTFT (and of end-to-end latency, if targeted) is
-    within target, and few enough requests failed. Without TTFT (no streaming)
-    only an end-to-end target can be judged; with neither, nothing meets it."""
+def _meets_slo(requests: int, ok: int, ttft: Dist | None, tpot: Dist | None, e2e: Dist | None, slo: Slo) -> bool:
+    """The step's percentile of TTFT (and of TPOT and end-to-end latency, if
+    targeted) is within target, and few enough requests failed. Without TTFT (no
+    streaming) only an end-to-end target can be judged; with neither, nothing
+    meets it. A TPOT target with no TPOT measured (no streaming, or one-token
+    answers) cannot be met."""
     if not ok or (requests - ok) > slo.max_error_share * requests:
         return False
     checks = []
     if ttft is not None:
         checks.append(percentile(ttft, slo.percentile) <= slo.ttft_ms)
+    if slo.tpot_ms is not None:
+        checks.append(tpot is not None and percentile(tpot, slo.percentile) <= slo.tpot_ms)
     if slo.e2e_ms is not None and e2e is not None:
         checks.append(percentile(e2e, slo.percentile) <= slo.e2e_ms)
     return bool(checks) and all(checks)

@@ -34,6 +34,8 @@ class Slo(_Strict):
     """The latency target the operating point must meet, at `percentile` of requests."""
 
     ttft_ms: float = Field(gt=0)
+    tpot_ms: float | None = Field(default=None, gt=0)
+    """Time per output token after the first (vLLM's TPOT), per request: decode speed as a user feels it."""
     e2e_ms: float | None = Field(default=None, gt=0)
     percentile: Literal[50, 90, 95, 99] = 95
     """p95: strict enough that most users see the target, loose enough that a
@@ -58,15 +60,23 @@ class Step(_Strict):
     """Failed measured requests by HTTP status, else by failure kind."""
     window_s: float
     requests_per_s: float
-    output_tokens_per_s: float
-    total_tokens_per_s: float
-    """Input and output tokens of the requests served in the window, ÷ the window."""
+    output_tokens_per_s: float | None
+    """None when a request served in the window has no reported output token count."""
+    total_tokens_per_s: float | None
+    """Input and output tokens of the requests served in the window, ÷ the window; None when any count is unknown."""
     goodput_per_s: float | None
-    """Served requests per second that met the SLO; None when nothing could be judged."""
+    """Served requests per second that each met every per-request target (TTFT, TPOT,
+    end-to-end; as vLLM's --goodput); None when nothing could be judged."""
     ttft_ms: Dist | None
     """None when the responses were not streamed: no first token to time."""
     itl_ms: Dist | None
-    """Inter-token latency per request: (end-to-end − TTFT) ÷ (output tokens − 1)."""
+    """Inter-token latency as vLLM defines it: the gaps between consecutive content
+    chunks of every measured streamed request, pooled (a chunk may hold several tokens)."""
+    tpot_ms: Dist | None = None
+    """Time per output token, one value per request: (end-to-end − TTFT) ÷ (output tokens − 1)."""
+    unknown_tokens: int = 0
+    """Served requests whose server reported no output token count: left out of the
+    token rates and TPOT, never counted as 0 tokens."""
     e2e_ms: Dist | None
     per_stream_output_tps: float | None
     """Median decode speed of one request: (output tokens − 1) ÷ (end-to-end − TTFT);
@@ -82,6 +92,8 @@ class Step(_Strict):
     """Rate steps: the rate the client actually sent them at."""
     lag_ms: Dist | None = None
     """Rate steps: actual send time − scheduled time; small means the client was not the bottleneck."""
+    burstiness: float | None = None
+    """Rate steps: the gamma shape of the arrival gaps (1 = Poisson; lower is burstier)."""
 
 
 class OperatingPoint(_Strict):
@@ -92,7 +104,7 @@ class OperatingPoint(_Strict):
     requests_per_s: float
     tasks_per_hour: float
     """Requests served per hour at this step; `SelfHostedRunner.tasks_per_hour`."""
-    output_tokens_per_s: float
+    output_tokens_per_s: float | None
     ttft_ms: float | None
     """TTFT at the SLO's percentile."""
     e2e_ms: float | None

@@ -24,7 +24,7 @@ def frontier_table(f: Frontier) -> Table:
     rate = f.mode == "rate"
     t = Table(title=f"{f.runner} ({f.model}){' - SIMULATED' if f.simulated else ''}", title_justify="left", padding=(0, 1))
     heads = ["offered\nreq/s", "lag p99\nms"] if rate else ["C"]
-    heads += ["req/s", "goodput\nreq/s", "output\ntok/s", "TTFT\np50", f"TTFT\np{p}", "ITL\np50", f"E2E\np{p}", "tok/s per\nstream", "errors", "meets\nSLO"]
+    heads += ["req/s", "goodput\nreq/s", "output\ntok/s", "TTFT\np50", f"TTFT\np{p}", "ITL\np50", f"ITL\np{p}", f"TPOT\np{p}", f"E2E\np{p}", "tok/s per\nstream", "errors", "meets\nSLO"]
     for h in heads:
         t.add_column(h, justify="right", no_wrap=True)
     for s in f.steps:
@@ -36,14 +36,19 @@ def frontier_table(f: Frontier) -> Table:
             _ms(s.ttft_ms, 50),
             _ms(s.ttft_ms, p),
             _num(s.itl_ms.p50 if s.itl_ms else None),
+            _num(percentile(s.itl_ms, p) if s.itl_ms else None),
+            _num(percentile(s.tpot_ms, p) if s.tpot_ms else None),
             _ms(s.e2e_ms, p),
             _num(s.per_stream_output_tps),
             ", ".join(f"{k}×{n}" for k, n in s.errors.items()) or "0",
             "yes" if s.meets_slo else "no",
         ]
         t.add_row(*row)
-    target = f"TTFT p{p} ≤ {f.slo.ttft_ms:g} ms" + (f", end-to-end p{p} ≤ {f.slo.e2e_ms:g} ms" if f.slo.e2e_ms is not None else "")
-    t.caption = f"Latencies in ms over the measured requests; rates over each step's window. SLO: {target}, at most {f.slo.max_error_share:.0%} failed."
+    target = f"TTFT p{p} ≤ {f.slo.ttft_ms:g} ms" + (f", TPOT p{p} ≤ {f.slo.tpot_ms:g} ms" if f.slo.tpot_ms is not None else "") + (f", end-to-end p{p} ≤ {f.slo.e2e_ms:g} ms" if f.slo.e2e_ms is not None else "")
+    t.caption = (
+        f"Latencies in ms over the measured requests (ITL: gaps between streamed chunks; TPOT: per request, (E2E - TTFT) / (output tokens - 1)); "
+        f"rates over each step's window; n/a: not measured or token counts unknown. SLO: {target}, at most {f.slo.max_error_share:.0%} failed."
+    )
     return t
 
 
