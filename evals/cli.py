@@ -29,17 +29,14 @@ class _Cli(click.Group):
     """Turns bad input into one clear line and exit code 2, instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from evals.config import ConfigError
+        from evals.errors import EvalsError
 
         try:
             return super().invoke(ctx)
-        except (ConfigError, KeyError, FileNotFoundError) as e:
-            msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-            click.echo(f"error: {msg}", err=True)
-            sys.exit(2)
-        except click.exceptions.Exit:  # --help and friends: a RuntimeError since click 8.2, not an error
-            raise
-        except RuntimeError as e:  # e.g. a missing API key
+        except EvalsError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(e.exit_code)
+        except FileNotFoundError as e:  # a path the user gave
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
 
@@ -420,7 +417,7 @@ def _usage_exits_3() -> Iterator[None]:
     Anything unexpected also exits 3, with its traceback: Python's own exit
     code for a crash is 1, which CI would read as a regression.
     """
-    from evals.config import ConfigError
+    from evals.errors import EvalsError
     from evals.gate.gate import INCONCLUSIVE, USAGE
     from evals.gate.nightly import LockHeld
 
@@ -429,9 +426,8 @@ def _usage_exits_3() -> Iterator[None]:
     except LockHeld as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(INCONCLUSIVE)
-    except (ConfigError, KeyError, FileNotFoundError, RuntimeError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        click.echo(f"error: {msg}", err=True)
+    except (EvalsError, FileNotFoundError) as e:
+        click.echo(f"error: {e}", err=True)
         sys.exit(USAGE)
     except Exception:
         click.echo(f"error: the command could not run:\n{traceback.format_exc()}", err=True)

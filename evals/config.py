@@ -13,11 +13,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from evals.errors import UsageError
 from evals.providers.base import GenerationParams, Timeouts
 from evals.providers.launch import LaunchSpec
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError, ValueError):
     """A configuration or input file is wrong; the message says where and how to fix it."""
 
 
@@ -379,8 +380,15 @@ def find_runner(workspace: Path, name_or_path: str) -> RunnerProfile:
     cand = workspace / "runners" / f"{name_or_path}.yaml"
     if cand.exists():
         return load_runner(cand)
-    known = sorted(x.stem for x in (workspace / "runners").glob("*.yaml"))
-    raise ConfigError(f"runner {name_or_path!r} not found: no file {cand}. Known runners: {', '.join(known) or 'none'}")
+    nested = sorted(root.glob(f"*/**/{name_or_path}.yaml"))
+    if len(nested) > 1:
+        raise ConfigError(f"runner {name_or_path!r} is in several folders: {', '.join(map(str, nested))}; give the path of the one you mean")
+    if nested:
+        return load_runner(nested[0])
+    top = sorted(x.stem for x in root.glob("*.yaml"))
+    below = sorted(str(x.relative_to(root).with_suffix("")) for x in root.glob("*/**/*.yaml"))
+    listing = f"Known runners: {', '.join(top) or 'none'}" + (f"; in subfolders (use the name alone): {', '.join(below)}" if below else "")
+    raise ConfigError(f"runner {name_or_path!r} not found: no file {cand} nor {name_or_path}.yaml below {root}. {listing}")
 
 
 def find_suite(workspace: Path, name_or_path: str) -> Suite:

@@ -27,6 +27,7 @@ from typing import Iterator
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from evals.errors import UsageError
 from evals.config import ConfigError, format_validation_error, read_yaml
 from evals.gate.gate import GateOptions, GateReport, without_baseline
 from evals.gate.history import LAST_PASS, NoBaseline, load_run, record_gate_result
@@ -39,8 +40,8 @@ DEFAULT_STORE = Path("reports") / "evals.sqlite"
 DEFAULT_REPORT_DIR = Path("reports") / "nightly"
 
 
-class LockHeld(RuntimeError):
-    """Another nightly is writing this store."""
+class LockHeld(UsageError, RuntimeError):
+    """Another nightly is writing this store (exit 2: nothing was judged)."""
 
 
 class NightlyConfig(BaseModel):

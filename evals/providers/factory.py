@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from evals.config import RunnerProfile
+from evals.errors import UsageError
 from evals.providers.anthropic_messages import AnthropicProvider
 from evals.providers.base import Provider
 from evals.providers.openai_chat import OpenAIChatProvider
@@ -12,7 +13,7 @@ from evals.secrets import read_key
 _DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
 
-class MissingKeyError(RuntimeError):
+class MissingKeyError(UsageError, RuntimeError):
     pass
 
 

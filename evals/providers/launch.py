@@ -36,6 +36,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from evals.errors import InfrastructureError
 from evals.secrets import scrub
 
 VLLM_ARGS = "{vllm_args}"
@@ -47,7 +48,7 @@ _POLL_S = 0.25
 _LOG_TAIL_LINES = 30
 
 
-class LaunchError(RuntimeError):
+class LaunchError(InfrastructureError, RuntimeError):
     """The server did not come up; the message names its log file and ends with the log's last lines."""
 
 

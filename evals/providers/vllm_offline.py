@@ -24,8 +24,14 @@ import threading
 import time
 from typing import Any
 
+from evals.errors import UsageError
 from evals.providers.base import Completion, GenerationParams, Message, Status, Timing, Usage
 from evals.secrets import scrub
+
+
+class EngineUnavailable(UsageError, RuntimeError):
+    """The in-process engine cannot run on this machine (no vllm extra, no GPU)."""
+
 
 MISSING_EXTRA = "the vllm extra is not installed: pip install 'workload-evals[vllm]' on a machine with a CUDA GPU"
 NO_GPU = (
@@ -43,7 +49,7 @@ def import_vllm() -> Any:
     try:
         import vllm
     except ImportError:
-        raise RuntimeError(MISSING_EXTRA) from None
+        raise EngineUnavailable(MISSING_EXTRA) from None
     return vllm
 
 
@@ -51,9 +57,9 @@ def require_gpu() -> None:
     try:
         import torch
     except ImportError:
-        raise RuntimeError(MISSING_EXTRA) from None
+        raise EngineUnavailable(MISSING_EXTRA) from None
     if not torch.cuda.is_available():
-        raise RuntimeError(NO_GPU)
+        raise EngineUnavailable(NO_GPU)
 
 
 def sampling_params(vllm: Any, params: GenerationParams) -> Any:

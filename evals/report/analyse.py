@@ -288,9 +288,13 @@ def _per_sample(store: Store, run_id: str, finals: dict, outcomes: dict, pricing
         for r in store.iter_query(f"SELECT runner, sample_id, {_TOKEN_SUMS} FROM attempts WHERE run_id=? AND purpose='run' GROUP BY runner, sample_id", (run_id,))
     }
     fmt: set[tuple[str, str]] = set()
-    for r in store.iter_query(f"SELECT runner, sample_id, scorer, details_json FROM scores WHERE run_id=? AND passed=0 AND error IS NULL AND scorer IN ('label', {', '.join(repr(x) for x in economics.FORMAT_SCORERS)})", (run_id,)):
-        if economics.format_failed(r["scorer"], r["details_json"]):
-            fmt.add((r["runner"], r["sample_id"]))
+    # A failure production could see without a reference: declared by scorers that produce format checks.
+    for r in store.iter_query(
+        "SELECT runner, sample_id FROM scores WHERE run_id=? AND passed=0 AND error IS NULL AND ',' || produces || ',' LIKE '%,format_check,%' "
+        "AND json_extract(details_json, '$.format_failed')",
+        (run_id,),
+    ):
+        fmt.add((r["runner"], r["sample_id"]))
     return {
         runner: {sid: economics.PerSample(a["status"], bool(outcomes[runner].get(sid)), spent.get((runner, sid), 0.0), (runner, sid) in fmt) for sid, a in fin.items()}
         for runner, fin in finals.items()
@@ -299,7 +303,7 @@ def _per_sample(store: Store, run_id: str, finals: dict, outcomes: dict, pricing
 
 def _confusion(store: Store, run_id: str) -> dict[str, Any]:
     pairs: dict[str, list[tuple[str | None, str | None]]] = defaultdict(list)
-    for r in store.iter_query("SELECT runner, details_json FROM scores WHERE run_id=? AND scorer='label'", (run_id,)):
+    for r in store.iter_query("SELECT runner, details_json FROM scores WHERE run_id=? AND ',' || produces || ',' LIKE '%,labels,%'", (run_id,)):
         d = json.loads(r["details_json"] or "{}")
         pairs[r["runner"]].append((d.get("expected"), d.get("predicted")))
     return {runner: confusion_matrix(p) for runner, p in pairs.items()}

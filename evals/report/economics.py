@@ -17,7 +17,10 @@ from evals.cost.routing import cheapest_assignment
 from evals.report.model import BreakEvenResult, CascadeOption, ProjectionRow, RoutingResult, RunnerSummary, WorkloadUsed
 
 DEFAULT_WORKLOAD = {"requests_per_day": 10_000, "peak_hour_share": 0.1}
-FORMAT_SCORERS = ("json_schema", "json_valid")
+NO_PROFILE_HINT = (
+    "give yours in the suite's suite.yaml (`workload: {requests_per_day: N, peak_hour_share: S}`, or requests_per_month), "
+    "or import real traffic with `evals import`, which writes it"
+)
 
 
 @dataclass
@@ -164,13 +167,3 @@ def cascades(per_sample: dict[str, dict[str, PerSample]], rows: list[ProjectionR
             )
         )
     return out
-
-
-def format_failed(scorer: str, details_json: str | None) -> bool:
-    """Of a failed, gradable score: a failure the production system could see without a reference answer."""
-    d = json.loads(details_json or "{}")
-    if scorer in FORMAT_SCORERS:
-        return "mismatched" not in d
-    if scorer == "label":
-        return d.get("predicted") is None
-    return False

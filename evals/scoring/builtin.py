@@ -240,13 +240,14 @@ def _named_labels(text: str, labels: list[str]) -> list[int]:
     return [i for i in present if not all(inside_longer(i, a, b) for a, b in spans[i])]
 
 
-@scorer("label")
+@scorer("label", produces=("labels", "format_check"))
 def label(labels: list[str]) -> ScoreFn:
     """Classification: which of `labels` the output names, against the reference label.
 
     The output is that label when it equals one after normalisation, else the
     single label it mentions as a word; several or none is no prediction,
-    which fails. `details` carry expected and predicted for the confusion matrix.
+    which fails (a format failure: production could see it without a reference).
+`details` carry expected and predicted for the confusion matrix.
     """
     names = _check_strings("label", "labels", labels)
     normed = [normalize_text(x) for x in names]
@@ -272,7 +273,7 @@ def label(labels: list[str]) -> ScoreFn:
         if len(hits) != 1:
             several = "output names several labels: " + ", ".join(names[i] for i in hits)
             why = several if hits else "output names none of the labels"
-            return _verdict(False, why, expected=expected, predicted=None)
+            return _verdict(False, why, expected=expected, predicted=None, format_failed=True)
         predicted = names[hits[0]]
         ok = predicted == expected
         why = f"predicted {predicted!r}" + ("" if ok else f", expected {expected!r}")
@@ -284,13 +285,13 @@ def label(labels: list[str]) -> ScoreFn:
 # ---------------------------------------------------------------- JSON
 
 
-@scorer("json_valid")
+@scorer("json_valid", produces=("format_check",))
 def json_valid() -> ScoreFn:
     """The output carries JSON: raw, in a fenced block, or embedded in prose."""
 
     async def score(output: str, sample: Sample) -> Score:
         _, error = extract_json(output)
-        return _verdict(error is None, error or "valid JSON")
+        return _verdict(error is None, error or "valid JSON", **({"format_failed": True} if error else {}))
 
     return score
 
@@ -316,7 +317,7 @@ def _schema_errors(validator: Draft202012Validator, value: Any) -> list[str]:
     return [f"{e.json_path}: {_clip(e.message, 100)}" for e in errors]
 
 
-@scorer("json_schema")
+@scorer("json_schema", produces=("format_check",))
 def json_schema(schema: dict[str, Any] | None = None, match_reference: bool = False) -> ScoreFn:
     """The output's JSON is valid against `schema` (JSON Schema 2020-12, formats
     checked) and, with `match_reference`, every field of the dict reference
@@ -351,12 +352,12 @@ def json_schema(schema: dict[str, Any] | None = None, match_reference: bool = Fa
             return _ungradable("json_schema", why)
         value, error = extract_json(output)
         if error is not None:
-            return Score(value=0.0, passed=False, explanation=error)
+            return Score(value=0.0, passed=False, explanation=error, details={"format_failed": True})
         problems = _schema_errors(validator, value) if validator is not None else []
         if problems:
             more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
             why = f"schema: {'; '.join(problems[:3])}{more}"
-            return Score(value=0.0, passed=False, explanation=why, details={"schema_errors": problems})
+            return Score(value=0.0, passed=False, explanation=why, details={"schema_errors": problems, "format_failed": True})
         if not checks_fields:
             return _verdict(True, "valid against the schema")
         if not isinstance(value, dict):

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from evals.config import ConfigError, ScorerSpec, Suite
-from evals.scoring.base import Score, ScoreFn, ScoringContext, build, load_plugin
+from evals.errors import UsageError
+from evals.providers.base import Completion
+from evals.scoring.base import REGISTRY, Score, ScoreFn, ScoringContext, build, load_plugin
 from evals.scoring.passrule import combine, merge_args
-from evals.store.db import Store
+from evals.store.db import Store, completion_from_row
 from evals.suite.sample import Sample
 
 
@@ -59,18 +61,18 @@ def check_scorers(suite: Suite, context: ScoringContext | None = None) -> None:
             if "missing" in str(e):
                 continue  # a required argument each sample supplies (sample `scorers:` settings)
             raise ConfigError(f"{suite.dir / 'suite.yaml'}: scorer `{spec.name}`: {e}") from None
-        except (KeyError, ValueError) as e:
+        except (UsageError, ValueError) as e:
             raise ConfigError(f"{suite.dir / 'suite.yaml'}: scorer `{spec.name}`: {e}") from None
 
 
 def _failing(message: str) -> ScoreFn:
-    async def score(output: str, sample: Sample) -> Score:
+    async def score(output: Completion, sample: Sample) -> Score:
         return Score(value=0.0, passed=False, error=message)
 
     return score
 
 
-async def _grade(output: str, sample: Sample, specs: list[ScorerSpec], fns: list[ScoreFn]) -> list[Score]:
+async def _grade(output: Completion, sample: Sample, specs: list[ScorerSpec], fns: list[ScoreFn]) -> list[Score]:
     out = []
     for spec, fn in zip(specs, fns):
         try:
@@ -91,7 +93,7 @@ def score_run(store: Store, run_id: str, suite: Suite, context: ScoringContext |
     store.run(run_id)  # a clear error for an unknown run
     check_scorers(suite, context)
     samples = _samples(store, run_id)
-    rows = store.query("SELECT runner, sample_id, text FROM attempts WHERE run_id=? AND final=1 AND status='ok' AND purpose='run'", (run_id,))
+    rows = store.query("SELECT * FROM attempts WHERE run_id=? AND final=1 AND status='ok' AND purpose='run'", (run_id,))
     cache: dict[tuple[str, str], ScoreFn] = {}
 
     def scorer_fns(sample: Sample) -> tuple[list[ScorerSpec], list[ScoreFn]]:
@@ -104,7 +106,7 @@ def score_run(store: Store, run_id: str, suite: Suite, context: ScoringContext |
                 if key not in cache:
                     cache[key] = build(spec.name, args, context)
                 fn = cache[key]
-            except (KeyError, TypeError, ValueError) as e:
+            except (UsageError, TypeError, ValueError) as e:
                 args, fn = spec.args, _failing(f"sample {sample.id}: scorer {spec.name}: {e}")
             specs.append(ScorerSpec(name=spec.name, args=args, weight=spec.weight))
             fns.append(fn)
@@ -117,7 +119,7 @@ def score_run(store: Store, run_id: str, suite: Suite, context: ScoringContext |
             sample = samples[row["sample_id"]]
             specs, fns = scorer_fns(sample)
             async with sem:
-                return row, specs, await _grade(row["text"] or "", sample, specs, fns)
+                return row, specs, await _grade(completion_from_row(row), sample, specs, fns)
 
         try:
             return await asyncio.gather(*(one(r) for r in rows))
@@ -146,6 +148,7 @@ def score_run(store: Store, run_id: str, suite: Suite, context: ScoringContext |
                     run_id, row["runner"], row["sample_id"], i, spec.name, json.dumps(spec.args, default=str), spec.weight,
                     sc.value, int(sc.passed), sc.explanation, sc.error, json.dumps(sc.details, default=str),
                     sc.judge_usage.model_dump_json() if sc.judge_usage else None, sc.judge_cost_usd,
+                    ",".join(sorted(REGISTRY.get(spec.name).item.produces)),
                 )
             )
         outcome_rows.append((run_id, row["runner"], row["sample_id"], value, int(ok)))

@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from evals.providers.base import Completion, Status, Timing, Usage
+from evals.errors import InfrastructureError, UsageError
+from evals.providers.translate import mark_invalid
 from evals.store.migrations import MIGRATIONS
 
 _ATTEMPT_COLS = (
     "run_id, runner, sample_id, request_key, attempt, final, reused_from, status, text, finish_reason, "
     "input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, "
-    "ttft_ms, latency_ms, output_tps, error, error_kind, http_status, cost_usd, base_url, served_model, created_at, purpose"
+    "ttft_ms, latency_ms, output_tps, error, error_kind, http_status, cost_usd, base_url, served_model, created_at, purpose, tool_calls_json"
 )
 _ATTEMPT_INSERT = f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({', '.join('?' * 26)})"
 
@@ -33,7 +35,14 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class StoreWriteError(RuntimeError):
+class UnknownRunError(UsageError, KeyError):
+    """No run with that id in the store."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class StoreWriteError(InfrastructureError, RuntimeError):
     """The writer thread could not store answers."""
 
 
@@ -155,11 +164,19 @@ class Store:
         sets = ", ".join(f"{k}=?" for k in fields)
         self.db.execute(f"UPDATE run_runners SET {sets} WHERE run_id=? AND runner=?", (*fields.values(), run_id, runner))
 
-    def add_samples(self, run_id: str, rows: Iterable[tuple[str, str, str, str | None, str, str | None]]) -> None:
-        self.db.executemany("INSERT INTO samples VALUES (?,?,?,?,?,?,?)", ((run_id, *r) for r in rows))
+    def add_samples(self, run_id: str, rows: Iterable[tuple[str, str, str, str | None, str, str | None, str | None]]) -> None:
+        """Rows of (sample_id, category, input, reference, metadata, scorers, request) JSON; request: tools, tool_choice, response_format, settings."""
+        self.db.executemany(
+            "INSERT INTO samples (run_id, sample_id, category, input_json, reference_json, metadata_json, scorers_json, request_json) VALUES (?,?,?,?,?,?,?,?)",
+            ((run_id, *r) for r in rows),
+        )
 
-    def add_requests(self, rows: Iterable[tuple[str, str, str, str, str, str]]) -> None:
-        self.db.executemany("INSERT OR IGNORE INTO requests VALUES (?,?,?,?,?,?)", rows)
+    def add_requests(self, rows: Iterable[tuple[str, str, str, str, str, str, str | None]]) -> None:
+        """Rows of (request_key, provider, base_urls, model, params, messages, request) JSON; request holds what the
+        request sent besides its messages and where each generation setting came from (sample or runner)."""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO requests (request_key, provider, base_urls, model, params_json, messages_json, request_json) VALUES (?,?,?,?,?,?,?)", rows
+        )
 
     # ---------------------------------------------------------- attempts
     def record_attempt(self, run_id: str, runner: str, sample_id: str, request_key: str, attempt: int, final: bool, c: Completion, cost_usd: float | None, base_url: str | None, purpose: str = "run") -> None:
@@ -181,6 +198,7 @@ class Store:
         keys = list(keys)
         for i in range(0, len(keys), 900):
             chunk = keys[i : i + 900]
+            json.dumps(mark_invalid(c.tool_calls), ensure_ascii=False) if c.tool_calls else None,
             q = f"SELECT request_key, MAX(COALESCE(reused_from, id)) FROM attempts WHERE status='ok' AND final=1 AND purpose='run' AND request_key IN ({','.join('?' * len(chunk))}) GROUP BY request_key"
             out.update({k: v for k, v in self.db.execute(q, chunk)})
         return out
@@ -201,10 +219,7 @@ class Store:
             return None
         r = rows[0]
         origin = self.query("SELECT cost_usd FROM attempts WHERE id=?", (r["reused_from"],))[0] if r["reused_from"] else r
-        usage = Usage(**{f: r.get(f) for f in Usage.model_fields})
-        timing = Timing(ttft_ms=r["ttft_ms"], latency_ms=r["latency_ms"], output_tps=r["output_tps"])
-        c = Completion(status=Status(r["status"]), text=r["text"] or "", finish_reason=r["finish_reason"], usage=usage, timing=timing, served_model=r["served_model"])
-        return c, float(origin["cost_usd"] or 0.0)
+        return completion_from_row(r), float(origin["cost_usd"] or 0.0)
 
     def reuse_attempts(self, run_id: str, runner: str, pairs: list[tuple[str, int]]) -> None:
         """Copy earlier ok answers into this run, pointing back at their origin. Not billed again."""
@@ -289,7 +304,8 @@ class Store:
         self.db.execute("DELETE FROM outcomes WHERE run_id=?", (run_id,))
 
     def add_scores(self, rows: Iterable[tuple[Any, ...]]) -> None:
-        self.db.executemany("INSERT INTO scores VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        """Rows in the scores table's column order, `produces` (comma-separated) last."""
+        self.db.executemany("INSERT INTO scores VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def add_outcomes(self, rows: Iterable[tuple[Any, ...]]) -> None:
         self.db.executemany("INSERT INTO outcomes VALUES (?,?,?,?,?)", rows)
@@ -310,7 +326,7 @@ class Store:
         rows = self.query("SELECT * FROM runs WHERE id=?", (run_id,))
         if not rows:
             known = [r["id"] for r in self.query("SELECT id FROM runs ORDER BY created_at DESC LIMIT 5")]
-            raise KeyError(f"no run {run_id!r} in {self.path}; latest: {', '.join(known) or 'none'}")
+            raise UnknownRunError(f"no run {run_id!r} in {self.path}; latest: {', '.join(known) or 'none'} (`evals runs` lists them)")
         return rows[0]
 
     def latest_run_id(self) -> str | None:

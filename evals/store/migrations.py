@@ -206,6 +206,29 @@ def m006_attempt_purpose(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX attempts_purpose_key ON attempts (purpose, request_key)")
 
 
+def m008_score_produces(db: sqlite3.Connection) -> None:
+    """Scorers declare what their scores carry (`labels`, `format_check`) instead of the report
+    knowing scorers by name; each score row records it. Scores stored before: the built-ins'
+    declarations, and the format-failure flag their details now carry."""
+    db.execute("ALTER TABLE scores ADD COLUMN produces TEXT NOT NULL DEFAULT ''")
+    db.execute("UPDATE scores SET produces='labels,format_check' WHERE scorer='label'")
+    db.execute("UPDATE scores SET produces='format_check' WHERE scorer IN ('json_valid', 'json_schema')")
+    db.execute(
+        "UPDATE scores SET details_json=json_set(COALESCE(details_json, '{}'), '$.format_failed', json('true')) "
+        "WHERE passed=0 AND error IS NULL AND ("
+        "(scorer IN ('json_valid', 'json_schema') AND json_extract(COALESCE(details_json, '{}'), '$.mismatched') IS NULL) "
+        "OR (scorer='label' AND json_extract(COALESCE(details_json, '{}'), '$.predicted') IS NULL))"
+    )
+
+
+def m007_requests_and_tool_calls(db: sqlite3.Connection) -> None:
+    """A sample is the request production sent: the store keeps that request (tools, tool_choice,
+    response_format, settings and where each setting came from) and the tool calls of each answer."""
+    db.execute("ALTER TABLE attempts ADD COLUMN tool_calls_json TEXT")
+    db.execute("ALTER TABLE requests ADD COLUMN request_json TEXT")
+    db.execute("ALTER TABLE samples ADD COLUMN request_json TEXT")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("001_initial", m001_initial),
     ("002_server_facts", m002_server_facts),
@@ -213,4 +236,6 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("004_gate_results", m004_gate_results),
     ("005_runner_pricing", m005_runner_pricing),
     ("006_attempt_purpose", m006_attempt_purpose),
+    ("007_requests_and_tool_calls", m007_requests_and_tool_calls),
+    ("008_score_produces", m008_score_produces),
 ]

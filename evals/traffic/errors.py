@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from evals.errors import UsageError
 
-class TrafficImportError(ValueError):
+
+class TrafficImportError(UsageError, ValueError):
     """The import cannot go on; the message names the file and says what to fix. Nothing was written."""
