@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
-from scipy.stats import norm
+from scipy.stats import binomtest, norm
 
 
 def z_two_sided(confidence: float) -> float:
@@ -15,7 +13,8 @@ def z_two_sided(confidence: float) -> float:
 
 
 def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for k passes out of n (Wilson 1927; Newcombe 1998, method 3).
+    """Wilson score interval for k passes out of n (Wilson 1927; Newcombe 1998, method 3), from
+    scipy (`binomtest(k, n).proportion_ci(method="wilson")`).
 
     Chosen over the textbook Wald interval because it stays inside [0, 1] and
     keeps near-nominal coverage at the small counts and extreme pass rates
@@ -24,14 +23,9 @@ def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """
     if n < 0 or not 0 <= k <= n:
         raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
-    z = z_two_sided(confidence)
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
     if n == 0:
         return 0.0, 1.0
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # The bounds are exactly 0 and 1 at k = 0 and k = n; avoid float dust there.
-    low = 0.0 if k == 0 else max(0.0, centre - half)
-    high = 1.0 if k == n else min(1.0, centre + half)
-    return low, high
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
