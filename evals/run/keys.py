@@ -31,6 +31,9 @@ def request_identity(profile: RunnerProfile) -> dict[str, Any]:
     }
 
 
-def request_key(identity: dict[str, Any], messages: list[dict[str, Any]]) -> str:
-    blob = json.dumps({**identity, "messages": messages}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+def request_key(identity: dict[str, Any], messages: list[dict[str, Any]], request: dict[str, Any] | None = None) -> str:
+    """`request` is what the sample's request sends besides its messages (Sample.request_fields: tools,
+    tool_choice, response_format, its own settings); only fields that are set enter the key, so a sample
+    without them keeps the key it had before they existed."""
+    blob = json.dumps({**identity, "messages": messages, **(request or {})}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()

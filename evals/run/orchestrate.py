@@ -23,6 +23,7 @@ from evals.config import ConfigError, RunnerProfile, Suite
 from evals.cost.pricing import RunnerPricing, runner_pricing
 from evals.providers.factory import api_key, make_providers
 from evals.providers.launch import launch_all
+from evals.providers.translate import RequestParams, anthropic_not_sent, request_params
 from evals.providers.server_facts import RunServers
 from evals.run.budget import Budget
 from evals.run.executor import Job, RunnerResult, run_jobs
@@ -150,7 +151,10 @@ def execute_run(
         store.add_samples(
             run_id,
             (
-                (s.id, s.category, json.dumps(s.input, ensure_ascii=False), json.dumps(s.reference, ensure_ascii=False), json.dumps(s.metadata, ensure_ascii=False), json.dumps(s.scorers) if s.scorers is not None else None)
+                (
+                    s.id, s.category, json.dumps(s.input, ensure_ascii=False), json.dumps(s.reference, ensure_ascii=False), json.dumps(s.metadata, ensure_ascii=False),
+                    json.dumps(s.scorers) if s.scorers is not None else None, json.dumps(s.request_fields(), ensure_ascii=False) if s.request_fields() else None,
+                )
                 for s in samples
             ),
         )
@@ -191,15 +195,26 @@ def execute_run(
 def _plan(store: Store, run_id: str, r: RunnerProfile, samples: list[Sample], pricing: RunnerPricing, reuse: bool) -> tuple[list[Job], int]:
     """Jobs still to send, after copying in every answer an earlier run already paid for."""
     ident = request_identity(r)
-    keyed = [(s, request_key(ident, s.input)) for s in samples]
+    keyed = [(s, request_key(ident, s.input, s.request_fields())) for s in samples]
+    # The runner's params are defaults; a sample's own settings win, and the request row records which did.
+    sent = {s.id: request_params(r.params, s) for s in samples}
     store.add_requests(
-        (k, r.provider, json.dumps(ident["base_urls"]), r.model, json.dumps(ident["params"], sort_keys=True), json.dumps(s.input, ensure_ascii=False))
+        (
+            k, r.provider, json.dumps(ident["base_urls"]), r.model, json.dumps(ident["params"], sort_keys=True), json.dumps(s.input, ensure_ascii=False),
+            json.dumps({**s.request_fields(), "origin": _origin(r, sent[s.id])}, ensure_ascii=False),
+        )
         for s, k in keyed
     )
     done = store.reusable_answers(k for _, k in keyed) if reuse else {}
     store.reuse_attempts(run_id, r.name, [(s.id, done[k]) for s, k in keyed if k in done])
-    jobs = [Job(s.id, s.input, k, pricing.worst_case_usd(s.input, r.params.max_tokens)) for s, k in keyed if k not in done]
+    jobs = [Job(s.id, s.input, k, pricing.worst_case_usd(s.input, sent[s.id].max_tokens), params=sent[s.id]) for s, k in keyed if k not in done]
     return jobs, len(keyed) - len(jobs)
+
+
+def _origin(r: RunnerProfile, p: RequestParams) -> dict[str, str]:
+    """Where each generation setting of a request came from, as sent to this runner's protocol."""
+    protocol = r.simulate.protocol if r.simulated and r.simulate is not None else r.provider
+    return anthropic_not_sent(p) if protocol == "anthropic" else dict(p.origin)
 
 
 async def _run_all(runners, providers, jobs_by_runner, store, run_id, pricing, budget, quiet) -> dict[str, RunnerResult]:  # type: ignore[no-untyped-def]

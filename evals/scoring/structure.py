@@ -44,8 +44,6 @@ import json
 import math
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from evals.scoring.extract import normalize as normalize_text
 
 
@@ -147,6 +145,8 @@ def match_calls(
 def validate_calls(got: list[dict[str, Any]], schemas: dict[str, dict[str, Any]]) -> list[str]:
     """What is wrong with each produced call against the request's own tools: an
     unknown tool, arguments that are not JSON, or arguments that break its schema."""
+    from jsonschema import Draft202012Validator  # loaded by the scorer, not by every importer of this module
+
     problems = []
     for call in got:
         name = call.get("name")

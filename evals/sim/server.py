@@ -20,7 +20,7 @@ import json
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -42,6 +42,9 @@ STALL_S = 300.0
 MAX_MODEL_LEN = 32768
 """Context length reported by /v1/models, as vLLM reports `max_model_len`."""
 
+RECEIVED_KEPT = 1000
+"""Generation request bodies kept for `received()`."""
+
 SHUTDOWN_GRACE_S = 0.25
 """How long stop() lets in-flight handlers finish before cancelling them (stalls would hold it 300 s)."""
 
@@ -61,6 +64,8 @@ class _Call:
     max_tokens: int | None
     stream: bool
     include_usage: bool
+    tools: bool = False
+    """The request offered tools: a tool-call sample is answered with calls."""
 
 
 @dataclass(slots=True)
@@ -74,10 +79,22 @@ class _Reply:
     truncated: bool
     input_tokens: int
     include_usage: bool
+    calls: tuple[bh.Call, ...] = ()
+    """Tool calls instead of text; `pieces` then count their arguments' tokens."""
 
     @property
     def text(self) -> str:
-        return "".join(self.pieces)
+        return "".join(self.pieces) if not self.calls else ""
+
+    def call_id(self, i: int) -> str:
+        return f"call_{self.id[-10:]}_{i}"
+
+
+def _argument_pieces(arguments: str) -> list[str]:
+    """A call's arguments in up to three fragments, as servers stream them (split inside the JSON text)."""
+    n = len(arguments)
+    cuts = sorted({0, n // 3, 2 * n // 3, n})
+    return [arguments[a:b] for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
 def _sse(data: dict[str, Any], event: str | None = None) -> str:
@@ -120,7 +137,8 @@ class _OpenAIWire:
         stream = bool(body.get("stream"))
         options = body.get("stream_options")
         include_usage = stream and isinstance(options, dict) and bool(options.get("include_usage"))
-        return _Call(model, bh.last_user_text(messages), bh.prompt_tokens(messages), limit, stream, include_usage)
+        tools = _check_tools(body)
+        return _Call(model, bh.last_user_text(messages), bh.prompt_tokens(messages), limit, stream, include_usage, tools)
 
     def error(self, kind: ErrorKind, message: str) -> web.Response:
         status, type_, code = self._errors[kind]
@@ -140,22 +158,21 @@ class _OpenAIWire:
 
     @staticmethod
     def _finish(r: _Reply) -> str:
-        return "length" if r.truncated else "stop"
+        return "length" if r.truncated else "tool_calls" if r.calls else "stop"
 
     def full(self, r: _Reply) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": r.text, "refusal": None}
+        if r.calls:
+            message["content"] = None
+            message["tool_calls"] = [
+                {"id": r.call_id(i), "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for i, c in enumerate(r.calls)
+            ]
         return {
             "id": r.id,
             "object": "chat.completion",
             "created": r.created,
             "model": r.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": r.text, "refusal": None},
-                    "logprobs": None,
-                    "finish_reason": self._finish(r),
-                }
-            ],
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": self._finish(r)}],
             "usage": self._usage(r),
         }
 
@@ -177,6 +194,18 @@ class _OpenAIWire:
 
     def delta(self, r: _Reply, text: str) -> str:
         return self._chunk(r, [{"index": 0, "delta": {"content": text}, "logprobs": None, "finish_reason": None}])
+
+    def call_deltas(self, r: _Reply) -> list[str]:
+        """Each call as OpenAI streams it: a first delta with its index, id and name,
+        then its arguments in fragments (delta.tool_calls[].function.arguments)."""
+        out = []
+        for i, c in enumerate(r.calls):
+            opening = {"index": i, "id": r.call_id(i), "type": "function", "function": {"name": c.name, "arguments": ""}}
+            out.append(self._chunk(r, [{"index": 0, "delta": {"tool_calls": [opening]}, "logprobs": None, "finish_reason": None}]))
+            for piece in _argument_pieces(c.arguments):
+                d = {"tool_calls": [{"index": i, "function": {"arguments": piece}}]}
+                out.append(self._chunk(r, [{"index": 0, "delta": d, "logprobs": None, "finish_reason": None}]))
+        return out
 
     def tail(self, r: _Reply) -> str:
         end = self._chunk(r, [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": self._finish(r)}])
@@ -211,7 +240,8 @@ class _AnthropicWire:
             raise ValueError("max_tokens: Field required")
         system = body.get("system")
         tokens = bh.prompt_tokens(messages, system)
-        return _Call(model, bh.last_user_text(messages), tokens, limit, bool(body.get("stream")), False)
+        tools = _check_tools(body)
+        return _Call(model, bh.last_user_text(messages), tokens, limit, bool(body.get("stream")), False, tools)
 
     def error(self, kind: ErrorKind, message: str) -> web.Response:
         status, type_ = self._errors[kind]
@@ -220,7 +250,7 @@ class _AnthropicWire:
 
     @staticmethod
     def _stop(r: _Reply) -> str:
-        return "max_tokens" if r.truncated else "end_turn"
+        return "max_tokens" if r.truncated else "tool_use" if r.calls else "end_turn"
 
     @staticmethod
     def _usage(r: _Reply, output_tokens: int) -> dict[str, Any]:
@@ -246,17 +276,36 @@ class _AnthropicWire:
         }
 
     def full(self, r: _Reply) -> dict[str, Any]:
+        if r.calls:
+            blocks = [{"type": "tool_use", "id": r.call_id(i), "name": c.name, "input": json.loads(c.arguments)} for i, c in enumerate(r.calls)]
+            return self._message(r, blocks, self._stop(r), len(r.pieces))
         return self._message(r, [{"type": "text", "text": r.text}], self._stop(r), len(r.pieces))
 
     def head(self, r: _Reply) -> str:
+        start = _sse({"type": "message_start", "message": self._message(r, [], None, 1)}, "message_start")
+        if r.calls:
+            return start + _sse({"type": "ping"}, "ping")
         return (
-            _sse({"type": "message_start", "message": self._message(r, [], None, 1)}, "message_start")
+            start
             + _sse(
                 {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
                 "content_block_start",
             )
             + _sse({"type": "ping"}, "ping")
         )
+
+    def call_deltas(self, r: _Reply) -> list[str]:
+        """Each call as its own tool_use block: content_block_start with an empty input,
+        input_json_delta events carrying the input's JSON text in fragments, content_block_stop."""
+        out = []
+        for i, c in enumerate(r.calls):
+            block = {"type": "tool_use", "id": r.call_id(i), "name": c.name, "input": {}}
+            out.append(_sse({"type": "content_block_start", "index": i, "content_block": block}, "content_block_start"))
+            for piece in _argument_pieces(c.arguments):
+                d = {"type": "content_block_delta", "index": i, "delta": {"type": "input_json_delta", "partial_json": piece}}
+                out.append(_sse(d, "content_block_delta"))
+            out.append(_sse({"type": "content_block_stop", "index": i}, "content_block_stop"))
+        return out
 
     def delta(self, r: _Reply, text: str) -> str:
         data = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}
@@ -265,7 +314,7 @@ class _AnthropicWire:
     def tail(self, r: _Reply) -> str:
         delta = {"stop_reason": self._stop(r), "stop_sequence": None}
         return (
-            _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+            ("" if r.calls else _sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
             + _sse({"type": "message_delta", "delta": delta, "usage": self._usage(r, len(r.pieces))}, "message_delta")
             + _sse({"type": "message_stop"}, "message_stop")
         )
@@ -343,6 +392,7 @@ class SimServer:
         self._stats = _Stats()
         self._metrics = SimMetrics(self._models)
         self._ids = itertools.count(1)
+        self._received: deque[dict[str, Any]] = deque(maxlen=RECEIVED_KEPT)
         self._openai = _OpenAIWire()
         self._anthropic = _AnthropicWire()
         self._runner: web.AppRunner | None = None
@@ -368,6 +418,10 @@ class SimServer:
 
     def reset_stats(self) -> None:
         self._stats.reset()
+
+    def received(self) -> list[dict[str, Any]]:
+        """The bodies of the last RECEIVED_KEPT generation requests, as sent: what tests check the wire against."""
+        return list(self._received)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024**2)
@@ -546,10 +600,14 @@ class SimServer:
         if outcome == "error":
             return wire.error("error", "The server had an error while processing your request. (simulated)")
 
-        pieces = bh.tokenise(bh.choose_answer(self._index, behaviour, call.model, call.prompt))
+        self._received.append(body)
+        answer = bh.choose_answer(self._index, behaviour, call.model, call.prompt, call.tools)
+        calls = answer if isinstance(answer, tuple) else ()
+        pieces = bh.tokenise("".join(c.arguments for c in calls) if calls else answer)  # type: ignore[arg-type]
         truncated = call.max_tokens is not None and len(pieces) > call.max_tokens
         if truncated:
             pieces = pieces[: call.max_tokens]
+            calls = ()  # a cut-off call is no call: the truncated text of its arguments is sent instead
         reply = _Reply(
             id=f"{wire.id_prefix}{next(self._ids):010d}",
             model=call.model,
@@ -558,6 +616,7 @@ class SimServer:
             truncated=truncated,
             input_tokens=call.input_tokens,
             include_usage=call.include_usage and "no_stream_usage" not in behaviour.quirks,
+            calls=calls,
         )
         kv_tokens = call.input_tokens + len(reply.pieces)
         self._metrics.started(call.model, call.input_tokens, prefix_of(body), kv_tokens)
@@ -603,6 +662,8 @@ class SimServer:
         self, request: web.Request, resp: web.StreamResponse, wire: _Wire, reply: _Reply, b: SimBehaviour, outcome: bh.Outcome, arrived: float
     ) -> web.StreamResponse:
         await resp.prepare(request)
+        if reply.calls:
+            return await self._send_calls(request, resp, wire, reply, b, outcome, arrived)
         loop = asyncio.get_running_loop()
         pending = [wire.head(reply)]
         for i, (start, end) in enumerate(bh.chunk_bounds(len(reply.pieces))):
@@ -622,6 +683,32 @@ class SimServer:
         await resp.write("".join(pending).encode())
         await resp.write_eof()
         return resp
+
+
+    async def _send_calls(
+        self, request: web.Request, resp: web.StreamResponse, wire: _Wire, reply: _Reply, b: SimBehaviour, outcome: bh.Outcome, arrived: float
+    ) -> web.StreamResponse:
+        """Tool calls streamed: the opening events and the first call's opening at ttft,
+        the rest when the last argument token is due (a dropped stream breaks off after the first)."""
+        events = wire.call_deltas(reply)
+        await _sleep_until(arrived + bh.due_s(b, 0))
+        await resp.write((wire.head(reply) + events[0]).encode())
+        if outcome != "ok":
+            return await _break_off(request, resp, outcome)
+        await _sleep_until(arrived + bh.due_s(b, max(len(reply.pieces) - 1, 0)))
+        await resp.write(("".join(events[1:]) + wire.tail(reply)).encode())
+        await resp.write_eof()
+        return resp
+
+
+def _check_tools(body: dict[str, Any]) -> bool:
+    """Whether the request offers tools; a malformed tools list is the client's error (400), as real servers answer."""
+    tools = body.get("tools")
+    if tools is None:
+        return False
+    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+        raise ValueError("`tools` must be a list of tool objects")
+    return bool(tools)
 
 
 async def _sleep_until(deadline: float) -> None:

@@ -23,8 +23,6 @@ import hashlib
 import json
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -60,6 +58,9 @@ _CHOICES = ("auto", "none", "required")
 def _check_schema(schema: Any, where: str) -> None:
     if not isinstance(schema, dict):
         raise ValueError(f"{where}: must be a JSON Schema object, got {type(schema).__name__}")  # noqa: TRY004 (pydantic reports ValueErrors)
+    from jsonschema import Draft202012Validator  # a third of a second; only samples with schemas need it
+    from jsonschema.exceptions import SchemaError
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as e:
