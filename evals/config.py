@@ -205,9 +205,11 @@ class SimBehaviour(_Strict):
     drop_rate: float = Field(default=0.0, ge=0, le=1)
     stall_rate: float = Field(default=0.0, ge=0, le=1)
     seed: int = 0
-    quirks: list[Literal["no_stream_usage"]] = Field(default_factory=list)
+    quirks: list[Literal["no_stream_usage", "tool_calls_as_text"]] = Field(default_factory=list)
     """Misbehaviours of real servers to imitate: no_stream_usage sends no usage chunk
-    in streams even when asked (older TGI and Ollama), so token counts are unknown."""
+    in streams even when asked (older TGI and Ollama), so token counts are unknown;
+    tool_calls_as_text answers tool calls as `<tool_call>` text, as vLLM does when
+    started without the right --tool-call-parser."""
 
     @field_validator("accuracy")
     @classmethod
