@@ -28,7 +28,7 @@ _ATTEMPT_COLS = (
     "input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, "
     "ttft_ms, latency_ms, output_tps, error, error_kind, http_status, cost_usd, base_url, served_model, created_at, purpose, tool_calls_json"
 )
-_ATTEMPT_INSERT = f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({', '.join('?' * 26)})"
+_ATTEMPT_INSERT = f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({', '.join('?' * 27)})"
 
 
 def now_iso() -> str:
@@ -186,6 +186,7 @@ class Store:
             run_id, runner, sample_id, request_key, attempt, int(final), None, c.status.value, c.text, c.finish_reason,
             u.input_tokens, u.cached_input_tokens, u.cache_write_tokens, u.output_tokens, u.reasoning_tokens,
             t.ttft_ms, t.latency_ms, t.output_tps, c.error, c.error_kind, c.http_status, cost_usd, base_url, c.served_model, time.time(), purpose,
+            json.dumps(mark_invalid(c.tool_calls), ensure_ascii=False) if c.tool_calls else None,
         )
         if self._queue is None:
             raise RuntimeError("record_attempt needs start_writer(): attempts are written by the writer thread")
