@@ -26,7 +26,8 @@ _store = click.option("--store", type=click.Path(dir_okay=False, path_type=Path)
 
 
 class _Cli(click.Group):
-    """Turns bad input into one clear line and exit code 2, instead of a traceback."""
+    """Turns the tool's own errors into one clear line and the exit code their class owns
+    (bad input 2, infrastructure 1), instead of a traceback. Anything else is a bug and keeps its traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from evals.errors import EvalsError
@@ -134,12 +135,13 @@ def _judge_line(summary: Any) -> str:
 @_workspace
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Directory for index.html, summary.json, summary.md.")
 @click.option("--prices", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--measurement", "measurements", multiple=True, type=int, help="`evals measure` sweep id that sizes its runner (repeatable; default: the most complete recent sweep of each profile; `evals measurements` lists them).")
 @_store
-def report(run_id: str | None, workspace: Path, out: Path | None, prices: Path | None, store: Path | None) -> None:
+def report(run_id: str | None, workspace: Path, out: Path | None, prices: Path | None, measurements: tuple[int, ...], store: Path | None) -> None:
     """Write the HTML report of a stored run (default: the latest)."""
     from evals import api
 
-    click.echo(f"report: {api.build_report(workspace=workspace, run_id=run_id, out=out, store=store, prices=prices)}")
+    click.echo(f"report: {api.build_report(workspace=workspace, run_id=run_id, out=out, store=store, prices=prices, measurements=measurements)}")
 
 
 @main.command()
@@ -170,16 +172,8 @@ def runs(workspace: Path, store: Path | None, limit: int, as_json: bool) -> None
 def export(run_id: str, path: Path, workspace: Path, store: Path | None, all_attempts: bool) -> None:
     """Export a run to PATH (.parquet or .jsonl)."""
     from evals import api
-    from evals.config import ConfigError
-    from evals.store.export import export_run
 
-    st = api.open_store(workspace, store)
-    try:
-        click.echo(f"wrote {export_run(st, run_id, path, all_attempts=all_attempts)}")
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
-    finally:
-        st.close()
+    click.echo(f"wrote {api.export(workspace=workspace, run_id=run_id, path=path, store=store, all_attempts=all_attempts)}")
 
 
 @main.command(name="import")
@@ -324,9 +318,10 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, float]:
 @click.option("--pass-rate", "pass_rates", multiple=True, help="RUNNER=RATE, e.g. llama-3.3-70b-vllm=0.91 (default 1).")
 @click.option("--capacity", "capacities", multiple=True, help="RUNNER=TASKS_PER_HOUR for self-hosted runners not yet measured.")
 @click.option("--prices", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--measurement", "measurements", multiple=True, type=int, help="`evals measure` sweep id that sizes its runner (repeatable; default: the most complete recent sweep of each profile; `evals measurements` lists them).")
 @_store
 @click.option("--json", "as_json", is_flag=True)
-def cost(workspace: Path, runners: tuple[str, ...], suite: str | None, requests_per_day: float | None, requests_per_month: float | None, input_tokens: int | None, output_tokens: int | None, peak_hour_share: float | None, pass_rates: tuple[str, ...], capacities: tuple[str, ...], prices: Path | None, store: Path | None, as_json: bool) -> None:
+def cost(workspace: Path, runners: tuple[str, ...], suite: str | None, requests_per_day: float | None, requests_per_month: float | None, input_tokens: int | None, output_tokens: int | None, peak_hour_share: float | None, pass_rates: tuple[str, ...], capacities: tuple[str, ...], prices: Path | None, measurements: tuple[int, ...], store: Path | None, as_json: bool) -> None:
     """Monthly cost and break-even of runners at a workload, without running a suite."""
     from evals import api
 
@@ -334,6 +329,7 @@ def cost(workspace: Path, runners: tuple[str, ...], suite: str | None, requests_
         workspace=workspace, runners=list(runners), suite=suite, requests_per_day=requests_per_day, requests_per_month=requests_per_month,
         input_tokens=input_tokens, output_tokens=output_tokens, peak_hour_share=peak_hour_share,
         pass_rates=_pairs(pass_rates, "--pass-rate"), capacities=_pairs(capacities, "--capacity"), prices=prices, store=store,
+        measurements=measurements,
     )
     if as_json:
         click.echo(json.dumps(r, indent=2))
@@ -556,6 +552,27 @@ def nightly(config: Path, wait: bool, quiet: bool) -> None:
 
 
 
+@main.command()
+@_workspace
+@_store
+@click.option("--runner", "-r", help="Only this runner's sweeps.")
+@click.option("--json", "as_json", is_flag=True)
+def measurements(workspace: Path, store: Path | None, runner: str | None, as_json: bool) -> None:
+    """List stored `evals measure` sweeps, newest first; * marks the one that sizes its runner by default."""
+    from evals import api
+
+    rows = api.list_measurements(workspace=workspace, store=store, runner=runner)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no measurements stored; `evals measure --runner R` adds one")
+    for r in rows:
+        cap = f"{r['tasks_per_hour']:,.0f} tasks/h" if r["tasks_per_hour"] else "no operating point"
+        sim = " SIMULATED" if r["simulated"] else ""
+        click.echo(f"{'*' if r['sizes'] else ' '} {r['id']:>4}  {r['created_at'][:19]}  {r['runner']:<28} {r['steps']:>2} steps  {cap}{sim}")
+
+
 def _levels(text: str | None, kind: Callable[[str], Any], option: str) -> list[Any] | None:
     """`1,4,16` -> [1, 4, 16]."""
     if text is None:
@@ -576,6 +593,8 @@ def _levels(text: str | None, kind: Callable[[str], Any], option: str) -> list[A
 @click.option("--duration", "duration_s", type=float, help="Seconds of measured requests per step (with --requests: whichever ends first).")
 @click.option("--ttft-slo-ms", type=float, default=500.0, show_default=True, help="Time-to-first-token target, at p95.")
 @click.option("--e2e-slo-ms", type=float, help="End-to-end latency target, at p95 (needed without streaming).")
+@click.option("--tpot-slo-ms", type=float, help="Time-per-output-token target (vLLM's TPOT), at p95; also a per-request goodput target.")
+@click.option("--burstiness", type=float, default=1.0, show_default=True, help="With --rate: gamma shape of arrival gaps (1 = Poisson, lower = burstier).")
 @click.option("--max-tokens", type=int, help="Override the runner's max_tokens.")
 @_store
 @click.option("--json", "as_json", is_flag=True, help="Print the frontier as JSON.")
@@ -589,8 +608,6 @@ def measure(workspace: Path, runner: str, suite: str | None, concurrency: str | 
 
     if concurrency and rate:
         raise click.UsageError("give --concurrency or --rate, not both")
-@click.option("--tpot-slo-ms", type=float, help="Time-per-output-token target (vLLM's TPOT), at p95; also a per-request goodput target.")
-@click.option("--burstiness", type=float, default=1.0, show_default=True, help="With --rate: gamma shape of arrival gaps (1 = Poisson, lower = burstier).")
     frontier = api.measure_runner(
         workspace, runner, suite,
         concurrencies=_levels(concurrency, int, "--concurrency"), rates=_levels(rate, float, "--rate"),

@@ -28,7 +28,19 @@ _ATTEMPT_COLS = (
     "input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, "
     "ttft_ms, latency_ms, output_tps, error, error_kind, http_status, cost_usd, base_url, served_model, created_at, purpose, tool_calls_json"
 )
+_CUT_AT_LIMIT = "'length', 'max_tokens', 'model_context_window_exceeded'"
+"""finish_reason values (OpenAI and vLLM, Anthropic) of an answer the server finished by cutting it at a limit."""
 _ATTEMPT_INSERT = f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({', '.join('?' * 27)})"
+
+
+def completion_from_row(r: dict[str, Any]) -> Completion:
+    """The Completion an attempt row stores: what scorers that see the whole completion are given."""
+    usage = Usage(**{f: r.get(f) for f in Usage.model_fields})
+    timing = Timing(ttft_ms=r.get("ttft_ms"), latency_ms=r.get("latency_ms"), output_tps=r.get("output_tps"))
+    return Completion(
+        status=Status(r["status"]), text=r.get("text") or "", finish_reason=r.get("finish_reason"), usage=usage, timing=timing,
+        served_model=r.get("served_model"), error=r.get("error"), error_kind=r.get("error_kind"), http_status=r.get("http_status"),
+    )
 
 
 def now_iso() -> str:
@@ -194,13 +206,20 @@ class Store:
         self._queue.put(row)
 
     def reusable_answers(self, keys: Iterable[str]) -> dict[str, int]:
-        """request_key -> id of the original attempt (never a reused copy) behind the latest finished answer with that key."""
+        """request_key -> id of the original attempt (never a reused copy) behind the latest finished answer with that key.
+
+        Finished means `ok`, or `truncated` because the server stopped at max_tokens (or the context
+        window): the same request would be cut again and paid again, so it is reused and graded as
+        truncated. A stream that dropped before its closing event, an error or a timeout is re-sent."""
         out: dict[str, int] = {}
         keys = list(keys)
         for i in range(0, len(keys), 900):
             chunk = keys[i : i + 900]
-            json.dumps(mark_invalid(c.tool_calls), ensure_ascii=False) if c.tool_calls else None,
-            q = f"SELECT request_key, MAX(COALESCE(reused_from, id)) FROM attempts WHERE status='ok' AND final=1 AND purpose='run' AND request_key IN ({','.join('?' * len(chunk))}) GROUP BY request_key"
+            q = (
+                "SELECT request_key, MAX(COALESCE(reused_from, id)) FROM attempts WHERE final=1 AND purpose='run' "
+                f"AND (status='ok' OR (status='truncated' AND finish_reason IN ({_CUT_AT_LIMIT}))) "
+                f"AND request_key IN ({','.join('?' * len(chunk))}) GROUP BY request_key"
+            )
             out.update({k: v for k, v in self.db.execute(q, chunk)})
         return out
 
@@ -223,7 +242,7 @@ class Store:
         return completion_from_row(r), float(origin["cost_usd"] or 0.0)
 
     def reuse_attempts(self, run_id: str, runner: str, pairs: list[tuple[str, int]]) -> None:
-        """Copy earlier ok answers into this run, pointing back at their origin. Not billed again."""
+        """Copy earlier finished answers into this run, pointing back at their origin. Not billed again."""
         cols = _ATTEMPT_COLS.replace("run_id, runner, sample_id, ", "").replace("reused_from, ", "")
         self.db.executemany(
             f"INSERT INTO attempts (run_id, runner, sample_id, reused_from, {cols}) "
