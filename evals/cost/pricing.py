@@ -18,9 +18,7 @@ from evals.cost.api import request_cost
 from evals.cost.catalogue import ApiPrice, is_stale, load_api_prices
 from evals.cost.selfhosted import cost_per_task
 from evals.providers.base import Message, Usage
-
-# Generous: real tokenisers give ~4 characters per token for English, fewer for code and other scripts.
-_CHARS_PER_TOKEN_WORST_CASE = 2.0
+from evals.run.budget import worst_case_input_tokens
 
 
 @dataclass(frozen=True)
@@ -59,8 +57,7 @@ class RunnerPricing:
         """The most one attempt can cost, reserved against the budget before sending."""
         if self.price is None:
             return 0.0
-        chars = sum(len(m["content"]) if isinstance(m.get("content"), str) else len(str(m.get("content"))) for m in messages)
-        worst = Usage(input_tokens=int(chars / _CHARS_PER_TOKEN_WORST_CASE) + 16, output_tokens=max_tokens)
+        worst = Usage(input_tokens=worst_case_input_tokens(messages), output_tokens=max_tokens)
         return request_cost(worst, self.price, batch=self.batch)
 
     def self_hosted_cost(self, tasks: int, tasks_per_hour: float) -> float:
