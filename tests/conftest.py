@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -12,6 +15,19 @@ import yaml
 from evals.config import SimBehaviour
 from evals.sim import SimServer
 from evals.suite.sample import Sample
+
+# Set before any test module imports them: `datasets`, huggingface_hub and matplotlib cache under the home
+# directory by default. The tests (and the CLI processes they start, which inherit this environment)
+# write their caches into one temporary directory instead, removed when the session ends, and never
+# go online for a dataset.
+_CACHE = Path(tempfile.mkdtemp(prefix="evals-tests-cache-"))
+os.environ.update({
+    "HF_HOME": str(_CACHE / "huggingface"),
+    "HF_DATASETS_CACHE": str(_CACHE / "huggingface" / "datasets"),
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "MPLCONFIGDIR": str(_CACHE / "matplotlib"),
+})
 
 LABELS = ["billing", "bug", "outage", "account_access"]
 
@@ -70,3 +86,7 @@ def sim_factory(samples: list[Sample]) -> Iterator[Callable[..., SimServer]]:
     yield start
     for s in started:
         s.stop()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_CACHE, ignore_errors=True)

@@ -3,8 +3,10 @@
 JSON Lines are read with the standard library, line by line: references in
 one suite are often of mixed shape (a label string here, a JSON object
 there), which Arrow's single-schema columns behind `datasets` cannot hold,
-and line numbers make errors precise. Every other format (CSV, Parquet,
-JSON arrays, ...) goes through `datasets`.
+and line numbers make errors precise. CSV, TSV and Parquet are read by
+pyarrow (CSV cells as text: a reference "007" stays "007"), a JSON array by
+the standard library. None of them needs `datasets` (an optional extra, for
+`evals import --format datasets`), and nothing is cached outside the suite.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pydantic import ValidationError
 from evals.config import ConfigError, Suite
 from evals.suite.sample import Sample, content_id
 
-_BUILDERS = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".tsv": "csv"}
+_TABULAR = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".tsv": "csv"}
 _ROLES = {"system", "user", "assistant", "tool", "developer"}
 _REQUEST_FIELDS = ("tools", "tool_choice", "response_format", "settings")
 """The request besides its messages, under these names in every samples format (see evals.suite.sample)."""
@@ -38,23 +40,38 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
                 raise ConfigError(f"{path}:{n}: not valid JSON ({e.msg} at column {e.colno}); fix or remove the line") from None
 
 
-def _dataset_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    from datasets import disable_progress_bars, load_dataset  # heavy import, only when needed
-
-    disable_progress_bars()
-
+def _table_rows(path: Path) -> Iterator[tuple[int, Any]]:
     suffix = path.suffix.lower()
-    builder = _BUILDERS.get(suffix)
-    if builder is None:
+    kind = _TABULAR.get(suffix)
+    if kind is None:
         raise ConfigError(f"{path}: unsupported samples format {suffix!r}; use .jsonl, .csv, .tsv, .parquet or .json")
-    kwargs: dict[str, Any] = {"delimiter": "\t"} if suffix == ".tsv" else {}
+    if kind == "json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            yield from _jsonl_rows(path)  # JSON lines under a .json name
+            return
+        if not isinstance(data, list):
+            raise ConfigError(f"{path}: expected a JSON array of samples (or JSON lines, one sample per line)")
+        yield from enumerate(data, 1)
+        return
+    import pyarrow as pa  # loaded only for these formats
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
     try:
-        ds = load_dataset(builder, data_files=str(path), split="train", **kwargs)
-    except Exception as e:
-        raise ConfigError(f"{path}: could not be read as {builder}: {e}") from None
-    # row numbers: header line counts for CSV
-    offset = 2 if builder == "csv" else 1
-    for i, row in enumerate(ds):
+        if kind == "parquet":
+            table = pq.read_table(path)
+        else:
+            table = pa_csv.read_csv(
+                path,
+                parse_options=pa_csv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ","),
+                convert_options=pa_csv.ConvertOptions(default_column_type=pa.string(), strings_can_be_null=True),
+            )
+    except (pa.ArrowException, OSError) as e:
+        raise ConfigError(f"{path}: could not be read as {kind}: {e}") from None
+    offset = 2 if kind == "csv" else 1  # a CSV's first line is its header
+    for i, row in enumerate(table.to_pylist()):
         yield i + offset, row
 
 
@@ -87,7 +104,7 @@ def _messages(raw: Any, where: str, system_prompt: str | None) -> list[dict[str,
 def load_samples(suite: Suite) -> list[Sample]:
     path = suite.samples_path
     fm = suite.fields
-    rows = _jsonl_rows(path) if path.name.endswith((".jsonl", ".jsonl.gz", ".ndjson")) else _dataset_rows(path)
+    rows = _jsonl_rows(path) if path.name.endswith((".jsonl", ".jsonl.gz", ".ndjson")) else _table_rows(path)
     seen: dict[str, int] = {}
     out: list[Sample] = []
     for line, row in rows:
