@@ -1,5 +1,6 @@
 """Samples files other than JSON lines: CSV and TSV (pyarrow, cells kept as text), Parquet
-(pyarrow) and JSON arrays (the standard library). None of them needs the optional `datasets`."""
+(pyarrow) and JSON arrays (the standard library). None of them needs the optional `datasets`;
+the import formats that do, say so."""
 
 from __future__ import annotations
 
@@ -68,3 +69,12 @@ def test_parquet_loads_without_importing_datasets(tmp_path: Path) -> None:
     code = f"import sys; from evals.config import load_suite; from evals.suite.load import load_samples; print([s.id for s in load_samples(load_suite({str(d)!r}))], 'datasets' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['a', 'b'] False"
+
+
+def test_import_of_a_datasets_only_format_without_datasets_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evals.traffic.readers import FormatError, _dataset_rows
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # `import datasets` now fails as if it were not installed
+    (tmp_path / "logs.arrow").write_bytes(b"")
+    with pytest.raises(FormatError, match=r"logs\.arrow: reading this format needs the optional `datasets` library: pip install 'workload-evals\[datasets\]'"):
+        list(_dataset_rows(tmp_path / "logs.arrow"))

@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import json
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -212,23 +213,30 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def _dataset_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    """Anything `datasets` loads from local files: a saved dataset directory, a data directory, JSON, Arrow, text."""
-    import datasets
+    """Anything `datasets` loads from local files: a saved dataset directory, a data directory, JSON, Arrow, text.
 
+    `datasets` is an optional extra; its lock files and caches go to a temporary directory removed
+    after the read, never under the home directory."""
     try:
-        if path.is_dir() and ((path / "dataset_info.json").exists() or (path / "state.json").exists()):
-            ds: Any = datasets.load_from_disk(str(path))
-            if isinstance(ds, datasets.DatasetDict):
-                ds = ds["train"] if "train" in ds else next(iter(ds.values()))
-        elif path.is_dir():
-            ds = datasets.load_dataset(str(path), split="train", streaming=True)
-        else:
-            builder = {".json": "json", ".arrow": "arrow", ".txt": "text"}.get(_suffix(path), "json")
-            ds = datasets.load_dataset(builder, data_files=str(path), split="train", streaming=True)
-    except Exception as e:  # datasets wraps loader failures in many exception types
-        raise FormatError(f"{path}: `datasets` cannot load it ({type(e).__name__}: {e})") from None
-    try:
-        for n, row in enumerate(ds, 1):
-            yield n, row
-    except Exception as e:  # a streaming dataset fails as it reads, with its builder's own errors
-        raise FormatError(f"{path}: `datasets` failed while reading it ({type(e).__name__}: {e})") from None
+        import datasets
+    except ModuleNotFoundError:
+        raise FormatError(f"{path}: reading this format needs the optional `datasets` library: pip install 'workload-evals[datasets]', or convert the file to JSONL, CSV or Parquet") from None
+
+    with tempfile.TemporaryDirectory(prefix="evals-datasets-") as cache:
+        try:
+            if path.is_dir() and ((path / "dataset_info.json").exists() or (path / "state.json").exists()):
+                ds: Any = datasets.load_from_disk(str(path))
+                if isinstance(ds, datasets.DatasetDict):
+                    ds = ds["train"] if "train" in ds else next(iter(ds.values()))
+            elif path.is_dir():
+                ds = datasets.load_dataset(str(path), split="train", streaming=True, cache_dir=cache)
+            else:
+                builder = {".json": "json", ".arrow": "arrow", ".txt": "text"}.get(_suffix(path), "json")
+                ds = datasets.load_dataset(builder, data_files=str(path), split="train", streaming=True, cache_dir=cache)
+        except Exception as e:  # datasets wraps loader failures in many exception types
+            raise FormatError(f"{path}: `datasets` cannot load it ({type(e).__name__}: {e})") from None
+        try:
+            for n, row in enumerate(ds, 1):
+                yield n, row
+        except Exception as e:  # a streaming dataset fails as it reads, with its builder's own errors
+            raise FormatError(f"{path}: `datasets` failed while reading it ({type(e).__name__}: {e})") from None
