@@ -7,10 +7,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ParamSpec, Sequence, TypeVar
 
 # Only the light layers load here: `evals --help` and `evals runs` must start in well under a
 # second, so every stage that pulls in an SDK, scipy, pandas or matplotlib is imported by the
@@ -32,6 +35,27 @@ EXAMPLE_WORKSPACE = Path(__file__).parent / "examples" / "workspace"
 DEFAULT_STORE = Path("reports") / "evals.sqlite"
 DEMO_RUNNERS = ["claude-sonnet-4.5-sim", "gpt-5-sim", "llama-3.3-70b-sim", "qwen-2.5-72b-sim"]
 DEMO_SUITE = "support"
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _loop_safe(fn: Callable[P, T]) -> Callable[P, T]:
+    """Lets a function that runs its own event loop be called where one already runs (Jupyter, an async
+    app): there `asyncio.run` refuses, so the call moves to a worker thread and this one waits for it.
+    Async code should await the `a`-prefixed variant instead, which does not block its loop."""
+
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return fn(*args, **kwargs)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"evals-{fn.__name__}") as pool:
+            return pool.submit(fn, *args, **kwargs).result()
+
+    return call
 
 
 @dataclass
@@ -91,6 +115,7 @@ def _score(ws: Path, st: Store, run_id: str, suite: Suite, ctx: ScoringContext, 
         return score_run(st, run_id, suite, ctx)
 
 
+@_loop_safe
 def run(
     *,
     workspace: str | Path = ".",
@@ -128,7 +153,7 @@ def run(
     return RunOutcome(run_id=summary.run_id, run=summary, scores=scores, report=model, report_path=path)
 
 
-def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None) -> ReportModel:
+def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, measurements: Sequence[int] = ()) -> ReportModel:
     """The run's ReportModel with its change since the baseline run and its trend over the suite's
     recent runs: both analyse past runs, which analyse itself cannot do (the gate reads analyse)."""
     from evals.gate.baseline import since_baseline
@@ -136,7 +161,7 @@ def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None) -
     from evals.report.analyse import analyse
     from evals.scoring.sandbox import isolation_available
 
-    model = analyse(st, run_id, suite, prices)
+    model = analyse(st, run_id, suite, prices, measurements=measurements)
     if model.sandbox and model.sandbox.code_answers:
         model.sandbox.available_here = isolation_available()
     model.baseline = since_baseline(st, run_id, prices)
@@ -164,6 +189,7 @@ def _suite_of_run(ws: Path, st: Store, run_id: str, suite: str | None) -> Suite:
     return load_suite(suite) if suite else find_suite(ws, r["suite"])
 
 
+@_loop_safe
 def rescore(
     *, workspace: str | Path = ".", run_id: str | None = None, suite: str | None = None, store: str | Path | None = None, report: bool = True,
     budget_usd: float | None = None, reuse: bool = True,
@@ -184,19 +210,21 @@ def rescore(
     return summary, path
 
 
-def build_report(*, workspace: str | Path = ".", run_id: str | None = None, out: str | Path | None = None, store: str | Path | None = None, prices: str | Path | None = None) -> Path:
+def build_report(*, workspace: str | Path = ".", run_id: str | None = None, out: str | Path | None = None, store: str | Path | None = None, prices: str | Path | None = None, measurements: Sequence[int] = ()) -> Path:
+    """`measurements`: `evals measure` sweep ids that size self-hosted runners (default: each profile's most complete recent sweep)."""
     from evals.report.render import render
 
     ws = Path(workspace)
     st = open_store(ws, store)
     try:
         rid = _run_or_latest(st, run_id)
-        model = _analyse(st, rid, _suite_or_none(ws, st.run(rid)["suite"]), Path(prices) if prices else None)
+        model = _analyse(st, rid, _suite_or_none(ws, st.run(rid)["suite"]), Path(prices) if prices else None, measurements)
         return render(model, Path(out) if out else ws / "reports" / rid)
     finally:
         st.close()
 
 
+@_loop_safe
 def demo(out: str | Path, quiet: bool = False) -> RunOutcome:
     """init + simulated endpoints + run + score + report, on the embedded example."""
     d = Path(out)
@@ -205,8 +233,17 @@ def demo(out: str | Path, quiet: bool = False) -> RunOutcome:
     return run(workspace=d, suite=DEMO_SUITE, runners=DEMO_RUNNERS, quiet=quiet)
 
 
+def _existing_store(workspace: str | Path = ".", store: str | Path | None = None) -> Store:
+    """The results store for commands that only read it: where there is none, say so and create nothing."""
+    path = Path(store) if store else Path(workspace) / DEFAULT_STORE
+    if not path.is_file():
+        where = f"{path}" if store else f"{Path(workspace).resolve()}: no {DEFAULT_STORE} there, so it is not a workspace with runs"
+        raise ConfigError(f"no results store at {where}; run `evals run` (or `evals init DIR` for a new workspace) first, or point at one with --workspace or --store")
+    return Store(path)
+
+
 def list_runs(*, workspace: str | Path = ".", store: str | Path | None = None, limit: int = 20) -> list[dict[str, Any]]:
-    st = open_store(workspace, store)
+    st = _existing_store(workspace, store)
     try:
         return st.query(
             "SELECT r.id, r.suite, r.suite_hash, r.status, r.created_at, r.finished_at, r.git_commit, r.tool_version, r.reference_runner, "
@@ -216,6 +253,40 @@ def list_runs(*, workspace: str | Path = ".", store: str | Path | None = None, l
             "FROM runs r LEFT JOIN run_runners rr ON rr.run_id = r.id GROUP BY r.id ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?",
             (limit,),
         )
+    finally:
+        st.close()
+
+
+def export(*, workspace: str | Path = ".", run_id: str, path: str | Path, store: str | Path | None = None, all_attempts: bool = False) -> Path:
+    """A run's answers to `.parquet` or `.jsonl`: input messages, reference, output, grade, usage, timing and cost per answer."""
+    from evals.store.export import export_run
+
+    st = _existing_store(workspace, store)
+    try:
+        return export_run(st, run_id, path, all_attempts=all_attempts)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    finally:
+        st.close()
+
+
+def list_measurements(*, workspace: str | Path = ".", store: str | Path | None = None, runner: str | None = None) -> list[dict[str, Any]]:
+    """Stored `evals measure` sweeps, newest first, each with `sizes`: whether it is the one that sizes
+    its runner's current profile by default (the most complete recent sweep; see measure.persist.choose)."""
+    from evals.measure.persist import choose, sweeps
+
+    ws = Path(workspace)
+    st = _existing_store(ws, store)
+    try:
+        rows = sweeps(st, runner)
+        default: dict[str, int | None] = {}
+        for name in {r["runner"] for r in rows}:
+            try:
+                c = choose(st, find_runner(ws, name))
+            except ConfigError:  # the profile is gone from the workspace: no sweep sizes it
+                c = None
+            default[name] = c.id if c else None
+        return [r | {"sizes": default[r["runner"]] == r["id"]} for r in rows]
     finally:
         st.close()
 
@@ -276,6 +347,7 @@ def gate(
     return report
 
 
+@_loop_safe
 def nightly(config: str | Path, *, wait: bool = False, quiet: bool = True) -> NightlyResult:
     """Run, score, report (with trend), gate and record, under the store's lock.
 
@@ -306,6 +378,7 @@ def nightly(config: str | Path, *, wait: bool = False, quiet: bool = True) -> Ni
             st.close()
 
 
+@_loop_safe
 def measure_runner(
     workspace: str | Path,
     runner: str,
@@ -317,6 +390,8 @@ def measure_runner(
     duration_s: float | None = None,
     ttft_slo_ms: float = 500.0,
     e2e_slo_ms: float | None = None,
+    tpot_slo_ms: float | None = None,
+    burstiness: float = 1.0,
     max_tokens: int | None = None,
     seed: int = 0,
     store: str | Path | None = None,
@@ -355,6 +430,8 @@ def measure_runner(
                 duration_s=duration_s,
                 ttft_slo_ms=ttft_slo_ms,
                 e2e_slo_ms=e2e_slo_ms,
+                tpot_slo_ms=tpot_slo_ms,
+                burstiness=burstiness,
                 max_tokens=max_tokens,
                 seed=seed,
                 suite=s.name,
@@ -390,8 +467,6 @@ def size_deployment(*, model: str | None = None, gpu: str, quant: str = "fp16", 
     from evals.cost.catalogue import load_gpus, load_models
     from evals.cost.sizing import MAX_GPUS_PER_NODE, model_from_hf_config, size
 
-    tpot_slo_ms: float | None = None,
-    burstiness: float = 1.0,
     if (model is None) == (config is None):
         raise ConfigError("name the model: --model NAME (from the catalogue) or --config PATH (a Hugging Face config.json), one of the two")
     m = model_from_hf_config(config) if config is not None else load_models().get(model)  # type: ignore[arg-type]
@@ -426,19 +501,18 @@ def cost_calculator(
     capacities: dict[str, float] | None = None,
     prices: str | Path | None = None,
     store: str | Path | None = None,
+    measurements: Sequence[int] = (),
 ) -> dict[str, Any]:
     """Projection and break-even over runner profiles and a workload, without running a suite.
 
     The workload comes from the flags, else from the suite's workload profile.
-                tpot_slo_ms=tpot_slo_ms,
-                burstiness=burstiness,
-    Self-hosted capacity comes from --capacity, else from the runner's latest
-    `evals measure` with the same profile. Pass rates default to 1 (cost per
+    Self-hosted capacity comes from --capacity, else from the `evals measure` sweep
+    chosen with `measurements`, else the profile's most complete recent sweep. Pass rates default to 1 (cost per
     task = cost per completed task) unless given.
     """
     from evals.cost.pricing import runner_pricing
     from evals.cost.projection import ApiRunner, SelfHostedRunner, Workload, break_even, project, search_ceiling
-    from evals.measure.persist import latest_for
+    from evals.measure.persist import choose, unused_choices
     from evals.report.economics import DEFAULT_WORKLOAD
 
     ws = Path(workspace)
@@ -459,9 +533,13 @@ def cost_calculator(
     except ValueError as e:
         raise ConfigError(f"workload: {e}") from None
     st = open_store(ws, store) if (ws / DEFAULT_STORE).exists() or store else None
+    if measurements and st is None:
+        raise ConfigError(f"--measurement: no results store at {ws / DEFAULT_STORE}; run `evals measure` first or give --store")
     models: dict[str, ApiRunner | SelfHostedRunner] = {}
     notes: dict[str, str] = {}
     try:
+        if st is not None:
+            unused_choices(st, profiles, measurements)
         for p in profiles:
             rate = (pass_rates or {}).get(p.name, 1.0)
             rp = runner_pricing(p, Path(prices) if prices else None)
@@ -472,9 +550,9 @@ def cost_calculator(
                 continue
             cap = (capacities or {}).get(p.name)
             src = "as given"
-            f = latest_for(st, p) if cap is None and st is not None else None
-            if f is not None and f.tasks_per_hour:
-                cap, src = f.tasks_per_hour, f"measured by evals measure on {f.created_at}"
+            chosen = choose(st, p, measurements) if cap is None and st is not None else None
+            if chosen is not None and chosen.frontier.tasks_per_hour:
+                cap, src = chosen.frontier.tasks_per_hour, f"({chosen.describe()})"
             if not cap:
                 raise ConfigError(f"runner {p.name!r}: no capacity; run `evals measure --runner {p.name}` or give --capacity {p.name}=TASKS_PER_HOUR")
             sh = p.pricing.self_hosted
@@ -536,3 +614,37 @@ def import_traffic(*, workspace: str | Path = ".", paths: list[str | Path], suit
         return run_import([Path(p) for p in paths], suite, Path(workspace), opts)
     except TrafficImportError as e:
         raise ConfigError(str(e)) from None
+
+
+# ---------------------------------------------------------------- async variants
+
+
+async def arun(**kwargs: Any) -> RunOutcome:
+    """`run` for async code (`await api.arun(...)`, e.g. in Jupyter): same arguments; the work runs in a
+    worker thread with its own event loop, so the caller's loop keeps serving."""
+    return await asyncio.to_thread(run, **kwargs)
+
+
+async def arescore(**kwargs: Any) -> tuple[ScoreSummary, Path | None]:
+    """`rescore` for async code."""
+    return await asyncio.to_thread(rescore, **kwargs)
+
+
+async def ademo(out: str | Path, quiet: bool = False) -> RunOutcome:
+    """`demo` for async code."""
+    return await asyncio.to_thread(demo, out, quiet)
+
+
+async def anightly(config: str | Path, *, wait: bool = False, quiet: bool = True) -> NightlyResult:
+    """`nightly` for async code."""
+    return await asyncio.to_thread(nightly, config, wait=wait, quiet=quiet)
+
+
+async def ameasure_runner(workspace: str | Path, runner: str, suite: str | None = None, **kwargs: Any) -> Frontier:
+    """`measure_runner` for async code."""
+    return await asyncio.to_thread(measure_runner, workspace, runner, suite, **kwargs)
+
+
+async def abuild_report(**kwargs: Any) -> Path:
+    """`build_report` for async code (analysing a large run takes a while)."""
+    return await asyncio.to_thread(build_report, **kwargs)

@@ -375,11 +375,12 @@ def load_runner(path: str | Path) -> RunnerProfile:
 
 
 def find_runner(workspace: Path, name_or_path: str) -> RunnerProfile:
-    """A runner by file path, or by name from `runners/<name>.yaml`."""
+    """A runner by file path, or by name from `runners/<name>.yaml` or a folder below it (`runners/variants/`)."""
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") and p.exists():
         return load_runner(p)
-    cand = workspace / "runners" / f"{name_or_path}.yaml"
+    root = workspace / "runners"
+    cand = root / f"{name_or_path}.yaml"
     if cand.exists():
         return load_runner(cand)
     nested = sorted(root.glob(f"*/**/{name_or_path}.yaml"))

@@ -15,14 +15,14 @@ from click.testing import CliRunner
 
 from evals import api
 from evals.cli import main
-from evals.config import RunnerProfile, SimBehaviour, find_runner
+from evals.config import ConfigError, RunnerProfile, SimBehaviour, find_runner
 from evals.cost.catalogue import GpuCatalogue, ModelCatalogue
 from evals.measure import Frontier, measure
 from evals.measure import bound as bound_mod
 from evals.measure.chart import frontier_svg
 from evals.measure.frontier import _client_flags
 from evals.measure.model import Dist, Step
-from evals.measure.persist import latest, save
+from evals.measure.persist import choose, load, save, sweeps
 from evals.sim import SimServer
 from evals.sim import behaviour as bh
 from evals.store.db import Store
@@ -333,28 +333,38 @@ def test_bound_is_for_the_profiles_gpus_and_precision(monkeypatch: pytest.Monkey
 # ---------------------------------------------------------------- store, chart, CLI
 
 
-def test_store_round_trip_keeps_the_latest_measurement(serve: Callable[..., SimServer], tmp_path: Path) -> None:
+def test_every_sweep_is_kept_and_a_quick_one_does_not_replace_a_full_one(serve: Callable[..., SimServer], tmp_path: Path) -> None:
     b = _fast()
     server = serve({"m": b})
     prof = _profile("m", b)
     prompts = [s.input for s in _samples()]
-    first = measure(prof, prompts, concurrencies=[1, 2], requests_per_step=4, suite="mini", base_url=server.base_url)
-    second = measure(prof, prompts, rates=[20.0], requests_per_step=6, warmup=2, base_url=server.base_url)
+    full = measure(prof, prompts, concurrencies=[1, 2], requests_per_step=4, suite="mini", base_url=server.base_url)
+    quick = measure(prof, prompts, rates=[20.0], requests_per_step=6, warmup=2, base_url=server.base_url)
     store = Store(tmp_path / "evals.sqlite")
     try:
         assert "003_measurements" in store.applied_migrations()
-        assert latest(store, prof.name) is None
-        save(store, first)
-        assert latest(store, prof.name) == first
-        save(store, second)
-        assert latest(store, prof.name) == second
-        assert latest(store, "someone-else") is None
+        assert choose(store, prof) is None
+        first = save(store, full)
+        c = choose(store, prof)
+        assert c is not None and (c.id, c.frontier) == (first, full) and "the only sweep" in c.why
+        second = save(store, quick)
+        # Both kept, newest first; the full sweep (2 load levels) still sizes the runner, not the quick one (1 level).
+        assert [(x["id"], x["steps"]) for x in sweeps(store, prof.name)] == [(second, 1), (first, 2)]
+        c = choose(store, prof)
+        assert c is not None and c.id == first and f"--measurement {second}" in c.why
+        assert c.describe().startswith(f"measured: sweep {first} of {full.created_at[:10]} (2 steps), the most complete of 2")
+        # --measurement picks the other one; another runner's sweep is not this runner's choice.
+        chosen = choose(store, prof, [second])
+        assert chosen is not None and chosen.frontier == quick
+        assert sweeps(store, "someone-else") == []
+        with pytest.raises(ConfigError, match="no measurement 99"):
+            load(store, 99)
     finally:
         store.close()
     reopened = Store(tmp_path / "evals.sqlite")
     try:
-        loaded = latest(reopened, prof.name)
-        assert loaded is not None and loaded.model_dump() == second.model_dump() and loaded.tasks_per_hour == second.tasks_per_hour
+        loaded = load(reopened, second)
+        assert loaded.model_dump() == quick.model_dump() and loaded.tasks_per_hour == quick.tasks_per_hour
     finally:
         reopened.close()
 
@@ -400,7 +410,7 @@ def test_cli_measure_prints_json_and_stores_it(tmp_path: Path) -> None:
     assert "SIMULATED" in r.stderr
     store = Store(ws / "reports" / "evals.sqlite")
     try:
-        assert latest(store, "a") == f
+        assert load(store, sweeps(store, "a")[0]["id"]) == f
     finally:
         store.close()
     r = cli.invoke(main, ["measure", "-w", str(ws), "--runner", "a", "--rate", "20", "--requests", "6", "--ttft-slo-ms", "300"])

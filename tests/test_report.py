@@ -461,7 +461,7 @@ def test_history_measurement_and_servers_from_the_store(tmp_path: Path) -> None:
 
     frontier = summary["frontiers"]["m"]
     assert frontier["simulated"] and [s["level"] for s in frontier["steps"]] == [1.0, 2.0] and frontier["operating_point"]["tasks_per_hour"] > 0
-    assert next(p for p in summary["projections"] if p["runner"] == "m")["capacity_source"] == "measured"
+    assert next(p for p in summary["projections"] if p["runner"] == "m")["capacity_source"].startswith("measured: sweep 1 of ")
     assert "C=2" in _section(raw, "frontier") and "SIMULATED" in re.findall(r"<svg xmlns.*?</svg>", _section(raw, "frontier"), re.S)[0]
     [server] = summary["servers"]
     assert server == {

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from evals.config import RunnerProfile, Suite
 from evals.cost.pricing import RunnerPricing, runner_pricing
 from evals.report import economics
-from evals.measure.persist import latest_for
+from evals.measure.persist import choose
 from evals.report.model import (
     BreakEvenResult, CategoryResult, FailureRow, HardwareAssumption, PriceSource, ProjectionRow, ReportModel, RunnerSummary, SandboxInfo,
     ServerFacts, VerdictResult, WorkloadUsed,
@@ -85,7 +85,8 @@ def _verdict(cand: str, ref: str, category: str, pairs: list[tuple[bool, bool]],
     return v
 
 
-def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrides: Any = None) -> ReportModel:
+def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrides: Any = None, measurements: Sequence[int] = ()) -> ReportModel:
+    """`measurements`: `evals measure` sweep ids to size runners with, instead of each profile's most complete recent sweep."""
     run = store.run(run_id)
     info = json.loads(run["info_json"])
     margin = float(info.get("margin", suite.margin if suite else 0.05))
@@ -184,13 +185,17 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
     category_of = {sid: s["category"] for sid, s in samples.items()}
     wl = economics.workload_used(suite.workload if suite else None, {c: sum(1 for v in category_of.values() if v == c) for c in cats})
 
-    frontiers = {name: latest_for(store, profiles[name]) for name, p in pricing.items() if p.kind == "self_hosted"}
+    chosen = {name: choose(store, profiles[name], measurements) for name, p in pricing.items() if p.kind == "self_hosted"}
+    frontiers = {name: c.frontier if c else None for name, c in chosen.items()}
 
     def measured(runner: str) -> float | None:
         f = frontiers.get(runner)
         return f.tasks_per_hour if f else None
 
     proj, cost_models = economics.projections(wl, runners, pricing, profiles, measured)
+    for row in proj:  # say which sweep: a quick check and a full sweep give different capacities
+        if row.capacity_source == "measured" and (c := chosen.get(row.runner)):
+            row.capacity_source = c.describe()
     evens = economics.break_evens(wl, cost_models)
     verdicts, cat_verdicts = [], []
     for row in rr:

@@ -1,5 +1,11 @@
 """Export a run's answers for analysis elsewhere: one row per (runner, sample),
-the final attempt with its pass/fail; or every attempt, retries included."""
+the final attempt with its pass/fail; or every attempt, retries included.
+
+Each row carries what was asked (`input`, the chat messages as sent to the
+model's protocol-neutral form), what was expected (`reference`) and what the
+answer cost: `cost_usd` for the attempt, `answer_cost_usd` for the answer with
+its retries (what cost per completed task adds up), so a row can be judged
+and priced without the store."""
 
 from __future__ import annotations
 
@@ -11,10 +17,12 @@ import pandas as pd
 from evals.store.db import Store
 
 _FINAL = """
-SELECT a.run_id, a.runner, a.sample_id, s.category, a.status, a.text AS output, s.reference_json AS reference,
+SELECT a.run_id, a.runner, a.sample_id, s.category, s.input_json AS input, a.status, a.text AS output, s.reference_json AS reference,
        o.passed, o.value AS score, a.finish_reason, a.attempt AS attempts, a.reused_from IS NOT NULL AS reused,
        a.input_tokens, a.cached_input_tokens, a.output_tokens, a.reasoning_tokens, a.ttft_ms, a.latency_ms, a.output_tps,
-       a.cost_usd, a.error, a.error_kind, a.http_status, a.served_model
+       a.cost_usd,
+       (SELECT SUM(b.cost_usd) FROM attempts b WHERE b.run_id = a.run_id AND b.runner = a.runner AND b.sample_id = a.sample_id AND b.purpose = 'run') AS answer_cost_usd,
+       a.error, a.error_kind, a.http_status, a.served_model
 FROM attempts a JOIN samples s ON s.run_id = a.run_id AND s.sample_id = a.sample_id
 LEFT JOIN outcomes o ON o.run_id = a.run_id AND o.runner = a.runner AND o.sample_id = a.sample_id
 WHERE a.run_id = ? AND a.purpose = 'run' {final}
@@ -30,12 +38,15 @@ def export_run(store: Store, run_id: str, path: str | Path, *, all_attempts: boo
         raise ValueError(f"{p}: export to a .parquet or .jsonl file")
     df = pd.DataFrame(store.query(_FINAL.format(final="" if all_attempts else "AND a.final = 1"), (run_id,)))
     if not df.empty:
-        df["reference"] = df["reference"].map(lambda v: json.loads(v) if v else None)
+        for col in ("input", "reference"):
+            df[col] = df[col].map(lambda v: json.loads(v) if v else None)
         df["passed"] = df["passed"].map(lambda v: None if pd.isna(v) else bool(v))
         df["reused"] = df["reused"].astype(bool)
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix == ".parquet":
-        df.assign(reference=df["reference"].map(lambda v: json.dumps(v, ensure_ascii=False)) if not df.empty else None).to_parquet(p, index=False)
+        # Nested JSON (messages, structured references) as JSON text: Parquet needs one type per column.
+        as_text = {c: df[c].map(lambda v: json.dumps(v, ensure_ascii=False)) for c in ("input", "reference")} if not df.empty else {}
+        df.assign(**as_text).to_parquet(p, index=False)
     else:
         df.to_json(p, orient="records", lines=True, force_ascii=False)
     return p
