@@ -7,6 +7,7 @@ so a user can fix it without reading code. Loading never writes anything.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +28,10 @@ class _Strict(BaseModel):
 
 
 # ---------------------------------------------------------------- suites
+
+SUITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""A suite's name becomes a directory and a part of run ids and report paths: no separators, no leading dot."""
+SUITE_NAME_RULE = "use letters, digits, '.', '_' and '-', starting with a letter or digit"
 
 
 class ScorerSpec(_Strict):
@@ -108,6 +113,13 @@ class Suite(_Strict):
     @property
     def samples_path(self) -> Path:
         return self.dir / self.samples
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not SUITE_NAME.fullmatch(v):
+            raise ValueError(SUITE_NAME_RULE)
+        return v
 
     def scorers_for(self, category: str) -> list[ScorerSpec]:
         o = self.categories.get(category)
@@ -336,7 +348,14 @@ def format_validation_error(path: Path, text: str, err: ValidationError) -> str:
 def read_yaml(path: Path) -> tuple[str, Any]:
     if not path.exists():
         raise ConfigError(f"{path}: file not found")
-    text = path.read_text(encoding="utf-8")
+    if not path.is_file():
+        raise ConfigError(f"{path}: is a directory or other non-file; give the path of a YAML file")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 (byte 0x{raw[e.start]:02x}); save the file as UTF-8") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -359,9 +378,10 @@ def load_suite(path: str | Path) -> Suite:
     except ValidationError as e:
         raise ConfigError(format_validation_error(p, text, e)) from None
     suite._dir = p.parent.resolve()
-    if not suite.samples_path.exists():
+    if not suite.samples_path.is_file():
         line = _line_of(p, text, ("samples",))
-        raise ConfigError(f"{p}:{line or 1}: `samples`: file {suite.samples_path} not found")
+        what = f"{suite.samples_path} is a directory, not a file" if suite.samples_path.is_dir() else f"file {suite.samples_path} not found"
+        raise ConfigError(f"{p}:{line or 1}: `samples`: {what}")
     return suite
 
 
