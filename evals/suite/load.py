@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -29,15 +30,31 @@ _REQUEST_FIELDS = ("tools", "tool_choice", "response_format", "settings")
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                yield n, json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ConfigError(f"{path}:{n}: not valid JSON ({e.msg} at column {e.colno}); fix or remove the line") from None
+    """Read as bytes and decode line by line, so a bad byte is reported with its line."""
+    packed = path.suffix == ".gz"
+    n = 0
+    try:
+        with gzip.open(path, "rb") if packed else open(path, "rb") as f:
+            for n, raw in enumerate(f, 1):
+                line = _text(raw, f"{path}:{n}")
+                if not line.strip():
+                    continue
+                try:
+                    yield n, json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ConfigError(f"{path}:{n}: not valid JSON ({e.msg} at column {e.colno}); fix or remove the line") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        where = f"{path}:{n + 1}" if n else str(path)
+        raise ConfigError(f"{where}: not a readable gzip file ({e or type(e).__name__}); compress it again, or drop the .gz ending if it is plain text") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a samples file") from None
+
+
+def _text(raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{where}: not UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); save the file as UTF-8") from None
 
 
 def _table_rows(path: Path) -> Iterator[tuple[int, Any]]:
@@ -46,8 +63,12 @@ def _table_rows(path: Path) -> Iterator[tuple[int, Any]]:
     if kind is None:
         raise ConfigError(f"{path}: unsupported samples format {suffix!r}; use .jsonl, .csv, .tsv, .parquet or .json")
     if kind == "json":
+        raw = path.read_bytes()
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(raw)
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            raise ConfigError(f"{path}:{line}: not UTF-8 (byte 0x{raw[e.start]:02x}); save the file as UTF-8") from None
         except json.JSONDecodeError:
             yield from _jsonl_rows(path)  # JSON lines under a .json name
             return

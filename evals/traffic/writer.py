@@ -9,7 +9,6 @@ existing suite is only replaced when the new one is complete.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import tempfile
 import uuid
@@ -20,10 +19,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from evals.config import ConfigError, Suite, format_validation_error, read_yaml
+from evals.config import SUITE_NAME, SUITE_NAME_RULE, ConfigError, Suite, format_validation_error, read_yaml
 from evals.traffic.errors import TrafficImportError
-
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 DEFAULT_SCORERS = [{"name": "similarity", "args": {"metric": "rougeL", "threshold": 0.5}}]
 """Imported references are free-text answers: similarity to them is the one scorer that fits every category."""
@@ -31,8 +28,8 @@ DEFAULT_SCORERS = [{"name": "similarity", "args": {"metric": "rougeL", "threshol
 
 def check_target(tasks_dir: Path, suite: str, overwrite: bool) -> Path:
     """The suite's directory, after refusing bad names and existing suites (before any work is done)."""
-    if not _NAME.fullmatch(suite):
-        raise TrafficImportError(f"suite name {suite!r}: use letters, digits, '.', '_' and '-', starting with a letter or digit")
+    if not SUITE_NAME.fullmatch(suite):
+        raise TrafficImportError(f"suite name {suite!r}: {SUITE_NAME_RULE}")
     target = tasks_dir / suite
     if target.exists() and not overwrite:
         raise TrafficImportError(f"{target} already exists; choose another name or pass overwrite=True to replace it")
