@@ -43,6 +43,7 @@ def _samples(store: Store, run_id: str) -> dict[str, Sample]:
             category=r["category"],
             metadata=json.loads(r["metadata_json"]),
             scorers=json.loads(r["scorers_json"]) if r["scorers_json"] else None,
+            **(json.loads(r["request_json"]) if r.get("request_json") else {}),
         )
     return out
 

@@ -44,7 +44,12 @@ import json
 import math
 from typing import Any
 
+from evals.providers.base import Completion
+from evals.providers.translate import text_tool_call
+from evals.scoring.base import Score, ScoreFn, scorer
+from evals.scoring.confusion import NONE
 from evals.scoring.extract import normalize as normalize_text
+from evals.suite.sample import Sample, response_schema
 
 
 def _is_number(v: Any) -> bool:
@@ -191,3 +196,97 @@ def check_tolerance(abs_tol: Any, rel_tol: Any) -> tuple[float, float]:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or math.isnan(v):
             raise ValueError(f"scorer 'tool_call': argument `{name}`: must be a number >= 0, got {v!r}")
     return float(abs_tol), float(rel_tol)
+
+
+# ---------------------------------------------------------------- the scorers
+
+
+def _ungradable(name: str, why: str) -> Score:
+    return Score(value=0.0, passed=False, explanation=why, error=f"{name}: {why}")
+
+
+def _produced(c: Completion) -> list[dict[str, Any]]:
+    return [{"name": (t.get("function") or {}).get("name"), "arguments": (t.get("function") or {}).get("arguments")} for t in c.tool_calls]
+
+
+def chosen(calls: list[dict[str, Any]]) -> str:
+    """The tools a set of calls chose, as one label: names sorted and joined with '+', '(none)' for no call."""
+    return "+".join(sorted(str(c.get("name")) for c in calls)) or NONE
+
+
+@scorer("tool_call", sees="completion", produces=("labels",))
+def tool_call(mode: str = "reference", abs_tol: float = 0.0, rel_tol: float = 1e-6) -> ScoreFn:
+    """The answer's tool calls, compared as data (see the module docstring).
+
+    `mode: reference` matches them against the sample's reference calls (as
+    `evals import` writes them); `mode: schema` only checks them against the
+    request's own tools (a known tool, JSON arguments valid against its
+    parameters). The value is the share of calls matched (or valid); the
+    label pair (expected and chosen tools) feeds the confusion matrix.
+    """
+    if mode not in ("reference", "schema"):
+        raise ValueError(f"scorer 'tool_call': argument `mode`: reference or schema, got {mode!r}")
+    a_tol, r_tol = check_tolerance(abs_tol, rel_tol)
+
+    async def score(c: Completion, sample: Sample) -> Score:
+        if not sample.tools:
+            return _ungradable("tool_call", "the sample's request has no tools")
+        schemas = tool_schemas(sample.tools)
+        got = _produced(c)
+        if mode == "schema":
+            if not got:
+                return Score(value=0.0, passed=False, explanation=_no_call(c, sample), details={"expected": None, "predicted": NONE})
+            problems = validate_calls(got, schemas)
+            valid = sum(1 for g in got if not validate_calls([g], schemas))
+            why = "; ".join(problems[:3]) or "every call valid against its tool's schema"
+            return Score(value=valid / len(got), passed=not problems, explanation=why, details={"calls": got})
+        expected = reference_calls(sample.reference)
+        if expected is None:
+            return _ungradable("tool_call", "the reference is not tool calls (a list of {name, arguments})")
+        matched, problems = match_calls(expected, got, schemas, a_tol, r_tol)
+        ok = not problems
+        why = "the calls match the reference" if ok else "; ".join(problems[:3]) + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else "")
+        if not got:
+            why = f"{why}; {_no_call(c, sample)}"
+        return Score(
+            value=matched / max(len(expected), len(got)),
+            passed=ok,
+            explanation=why,
+            details={"expected": chosen(expected), "predicted": chosen(got), "reference_calls": expected, "calls": got},
+        )
+
+    return score
+
+
+def _no_call(c: Completion, sample: Sample) -> str:
+    """Why there is no call: no call made, or calls written as text the server did not parse."""
+    spoken = text_tool_call(c.text, sample.tools)
+    if spoken:
+        return f"no tool call: {spoken}; the server did not parse tool calls: check --tool-call-parser"
+    return "no tool call was made"
+
+
+@scorer("response_schema", sees="completion", produces=("format_check",))
+def response_schema_scorer() -> ScoreFn:
+    """The answer is JSON valid against the schema the request itself asked for
+    (`response_format` json_schema; plain JSON mode only needs a JSON object)."""
+
+    async def score(c: Completion, sample: Sample) -> Score:
+        rf = sample.response_format
+        if rf is None:
+            return _ungradable("response_schema", "the sample's request asked for no response_format")
+        try:
+            value = json.loads(c.text)
+        except ValueError as e:
+            return Score(value=0.0, passed=False, explanation=f"not JSON: {e}", details={"format_failed": True})
+        schema = response_schema(rf) or {"type": "object"}
+        from jsonschema import Draft202012Validator
+
+        errors = sorted(Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
+        problems = [f"{e.json_path}: {e.message}" for e in errors]
+        ok = not problems
+        return Score(
+            value=float(ok), passed=ok, explanation="valid against the requested schema" if ok else "; ".join(problems[:3]), details={} if ok else {"format_failed": True, "schema_errors": problems}
+        )
+
+    return score

@@ -40,6 +40,7 @@ def completion_from_row(r: dict[str, Any]) -> Completion:
     return Completion(
         status=Status(r["status"]), text=r.get("text") or "", finish_reason=r.get("finish_reason"), usage=usage, timing=timing,
         served_model=r.get("served_model"), error=r.get("error"), error_kind=r.get("error_kind"), http_status=r.get("http_status"),
+        tool_calls=json.loads(r["tool_calls_json"]) if r.get("tool_calls_json") else [],
     )
 
 
