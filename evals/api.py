@@ -101,17 +101,16 @@ def _score(ws: Path, st: Store, run_id: str, suite: Suite, ctx: ScoringContext, 
     are the run's attempts: they draw on what `budget_usd` has left after what the run already spent."""
     from evals.run.budget import Budget
     from evals.run.calls import ModelCalls
-    from evals.run.orchestrate import simulated_endpoints
+    from evals.providers.registry import services
     from evals.scoring.stage import score_run
     from evals.suite.load import load_samples
 
     budget = Budget(budget_usd)
     budget.spent_usd = st.spent_usd(run_id)
     ctx.calls = ModelCalls(store=st, run_id=run_id, budget=budget, reuse=reuse)
-    judges = [j for j in _judges(ws, suite) if j.simulated and not j.urls()]
-    with simulated_endpoints(judges, load_samples(suite) if judges else []) as url:
-        if url:
-            ctx.extras["sim_base_url"] = url
+    judges = _judges(ws, suite)
+    with services(judges, load_samples(suite) if judges else []) as urls:
+        ctx.extras["service_urls"] = urls
         return score_run(st, run_id, suite, ctx)
 
 
@@ -419,7 +418,7 @@ def measure_runner(
     s = find_suite(ws, suite)
     samples = load_samples(s)
     api_key(profile)  # a missing key fails before any server is launched
-    with simulated_endpoints([profile], samples) as sim_url, launch_all([profile], ws / "reports" / "logs") as launched:
+    with services([profile], samples) as service_urls, launch_all([profile], ws / "reports" / "logs") as launched:
         try:
             frontier = measure(
                 profile,

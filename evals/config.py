@@ -234,12 +234,11 @@ class SimBehaviour(_Strict):
         return v
 
 
-Provider = Literal["openai_compatible", "openai", "anthropic", "simulated", "vllm_offline"]
-
-
 class RunnerProfile(_Strict):
     name: str
-    provider: Provider
+    provider: str
+    """A registered provider: openai_compatible, openai, anthropic, simulated, vllm_offline, or one an
+    installed package adds (entry point group `workload_evals.providers`)."""
     model: str
     description: str = ""
     base_url: str | None = None
@@ -261,6 +260,16 @@ class RunnerProfile(_Strict):
     openai_compatible; the base URL comes from the launched server, so give no base_url."""
     engine: dict[str, Any] | None = None
     """vllm_offline only: keyword arguments for `vllm.LLM` (tensor_parallel_size, quantization, ...)."""
+
+    @field_validator("provider")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        from evals.providers.registry import names
+
+        known = names()
+        if v not in known:
+            raise ValueError(f"unknown provider {v!r}; known: {', '.join(known)} (packages add more through the `workload_evals.providers` entry point group)")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> "RunnerProfile":

@@ -23,6 +23,7 @@ from evals.config import ConfigError, RunnerProfile, Suite
 from evals.cost.pricing import RunnerPricing, runner_pricing
 from evals.providers.factory import api_key, make_providers
 from evals.providers.launch import launch_all
+from evals.providers.registry import services
 from evals.providers.translate import RequestParams, anthropic_not_sent, request_params
 from evals.providers.server_facts import RunServers
 from evals.run.budget import Budget
@@ -64,29 +65,6 @@ def choose_reference(runners: list[RunnerProfile], reference: str | None) -> str
     if len(marked) > 1:
         raise ConfigError(f"several runners say `role: reference` ({', '.join(marked)}); pick one with --reference")
     return marked[0] if marked else names[0]
-
-
-@contextlib.contextmanager
-def simulated_endpoints(runners: list[RunnerProfile], samples: list[Sample]) -> Iterator[str | None]:
-    """Start the simulated server in-process for simulated runners that name no base_url."""
-    sims = [r for r in runners if r.simulated and not r.urls()]
-    if not sims:
-        yield None
-        return
-    from evals.sim import SimServer
-
-    models = {}
-    for r in sims:
-        assert r.simulate is not None
-        if r.model in models and models[r.model] != r.simulate:
-            raise ConfigError(f"simulated runners share the model name {r.model!r} with different behaviour; give each its own model name")
-        models[r.model] = r.simulate
-    server = SimServer(models, samples)
-    server.start()
-    try:
-        yield server.base_url
-    finally:
-        server.stop()
 
 
 @dataclass
@@ -132,10 +110,10 @@ def execute_run(
     """`prepared` is `prepare_run`'s result when the caller checked the inputs before creating the store."""
     p = prepared or prepare_run(suite, runners, reference, price_overrides)
     samples, ref, pricing = p.samples, p.reference, p.pricing
-    with simulated_endpoints(runners, samples) as sim_url, launch_all(runners, workspace / "reports" / "logs") as launched:
+    with services(runners, samples) as service_urls, launch_all(runners, workspace / "reports" / "logs") as launched:
         # launched runners talk to the server just started; the store keeps their profiles as written
         served = [r.model_copy(update={"base_url": launched[r.name]}) if r.name in launched else r for r in runners]
-        providers = {r.name: make_providers(r, sim_url) for r in served}
+        providers = {r.name: make_providers(r, service_urls.get(r.name)) for r in served}
         servers = RunServers(served)
         run_id = new_run_id(suite.name)
         store.create_run(

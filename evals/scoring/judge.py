@@ -135,14 +135,14 @@ class _Judge:
         # that loads the scorer registry would otherwise pay.
         from evals.providers.factory import MissingKeyError, make_providers
 
-        sim_url = self._context.extras.get("sim_base_url")
-        if self.profile.simulated and not self.profile.urls() and not sim_url:
+        service_url = self._context.extras.get("service_urls", {}).get(self.profile.name)
+        if self.profile.simulated and not self.profile.urls() and not service_url:
             raise JudgeUnavailable(
                 f"simulated judge {self.profile.name!r} has no base_url and no simulated server is running "
-                "(give the runner a base_url, or set the scoring context's extras['sim_base_url'])"
+                "(give the runner a base_url, or score through `evals score`, which starts the simulated server)"
             )
         try:
-            providers = make_providers(self.profile, sim_base_url=sim_url)
+            providers = make_providers(self.profile, service_url)
         except MissingKeyError as e:
             raise JudgeUnavailable(str(e)) from None
         caller = Caller(self.profile, providers, store=calls.store, run_id=calls.run_id, cost_of=self.pricing.cost_of, budget=calls.budget)
