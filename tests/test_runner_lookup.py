@@ -19,7 +19,7 @@ def test_variants_are_addressable_by_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         find_runner(tmp_path, "llama-3.3-70b-fp4")
     msg = str(e.value)
-    assert "runner 'llama-3.3-70b-fp4' not found" in msg and "claude-sonnet-4.5-sim" in msg
+    assert "runner 'llama-3.3-70b-fp4' not found" in msg and "claude-sonnet-5.5-sim" in msg
     assert "in subfolders (use the name alone): " in msg and "variants/llama-3.3-70b-fp8" in msg
 
 

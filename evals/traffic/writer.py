@@ -32,7 +32,7 @@ def check_target(tasks_dir: Path, suite: str, overwrite: bool) -> Path:
         raise TrafficImportError(f"suite name {suite!r}: {SUITE_NAME_RULE}")
     target = tasks_dir / suite
     if target.exists() and not overwrite:
-        raise TrafficImportError(f"{target} already exists; choose another name or pass overwrite=True to replace it")
+        raise TrafficImportError(f"{target} already exists; choose another --suite name, or give --overwrite to replace it")
     return target
 
 
