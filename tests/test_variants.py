@@ -21,6 +21,8 @@ EXPECTED = {
     "tgi-llama",
     "ollama-llama",
     "llamacpp",
+    "llama-3.3-70b-tools",
+    "qwen-2.5-72b-tools",
 }
 
 
@@ -75,3 +77,21 @@ def test_other_servers_use_their_own_command_lines_and_ports() -> None:
     assert _argv("llamacpp").startswith("llama-server -m /models/")
     assert _load("ollama-llama").base_url == "http://localhost:11434/v1"
     assert _load("tgi-llama").base_url == "http://localhost:8080/v1"
+
+
+@pytest.mark.parametrize(("name", "parser"), [("llama-3.3-70b-tools", "llama3_json"), ("qwen-2.5-72b-tools", "hermes")])
+def test_tool_calling_variants_pass_vllms_tool_flags(name: str, parser: str) -> None:
+    argv = _argv(name)
+    assert "--enable-auto-tool-choice" in argv and f"--tool-call-parser {parser}" in argv
+    assert ("--chat-template tool_chat_template_llama3.1_json.jinja" in argv) == (parser == "llama3_json")
+
+
+def test_auto_tool_choice_needs_a_parser() -> None:
+    from pydantic import ValidationError
+
+    from evals.providers.launch import LaunchSpec
+
+    with pytest.raises(ValidationError, match="tool_call_parser"):
+        LaunchSpec(model="m", enable_auto_tool_choice=True)
+    with pytest.raises(ValidationError, match="only apply to vLLM"):
+        LaunchSpec(model="m", command=["llama-server"], tool_call_parser="hermes")

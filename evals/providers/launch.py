@@ -42,7 +42,10 @@ from evals.secrets import scrub
 VLLM_ARGS = "{vllm_args}"
 """A `command` argument that expands to the vLLM arguments of the launch block."""
 
-_VLLM_ONLY = ("served_model_name", "tensor_parallel_size", "pipeline_parallel_size", "quantization", "max_model_len", "gpu_memory_utilization", "enable_lora", "lora_modules")
+_VLLM_ONLY = (
+    "served_model_name", "tensor_parallel_size", "pipeline_parallel_size", "quantization", "max_model_len", "gpu_memory_utilization", "enable_lora", "lora_modules",
+    "enable_auto_tool_choice", "tool_call_parser", "chat_template",
+)
 
 _POLL_S = 0.25
 _LOG_TAIL_LINES = 30
@@ -74,6 +77,17 @@ class LaunchSpec(BaseModel):
     enable_lora: bool = False
     lora_modules: dict[str, str] = Field(default_factory=dict)
     """Adapter name -> path; a runner then names the adapter as its `model`."""
+    enable_auto_tool_choice: bool = False
+    """`--enable-auto-tool-choice`: the model may decide to call tools (tool_choice auto). Without it
+    vLLM refuses requests with tool_choice auto; agent traffic needs it, with a `tool_call_parser`."""
+    tool_call_parser: str | None = None
+    """`--tool-call-parser`: how vLLM reads the model's tool-call markup back into tool_calls
+    (llama3_json for Llama 3.1-3.3, hermes for Qwen 2.5, mistral for Mistral; see
+    https://docs.vllm.ai/en/latest/features/tool_calling/, read 2026-12-03). The wrong one
+    returns the markup as text, which the tool_call scorer reports."""
+    chat_template: str | None = None
+    """`--chat-template`: a Jinja template file that renders tools into the prompt, when the
+    checkpoint's own template does not (vLLM ships them in its repository's examples/)."""
     extra_args: list[str] = Field(default_factory=list)
     """Appended verbatim to the command line, e.g. ["--max-lora-rank", "64"]."""
     env: dict[str, str] = Field(default_factory=dict)
@@ -113,6 +127,8 @@ class LaunchSpec(BaseModel):
     def _consistent(self) -> "LaunchSpec":
         if self.lora_modules and not self.enable_lora:
             raise ValueError("lora_modules needs enable_lora: true")
+        if self.enable_auto_tool_choice and not self.tool_call_parser:
+            raise ValueError("enable_auto_tool_choice needs tool_call_parser (llama3_json for Llama 3.x, hermes for Qwen 2.5, mistral for Mistral), as vLLM itself requires")
         if self.command is not None and not self.command:
             raise ValueError("command must name an executable; leave it out for `vllm serve`")
         if not self.runs_vllm:
@@ -161,6 +177,12 @@ class LaunchSpec(BaseModel):
             args.append("--enable-lora")
         if self.lora_modules:
             args += ["--lora-modules", *(f"{name}={path}" for name, path in self.lora_modules.items())]
+        if self.enable_auto_tool_choice:
+            args.append("--enable-auto-tool-choice")
+        if self.tool_call_parser:
+            args += ["--tool-call-parser", self.tool_call_parser]
+        if self.chat_template:
+            args += ["--chat-template", self.chat_template]
         return args
 
     def environment(self, port: int) -> dict[str, str]:
