@@ -104,6 +104,10 @@ def run(workspace: Path, suite: str, runners: tuple[str, ...], reference: str | 
 
     outcome = api.run(workspace=workspace, suite=suite, runners=list(runners), reference=reference, budget_usd=budget_usd, reuse=not no_reuse, quiet=quiet, store=store, prices=prices, report=not no_report)
     _print_outcome(outcome)
+    trouble = outcome.run.trouble()
+    if trouble is not None:  # the report is written; the exit code says the run is not a clean one
+        click.secho(f"run {outcome.run_id}: {trouble[1]}", fg="red", err=True)
+        sys.exit(trouble[0])
 
 
 @main.command()

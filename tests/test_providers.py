@@ -106,8 +106,9 @@ def test_unknown_model_is_not_found(sim_factory: Any) -> None:
 def test_connection_refused_is_connection_error() -> None:
     p = OpenAIChatProvider(name="t", model="m", base_url="http://127.0.0.1:9/v1", api_key="k", timeouts=TIMEOUTS)
     c = _call(p)
-    # the SDK's aiohttp transport maps a refused connection to ConnectTimeout, so both kinds occur
-    assert (c.status, c.error_kind) in ((Status.error, "connection"), (Status.timeout, "timeout_connect"))
+    # the SDK's aiohttp transport maps a refused connection to ConnectTimeout; the cause says refused
+    assert (c.status, c.error_kind) == (Status.error, "connection")
+    assert c.error == "nothing listens on http://127.0.0.1:9/v1: connection refused"
 
 
 def test_hosted_runner_without_key_fails_early(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -68,6 +68,8 @@ class WireServer:
     def __init__(self, reply: Reply) -> None:
         self.reply = reply
         self.requests = 0
+        """Model calls received (chat completions, messages); a run's probes of /version, /metrics and /v1/models are not counted."""
+        self.probes = 0
         self.connections = 0
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.base_events.Server | None = None
@@ -107,7 +109,10 @@ class WireServer:
                 path = lines[0].split(" ")[1]
                 headers = {k.strip().lower(): v.strip() for k, v in (x.split(":", 1) for x in lines[1:] if ":" in x)}
                 raw = await reader.readexactly(int(headers.get("content-length", "0")))
-                self.requests += 1
+                if path.endswith(("/chat/completions", "/messages")):
+                    self.requests += 1
+                else:
+                    self.probes += 1
                 status, out_headers, pieces, close = self.reply(path, json.loads(raw or b"{}"))
                 writer.write(f"HTTP/1.1 {status} X\r\n".encode())
                 for k, v in {**out_headers, "transfer-encoding": "chunked"}.items():

@@ -7,6 +7,7 @@ APIConnectionError, APITimeoutError), so one mapping serves both.
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from typing import Any
 
@@ -20,23 +21,35 @@ RETRYABLE = frozenset({"rate_limit", "server", "connection", "timeout_connect", 
 
 
 def parse_retry_after(headers: Any) -> float | None:
-    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or HTTP date)."""
+    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or HTTP date).
+    `inf` and huge values are kept as given (the retry policy refuses to wait that
+    long); a negative or past value is 0; NaN and garbage are no value."""
     if headers is None:
         return None
     ms = headers.get("retry-after-ms")
     if ms:
-        try:
-            return float(ms) / 1000.0
-        except ValueError:
-            pass
+        v = _seconds(ms)
+        if v is not None:
+            return v / 1000.0
     ra = headers.get("retry-after")
     if not ra:
         return None
+    v = _seconds(ra)
+    if v is not None:
+        return v
     try:
-        return float(ra)
+        parsed = email.utils.parsedate_to_datetime(ra)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        v = float(text)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(ra) if ra else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        return None
+    return None if math.isnan(v) else max(0.0, v)
 
 
 def _body_text(exc: Any) -> str:

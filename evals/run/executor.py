@@ -17,7 +17,7 @@ from typing import Callable
 from evals.config import RunnerProfile
 from evals.providers.base import Completion, GenerationParams, Message, Provider, Status, Usage
 from evals.run.budget import Budget
-from evals.run.policy import backoff_delay, should_retry
+from evals.run.policy import Breaker, backoff_delay, max_wait_s, retry_after_too_long, should_retry
 from evals.secrets import scrub
 from evals.store.db import Store
 
@@ -59,7 +59,11 @@ class RunnerResult:
     sent: int = 0
     """Attempts sent over the wire by this invocation, retries included."""
     stopped_reason: str | None = None
+    """Why the runner stopped before its last sample: `budget`, `breaker: ...` (a dead
+    endpoint), `quota: ...` (an exhausted key). None when it sent everything."""
     wall_s: float = 0.0
+    answered_ok: int = 0
+    """Requests of this invocation whose final answer was `ok`."""
 
 
 class AdaptiveGate:
@@ -83,12 +87,13 @@ class AdaptiveGate:
         if wait > 0:
             await asyncio.sleep(wait)
 
-    def release(self, c: Completion) -> None:
+    def release(self, c: Completion, max_wait: float = float("inf")) -> None:
+        """A retry-after beyond `max_wait` pauses no one: that attempt is given up instead."""
         self.active -= 1
         if c.error_kind == "rate_limit":
             self.limit = max(1, self.limit // 2)
             self._successes = 0
-            if c.retry_after_s:
+            if c.retry_after_s and c.retry_after_s <= max_wait:
                 self.cooldown_until = max(self.cooldown_until, time.monotonic() + c.retry_after_s)
         elif c.status is Status.ok and self.limit < self.max:
             self._successes += 1
@@ -123,19 +128,41 @@ class Caller:
         self.budget = budget
         self.result = result or RunnerResult(runner=profile.name)
         self.gates = [AdaptiveGate(max(1, profile.concurrency // len(providers))) for _ in providers]
+        self.breakers = [Breaker() for _ in providers]
         self._rng = random.Random(0)  # back-off jitter only
+        self._max_wait = max_wait_s(profile.retry, profile.timeouts.total_s)
+
+    def _stop(self, reason: str) -> None:
+        """Stop this runner: the workers finish what is in flight and send nothing new."""
+        if self.result.stopped_reason is None:
+            self.result.stopped_reason = reason
+
+    def _give_up(self, c: Completion, i: int) -> bool:
+        """Whether this attempt stops the whole runner: an exhausted quota (every
+        further request would fail the same way) or a tripped breaker (a dead endpoint)."""
+        if c.error_kind == "quota":
+            self._stop(f"quota: the API key's quota is exhausted ({c.error or 'HTTP 429 insufficient_quota'})")
+            return True
+        reason = self.breakers[i].record(c)
+        if reason is not None:
+            self._stop(f"breaker: {reason}")
+            return True
+        return False
 
     async def call(self, job: Job, worker: int = 0) -> Answer | None:
-        """The final completion of `job` after retries; None when the budget refused to send it."""
+        """The final completion of `job` after retries; None when it was not answered
+        because the runner stopped (`result.stopped_reason`: budget, breaker, quota)."""
         policy = self.profile.retry
         attempt = 0
         usage, spent = Usage(), 0.0
         while True:
+            if self.result.stopped_reason is not None:
+                return None
             attempt += 1
             i = (worker + attempt - 1) % len(self.providers)  # a retry goes to the next replica
             # Only paid requests draw on the budget: a self-hosted runner is never stopped by an API runner's spend.
             if job.worst_case_usd > 0 and not self.budget.try_reserve(job.worst_case_usd):
-                self.result.stopped_reason = "budget"
+                self._stop("budget")
                 return None
             gate = self.gates[i]
             await gate.acquire()
@@ -143,16 +170,23 @@ class Caller:
                 c = await self.providers[i].complete(job.messages, job.params or self.profile.params)
             except Exception as exc:  # a provider bug must not take the run down with it
                 c = Completion(status=Status.error, error=scrub(f"internal error: {type(exc).__name__}: {exc}"), error_kind="internal")
-            gate.release(c)
+            gate.release(c, self._max_wait)
             self.result.sent += 1
             cost = self.cost_of(c.usage) if c.usage.input_tokens is not None or c.usage.output_tokens is not None else 0.0
             self.budget.settle(job.worst_case_usd, cost)
             usage, spent = sum_usage(usage, c.usage), spent + cost
-            retry = should_retry(c, attempt, policy)
+            if retry_after_too_long(c, self._max_wait):
+                c.error = f"{c.error}; the server asked to retry after {c.retry_after_s:g}s, beyond the {self._max_wait:g}s this runner waits (retry.max_delay_s, total timeout): not retried"
+            stop = self._give_up(c, i)
+            retry = not stop and should_retry(c, attempt, policy, self._max_wait)
+            if not retry and c.status is Status.ok and job.purpose == "run":
+                self.result.answered_ok += 1
             self.store.record_attempt(self.run_id, self.profile.name, job.sample_id, job.key, attempt, not retry, c, cost, self.providers[i].base_url, purpose=job.purpose)
+            if stop:
+                return None
             if not retry:
                 return Answer(c, attempt, usage, spent)
-            await asyncio.sleep(backoff_delay(attempt, c.retry_after_s, policy, self._rng))
+            await asyncio.sleep(backoff_delay(attempt, c.retry_after_s, policy, self._rng, self._max_wait))
 
 
 async def run_jobs(

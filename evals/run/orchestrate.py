@@ -42,6 +42,25 @@ class RunSummary:
     reused: dict[str, int]
     status: str
 
+    def trouble(self) -> tuple[int, str] | None:
+        """The exit code and one line for a run that must not pass as fine: 4 when a
+        runner was stopped early (budget, a dead endpoint's breaker, an exhausted quota),
+        5 when a runner has no ok answer at all; None otherwise. The first runner's
+        trouble decides, stops before empties."""
+        stopped = [f"runner {n!r} stopped: {r.stopped_reason}" for n, r in self.results.items() if r.stopped_reason]
+        if stopped:
+            return EXIT_STOPPED, "; ".join(stopped)
+        empty = [n for n, r in self.results.items() if r.answered_ok == 0 and self.reused.get(n, 0) == 0 and r.sent > 0]
+        if empty:
+            return EXIT_NOTHING_ANSWERED, f"runner(s) {', '.join(repr(n) for n in empty)} answered nothing: every request failed (see the report's failure explorer or `evals runs`)"
+        return None
+
+
+EXIT_STOPPED = 4
+"""`evals run`: a runner was stopped before its last sample (budget, breaker, quota)."""
+EXIT_NOTHING_ANSWERED = 5
+"""`evals run`: a runner sent requests and got no ok answer back."""
+
 
 def new_run_id(suite: str) -> str:
     return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{suite}-{secrets.token_hex(2)}"
