@@ -118,6 +118,11 @@ _VENDOR_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = tuple(
     for pattern in plugin.denylist
 )
 _BASIC_AUTH = BasicAuthDetector.denylist[0]  # ://user:PASSWORD@host, the password in group 1
+# detect-secrets' pattern leaves out passwords holding a symbol it treats as a delimiter (!, $, &)
+# and an empty user (redis://:pw@host); any text up to the @ of the authority is the password.
+_URL_PASSWORD = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:([^\s/?#@]+)@")
+# A password in a URL's query is one whatever it looks like, letters only included (?password=sunshine).
+_URL_QUERY_SECRET = re.compile(r"(?i)[?&;](?:password|passwd|pwd|pass|passcode|secret|access_token|api_key|apikey)=([^&\s#]{3,})")
 _KEYWORD = KeywordDetector()
 # Stems of detect-secrets' keyword denylist ("api_key", "db_pass", "secret", ...): plain
 # "key" is too common in prose to gate on. Its patterns need a quoted value.
@@ -167,6 +172,9 @@ def find_plugin_secrets(text: str) -> list[Span]:
     spans: list[Span] = []
     if "://" in text and "@" in text:
         spans.extend(_span(m, 1, "basic_auth_password") for m in _BASIC_AUTH.finditer(text))
+        spans.extend(_span(m, 1, "url_password") for m in _URL_PASSWORD.finditer(text))
+    if "=" in text:
+        spans.extend(_span(m, 1, "url_password") for m in _URL_QUERY_SECRET.finditer(text))
     if any(q in text for q in _QUOTES) and _has_keyword(text.lower()):
         for value in _KEYWORD.analyze_string(text):
             if len(value) >= _MIN_KEYWORD_VALUE:
