@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from evals.run.orchestrate import RunSummary
     from evals.scoring.base import ScoringContext
     from evals.scoring.stage import ScoreSummary
+    from evals.stats.power import Plan
 
 EXAMPLE_WORKSPACE = Path(__file__).parent / "examples" / "workspace"
 DEFAULT_STORE = Path("reports") / "evals.sqlite"
@@ -447,15 +448,16 @@ def measure_runner(
     return frontier
 
 
-def plan_samples(*, margin: float = 0.05, expected_gap: float = 0.0, discordance: float | None = None, reference_rate: float = 0.9, power: float = 0.8, alpha: float = 0.05) -> tuple[int, float]:
-    """Paired samples needed for the verdict to say "good enough" with probability `power`.
+def plan_samples(*, margin: float = 0.05, expected_gap: float = 0.0, discordance: float | None = None, reference_rate: float = 0.9, power: float = 0.8, alpha: float = 0.05) -> Plan:
+    """Paired samples needed for the verdict to say "good enough" with probability `power`:
+    Nam's score formula, and the smallest N whose exact (enumerated) power reaches `power`.
 
     Without a measured discordance, assume the runners fail independently
     (a cautious overestimate: real models share their hard samples)."""
-    from evals.stats.power import discordance_from_rates, samples_needed
+    from evals.stats.power import discordance_from_rates, plan
 
     disc = discordance if discordance is not None else max(discordance_from_rates(reference_rate, reference_rate + expected_gap), abs(expected_gap))
-    return samples_needed(margin, expected_gap, disc, alpha=alpha, power=power), disc
+    return plan(margin, expected_gap, disc, alpha=alpha, power=power)
 
 
 def size_deployment(*, model: str | None = None, gpu: str, quant: str = "fp16", context: int = 8192, concurrency: int = 16, gpus: int | None = None, kv_dtype: str = "fp16", gpu_memory_utilization: float = 0.9, config: str | Path | None = None) -> dict[str, Any]:

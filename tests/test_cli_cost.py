@@ -80,13 +80,6 @@ def test_cost_takes_workload_from_suite(ws: Path) -> None:
     assert json.loads(r.output)["workload"]["requests_per_day"] == 20000
 
 
-def test_plan() -> None:
-    r = CliRunner().invoke(main, ["plan", "--margin", "0.05", "--expected-gap", "0", "--discordance", "0.2"])
-    assert r.exit_code == 0 and r.output.startswith("628 paired samples")
-    r = CliRunner().invoke(main, ["plan", "--margin", "0.05", "--expected-gap", "-0.06"])
-    assert r.exit_code == 2 and "cannot be shown" in r.output
-
-
 def test_run_refuses_batch_pricing_it_cannot_honour(ws: Path) -> None:
     p = ws / "runners" / "claude-sonnet-4.5-sim.yaml"
     body = yaml.safe_load(p.read_text())

@@ -1,17 +1,27 @@
-"""Known-answer and simulation tests for evals.stats."""
+"""Known-answer and exact-enumeration tests for evals.stats."""
 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
-from scipy.stats import binom
+from click.testing import CliRunner
+from scipy.optimize import minimize_scalar
+from scipy.stats import multinomial, norm
 
+from evals.cli import main
+from evals.stats.exact import critical_value, good_enough_probability, min_samples
 from evals.stats.intervals import wilson
-from evals.stats.noninferiority import verdict
-from evals.stats.paired import PairedGap, paired_gap
-from evals.stats.power import discordance_from_rates, paired_n, samples_needed
+from evals.stats.noninferiority import decide, verdict
+from evals.stats.paired import gap_from_counts, paired_gap, tango_interval, tango_z
+from evals.stats.power import discordance_from_rates, exact_power, plan, score_n
+
+Z975 = 1.959963984540054
+GRID_N = (20, 30, 50, 100, 300, 1000)
+GRID_PSI = (0.05, 0.1, 0.2, 0.35)
+MARGIN = 0.05
 
 
 def pairs(both: int, cand_only: int, ref_only: int, neither: int) -> tuple[list[bool], list[bool]]:
@@ -19,12 +29,6 @@ def pairs(both: int, cand_only: int, ref_only: int, neither: int) -> tuple[list[
     cand = [True] * both + [True] * cand_only + [False] * ref_only + [False] * neither
     ref = [True] * both + [False] * cand_only + [True] * ref_only + [False] * neither
     return cand, ref
-
-
-def simulate_pairs(rng: np.random.Generator, n: int, cells: list[float]) -> tuple[np.ndarray, np.ndarray]:
-    """n paired outcomes; `cells` = P(both pass), P(candidate only), P(reference only), P(neither)."""
-    kind = rng.choice(4, size=n, p=cells)
-    return (kind == 0) | (kind == 1), (kind == 0) | (kind == 2)
 
 
 # ---------------------------------------------------------------- Wilson
@@ -42,9 +46,7 @@ def test_wilson_zero_and_full_counts() -> None:
     assert low == 0.0 and round(high, 4) == 0.2775
     low, high = wilson(10, 10)
     assert round(low, 4) == 0.7225 and high == 1.0
-    # k = 0 has the closed form z^2 / (n + z^2).
-    z = 1.959963984540054
-    assert wilson(0, 50)[1] == pytest.approx(z * z / (50 + z * z))
+    assert wilson(0, 50)[1] == pytest.approx(Z975**2 / (50 + Z975**2))
 
 
 def test_wilson_no_samples_and_bad_input() -> None:
@@ -55,41 +57,51 @@ def test_wilson_no_samples_and_bad_input() -> None:
         wilson(1, 4, confidence=1.5)
 
 
-# ---------------------------------------------------------------- paired gap
+# ---------------------------------------------------------------- Tango's score statistic and interval
+
+
+@pytest.mark.parametrize(("b", "c", "n", "delta"), [(1, 9, 45, -0.05), (0, 0, 80, -0.05), (7, 2, 30, 0.1), (0, 12, 200, -0.05)])
+def test_tango_statistic_uses_the_restricted_maximum_likelihood(b: int, c: int, n: int, delta: float) -> None:
+    """Z = (b - c - n delta) / sqrt(n (2 q + delta (1 - delta))), q maximising the
+    trinomial likelihood b log(q + delta) + c log q + (n - b - c) log(1 - 2q - delta),
+    found here numerically rather than by Tango's closed form."""
+    lo, hi = max(0.0, -delta) + 1e-12, (1 - delta) / 2 - 1e-12
+
+    def neg_loglik(q: float) -> float:
+        return -(b * math.log(q + delta) + c * math.log(q) + (n - b - c) * math.log(1 - 2 * q - delta))
+
+    q = minimize_scalar(neg_loglik, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12}).x
+    expected = (b - c - n * delta) / math.sqrt(n * (2 * q + delta * (1 - delta)))
+    assert float(tango_z(b, c, n, delta)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_no_disagreement_has_the_closed_form() -> None:
+    # b = c = 0: q = m, so Z(-m) = n m / sqrt(n (2m - m - m^2)) = sqrt(n m / (1 - m)).
+    assert float(tango_z(0, 0, 100, -MARGIN)) == pytest.approx(math.sqrt(100 * MARGIN / (1 - MARGIN)))
+
+
+def test_interval_ends_are_where_the_statistic_hits_the_critical_value() -> None:
+    g = gap_from_counts(1, 9, 45)
+    low, high = g.ci
+    assert low < g.gap < high
+    assert float(tango_z(1, 9, 45, low)) == pytest.approx(Z975, abs=1e-6)
+    assert float(tango_z(1, 9, 45, high)) == pytest.approx(-Z975, abs=1e-6)
+    # A wider critical value gives a wider interval.
+    wide = tango_interval(1, 9, 45, 2.2)
+    assert wide[0] < low and wide[1] > high
+
+
+def test_interval_does_not_collapse_without_disagreement() -> None:
+    low, high = gap_from_counts(0, 0, 20).ci
+    assert low < -0.1 and high > 0.1 and low == pytest.approx(-high)
 
 
 def test_mcnemar_exact_p_hand_computed() -> None:
     # b=1, c=9: two-sided exact binomial = 2 * (C(10,0) + C(10,1)) / 2^10 = 22/1024.
-    cand, ref = pairs(both=30, cand_only=1, ref_only=9, neither=5)
-    g = paired_gap(cand, ref)
+    g = paired_gap(*pairs(both=30, cand_only=1, ref_only=9, neither=5))
     assert (g.b, g.c, g.n) == (1, 9, 45)
     assert g.mcnemar_p == pytest.approx(22 / 1024)
-    assert round(g.mcnemar_p, 5) == 0.02148
     assert g.gap == pytest.approx((1 - 9) / 45)
-
-
-def test_bootstrap_is_reproducible_with_the_seed() -> None:
-    cand, ref = pairs(both=50, cand_only=8, ref_only=14, neither=28)
-    assert paired_gap(cand, ref, seed=7).ci == paired_gap(cand, ref, seed=7).ci
-    # Few resamples, so the seed visibly moves the (otherwise grid-aligned) quantiles.
-    assert paired_gap(cand, ref, n_boot=200, seed=0).ci != paired_gap(cand, ref, n_boot=200, seed=1).ci
-
-
-def test_bootstrap_matches_normal_approximation_on_a_big_sample() -> None:
-    cand, ref = pairs(both=3500, cand_only=400, ref_only=600, neither=500)
-    g = paired_gap(cand, ref)
-    n, d, psi = 5000, -200 / 5000, 1000 / 5000
-    half = 1.959964 * math.sqrt((psi - d * d) / n)
-    assert g.ci[0] == pytest.approx(d - half, abs=0.002)
-    assert g.ci[1] == pytest.approx(d + half, abs=0.002)
-
-
-def test_no_discordant_pairs_gives_wilson_width_not_a_point() -> None:
-    cand, ref = pairs(both=15, cand_only=0, ref_only=0, neither=5)
-    g = paired_gap(cand, ref)
-    u = wilson(0, 20)[1]
-    assert g.ci == pytest.approx((-u, u))
-    assert g.mcnemar_p == 1.0
 
 
 def test_paired_gap_rejects_bad_input() -> None:
@@ -99,91 +111,154 @@ def test_paired_gap_rejects_bad_input() -> None:
         paired_gap([], [])
 
 
-# ---------------------------------------------------------------- power
+# ---------------------------------------------------------------- exact size and power, by full enumeration
 
 
-def test_samples_needed_against_hand_computation() -> None:
-    # (z_.975 + z_.8)^2 * psi / m^2 = (1.959964 + 0.841621)^2 * 0.2 / 0.0025 = 627.9 -> 628.
-    assert samples_needed(0.05) == 628
-    # With an expected gap of -0.02: variance 0.2 - 0.0004, distance 0.03.
-    expected = (1.959964 + 0.841621) ** 2 * (0.2 - 0.02**2) / 0.03**2
-    assert samples_needed(0.05, expected_gap=-0.02) == math.ceil(expected)
+def decision_grid(n: int, margin: float) -> np.ndarray:
+    """The verdict's test for every (b, c) with b + c <= n, computed once per n."""
+    b, c = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    valid = b + c <= n
+    z = np.where(valid, tango_z(np.where(valid, b, 0), np.where(valid, c, 0), n, -margin), -np.inf)
+    return np.asarray(z > critical_value(n, margin)) & valid
 
 
-def test_samples_needed_rejects_impossible_plans() -> None:
+def enumerated_probability(n: int, grid: np.ndarray, p10: float, p01: float) -> float:
+    """Sum of trinomial (b, c, ties) probabilities over the cells the test accepts."""
+    b, c = np.nonzero(grid)
+    x = np.stack([b, c, n - b - c], axis=1)
+    return float(multinomial.pmf(x, n, [p10, p01, 1 - p10 - p01]).sum())
+
+
+def test_z_rises_with_candidate_wins_at_fixed_discordant_count() -> None:
+    """exact.thresholds relies on it: at fixed s = b + c, Z(-m) increases in b."""
+    for n in GRID_N:
+        s = np.arange(n + 1)[:, None]
+        b = np.arange(n + 1)[None, :]
+        z = tango_z(np.minimum(b, s), np.maximum(s - b, 0), n, -MARGIN)
+        assert (np.diff(z, axis=1)[b[:, 1:] <= s] > 0).all()
+
+
+@pytest.mark.parametrize("n", GRID_N)
+def test_size_at_the_margin_is_at_most_two_and_a_half_percent(n: int) -> None:
+    """P(good enough | true gap = -margin) <= 2.5% for each discordance on the
+    grid, and at a few off-grid ones, by full trinomial enumeration; and the
+    fast threshold sum used by the planner gives the same number."""
+    grid = decision_grid(n, MARGIN)
+    for psi in (*GRID_PSI, 0.123, 0.5, 0.77, 1.0):
+        p10, p01 = (psi - MARGIN) / 2, (psi + MARGIN) / 2
+        size = enumerated_probability(n, grid, p10, p01)
+        assert size <= 0.025 + 1e-12, (n, psi, size)
+        assert good_enough_probability(n, MARGIN, -MARGIN, psi) == pytest.approx(size, abs=1e-9)
+
+
+def test_tango_without_the_exact_critical_value_is_anti_conservative_somewhere() -> None:
+    """Why the verdict widens: at n = 20 and discordance 0.35 the asymptotic
+    critical value gives a size above 2.5% (the exact one is then larger than z)."""
+    n, psi = 20, 0.35
+    b, c = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    valid = b + c <= n
+    z = np.where(valid, tango_z(np.where(valid, b, 0), np.where(valid, c, 0), n, -MARGIN), -np.inf)
+    size = enumerated_probability(n, (z > Z975) & valid, (psi - MARGIN) / 2, (psi + MARGIN) / 2)
+    assert size > 0.025
+    assert critical_value(n, MARGIN) > Z975
+
+
+@pytest.mark.parametrize(("n", "psi"), [(100, 0.2), (100, 0.35), (300, 0.2), (300, 0.35), (1000, 0.2), (1000, 0.35)])
+def test_power_at_large_samples_is_close_to_the_normal_approximation(n: int, psi: float) -> None:
+    """Not more conservative than needed: at a true gap of 0, within 3 points of
+    the normal-approximation power Phi(m sqrt(n / psi) - z), which is what the
+    old bootstrap verdict achieved where its size was right."""
+    approx = float(norm.cdf(MARGIN * math.sqrt(n / psi) - Z975))
+    assert abs(good_enough_probability(n, MARGIN, 0.0, psi) - approx) < 0.03
+
+
+# ---------------------------------------------------------------- the verdict
+
+
+def test_badge_minimum_is_where_identical_answers_first_get_a_badge() -> None:
+    floor = min_samples(MARGIN)
+    # At least z^2 (1 - m) / m = 72.99 -> 73, by the closed form above.
+    assert floor >= 73
+    assert verdict(gap_from_counts(0, 0, floor), MARGIN).verdict == "good enough"
+    below = verdict(gap_from_counts(0, 0, floor - 1), MARGIN)
+    assert below.verdict == "inconclusive" and below.too_few
+
+
+def test_a_single_discordant_pair_in_a_small_suite_is_too_few() -> None:
+    v = verdict(paired_gap(*pairs(both=10, cand_only=1, ref_only=0, neither=1)), MARGIN)
+    floor = min_samples(MARGIN)
+    assert v.verdict == "inconclusive"
+    assert v.reason == f"too few samples (12, needed about {floor})"
+    assert v.extra_samples_needed == floor - 12
+
+
+def test_too_few_even_when_the_counts_alone_would_decide() -> None:
+    # 20 pairs, the candidate wins 8 of 8 disagreements: the test alone would say good enough.
+    g = gap_from_counts(8, 0, 20)
+    assert decide(float(tango_z(8, 0, 20, -MARGIN)), critical_value(20, MARGIN)) == "good enough"
+    assert verdict(g, MARGIN).too_few
+
+
+def test_verdict_regions_on_large_samples() -> None:
+    assert verdict(gap_from_counts(20, 20, 1000), MARGIN).verdict == "good enough"
+    assert verdict(gap_from_counts(10, 110, 1000), MARGIN).verdict == "not good enough"
+    v = verdict(gap_from_counts(10, 14, 200), MARGIN)  # gap -0.02, discordance 0.12
+    assert v.verdict == "inconclusive" and not v.too_few
+    assert v.extra_samples_needed == score_n(MARGIN, -0.02, 0.12) - 200
+    assert v.ci[0] <= -MARGIN <= v.ci[1]
+
+
+def test_verdict_agrees_with_its_interval() -> None:
+    n = 100
+    for b in range(0, 40, 3):
+        for c in range(0, 40, 3):
+            v = verdict(gap_from_counts(b, c, n), MARGIN)
+            assert (v.verdict == "good enough") == (v.ci[0] > -MARGIN)
+            assert (v.verdict == "not good enough") == (v.ci[1] < -MARGIN)
+
+
+def test_inconclusive_exactly_at_the_margin_has_no_estimate() -> None:
+    assert verdict(gap_from_counts(5, 15, 200), MARGIN).extra_samples_needed is None
+
+
+# ---------------------------------------------------------------- planning
+
+
+def test_score_formula_against_hand_computation() -> None:
+    """Nam (1997): n = (z s0 + z_b s1)^2 / (gap + m)^2 with s1^2 = psi - gap^2 and
+    s0^2 = 2 q0 - m (1 + m), q0 the restricted estimate at the true cells.
+    psi = 0.05, gap 0: w = -0.05 + 2(-0.05) = -0.15, q0 = (sqrt(0.0225 - 8(0.025)(0.0525)) + 0.15) / 4."""
+    q0 = (math.sqrt(0.0225 - 8 * 0.025 * 0.0525) + 0.15) / 4
+    s0, s1 = math.sqrt(2 * q0 - 0.05 * 1.05), math.sqrt(0.05)
+    assert score_n(MARGIN, 0.0, 0.05) == math.ceil((Z975 * s0 + norm.ppf(0.8) * s1) ** 2 / 0.05**2) == 215
+    assert score_n(MARGIN, 0.0, 0.1) == 350
+
+
+def test_score_formula_rejects_impossible_plans() -> None:
     with pytest.raises(ValueError, match="cannot be shown"):
-        samples_needed(0.05, expected_gap=-0.05)
+        plan(MARGIN, gap=-0.05)
     with pytest.raises(ValueError, match="discordance"):
-        samples_needed(0.05, expected_gap=0.1, discordance=0.05)
+        score_n(MARGIN, 0.1, 0.05)
+
+
+def test_plan_is_the_smallest_n_reaching_the_exact_power() -> None:
+    p = plan(MARGIN, 0.0, 0.05)
+    assert p.formula_n == 215
+    assert p.exact_power >= 0.8 and exact_power(p.exact_n, MARGIN, 0.0, 0.05) == p.exact_power
+    start = max(min_samples(MARGIN), math.floor(0.8 * p.formula_n))
+    assert all(exact_power(n, MARGIN, 0.0, 0.05) < 0.8 for n in range(start, p.exact_n))
+
+
+def test_cli_plan_prints_an_n_with_the_promised_exact_power() -> None:
+    r = CliRunner().invoke(main, ["plan", "--margin", "0.05", "--expected-gap", "0", "--discordance", "0.05"])
+    assert r.exit_code == 0, r.output
+    n = int(re.match(r"(\d+) paired samples", r.output).group(1))  # type: ignore[union-attr]
+    assert exact_power(n, MARGIN, 0.0, 0.05) >= 0.8
+    assert "score formula (Nam 1997): 215 paired samples" in r.output
+    r = CliRunner().invoke(main, ["plan", "--margin", "0.05", "--expected-gap", "-0.06"])
+    assert r.exit_code == 2 and "cannot be shown" in r.output
 
 
 def test_discordance_from_rates_is_the_independence_value() -> None:
     assert discordance_from_rates(0.85, 0.80) == pytest.approx(0.85 * 0.2 + 0.8 * 0.15)
     assert discordance_from_rates(0.9, 0.6) >= 0.3
-
-
-def test_planned_sample_size_gives_the_planned_power() -> None:
-    # True gap 0, discordance 0.15: at the planned n, about 80% of runs are "good enough".
-    cells = [0.725, 0.075, 0.075, 0.125]
-    n = samples_needed(0.05, expected_gap=0.0, discordance=0.15)
-    rng = np.random.default_rng(11)
-    trials = 600
-    good = sum(
-        verdict(paired_gap(*simulate_pairs(rng, n, cells), n_boot=1000, seed=t)).verdict == "good enough"
-        for t in range(trials)
-    )
-    assert abs(good / trials - 0.8) < 0.06  # 0.06 is about 3.7 standard errors of a 600-trial share
-
-
-# ---------------------------------------------------------------- verdict
-
-
-def gap_with_ci(low: float, high: float, b: int = 10, c: int = 14, n: int = 200) -> PairedGap:
-    return PairedGap(gap=(b - c) / n, ci=(low, high), n=n, b=b, c=c, mcnemar_p=0.5)
-
-
-def test_verdict_regions() -> None:
-    assert verdict(gap_with_ci(-0.04, 0.02)).verdict == "good enough"
-    assert verdict(gap_with_ci(-0.12, -0.06)).verdict == "not good enough"
-    v = verdict(gap_with_ci(-0.08, 0.01))
-    assert v.verdict == "inconclusive" and v.extra_samples_needed is not None
-    # Planned from the observed gap -0.02 and discordance 0.12, minus the 200 already run.
-    needed = paired_n(0.03, 0.12 - 0.02**2, alpha=0.05, power=0.8)
-    assert v.extra_samples_needed == needed - 200
-
-
-def test_inconclusive_below_the_margin_plans_for_not_good_enough() -> None:
-    v = verdict(gap_with_ci(-0.15, -0.04, b=4, c=20, n=200))  # observed gap -0.08
-    assert v.verdict == "inconclusive"
-    assert v.extra_samples_needed == paired_n(0.03, 0.12 - 0.08**2) - 200
-
-
-def test_inconclusive_exactly_at_the_margin_has_no_estimate() -> None:
-    assert verdict(gap_with_ci(-0.12, 0.02, b=5, c=15, n=200)).extra_samples_needed is None
-
-
-def test_identical_answers_need_enough_samples() -> None:
-    # No disagreements: good enough only once z^2/(n + z^2) < margin, i.e. n >= 73 at 5 points.
-    small = verdict(paired_gap(*pairs(15, 0, 0, 5)))
-    assert small.verdict == "inconclusive" and small.extra_samples_needed == 73 - 20
-    assert verdict(paired_gap(*pairs(60, 0, 0, 13))).verdict == "good enough"
-
-
-def test_type_one_error_at_the_margin() -> None:
-    """With the true gap exactly at -margin, "good enough" is a false claim.
-
-    Reference 0.85, candidate 0.80 (gap -0.05 = -margin), discordance 0.15
-    (correlation about 0.5, as two models on the same tasks show), 400 pairs.
-    The nominal rate is 2.5% (one-sided, from the 95% two-sided interval). The
-    bound is the 99.9% quantile of Binomial(trials, 0.025): a procedure that
-    is exactly nominal exceeds it only 0.1% of the time, while one at 4% or
-    worse (a percentile bootstrap running clearly too narrow) would exceed it.
-    """
-    trials, nominal = 2000, 0.025
-    cells = [0.75, 0.05, 0.10, 0.10]
-    rng = np.random.default_rng(2024)
-    false_claims = sum(
-        verdict(paired_gap(*simulate_pairs(rng, 400, cells), n_boot=1000, seed=t), margin=0.05).verdict == "good enough"
-        for t in range(trials)
-    )
-    assert false_claims <= binom.ppf(0.999, trials, nominal)

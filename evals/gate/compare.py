@@ -33,7 +33,7 @@ class PairedScope(BaseModel):
     gap: float | None
     """B − A on the pairs."""
     gap_ci: list[float] | None
-    """Seeded paired-bootstrap 95% interval of the gap."""
+    """Tango 95% score interval of the gap (evals.stats.paired)."""
     mcnemar_p: float | None
     """Exact two-sided McNemar p-value."""
 
@@ -105,7 +105,7 @@ def paired_scope(scope: str, pairs: list[tuple[bool, bool]]) -> PairedScope:
     b = [p[1] for p in pairs]
     if not pairs:
         return PairedScope(scope=scope, n=0, improved=0, regressed=0, pass_rate_a=None, pass_rate_b=None, gap=None, gap_ci=None, mcnemar_p=None)
-    g = paired_gap(b, a, seed=0)
+    g = paired_gap(b, a)
     return PairedScope(
         scope=scope, n=g.n, improved=g.b, regressed=g.c, pass_rate_a=_rate(a), pass_rate_b=_rate(b),
         gap=g.gap, gap_ci=list(g.ci), mcnemar_p=g.mcnemar_p,

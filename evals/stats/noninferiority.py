@@ -1,4 +1,13 @@
-"""The verdict: is the candidate good enough compared with the reference?"""
+"""The verdict: is the candidate good enough compared with the reference?
+
+Non-inferiority at margin m tests H0: Δ <= −m against H1: Δ > −m, where Δ
+is the paired gap (candidate − reference pass rate). The test is Tango's
+score test (paired.tango_z at δ = −m) with the exact unconditional critical
+value (exact.critical_value), so P("good enough" | Δ = −m) is at most
+(1 − confidence)/2 for every n and every discordance. The interval shown is
+Tango's score interval at that same critical value, so "its lower end is
+above −m" and the test agree. No bootstrap decides anything.
+"""
 
 from __future__ import annotations
 
@@ -6,58 +15,82 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from evals.stats.intervals import z_two_sided
-from evals.stats.paired import PairedGap
-from evals.stats.power import paired_n
+from evals.stats.exact import critical_value, min_samples
+from evals.stats.paired import PairedGap, tango_interval, tango_z
+from evals.stats.power import score_n
 
 VerdictName = Literal["good enough", "not good enough", "inconclusive"]
+
+METHOD = (
+    "Tango (1998) score interval for the paired difference, with the exact unconditional critical value "
+    "(Suissa & Shuster 1991; Sidik 2003) so that P(good enough | gap = -margin) <= 2.5% at every sample size"
+)
 
 
 @dataclass(frozen=True)
 class Verdict:
     verdict: VerdictName
     margin: float
+    ci: tuple[float, float]
+    """The deciding interval: Tango's at `critical_value`."""
+    critical_value: float
+    min_samples: int
+    """The badge minimum at this margin (exact.min_samples)."""
     extra_samples_needed: int | None
     """Only for "inconclusive": about how many more paired samples would settle it; None when no estimate exists."""
+
+    reason: str = ""
+    """For "inconclusive": why, e.g. "too few samples (12, needed about 75)"."""
+
+    @property
+    def too_few(self) -> bool:
+        return self.verdict == "inconclusive" and self.reason.startswith("too few")
+
+
+def decide(z_at_margin: float, critical: float) -> VerdictName:
+    """The decision from Z(−m); shared by the verdict and the exact enumeration."""
+    if z_at_margin > critical:
+        return "good enough"
+    if z_at_margin < -critical:
+        return "not good enough"
+    return "inconclusive"
 
 
 def verdict(gap: PairedGap, margin: float = 0.05, power: float = 0.8) -> Verdict:
     """Non-inferiority of the candidate at `margin` (a fraction: 0.05 = 5 points).
 
-    good enough: the gap interval's lower end is above −margin;
-    not good enough: its upper end is below −margin; otherwise inconclusive.
+    good enough: the interval's lower end is above −margin; not good enough:
+    its upper end is below −margin; otherwise inconclusive. Fewer pairs than
+    the badge minimum: inconclusive, "too few samples", whatever the counts.
 
-    For an inconclusive result the extra samples are planned as if the
-    observed gap g and discordance ψ were the truth, with `power`:
-
-    - g above −margin: samples for the interval to clear −margin (good
-      enough); g below it: samples for it to fall short of −margin (not good
-      enough). The same formula (`power.paired_n`) serves both sides, with
-      distance |g + margin| and variance ψ − g².
-    - g exactly at −margin: None. In expectation the interval keeps
-      straddling the margin however many samples are added; only a change in
-      what is measured (or the margin) settles it.
-    - no disagreements yet (ψ = 0): the interval is the Wilson bound
-      ±z²/(n + z²), which clears the margin once n > z²(1 − m)/m (73 at
-      m = 0.05, 95%); the estimate is the samples to reach that if they keep
-      agreeing, the fewest that could settle it.
-
-    The estimate is at least 1: being inconclusive means more data are needed,
-    even where the normal approximation and the bootstrap disagree at the edge.
+    For an inconclusive result the extra samples are planned with Nam's score
+    formula (power.score_n) as if the observed gap g and discordance ψ were
+    the truth: toward good enough when g > −m, toward not good enough when
+    g < −m; none at g = −m exactly (in expectation the interval keeps
+    straddling the margin). With no disagreement yet, the estimate is the
+    fewest pairs at which agreeing on all of them would settle it.
     """
     if not 0 < margin < 1:
         raise ValueError(f"margin must be between 0 and 1, got {margin}")
-    low, high = gap.ci
-    if low > -margin:
-        return Verdict("good enough", margin, None)
-    if high < -margin:
-        return Verdict("not good enough", margin, None)
+    n, conf = gap.n, gap.confidence
+    crit = critical_value(n, margin, conf)
+    floor = min_samples(margin, conf)
+    ci = tango_interval(gap.b, gap.c, n, crit)
+    name = decide(float(tango_z(gap.b, gap.c, n, -margin)), crit)
+    if name != "inconclusive" and n >= floor:
+        return Verdict(name, margin, ci, crit, floor, None)
+    needed: int | None
     if gap.b + gap.c == 0:
-        z = z_two_sided(gap.confidence)
-        needed = math.floor(z * z * (1 - margin) / margin) + 1
+        agree = max(floor, n + 1)
+        while float(tango_z(0, 0, agree, -margin)) <= critical_value(agree, margin, conf):
+            agree += 1
+        needed = agree
+    elif math.isclose(gap.gap + margin, 0.0, abs_tol=1e-12):
+        needed = None
     else:
-        distance = abs(gap.gap + margin)
-        if math.isclose(distance, 0.0, abs_tol=1e-12):
-            return Verdict("inconclusive", margin, None)
-        needed = paired_n(distance, gap.discordance - gap.gap**2, alpha=1 - gap.confidence, power=power)
-    return Verdict("inconclusive", margin, max(needed - gap.n, 1))
+        needed = score_n(margin, gap.gap, gap.discordance, alpha=1 - conf, power=power)
+    if n < floor:
+        about = max(floor, needed or 0)
+        return Verdict("inconclusive", margin, ci, crit, floor, about - n, f"too few samples ({n}, needed about {about})")
+    extra = None if needed is None else max(needed - n, 1)
+    return Verdict("inconclusive", margin, ci, crit, floor, extra, "the interval straddles the margin")
