@@ -11,9 +11,10 @@ know nothing of this package.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from evals.config import ConfigError, RunnerProfile
 from evals.measure.model import Frontier
@@ -64,7 +65,8 @@ def sweeps(store: Store, runner: str | None = None) -> list[dict[str, Any]]:
         (runner,) if runner else (),
     )
     out = []
-    for r in rows:
+    for row in rows:
+        r = dict(row)
         op = json.loads(r.pop("operating_point_json")) if r["operating_point_json"] else None
         out.append({**r, "simulated": bool(r["simulated"]), "tasks_per_hour": op["tasks_per_hour"] if op else None})
     return out
