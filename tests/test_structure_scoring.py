@@ -126,3 +126,17 @@ def test_schema_mode_validates_against_the_requests_tools() -> None:
 )
 def test_reference_shapes(reference: object, calls: list | None) -> None:
     assert reference_calls(reference) == calls
+
+
+def test_the_readme_worked_example() -> None:
+    """README "Agent and structured-output traffic": the example suite's refund tool, row by row."""
+    from evals.examples.make_support_suite import AGENT_TOOLS
+
+    schemas = tool_schemas(AGENT_TOOLS)
+    logged = {"name": "issue_refund", "arguments": '{"order_id": "ORD-43911", "amount": 238.93, "currency": "GBP", "reason": "duplicate_charge"}'}
+    args = {"order_id": "ORD-43911", "amount": 238.930, "currency": "GBP", "reason": "duplicate_charge"}
+    assert match_calls([logged], [call("issue_refund", **args)], schemas) == (1, [])
+    assert match_calls([logged], [call("issue_refund", **args, note="sorry!")], schemas) == (1, [])
+    assert match_calls([logged], [call("issue_refund", **{**args, "currency": "gbp"})], schemas) == (0, ['issue_refund.currency: expected "GBP", got "gbp" (enum values compare exactly)'])
+    assert match_calls([logged], [call("issue_refund", **{**args, "amount": 239})], schemas) == (0, ["issue_refund.amount: expected 238.93, got 239"])
+    assert match_calls([logged], [call("get_order", order_id="ORD-43911")], schemas) == (0, ["called 'get_order', expected 'issue_refund'"])
