@@ -1,7 +1,7 @@
 """Generate the example `support` traffic: a week of a fictional company's assistant requests.
 
 Loomwise is a made-up B2B SaaS (order and inventory management for small
-retailers). Its support and ops teams use an internal assistant for five
+retailers). Its support and ops teams use an internal assistant for seven
 kinds of work:
 
 - triage: label an incoming ticket (billing, bug, account_access,
@@ -12,7 +12,12 @@ kinds of work:
 - rewrite: turn a curt internal draft into a customer-facing reply, or
   summarise a thread in one sentence;
 - code: small Python helpers for the support-tools engineers, each with a
-  correct solution, a plausible buggy one, and assert-based tests.
+  correct solution, a plausible buggy one, and assert-based tests;
+- agent: requests with tools (get_order, check_stock, issue_refund,
+  update_ticket), answered with tool calls: single lookups, parallel stock
+  checks, typed refund arguments, a forced tool_choice, and conversations
+  that carry a tool result into the next call;
+- structured: requests whose response_format asks for JSON against a schema.
 
 This script writes what the team's LLM gateway would have logged that week,
 `traffic/support-traffic.jsonl.gz`: OpenAI chat-completions log lines (1 in
@@ -66,7 +71,7 @@ TRAFFIC = HERE / "traffic" / "support-traffic.jsonl.gz"
 WORKSPACE = HERE / "workspace"
 SOURCE = "synthetic example traffic"
 LOGGED_FRACTION = 0.002
-"""The gateway logs 1 request in 500: the week's 280 logged requests stand for 20,000 a day."""
+"""The gateway logs 1 request in 500: the week's 320 logged requests stand for about 22,900 a day."""
 IMPORT_COMMAND = (
     "evals import evals/examples/traffic/support-traffic.jsonl.gz --suite support"
     " --map category=request.metadata.category --map id=request.metadata.task_id"
@@ -1664,6 +1669,166 @@ def code_samples(rng: random.Random) -> list[dict[str, Any]]:
     return out
 
 
+
+# ---------------------------------------------------------------- agent (tool calls)
+
+AGENT_SYSTEM = """You are Loomwise's support operations agent. Use the tools to look up orders and stock, refund orders within policy (damaged, late or lost orders, up to the amount paid) and update tickets. Call a tool instead of guessing, and make independent lookups in parallel."""
+
+WAREHOUSE_CODES = {"Leeds DC": "LDS", "the Reno warehouse": "RNO", "our Dayton site": "DAY", "the Rotterdam hub": "RTM"}
+REFUND_REASONS = ["damaged", "late", "lost", "duplicate_charge", "other"]
+AGENT_TOOLS = [
+    {"type": "function", "function": {
+        "name": "get_order",
+        "description": "Look up an order: status, carrier, amount paid and currency.",
+        "parameters": {"type": "object", "properties": {"order_id": {"type": "string", "pattern": "^ORD-[0-9]{5}$"}},
+                       "required": ["order_id"], "additionalProperties": False}}},
+    {"type": "function", "function": {
+        "name": "check_stock",
+        "description": "Units on hand of one SKU, in one warehouse or (without one) in all of them.",
+        "parameters": {"type": "object", "properties": {"sku": {"type": "string"},
+                                                        "warehouse": {"type": "string", "enum": sorted(set(WAREHOUSE_CODES.values()))}},
+                       "required": ["sku"], "additionalProperties": False}}},
+    {"type": "function", "function": {
+        "name": "issue_refund",
+        "description": "Refund (part of) an order to the customer's original payment method.",
+        "parameters": {"type": "object", "properties": {
+            "order_id": {"type": "string", "pattern": "^ORD-[0-9]{5}$"},
+            "amount": {"type": "number", "exclusiveMinimum": 0},
+            "currency": {"type": "string", "enum": ["AUD", "CAD", "CHF", "EUR", "GBP", "USD"]},
+            "reason": {"type": "string", "enum": REFUND_REASONS}},
+            "required": ["order_id", "amount", "currency", "reason"], "additionalProperties": False}}},
+    {"type": "function", "function": {
+        "name": "update_ticket",
+        "description": "Set a ticket's status, with an optional internal note.",
+        "parameters": {"type": "object", "properties": {"ticket_id": {"type": "integer"},
+                                                        "status": {"type": "string", "enum": ["open", "pending", "solved"]},
+                                                        "note": {"type": "string"}},
+                       "required": ["ticket_id", "status"], "additionalProperties": False}}},
+]
+
+AGENT_LOOKUP = [
+    "{full} from {company} is asking where {order} is. Can you check?",
+    "Where's order {order}? {first} at {company} says it hasn't moved since {weekday}.",
+    "Customer on the phone ({company}): status of {order} please",
+    "{first} wants to know if {order} shipped yet, what do we have?",
+]
+AGENT_STOCK = [
+    "Do we have {sku} and {sku2} in stock at {warehouse}? {first} from {company} wants to reorder both.",
+    "{company} asks about stock for {sku} and {sku2} in {warehouse}, can you check both?",
+    "Check {warehouse} for {sku} and {sku2} please, {first} is waiting on the phone.",
+]
+AGENT_REFUND = [
+    ("{first}'s order {order} from {company} arrived damaged. Refund the {amount} they paid.", "damaged"),
+    ("{company} was charged twice for {order}; refund the duplicate charge of {amount}.", "duplicate_charge"),
+    ("{order} arrived nine days late and {full} asked for their money back: refund {amount}.", "late"),
+]
+AGENT_CLOSE = [
+    "Ticket #{ticket}: {first} confirmed the {integration} sync works again, please close it.",
+    "#{ticket} can be marked solved, {company} says the invoice issue is fixed.",
+    "Close ticket {ticket} for {full}, they're happy with the workaround.",
+]
+AGENT_LOST = [
+    "{full} says {order} never arrived. If it's lost in transit, refund them.",
+    "{company}: order {order} is missing. Look it up and refund it if the carrier lost it.",
+]
+
+
+def _fn_call(call_id: str, name: str, **arguments: Any) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments, ensure_ascii=False)}}
+
+
+def agent_samples(rng: random.Random) -> list[dict[str, Any]]:
+    """Tool-using requests: one lookup, parallel stock checks, refunds with typed arguments,
+    a forced ticket update (its optional note left out of the reference), and a conversation
+    that carries a tool result into the next call."""
+    out = []
+
+    def add(user: str, calls: list[dict[str, Any]], c: dict[str, Any], kind: str, history: list[dict[str, Any]] | None = None,
+            tool_choice: Any = "auto") -> None:
+        out.append({
+            "input": [{"role": "system", "content": AGENT_SYSTEM}, {"role": "user", "content": user}, *(history or [])],
+            "reference": calls,
+            "request": {"tools": AGENT_TOOLS, "tool_choice": tool_choice, "max_tokens": 512},
+            "metadata": {"kind": kind, "customer": c["company"], "received_at": c["received_at"].isoformat()},
+        })
+
+    for template in AGENT_LOOKUP + AGENT_LOOKUP[:2]:
+        c = context(rng)
+        add(template.format(**c), [_fn_call("call_1", "get_order", order_id=c["order"])], c, "lookup")
+    for template in AGENT_STOCK + AGENT_STOCK[:2]:
+        c = context(rng)
+        c["sku2"] = c["sku"].rsplit("-", 1)[0] + f"-{rng.randrange(60, 99):02d}"
+        code = rng.choice(list(WAREHOUSE_CODES))
+        c["warehouse"] = code
+        where = WAREHOUSE_CODES[code]
+        add(template.format(**c), [_fn_call("call_1", "check_stock", sku=c["sku"], warehouse=where),
+                                   _fn_call("call_2", "check_stock", sku=c["sku2"], warehouse=where)], c, "parallel_stock")
+    for template, reason in AGENT_REFUND + AGENT_REFUND[:2]:
+        c = context(rng)
+        paid = Decimal(rng.randrange(1500, 90000)) / 100
+        c["amount"] = money(paid, c["currency"], rng)
+        add(template.format(**c), [_fn_call("call_1", "issue_refund", order_id=c["order"], amount=float(paid), currency=c["currency"], reason=reason)], c, "refund")
+    for template in AGENT_CLOSE + AGENT_CLOSE[:1]:
+        c = context(rng)
+        add(template.format(**c), [_fn_call("call_1", "update_ticket", ticket_id=c["ticket"], status="solved")], c, "close_ticket",
+            tool_choice={"type": "function", "function": {"name": "update_ticket"}})
+    for template in AGENT_LOST + AGENT_LOST:
+        c = context(rng)
+        paid = Decimal(rng.randrange(1500, 90000)) / 100
+        lookup = _fn_call(f"call_{_fake_token(rng, 8)}", "get_order", order_id=c["order"])
+        result = {"order_id": c["order"], "status": "lost_in_transit", "carrier": rng.choice(["DHL", "UPS", "DPD", "FedEx"]),
+                  "paid": float(paid), "currency": c["currency"]}
+        history = [{"role": "assistant", "content": "", "tool_calls": [lookup]},
+                   {"role": "tool", "tool_call_id": lookup["id"], "content": json.dumps(result)}]
+        add(template.format(**c), [_fn_call("call_2", "issue_refund", order_id=c["order"], amount=float(paid), currency=c["currency"], reason="lost")],
+            c, "refund_after_lookup", history)
+    rng.shuffle(out)
+    return out
+
+
+# ---------------------------------------------------------------- structured (response_format json_schema)
+
+STRUCTURED_SYSTEM = """Read the customer's message and fill in the support dashboard's fields: sentiment, urgency, and whether they ask for a refund."""
+STRUCTURED_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "sentiment": {"type": "string", "enum": ["positive", "neutral", "negative"]},
+        "urgency": {"type": "string", "enum": ["low", "normal", "high"]},
+        "wants_refund": {"type": "boolean"},
+    },
+    "required": ["sentiment", "urgency", "wants_refund"],
+    "additionalProperties": False,
+}
+STRUCTURED_MESSAGES = [
+    ("Our whole warehouse team is locked out and we ship at 2pm. Fix this NOW.", "negative", "high", False),
+    ("Thanks {first}, the {integration} sync has been perfect since the update!", "positive", "low", False),
+    ("We were billed for {seats} seats but only use {seats_less}. Please refund the difference.", "negative", "normal", True),
+    ("Quick question: can we export {last_month}'s orders as CSV?", "neutral", "low", False),
+    ("Order {order} arrived broken for the second time. I want my money back today.", "negative", "high", True),
+    ("Love the new picking screen, {agent} walked us through it and it's great.", "positive", "low", False),
+    ("Invoice {invoice} shows the wrong VAT number, could you reissue it when you get a chance?", "neutral", "normal", False),
+    ("Checkout is down on our store since {time} and we're losing sales every minute.", "negative", "high", False),
+]
+
+
+def structured_samples(rng: random.Random) -> list[dict[str, Any]]:
+    """Requests that ask for JSON against a schema (response_format json_schema, strict)."""
+    out = []
+    for template, sentiment, urgency, refund in STRUCTURED_MESSAGES + STRUCTURED_MESSAGES:
+        c = context(rng)
+        user = f"From {c['full']} ({c['company']}):\n\n{template.format(**c)}"
+        if rng.random() < 0.3:
+            user = add_typos(user, rng, 1)
+        out.append({
+            "input": messages(STRUCTURED_SYSTEM, user),
+            "reference": {"sentiment": sentiment, "urgency": urgency, "wants_refund": refund},
+            "request": {"response_format": {"type": "json_schema", "json_schema": {"name": "ticket_fields", "schema": STRUCTURED_SCHEMA, "strict": True}},
+                        "max_tokens": 256},
+            "metadata": {"received_at": c["received_at"].isoformat()},
+        })
+    rng.shuffle(out)
+    return out
+
 # ---------------------------------------------------------------- assembly and self-check
 
 
@@ -1677,6 +1842,9 @@ def build() -> list[dict[str, Any]]:
         "rewrite": rewrite_samples(rng, polite=26, summaries=14),
         "code": code_samples(rng),
     }
+    # Agent traffic draws from its own streams, so the categories above stay as they were.
+    by_category["agent"] = agent_samples(random.Random(f"{SEED}-agent"))
+    by_category["structured"] = structured_samples(random.Random(f"{SEED}-structured"))
     samples = []
     for category, items in by_category.items():
         for n, item in enumerate(items, start=1):
@@ -1686,6 +1854,7 @@ def build() -> list[dict[str, Any]]:
                 "reference": item["reference"],
                 "category": category,
                 "metadata": {"source": SOURCE, **item["metadata"]},
+                **({"request": item["request"]} if "request" in item else {}),
             })
     samples.sort(key=lambda s: s["metadata"]["received_at"])
     return samples
@@ -1831,7 +2000,7 @@ def traffic_log(samples: list[dict[str, Any]]) -> list[str]:
     """
     rng = random.Random(f"{SEED}-traffic")
     by_id = {s["id"]: s for s in samples}
-    ids = [s["id"] for s in samples]
+    ids = [s["id"] for s in samples if "request" not in s]  # agent traffic is logged below, from its own stream
     events: list[tuple[datetime, int, dict[str, Any]]] = []
 
     def add(when: datetime, line: dict[str, Any]) -> None:
@@ -1895,12 +2064,39 @@ def traffic_log(samples: list[dict[str, Any]]) -> list[str]:
             copy[-1]["content"] = _near_copy(copy[-1]["content"], rng)
             add(again, _line(again, _request(s, copy, model), _response(rng, model, again, copy, text)))
 
-    lines = [json.dumps(line, ensure_ascii=False) for _, _, line in sorted(events, key=lambda e: (e[0], e[1]))]
-    # A line cut short when the gateway restarted, and a stray message from its log rotation.
-    cut_at = len(lines) // 3
+    first_agent = len(events)
+    agent_rng = random.Random(f"{SEED}-agent-traffic")
+    for s in samples:
+        if "request" in s:
+            when = datetime.fromisoformat(s["metadata"]["received_at"])
+            model = "gpt-5" if agent_rng.random() < 0.15 else "claude-sonnet-4-5"
+            add(when, _line(when, _agent_request(s, model), _agent_response(agent_rng, model, when, s)))
+
+    ordered = sorted(events, key=lambda e: (e[0], e[1]))
+    lines = [json.dumps(line, ensure_ascii=False) for _, _, line in ordered]
+    # A line cut short when the gateway restarted, and a stray message from its log rotation,
+    # placed by the count of the other traffic's lines (as before agent traffic was logged too).
+    others = [i for i, e in enumerate(ordered) if e[1] < first_agent]
+    cut_at = others[len(others) // 3]
+    rotated_before = others[2 * (len(others) + 1) // 3 - 1]
+    lines.insert(rotated_before, "# gateway restarted: log rotated at 2026-10-08T03:00:00Z")
     lines.insert(cut_at, lines[cut_at][: len(lines[cut_at]) // 2])
-    lines.insert(2 * len(lines) // 3, "# gateway restarted: log rotated at 2026-10-08T03:00:00Z")
     return lines
+
+
+def _agent_request(sample: dict[str, Any], model: str) -> dict[str, Any]:
+    """An agent or structured-output request as the SDK sent it: tools and tool_choice, or response_format."""
+    return {"model": model, "messages": sample["input"], **sample["request"], "metadata": {"category": sample["category"], "task_id": sample["id"]}}
+
+
+def _agent_response(rng: random.Random, model: str, when: datetime, sample: dict[str, Any]) -> dict[str, Any]:
+    """The logged answer: the reference tool calls (finish_reason tool_calls), or the reference JSON."""
+    calls = sample["reference"] if sample["category"] == "agent" else None
+    text = "" if calls else json.dumps(sample["reference"], ensure_ascii=False)
+    response = _response(rng, model, when, sample["input"], text or json.dumps(calls), finish="tool_calls" if calls else "stop")
+    if calls:
+        response["choices"][0]["message"] = {"role": "assistant", "content": None, "tool_calls": calls}
+    return response
 
 
 def render_traffic(lines: list[str]) -> bytes:

@@ -337,3 +337,15 @@ def text_tool_call(text: str, tools: list[dict[str, Any]] | None) -> str | None:
         if m["name"] in names and re.search(r'"(arguments|parameters)"\s*:', text):
             return f"the answer holds a JSON call of tool {m['name']!r}"
     return None
+
+
+def render_calls(calls: list[dict[str, Any]]) -> str:
+    """Tool calls as a reader sees them beside a text answer: one `name(arguments)` a line
+    ({name, arguments} or OpenAI's {function: {name, arguments}}), invalid JSON marked."""
+    lines = []
+    for c in calls:
+        fn = c.get("function") if isinstance(c.get("function"), dict) else c
+        args = fn.get("arguments")
+        text = args if isinstance(args, str) else json.dumps(args if args is not None else {}, ensure_ascii=False)
+        lines.append(f"{fn.get('name')}({text})" + ("  [arguments are not valid JSON]" if c.get("invalid_json") else ""))
+    return "\n".join(lines)
