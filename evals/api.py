@@ -199,7 +199,7 @@ def rescore(
     from evals.report.render import render
 
     ws = Path(workspace)
-    st = open_store(ws, store)
+    st = _existing_store(ws, store)
     try:
         rid = _run_or_latest(st, run_id)
         s = _suite_of_run(ws, st, rid, suite)
@@ -215,7 +215,7 @@ def build_report(*, workspace: str | Path = ".", run_id: str | None = None, out:
     from evals.report.render import render
 
     ws = Path(workspace)
-    st = open_store(ws, store)
+    st = _existing_store(ws, store)
     try:
         rid = _run_or_latest(st, run_id)
         model = _analyse(st, rid, _suite_or_none(ws, st.run(rid)["suite"]), Path(prices) if prices else None, measurements)
@@ -312,7 +312,7 @@ def compare_runs(*, workspace: str | Path = ".", run_a: str, run_b: str, store: 
     """Run B against run A: per runner and category, pass-rate change (paired on shared samples), cost and latency change."""
     from evals.gate import service as gate_service
 
-    st = open_store(workspace, store)
+    st = _existing_store(workspace, store)
     try:
         return gate_service.compare_runs(st, run_a, run_b, Path(prices) if prices else None)
     finally:
@@ -338,7 +338,7 @@ def gate(
     from evals.gate import service as gate_service
     from evals.gate.gate import GateOptions
 
-    st = open_store(workspace, store)
+    st = _existing_store(workspace, store)
     try:
         report = gate_service.gate_run(st, run_id, baseline, options or GateOptions(), Path(prices) if prices else None)
     finally:
@@ -610,7 +610,10 @@ def import_traffic(*, workspace: str | Path = ".", paths: list[str | Path], suit
         opts = ImportOptions(**options)
     except ValidationError as e:
         first = e.errors()[0]
-        raise ConfigError(f"import option `{'.'.join(map(str, first['loc']))}`: {first['msg']}") from None
+        field = ".".join(map(str, first["loc"]))
+        # the flag the user typed, not the option's field name
+        flag = {"near_duplicate_threshold": "--near-duplicates", "volume_per_day": "--volume", "mapping": "--map"}.get(field, "--" + field.replace("_", "-"))
+        raise ConfigError(f"{flag}: {first['msg']}") from None
     try:
         return run_import([Path(p) for p in paths], suite, Path(workspace), opts)
     except TrafficImportError as e:

@@ -53,3 +53,17 @@ def test_init_writes_a_gitignore_and_a_refusal_writes_nothing(tmp_path: Path) ->
     r = CliRunner().invoke(main, ["init", str(other)])
     assert r.exit_code == 2 and "--force" in r.output
     assert sorted(p.name for p in other.iterdir()) == ["runners"]
+
+
+@pytest.mark.parametrize("args", [["report"], ["score"], ["compare", "a", "b"], ["export", "a", "x.jsonl"], ["measurements"]])
+def test_reading_commands_outside_a_workspace_write_nothing(tmp_path: Path, args: list[str]) -> None:
+    r = CliRunner().invoke(main, [*args, "-w", str(tmp_path)])
+    assert r.exit_code == 2 and "not a workspace with runs" in r.output, r.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_import_options_are_named_by_their_flags(tmp_path: Path) -> None:
+    log = Path(__file__).resolve().parent.parent / "evals" / "examples" / "traffic" / "support-traffic.jsonl.gz"
+    r = CliRunner().invoke(main, ["import", str(log), "--suite", "s", "-w", str(tmp_path), "--logged-fraction", "3"])
+    assert r.exit_code == 2 and "--logged-fraction:" in r.output and "logged_fraction" not in r.output
+    assert list(tmp_path.iterdir()) == []
