@@ -518,3 +518,83 @@ def test_wrong_answers_are_plausible_and_differ() -> None:
     assert index.by_prompt["Only one in its category"][1].wrong == "a lonely"
     assert index.by_prompt["One word"][1].wrong == bh.UNKNOWN_ANSWER
     assert index.by_prompt["Code with a known bug"][1].wrong == "```python\nx = 2\n```"
+
+
+# ---------------------------------------------------------------- tool calls
+
+WEATHER_TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+TIME_TOOL = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}}}
+TOOL_PROMPT = "Weather in Oslo and Rome?"
+TOOL_SAMPLE = Sample(
+    id="tools",
+    input=_user(TOOL_PROMPT),
+    tools=[WEATHER_TOOL, TIME_TOOL],
+    reference=[{"name": "get_weather", "arguments": '{"city": "Oslo"}'}, {"name": "get_weather", "arguments": '{"city": "Rome"}'}],
+    category="agent",
+)
+
+
+@pytest.fixture(scope="module")
+def tool_server() -> Iterator[SimServer]:
+    models = {"right": MODELS["right"], "wrong": MODELS["wrong"], "text": SimBehaviour(accuracy={"default": 1.0}, quirks=["tool_calls_as_text"], **INSTANT)}
+    with SimServer(models, [TOOL_SAMPLE]) as s:
+        yield s
+
+
+def test_openai_streams_tool_calls_as_incremental_argument_deltas(tool_server: SimServer) -> None:
+    async def go() -> None:
+        async with _oai(tool_server) as c:
+            stream = await c.chat.completions.create(model="right", messages=_user(TOOL_PROMPT), tools=[WEATHER_TOOL, TIME_TOOL], stream=True)
+            chunks = [x async for x in stream]
+            deltas = [tc for chunk in chunks for ch in chunk.choices for tc in (ch.delta.tool_calls or ())]
+            finish = [ch.finish_reason for chunk in chunks for ch in chunk.choices if ch.finish_reason]
+            # each call opens with its id and name, then its arguments come in several fragments
+            opening = [d for d in deltas if d.id]
+            assert [(d.index, d.function.name) for d in opening] == [(0, "get_weather"), (1, "get_weather")]
+            for i, city in ((0, "Oslo"), (1, "Rome")):
+                parts = [d.function.arguments for d in deltas if d.index == i and not d.id]
+                assert len(parts) >= 2 and "".join(parts) == f'{{"city": "{city}"}}'
+            assert finish == ["tool_calls"]
+            whole = await c.chat.completions.create(model="right", messages=_user(TOOL_PROMPT), tools=[WEATHER_TOOL])
+            msg = whole.choices[0].message
+            assert whole.choices[0].finish_reason == "tool_calls" and msg.content is None
+            assert [json.loads(t.function.arguments)["city"] for t in msg.tool_calls or ()] == ["Oslo", "Rome"]
+            # without tools in the request the same sample is answered as text
+            plain = await c.chat.completions.create(model="right", messages=_user(TOOL_PROMPT))
+            assert plain.choices[0].message.tool_calls is None and plain.choices[0].finish_reason == "stop"
+
+    asyncio.run(go())
+
+
+def test_anthropic_streams_tool_use_with_input_json_deltas(tool_server: SimServer) -> None:
+    tools = [{"name": "get_weather", "input_schema": WEATHER_TOOL["function"]["parameters"]}, {"name": "get_time", "input_schema": TIME_TOOL["function"]["parameters"]}]
+
+    async def go() -> None:
+        async with _ant(tool_server) as c:
+            stream = await c.messages.create(model="right", max_tokens=256, messages=_user(TOOL_PROMPT), tools=tools, stream=True)
+            events = [e async for e in stream]
+            starts = [e for e in events if e.type == "content_block_start"]
+            assert [(e.index, e.content_block.type, e.content_block.name) for e in starts] == [(0, "tool_use", "get_weather"), (1, "tool_use", "get_weather")]
+            for i, city in ((0, "Oslo"), (1, "Rome")):
+                parts = [e.delta.partial_json for e in events if e.type == "content_block_delta" and e.index == i]
+                assert all(e.delta.type == "input_json_delta" for e in events if e.type == "content_block_delta")
+                assert len(parts) >= 2 and json.loads("".join(parts)) == {"city": city}
+            assert [e.delta.stop_reason for e in events if e.type == "message_delta"] == ["tool_use"]
+            whole = await c.messages.create(model="right", max_tokens=256, messages=_user(TOOL_PROMPT), tools=tools)
+            assert whole.stop_reason == "tool_use" and [b.input for b in whole.content if b.type == "tool_use"] == [{"city": "Oslo"}, {"city": "Rome"}]
+
+    asyncio.run(go())
+
+
+def test_wrong_tool_calls_are_plausible_and_text_quirk_speaks_markup(tool_server: SimServer) -> None:
+    async def go() -> None:
+        async with _oai(tool_server) as c:
+            w = await c.chat.completions.create(model="wrong", messages=_user(TOOL_PROMPT), tools=[WEATHER_TOOL, TIME_TOOL])
+            calls = [(t.function.name, t.function.arguments) for t in w.choices[0].message.tool_calls or ()]
+            # two calls still, the first slipped: another tool, or its argument changed
+            assert len(calls) == 2 and calls[1] == ("get_weather", '{"city": "Rome"}')
+            assert calls[0] != ("get_weather", '{"city": "Oslo"}') and (calls[0][0] == "get_time" or json.loads(calls[0][1]) != {"city": "Oslo"})
+            t = await c.chat.completions.create(model="text", messages=_user(TOOL_PROMPT), tools=[WEATHER_TOOL])
+            assert t.choices[0].message.tool_calls is None and t.choices[0].message.content.startswith("<tool_call>")
+
+    asyncio.run(go())
