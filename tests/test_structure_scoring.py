@@ -140,3 +140,27 @@ def test_the_readme_worked_example() -> None:
     assert match_calls([logged], [call("issue_refund", **{**args, "currency": "gbp"})], schemas) == (0, ['issue_refund.currency: expected "GBP", got "gbp" (enum values compare exactly)'])
     assert match_calls([logged], [call("issue_refund", **{**args, "amount": 239})], schemas) == (0, ["issue_refund.amount: expected 238.93, got 239"])
     assert match_calls([logged], [call("get_order", order_id="ORD-43911")], schemas) == (0, ["called 'get_order', expected 'issue_refund'"])
+
+
+def test_label_scorer_on_tool_names() -> None:
+    """Which tool was chosen, as a classification: the label scorer with `on: tool_name`."""
+    import asyncio
+
+    from evals.providers.base import Completion, Status
+    from evals.scoring.base import build
+    from evals.suite.sample import Sample
+
+    fn = build("label", {"labels": ["book", "cancel"], "on": "tool_name"})
+    sample = Sample(id="s", input=[{"role": "user", "content": "cancel a"}], tools=TOOLS, reference=[{"name": "cancel", "arguments": '{"id": "a"}'}])
+
+    def answer(*names: str) -> Completion:
+        return Completion(status=Status.ok, tool_calls=[{"id": str(i), "type": "function", "function": {"name": n, "arguments": "{}"}} for i, n in enumerate(names)])
+
+    right, wrong, none, both = (asyncio.run(fn(answer(*n), sample)) for n in (("cancel",), ("book",), (), ("book", "cancel")))
+    assert right.passed and right.details == {"expected": "cancel", "predicted": "cancel"}
+    assert not wrong.passed and wrong.details == {"expected": "cancel", "predicted": "book"}
+    assert not none.passed and none.details["predicted"] is None and not both.passed
+    # text mode still reads the text, from a Completion or a plain string
+    text_fn = build("label", {"labels": ["book", "cancel"]})
+    plain = Sample(id="t", input=[{"role": "user", "content": "x"}], reference="book")
+    assert asyncio.run(text_fn(Completion(status=Status.ok, text="Book"), plain)).passed

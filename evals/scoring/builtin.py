@@ -22,9 +22,11 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from sacrebleu.metrics import BLEU, CHRF
 
+from evals.providers.base import Completion
 from evals.scoring.base import Score, ScoreFn, scorer
 from evals.scoring.extract import Number, extract_json, last_number
 from evals.scoring.extract import normalize as normalize_text
+from evals.scoring.structure import reference_calls
 from evals.suite.sample import Sample
 
 # ---------------------------------------------------------------- shared helpers
@@ -240,23 +242,33 @@ def _named_labels(text: str, labels: list[str]) -> list[int]:
     return [i for i in present if not all(inside_longer(i, a, b) for a, b in spans[i])]
 
 
-@scorer("label", produces=("labels", "format_check"))
-def label(labels: list[str]) -> ScoreFn:
+@scorer("label", sees="completion", produces=("labels", "format_check"))
+def label(labels: list[str], on: str = "text") -> ScoreFn:
     """Classification: which of `labels` the output names, against the reference label.
 
     The output is that label when it equals one after normalisation, else the
     single label it mentions as a word; several or none is no prediction,
     which fails (a format failure: production could see it without a reference).
+    With `on: tool_name` the label is the tool the answer called (routing by
+    tool choice); the reference is then a tool name, or logged tool calls.
 `details` carry expected and predicted for the confusion matrix.
     """
+    if on not in ("text", "tool_name"):
+        raise _bad_arg("label", "on", f"text or tool_name, got {on!r}")
     names = _check_strings("label", "labels", labels)
     normed = [normalize_text(x) for x in names]
     if "" in normed or len(set(normed)) != len(normed):
         why = f"labels must differ after normalisation (case, quotes, punctuation): {names!r}"
         raise _bad_arg("label", "labels", why)
 
-    async def score(output: str, sample: Sample) -> Score:
+    async def score(answer: Completion | str, sample: Sample) -> Score:
         ref = sample.reference
+        output = answer.text if isinstance(answer, Completion) else answer
+        if on == "tool_name":
+            calls = reference_calls(ref)
+            ref = calls[0]["name"] if calls and len({c["name"] for c in calls}) == 1 else ref
+            chosen = sorted({(t.get("function") or {}).get("name") or "" for t in answer.tool_calls}) if isinstance(answer, Completion) else []
+            output = " ".join(chosen)
         if ref is None:
             return _ungradable("label", "sample has no reference label", expected=None, predicted=None)
         # Labels read from CSV arrive as numbers or booleans; they name a label by their text.
