@@ -56,7 +56,7 @@ def init(directory: Path, force: bool) -> None:
     from evals import api
 
     api.init_workspace(directory, force=force)
-    click.echo(f"workspace ready: {directory}\n  next: cd {directory} && evals run --suite support --runner llama-3.3-70b-sim --runner claude-sonnet-4.5-sim")
+    click.echo(f"workspace ready: {directory}\n  next: cd {directory} && evals run --suite support --runner llama-3.3-70b-sim --runner claude-sonnet-5.5-sim")
 
 
 def _print_outcome(outcome: api.RunOutcome) -> None:
@@ -246,14 +246,10 @@ def plan(margin: float, expected_gap: float, discordance: float | None, referenc
     from evals.config import ConfigError
 
     try:
-        p = api.plan_samples(margin=margin, expected_gap=expected_gap, discordance=discordance, reference_rate=reference_rate, power=power, alpha=alpha)
+        n, disc = api.plan_samples(margin=margin, expected_gap=expected_gap, discordance=discordance, reference_rate=reference_rate, power=power, alpha=alpha)
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    click.echo(
-        f"{p.exact_n} paired samples: exact power {p.exact_power:.1%} (target {power:.0%}) to show non-inferiority at a {margin * 100:g}-point margin "
-        f"(expected gap {expected_gap * 100:+g} points, discordance {p.discordance:.3f}, {1 - alpha:.0%} interval)"
-    )
-    click.echo(f"  score formula (Nam 1997): {p.formula_n} paired samples, exact power {p.formula_power:.1%}; exact power is saw-toothed in N, so the exact search decides")
+    click.echo(f"{n} paired samples for {power:.0%} power to show non-inferiority at a {margin * 100:g}-point margin (expected gap {expected_gap * 100:+g} points, discordance {disc:.3f}, {1 - alpha:.0%} interval)")
 
 
 @main.command()
@@ -318,8 +314,8 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, float]:
 @_workspace
 @click.option("--runner", "-r", "runners", multiple=True, required=True)
 @click.option("--suite", help="Take the workload from this suite's workload profile.")
-@click.option("--requests-per-day", type=float)
-@click.option("--requests-per-month", type=float)
+@click.option("--requests-per-day", type=float, help="Volume per day; a month is 730 h (365 × 24 ÷ 12), so 30.42 days.")
+@click.option("--requests-per-month", type=float, help="Volume per 730-hour month (give this or --requests-per-day).")
 @click.option("--input-tokens", type=int, help="Average input tokens per request.")
 @click.option("--output-tokens", type=int, help="Average output tokens per request.")
 @click.option("--peak-hour-share", type=float, help="Share of a day's requests in its busiest hour (1/24 if flat).")
@@ -327,18 +323,25 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, float]:
 @click.option("--capacity", "capacities", multiple=True, help="RUNNER=TASKS_PER_HOUR for self-hosted runners not yet measured.")
 @click.option("--prices", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--measurement", "measurements", multiple=True, type=int, help="`evals measure` sweep id that sizes its runner (repeatable; default: the most complete recent sweep of each profile; `evals measurements` lists them).")
+@click.option("--route", "routes", multiple=True, help="RUNNER=SHARE of requests sent to it, e.g. llama-3.1-8b-vllm=0.8; one --runner left unrouted takes the rest. A self-hosted share pays whole replicas all month.")
+@click.option("--cascade", "cascades", multiple=True, help="LOCAL=ESCALATION_RATE: LOCAL answers every request, that share is sent on to the API (--escalate-to).")
+@click.option("--escalate-to", help="Runner a --cascade escalates to (default: the one API runner given).")
+@click.option("--allow-above-bound", is_flag=True, help="Size from a measured capacity even when `evals measure` found it above the physical bound (knowingly).")
 @_store
 @click.option("--json", "as_json", is_flag=True)
-def cost(workspace: Path, runners: tuple[str, ...], suite: str | None, requests_per_day: float | None, requests_per_month: float | None, input_tokens: int | None, output_tokens: int | None, peak_hour_share: float | None, pass_rates: tuple[str, ...], capacities: tuple[str, ...], prices: Path | None, measurements: tuple[int, ...], store: Path | None, as_json: bool) -> None:
-    """Monthly cost and break-even of runners at a workload, without running a suite."""
+def cost(workspace: Path, runners: tuple[str, ...], suite: str | None, requests_per_day: float | None, requests_per_month: float | None, input_tokens: int | None, output_tokens: int | None, peak_hour_share: float | None, pass_rates: tuple[str, ...], capacities: tuple[str, ...], prices: Path | None, measurements: tuple[int, ...], routes: tuple[str, ...], cascades: tuple[str, ...], escalate_to: str | None, allow_above_bound: bool, store: Path | None, as_json: bool) -> None:
+    """Monthly cost (730-hour month) and break-even of runners at a workload, without running a suite."""
     from evals import api
 
     r = api.cost_calculator(
         workspace=workspace, runners=list(runners), suite=suite, requests_per_day=requests_per_day, requests_per_month=requests_per_month,
         input_tokens=input_tokens, output_tokens=output_tokens, peak_hour_share=peak_hour_share,
         pass_rates=_pairs(pass_rates, "--pass-rate"), capacities=_pairs(capacities, "--capacity"), prices=prices, store=store,
-        measurements=measurements,
+        measurements=measurements, routes=_pairs(routes, "--route"), cascades=_pairs(cascades, "--cascade"), escalate_to=escalate_to,
+        allow_above_bound=allow_above_bound,
     )
+    for runner, note in r["retirement"].items():
+        click.secho(f"warning: runner {runner}: {note}", fg="red", err=True)
     if as_json:
         click.echo(json.dumps(r, indent=2))
         return
@@ -346,8 +349,8 @@ def cost(workspace: Path, runners: tuple[str, ...], suite: str | None, requests_
     from rich.table import Table
 
     w = r["workload"]
-    t = Table(title=f"{w['monthly_requests']:,.0f} requests/month, {w['avg_input_tokens']} in / {w['avg_output_tokens']} out tokens, {w['peak_hour_share']:.0%} in the peak hour")
-    for col in ("runner", "kind", "replicas", "GPUs", "monthly", "utilisation", "per task", "per completed task"):
+    t = Table(title=f"{w['monthly_requests']:,.0f} requests/month (730 h), {w['avg_input_tokens']} in / {w['avg_output_tokens']} out tokens, {w['peak_hour_share']:.0%} in the peak hour")
+    for col in ("runner", "kind", "replicas", "GPUs", "monthly (730 h)", "utilisation", "per task", "per completed task"):
         t.add_column(col, justify="left" if col in ("runner", "kind") else "right")
     for p in r["projections"]:
         util = f"{p['utilisation']:.0%}" if p["utilisation"] is not None else "-"
@@ -360,8 +363,17 @@ def cost(workspace: Path, runners: tuple[str, ...], suite: str | None, requests_
         click.echo(f"{b['self_hosted']} is cheaper than {b['api']} per completed task above {v:,} requests/month" if v else f"{b['self_hosted']} is not cheaper than {b['api']} up to {b['searched_up_to']:,} requests/month")
     for o in r["owned_vs_rented"]:
         click.echo(f"{o['runner']}: {o['verdict']}; renting the same GPUs costs ${o['rented_hourly_usd']:,.2f}/h ({o['rented_source']})")
+    if r["routes"]:
+        x = r["routes"]
+        mix = ", ".join(f"{n} {s:.0%}" for n, s in x["shares"].items())
+        vs = "; ".join(f"{c['scenario_vs_alone']:+.0%} vs {c['runner']} alone (${c['alone_cost_per_request']:.5f})" for c in x["compared"] if c["scenario_vs_alone"] is not None)
+        click.echo(f"route {mix}: ${x['monthly_cost']:,.0f}/month (730 h) = ${x['cost_per_request']:.5f} per request, ${x['cost_per_completed_task']:.5f} per completed task; {vs}")
+    for c in r["cascades"]:
+        vs = "; ".join(f"{x['scenario_vs_alone']:+.0%} vs {x['runner']} alone" for x in c["compared"] if x["scenario_vs_alone"] is not None)
+        click.echo(f"cascade {c['local']} → {c['escalate_to']} ({c['escalation_rate']:.0%} escalated): ${c['monthly_cost']:,.0f}/month (730 h) = ${c['cost_per_request']:.5f} per request; {vs}")
     for p in r["projections"]:
         click.echo(f"  {p['runner']}: {p['basis']}")
+    click.echo(r["definition"])
 
 
 @main.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evals.cost.projection import ApiRunner, SelfHostedRunner, Workload, break_even, project
+from evals.cost.projection import ApiRunner, SelfHostedRunner, Workload, break_even, fleet_monthly_cost, project
 from evals.cost.routing import cheapest_assignment
 from evals.measure.model import Dist, Frontier, OperatingPoint, Slo, Step
 from evals.report.economics import CHECK
@@ -247,10 +247,10 @@ def _economics(
         be = break_even(workload, api, sh, top, points=40)
         break_evens.append(BreakEvenResult(self_hosted=self_hosted, api=api.name, requests_per_month=be.requests_per_month, searched_up_to=top, curve=[p.model_dump() for p in be.curve]))
     cost = {p.runner: p.cost_per_task_usd for p in projections}
-    per_category = {c: {r.runner: (r.pass_rate or 0.0, cost[r.runner], r.answered) for r in categories if r.category == c} for c in wl.category_share}
-    a = cheapest_assignment(per_category, wl.category_share, "claude", 0.05)
+    per_category = {c: {r.runner: (r.pass_rate or 0.0, r.answered) for r in categories if r.category == c} for c in wl.category_share}
+    a = cheapest_assignment(per_category, wl.category_share, "claude", 0.05, lambda shares: fleet_monthly_cost(workload, shares, models) / workload.monthly_requests)
     routing = RoutingResult(
-        routes=a.routes, pass_rate=a.pass_rate, cost_per_task_usd=a.cost_per_task, reference_pass_rate=a.reference_pass_rate,
+        routes=a.routes, shares=a.shares, pass_rate=a.pass_rate, cost_per_task_usd=a.cost_per_task, reference_pass_rate=a.reference_pass_rate,
         reference_cost_per_task_usd=a.reference_cost_per_task, method=a.method,
     )
     escalation, passed = 0.061, 0.883

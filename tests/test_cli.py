@@ -95,7 +95,7 @@ def test_bad_runner_file_fails_clearly_and_writes_nothing(tmp_path: Path) -> Non
     assert evals("init", str(tmp_path)).returncode == 0
     p = tmp_path / "runners" / "llama-3.3-70b-sim.yaml"
     p.write_text(p.read_text().replace("concurrency: 32", "concurrency: lots"))
-    r = evals("run", "-w", str(tmp_path), "--suite", "support", "--runner", "llama-3.3-70b-sim", "--runner", "claude-sonnet-4.5-sim")
+    r = evals("run", "-w", str(tmp_path), "--suite", "support", "--runner", "llama-3.3-70b-sim", "--runner", "claude-sonnet-5.5-sim")
     assert r.returncode == 2
     assert "llama-3.3-70b-sim.yaml:" in r.stderr and "`concurrency`" in r.stderr
     assert "Traceback" not in r.stderr
@@ -125,7 +125,7 @@ def test_unknown_scorer_and_unknown_runner(tmp_path: Path) -> None:
 def test_missing_api_key_fails_before_anything_is_sent(tmp_path: Path) -> None:
     assert evals("init", str(tmp_path)).returncode == 0
     env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
-    r = subprocess.run([sys.executable, "-m", "evals.cli", "run", "-w", str(tmp_path), "--suite", "support", "--runner", "claude-sonnet-4.5"], capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "evals.cli", "run", "-w", str(tmp_path), "--suite", "support", "--runner", "claude-sonnet-5.5"], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2 and "ANTHROPIC_API_KEY" in r.stderr
     assert not (tmp_path / "reports" / "evals.sqlite").exists()
 

@@ -15,6 +15,7 @@ from evals.cost.projection import (
     SelfHostedRunner,
     Workload,
     break_even,
+    fleet_monthly_cost,
     peak_requests_per_hour,
     project,
     replicas_needed,
@@ -25,6 +26,8 @@ from evals.cost.sizing import kv_bytes_per_token, size
 from evals.providers.base import Usage
 
 TODAY = date(2026, 11, 22)
+LAST_READ = date(2026, 12, 3)
+"""The latest date any catalogue figure was read."""
 
 # Sonnet-style rates, written out so the arithmetic does not depend on the shipped catalogue.
 SONNET = ApiPrice(
@@ -46,12 +49,62 @@ NO_CACHE_RATES = ApiPrice(provider="openai", input=2.0, output=8.0, batch_discou
 def test_catalogues_load_and_every_entry_is_sourced_and_dated() -> None:
     prices, gpus, models = load_api_prices(), load_gpus(), load_models()
     entries = [*prices.models.values(), *models.models.values()]
-    assert all(e.source.startswith("https://") and e.as_of <= TODAY for e in entries)
+    assert all(e.source.startswith("https://") and e.as_of <= LAST_READ for e in entries)
     assert all(g.sources and g.cloud_price.source.startswith("https://") for g in gpus.gpus.values())
-    anthropic = {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", "claude-sonnet-4", "claude-3-5-haiku"}
-    openai = {"gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini"}
+    anthropic = {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", "claude-sonnet-4", "claude-3-5-haiku",
+                 "claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5", "claude-sonnet-5", "claude-opus-4-6", "claude-sonnet-4-6"}
+    openai = {"gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.4-nano", "gpt-5.2", "gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini"}
     assert anthropic | openai <= set(prices.models)
     assert {"A100-40GB", "A100-80GB", "H100-SXM", "H100-PCIe", "H200", "L40S", "RTX-4090", "RTX-5090"} <= set(gpus.gpus)
+
+
+def test_retirement_dates_flag_retired_models() -> None:
+    prices = load_api_prices()
+    sonnet45 = prices.get("claude-sonnet-4-5")
+    # Retired on 2026-11-30: served the day before, gone that day.
+    assert sonnet45.retires_on == date(2026, 11, 30) and sonnet45.retirement_source
+    assert not sonnet45.retired(date(2026, 11, 29)) and sonnet45.retired(date(2026, 11, 30))
+    assert "RETIRED" in (sonnet45.retirement_note("claude-sonnet-4-5", date(2026, 12, 3)) or "")
+    assert "retires on 2026-11-30" in (sonnet45.retirement_note("claude-sonnet-4-5", date(2026, 11, 1)) or "")
+    today = date(2026, 12, 3)
+    assert all(prices.get(m).retired(today) for m in ("claude-sonnet-4", "claude-3-5-haiku", "claude-opus-4-1"))
+    assert not any(prices.get(m).retired(today) for m in ("claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-5-5", "gpt-5.5"))
+
+
+def test_refuse_retired_for_the_nightly_unless_allowed(tmp_path: Path) -> None:
+    from evals.config import RunnerProfile
+    from evals.cost.retirement import refuse_retired
+
+    old = RunnerProfile.model_validate({"name": "old", "provider": "anthropic", "model": "claude-sonnet-4-5", "pricing": {"api": {"model": "claude-sonnet-4-5"}}})
+    new = RunnerProfile.model_validate({"name": "new", "provider": "anthropic", "model": "claude-sonnet-5-5", "pricing": {"api": {"model": "claude-sonnet-5-5"}}})
+    today = date(2026, 12, 3)
+    assert refuse_retired([new], today=today) == []
+    with pytest.raises(ConfigError, match=r"runner 'old'.*RETIRED.*2026-11-30.*allow it explicitly"):
+        refuse_retired([old, new], today=today)
+    [warning] = refuse_retired([old, new], allow_retired=True, today=today)
+    assert warning.startswith("runner 'old'") and "RETIRED" in warning
+    # the day before its retirement it is only announced, not refused
+    assert refuse_retired([old], today=date(2026, 11, 29)) == []
+
+
+def test_long_prompts_bill_the_whole_request_at_the_long_context_rates() -> None:
+    haiku = load_api_prices().get("claude-haiku-5-5")
+    # up to 100,000 prompt tokens: 100,000 × $0.10 + 1,000 × $0.50 per million = $0.0105
+    assert request_cost(Usage(input_tokens=100_000, output_tokens=1_000), haiku) == pytest.approx(0.0105)
+    # over it, every token at the long rates: 100,001 × $0.50 + 1,000 × $2.50 per million = $0.0525005
+    assert request_cost(Usage(input_tokens=100_001, output_tokens=1_000), haiku) == pytest.approx(0.0525005)
+    # cached tokens count toward the prompt length and take the long cached rate: 60,000 × 0.50 + 50,000 × 0.05 per million
+    assert request_cost(Usage(input_tokens=110_000, cached_input_tokens=50_000), haiku) == pytest.approx((60_000 * 0.50 + 50_000 * 0.05) / 1e6)
+
+
+def test_gpu_rows_match_their_datasheets() -> None:
+    gpus = load_gpus()
+    # L40S datasheet: BF16 362.05 dense (733 sparse), FP8 733 dense (1,466 sparse), 864 GB/s, 350 W
+    l40s = gpus.get("L40S")
+    assert (l40s.bf16_tflops, l40s.fp8_tflops, l40s.memory_bandwidth_gbps, l40s.tdp_w) == (362.05, 733, 864, 350)
+    # RTX 5090, FP32 accumulate like the RTX 4090 row: BF16 209.5 dense, FP8 419.2; 1,792 GB/s, 575 W
+    rtx = gpus.get("RTX-5090")
+    assert (rtx.bf16_tflops, rtx.fp8_tflops, rtx.memory_bandwidth_gbps, rtx.tdp_w) == (209.5, 419.2, 1792, 575)
 
 
 def test_api_price_lookup_by_dated_alias() -> None:
@@ -293,16 +346,21 @@ def test_break_even_never_when_quality_gap_outweighs_price() -> None:
 
 
 PER_CATEGORY = {
-    "extract": {"api": (0.90, 0.020, 100), "local": (0.88, 0.005, 100)},
-    "reason": {"api": (0.90, 0.020, 100), "local": (0.60, 0.005, 100)},
+    "extract": {"api": (0.90, 100), "local": (0.88, 100)},
+    "reason": {"api": (0.90, 100), "local": (0.60, 100)},
 }
 
 
+def _linear(costs: dict[str, float]):  # type: ignore[no-untyped-def]
+    """Per-request prices that do not depend on volume (two APIs): the blend is linear."""
+    return lambda shares: sum(costs[r] * s for r, s in shares.items())
+
+
 def test_cheapest_assignment_within_margin() -> None:
-    # Reference blended: 0.9 pass, $0.020. Within 5 points means ≥ 0.85.
+    # Two per-request prices, api $0.020 and local $0.005. Reference blended: 0.9 pass, $0.020. Within 5 points means ≥ 0.85.
     #   local/local: 0.74 ✗   local/api: 0.5·0.88 + 0.5·0.90 = 0.89, $0.0125 ✓   api/local: 0.75 ✗   api/api: $0.020
-    a = cheapest_assignment(PER_CATEGORY, {"extract": 1, "reason": 1}, reference="api", margin=0.05)
-    assert a.routes == {"extract": "local", "reason": "api"}
+    a = cheapest_assignment(PER_CATEGORY, {"extract": 1, "reason": 1}, "api", 0.05, _linear({"api": 0.02, "local": 0.005}))
+    assert a.routes == {"extract": "local", "reason": "api"} and a.shares == {"local": 0.5, "api": 0.5}
     assert (a.pass_rate, a.cost_per_task, a.method) == (pytest.approx(0.89), pytest.approx(0.0125), "exhaustive")
     assert (a.reference_pass_rate, a.reference_cost_per_task) == (pytest.approx(0.9), pytest.approx(0.02))
 
@@ -310,19 +368,56 @@ def test_cheapest_assignment_within_margin() -> None:
 def test_cheapest_assignment_greedy_and_shares() -> None:
     # Greedy from api/api: moving extract saves 0.0075 for 0.01 of quality (→ 0.89 ✓); moving reason
     # would drop to 0.75 ✗. Same answer as the exhaustive search.
-    a = cheapest_assignment(PER_CATEGORY, {"extract": 1, "reason": 1}, "api", 0.05, exhaustive_limit=0)
+    cost = _linear({"api": 0.02, "local": 0.005})
+    a = cheapest_assignment(PER_CATEGORY, {"extract": 1, "reason": 1}, "api", 0.05, cost, exhaustive_limit=0)
     assert (a.routes, a.method) == ({"extract": "local", "reason": "api"}, "greedy")
     # If reasoning is only 10% of traffic, local everywhere passes 0.9·0.88 + 0.1·0.60 = 0.852 ≥ 0.85 at $0.005.
-    b = cheapest_assignment(PER_CATEGORY, {"extract": 9, "reason": 1}, "api", 0.05)
+    b = cheapest_assignment(PER_CATEGORY, {"extract": 9, "reason": 1}, "api", 0.05, cost)
     assert b.routes == {"extract": "local", "reason": "local"}
     assert (b.pass_rate, b.cost_per_task) == (pytest.approx(0.852), pytest.approx(0.005))
 
 
 def test_cheapest_assignment_skips_runners_without_samples() -> None:
-    results = {"extract": {"api": CategoryResult(0.9, 0.02, 50), "local": CategoryResult(1.0, 0.001, 0)}}
-    assert cheapest_assignment(results, {"extract": 1}, "api", 0.05).routes == {"extract": "api"}
+    results = {"extract": {"api": CategoryResult(0.9, 50), "local": CategoryResult(1.0, 0)}}
+    cost = _linear({"api": 0.02, "local": 0.001})
+    assert cheapest_assignment(results, {"extract": 1}, "api", 0.05, cost).routes == {"extract": "api"}
     with pytest.raises(ValueError, match="same categories"):
-        cheapest_assignment(results, {"other": 1}, "api", 0.05)
+        cheapest_assignment(results, {"other": 1}, "api", 0.05, cost)
+
+
+# The issue's hand example: 1M requests a month, one local replica at $1,950/month, an API at $0.0022/request.
+MONTH = 1_000_000
+ONE_REPLICA = SelfHostedRunner(name="local", hourly_cost_usd=1_950 / 730, tasks_per_hour=100_000, gpus_per_replica=1, pass_rate=1.0)
+API = ApiRunner(name="api", cost_per_task=0.0022, pass_rate=1.0)
+
+
+def test_a_routed_share_pays_for_whole_replicas_the_issue_example() -> None:
+    w = Workload(requests_per_month=MONTH, peak_hour_share=0.1)
+    # 80% local: the replica costs $1,950 for the month whatever it carries; 20% × 1M × $0.0022 = $440 to the API.
+    # (1,950 + 440) / 1,000,000 = $0.00239 per request; all-API is $0.0022: 0.00239 / 0.0022 − 1 = +8.6%, 9% DEARER.
+    monthly = fleet_monthly_cost(w, {"local": 0.8, "api": 0.2}, {"local": ONE_REPLICA, "api": API})
+    assert monthly == pytest.approx(1_950 + 440)
+    assert monthly / MONTH == pytest.approx(0.00239)
+    assert monthly / MONTH / 0.0022 - 1 == pytest.approx(0.0864, abs=5e-4)
+    # A 1% share still pays the whole replica: 1,950 + 0.99 × 1M × 0.0022 = $4,128.
+    assert fleet_monthly_cost(w, {"local": 0.01, "api": 0.99}, {"local": ONE_REPLICA, "api": API}) == pytest.approx(1_950 + 2_178)
+
+
+def test_cheapest_assignment_prices_whole_replicas() -> None:
+    # Same quality everywhere; 80% of traffic in "easy". Priced per task at full load the local model looks free,
+    # but the fleet pays $1,950 for any share: local on easy only = $0.00239, all local = $0.00195, all API = $0.0022.
+    w = Workload(requests_per_month=MONTH, peak_hour_share=0.1)
+    per_cat = {"easy": {"api": (0.9, 50), "local": (0.9, 50)}, "hard": {"api": (0.9, 50), "local": (0.9, 50)}}
+
+    def cost(shares: dict[str, float]) -> float:
+        return fleet_monthly_cost(w, shares, {"local": ONE_REPLICA, "api": API}) / MONTH
+
+    a = cheapest_assignment(per_cat, {"easy": 0.8, "hard": 0.2}, "api", 0.05, cost)
+    assert a.routes == {"easy": "local", "hard": "local"} and a.cost_per_task == pytest.approx(1_950 / MONTH)
+    # When "hard" must stay on the API (local fails it), routing only "easy" costs more than all-API: stay on the API.
+    per_cat["hard"]["local"] = (0.3, 50)
+    b = cheapest_assignment(per_cat, {"easy": 0.8, "hard": 0.2}, "api", 0.05, cost)
+    assert b.routes == {"easy": "api", "hard": "api"} and b.cost_per_task == pytest.approx(0.0022)
 
 
 def test_cascade_blended_quality_and_cost() -> None:

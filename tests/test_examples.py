@@ -87,7 +87,7 @@ def test_every_simulated_runner_twins_a_real_one() -> None:
         assert sim.role == twin.role, name
         expected_protocol = "anthropic" if twin.provider == "anthropic" else "openai"
         assert sim.simulate.protocol == expected_protocol, name
-    assert sorted(n for n, r in runners.items() if r.role == "reference") == ["claude-sonnet-4.5", "claude-sonnet-4.5-sim"]
+    assert sorted(n for n, r in runners.items() if r.role == "reference") == ["claude-sonnet-5.5", "claude-sonnet-5.5-sim"]
 
 
 def test_suite_loads_and_covers_every_category() -> None:

@@ -150,7 +150,8 @@ def test_names_are_escaped_in_cost_at_volume_and_routing(hostile: Path) -> None:
     chart = re.search(r"<svg xmlns.*?</svg>", volume, re.S)
     assert chart and f"{shown} (self-hosted)" in chart.group() and "break-even vs claude: 498,507/month" in chart.group()
     routing = _section(raw, "routing")
-    assert f'<tr><th scope="row">&lt;i&gt;tiny&lt;/i&gt;</th><td class="num">5.0%</td><td>{shown}</td>' in routing
+    # a 5% category no longer goes to the self-hosted runner: it would pay a whole replica for it
+    assert '<tr><th scope="row">&lt;i&gt;tiny&lt;/i&gt;</th><td class="num">5.0%</td><td>llama-8b</td>' in routing
     assert f'<tr><th scope="row">{shown}</th><td>claude</td>' in routing
     assert "<i>" not in volume + routing
 
@@ -224,13 +225,16 @@ def test_break_even_sentence_without_relapse() -> None:
 
 def test_routing_options(plain: Path) -> None:
     routing = _section(plain.read_text(encoding="utf-8"), "routing")
-    assert "<p>Blended pass rate <strong>87.5%</strong> vs 92.0% (-4.5 pts) · cost per task <strong>$0.0106</strong> vs $0.0123 (-13%) · search: exhaustive</p>" in routing
+    # Whole replicas: qwen-7b on triage + tiny (65%) would still pay its one replica ($5,840/month) plus claude on the
+    # other 35%: (5,840 + 0.35 × 600,000 × $0.012283) / 600,000 = $0.01403 > all-claude $0.01228. Sending only tiny
+    # to the llama-8b API: 0.95 × 0.012283 + 0.05 × 0.00057105 = $0.01170 per request.
+    assert "<p>Blended pass rate <strong>90.9%</strong> vs 92.0% (-1.1 pts) · cost per task <strong>$0.0117</strong> vs $0.0123 (-5%) · search: exhaustive · traffic: claude 95.0%, llama-8b 5.0%</p>" in routing
     assert "stays within 5 points of sending everything to claude" in routing
     rows = [_cells(r) for r in re.findall(r'<tr><th scope="row">(.*?)</tr>', routing)]
     assert rows == [
         "extraction|35.0%|claude |reference|92.0%|92.0%|",
-        "tiny|5.0%|qwen-7b|85.0%|92.0%|",
-        "triage|60.0%|qwen-7b|85.0%|92.0%|",
+        "tiny|5.0%|llama-8b|70.0%|92.0%|",
+        "triage|60.0%|claude |reference|92.0%|92.0%|",
         "qwen-7b|claude|180|6.1%|88.3%|$0.0105|$0.0119|",
     ]
     assert "Check: escalate when the local answer is not ok" in routing
@@ -309,7 +313,8 @@ def test_unmeasured_frontier_says_how_to_measure(tmp_path: Path) -> None:
 def test_method_hardware_servers_and_sandbox(plain: Path, hostile: Path) -> None:
     method = _section(plain.read_text(encoding="utf-8"), "method")
     rows = [_cells(r) for r in re.findall(r'<tr><th scope="row">(.*?)</tr>', method)]
-    assert "qwen-7b|4 × A100-80GB|rented|$8.00|$2.00 per GPU-hour|60.0%|" in rows
+    # utilisation at your volume, not the profile's assumption: (600,000 / 730 h) / (1 replica × 2,450 tasks/h) = 33.5%
+    assert "qwen-7b|4 × A100-80GB|rented|$8.00|$2.00 per GPU-hour|33.5%|" in rows
     assert "qwen-7b|http://gpu-1:8000/v1|0.8.5|Qwen/Qwen2.5-7B-Instruct (32,768)|" in rows
     assert "qwen-7b|http://gpu-2:8000/v1|not reported|not reported|No version: HTTP 404. No metrics: GET /metrics: connection refused. 7 answers came without token counts.|" in rows
     assert "qwen-7b|http://gpu-1:8000/v1|1,234,567|98,765|3|42.1%|42 ms|7.3%|" in rows  # gpu-2 had no /metrics: not in this table
@@ -356,7 +361,7 @@ def test_summary_markdown(hostile: Path, plain: Path) -> None:
     assert "- llama-8b is not good enough at a 5-point margin: -17.0 points vs claude." in lines
 
     assert "### At 600,000 requests/month (estimated)" in lines
-    assert projection[0] == "| Runner | Kind | Replicas (GPUs) | Monthly cost | Utilisation | Cost per completed task | Capacity (tasks/h) |"
+    assert projection[0] == "| Runner | Kind | Replicas (GPUs) | Monthly cost (730 h) | Utilisation | Cost per completed task | Capacity (tasks/h) |"
     assert len(projection) == 1 + 3 and all(line.count(" | ") == 6 for line in projection), "a name broke the table"
     assert "| \\<b onmouseover=alert(5)\\>q\\[U+202E\\]wen \\$x\\$\\</b\\> | self-hosted | 1 (4) | $5,840.00 | 33.5% | $0.0112 | 2,450 (this run) |" in projection
     assert "| claude | API | — | $7,369.80 | — | $0.0135 | — |" in projection

@@ -8,7 +8,7 @@ tokens include hidden reasoning, which is billed as output.
 
 from __future__ import annotations
 
-from evals.cost.catalogue import ApiPrice
+from evals.cost.catalogue import ApiPrice, LongContextRates
 from evals.providers.base import Usage
 
 PER_MILLION = 1_000_000
@@ -20,8 +20,10 @@ def request_cost(usage: Usage, prices: ApiPrice, batch: bool = False) -> float:
     `usage.input_tokens` includes the cached and cache-written tokens (the
     Usage contract), so plain input is what remains after taking them out.
     Missing counts are zero. A rate the model lacks (no cached or write rate)
-    falls back to the input rate, which is how such tokens are billed. In
-    batch mode every rate is multiplied by the model's batch factor.
+    falls back to the input rate, which is how such tokens are billed. A
+    prompt longer than the model's long-context threshold bills the whole
+    request at the long-context rates. In batch mode every rate is multiplied
+    by the model's batch factor.
     """
     total_in = usage.input_tokens or 0
     cached = usage.cached_input_tokens or 0
@@ -32,13 +34,16 @@ def request_cost(usage: Usage, prices: ApiPrice, batch: bool = False) -> float:
             f"usage says {cached} cached + {written} cache-written tokens but only {total_in} input tokens; "
             "input_tokens must include both (sum Anthropic's input, cache_read and cache_creation counts)"
         )
-    cached_rate = prices.input if prices.cached_input is None else prices.cached_input
-    write_rate = prices.input if prices.cache_write is None else prices.cache_write
+    rates: ApiPrice | LongContextRates = prices
+    if prices.long_context is not None and total_in > prices.long_context.above_input_tokens:
+        rates = prices.long_context
+    cached_rate = rates.input if rates.cached_input is None else rates.cached_input
+    write_rate = rates.input if rates.cache_write is None else rates.cache_write
     usd = (
-        plain * prices.input
+        plain * rates.input
         + cached * cached_rate
         + written * write_rate
-        + (usage.output_tokens or 0) * prices.output
+        + (usage.output_tokens or 0) * rates.output
     ) / PER_MILLION
     return usd * prices.batch_discount if batch else usd
 

@@ -51,6 +51,17 @@ class _Entry(_Strict):
 # ---------------------------------------------------------------- API prices
 
 
+class LongContextRates(_Strict):
+    """Higher rates a vendor bills for the whole request once its prompt is longer than a threshold."""
+
+    above_input_tokens: int = Field(gt=0)
+    """Prompt length (input tokens, cached and cache-written included) above which these rates apply."""
+    input: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+    output: float = Field(ge=0)
+
+
 class ApiPrice(_Entry):
     """USD per million tokens for one hosted model."""
 
@@ -64,6 +75,25 @@ class ApiPrice(_Entry):
     """Reasoning tokens are output tokens and are billed at this rate."""
     batch_discount: float = Field(default=1.0, gt=0, le=1)
     """Factor applied to every rate in the batch API (0.5 = half price)."""
+    long_context: LongContextRates | None = None
+    """Tiered pricing by prompt length, where the vendor has it."""
+    retires_on: date | None = None
+    """The vendor's retirement date for its API: requests fail from that day. None: no date announced."""
+    retirement_source: str | None = None
+    """Where the retirement date was read (the vendor's deprecations or model page)."""
+
+    def retired(self, today: date) -> bool:
+        """Past its retirement date: the vendor no longer serves it, whatever the price says."""
+        return self.retires_on is not None and today >= self.retires_on
+
+    def retirement_note(self, model: str, today: date) -> str | None:
+        """A sentence for a retired or retiring model; None when no date is announced."""
+        if self.retires_on is None:
+            return None
+        src = f" ({self.retirement_source})" if self.retirement_source else ""
+        if self.retired(today):
+            return f"{model} was RETIRED by its vendor on {self.retires_on}{src}: requests to it fail; move to a current model"
+        return f"{model} retires on {self.retires_on}{src}: plan the move to a current model"
 
 
 class ApiPriceCatalogue(_Strict):

@@ -2,8 +2,9 @@
 
 API runners pay per token; each attempt's cost is computed as it arrives,
 which is what the budget counts. Self-hosted runners pay per hour whether
-busy or not, so their cost is only known from throughput: hourly cost ÷
-(tasks per hour × expected utilisation).
+busy or not, so their cost per task is only known at a volume: the replicas
+the busiest hour needs, paid 730 h a month, ÷ the month's tasks
+(projection.project).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class RunnerPricing:
     """Date of the catalogue the price came from (None for prices given in the profile)."""
     hourly_usd: float | None = None
     utilisation: float | None = None
+    """The profile's assumed utilisation, kept for stored runs; cost at volume computes its own."""
     hardware: str | None = None
 
     def to_json(self) -> str:
@@ -48,7 +50,7 @@ class RunnerPricing:
         return cls(**d)
 
     def cost_of(self, usage: Usage) -> float:
-        """Cost of one attempt; 0 for self-hosted (paid by the hour, see self_hosted_cost)."""
+        """Cost of one attempt; 0 for self-hosted (paid by the hour: see projection.project)."""
         if self.price is None:
             return 0.0
         return request_cost(usage, self.price, batch=self.batch)
@@ -60,25 +62,30 @@ class RunnerPricing:
         worst = Usage(input_tokens=worst_case_input_tokens(messages), output_tokens=max_tokens)
         return request_cost(worst, self.price, batch=self.batch)
 
-    def self_hosted_cost(self, tasks: int, tasks_per_hour: float) -> float:
-        assert self.hourly_usd is not None and self.utilisation is not None
-        return tasks * cost_per_task(self.hourly_usd, tasks_per_hour, self.utilisation)
+    def full_load_cost_per_task(self, tasks_per_hour: float) -> float:
+        """Self-hosted cost per task if a replica were kept 100% busy: a floor, never the cost at a real volume."""
+        assert self.hourly_usd is not None
+        return cost_per_task(self.hourly_usd, tasks_per_hour, 1.0)
 
-    def describe(self, tasks_per_hour: float | None = None, source: str = "per replica achieved in this run (concurrency ÷ mean latency)") -> str:
+    def describe(self) -> str:
         if self.kind == "api":
             assert self.price is not None
             p = self.price
             batch = ", batch API ×%g" % p.batch_discount if self.batch else ""
             return f"API tokens at ${p.input:g} in / ${p.output:g} out per million{batch} ({p.source}, as of {p.as_of})"
-        tph = f"{tasks_per_hour:,.0f} tasks/h {source}" if tasks_per_hour else "no throughput measured"
-        return f"self-hosted {self.hardware}: ${self.hourly_usd:,.2f}/h ÷ ({tph} × {self.utilisation:.0%} utilisation)"
+        return f"self-hosted {self.hardware}: ${self.hourly_usd:,.2f}/h per replica, paid 730 h a month busy or idle"
 
     def source_row(self, runner: str, today: date | None = None) -> dict[str, object]:
         """Where this runner's prices come from, for the report's method section."""
         if self.kind == "api":
             assert self.price is not None
-            stale = self.catalogue_as_of is not None and is_stale(self.catalogue_as_of, today or date.today())
-            return {"runner": runner, "basis": self.describe(), "source": self.price.source, "as_of": str(self.price.as_of), "stale": stale}
+            today = today or date.today()
+            stale = self.catalogue_as_of is not None and is_stale(self.catalogue_as_of, today)
+            p = self.price
+            return {
+                "runner": runner, "basis": self.describe(), "source": p.source, "as_of": str(p.as_of), "stale": stale,
+                "retires_on": str(p.retires_on) if p.retires_on else None, "retired": p.retired(today), "retirement_source": p.retirement_source,
+            }
         return {"runner": runner, "basis": f"self-hosted {self.hardware} at ${self.hourly_usd:,.2f}/h", "source": "runner profile"}
 
 

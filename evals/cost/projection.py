@@ -15,7 +15,7 @@ fails more often can cost more per completed task.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,6 +25,13 @@ from evals.cost.selfhosted import HOURS_PER_MONTH
 from evals.providers.base import Usage
 
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
+
+COST_DEFINITION = (
+    "Cost per completed task is what serving your monthly volume costs, divided by the tasks that come back done right "
+    "(errors and failed answers are paid for but not counted). An API is paid per request; a self-hosted model is paid "
+    "for the servers your busiest hour needs, every hour of a 730-hour month, busy or idle."
+)
+"""The one definition, in two sentences a buyer understands: report, summary.md, README and `evals cost` say it."""
 
 
 class _Strict(BaseModel):
@@ -137,6 +144,24 @@ def project(workload: Workload, runner: ApiRunner | SelfHostedRunner) -> Project
         cost_per_task=per_task,
         cost_per_completed_task=per_task / runner.pass_rate,
     )
+
+
+def fleet_monthly_cost(workload: Workload, shares: dict[str, float], runners: Mapping[str, ApiRunner | SelfHostedRunner]) -> float:
+    """Monthly cost (730 h) when runner `name` serves `shares[name]` of every hour's requests.
+
+    A self-hosted runner given any share is paid for the replicas that its share
+    of the busiest hour needs (at least its floor), for the whole month however
+    little traffic they carry; an API is paid per request it serves. This is
+    what routing and cascades must be priced with: sending 80% of the traffic
+    to a local model does not buy 80% of a server.
+    """
+    total = 0.0
+    for name, share in shares.items():
+        if share < 0:
+            raise ValueError(f"share of {name!r} must not be negative, got {share}")
+        if share > 0:
+            total += project(workload.at_volume(workload.monthly_requests * share), runners[name]).monthly_cost
+    return total
 
 
 class BreakEvenPoint(_Strict):

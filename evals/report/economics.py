@@ -6,14 +6,14 @@ suite's workload profile through the pure functions of evals.cost.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from evals.config import RunnerProfile
 from evals.cost.pricing import RunnerPricing
-from evals.cost.projection import DAYS_PER_MONTH, ApiRunner, SelfHostedRunner, Workload, break_even, project, search_ceiling
+from evals.cost.projection import DAYS_PER_MONTH, ApiRunner, SelfHostedRunner, Workload, break_even, fleet_monthly_cost, project, search_ceiling
 from evals.cost.routing import cheapest_assignment
+from evals.cost.selfhosted import HOURS_PER_MONTH
 from evals.report.model import BreakEvenResult, CascadeOption, ProjectionRow, RoutingResult, RunnerSummary, WorkloadUsed
 
 DEFAULT_WORKLOAD = {"requests_per_day": 10_000, "peak_hour_share": 0.1}
@@ -44,7 +44,12 @@ def workload_used(profile: dict[str, Any] | None, category_counts: dict[str, int
         s = sum(shares.values())
         shares = {c: v / s for c, v in shares.items()}
     if volume is None:
-        return WorkloadUsed(requests_per_month=DEFAULT_WORKLOAD["requests_per_day"] * DAYS_PER_MONTH, peak_hour_share=DEFAULT_WORKLOAD["peak_hour_share"], category_share=shares, source="default assumption: no workload profile in the suite (10,000 requests a day, 10% in the busiest hour)", estimated=True)
+        return WorkloadUsed(
+            requests_per_month=DEFAULT_WORKLOAD["requests_per_day"] * DAYS_PER_MONTH, peak_hour_share=DEFAULT_WORKLOAD["peak_hour_share"], category_share=shares,
+            source=f"ASSUMED volume: the suite has no workload profile, so {DEFAULT_WORKLOAD['requests_per_day']:,} requests a day with "
+            f"{DEFAULT_WORKLOAD['peak_hour_share']:.0%} in the busiest hour were assumed; {NO_PROFILE_HINT}",
+            estimated=True,
+        )
     source = str(p.get("source") or "the suite's workload profile")
     peak = p.get("peak_hour_share")
     if not peak:  # flat traffic would be the kindest case for self-hosting: assume a peak instead, and say so
@@ -69,15 +74,18 @@ def capacity(summary: RunnerSummary, measured: Callable[[str], float | None]) ->
 
 
 def projections(
-    wl: WorkloadUsed, summaries: list[RunnerSummary], pricing: dict[str, RunnerPricing], profiles: dict[str, RunnerProfile], measured: Callable[[str], float | None]
+    wl: WorkloadUsed, summaries: list[RunnerSummary], pricing: dict[str, RunnerPricing], profiles: dict[str, RunnerProfile],
+    measured: Callable[[str], float | None], refused: dict[str, str] | None = None,
 ) -> tuple[list[ProjectionRow], dict[str, ApiRunner | SelfHostedRunner]]:
+    """Each runner serving the whole volume. A runner whose measured capacity is `refused` (above the physical
+    bound) is not projected at all: neither from the refused figure nor from this run's throughput."""
     workload = Workload(requests_per_month=wl.requests_per_month, peak_hour_share=wl.peak_hour_share)
     rows, models = [], {}
     for s in summaries:
         # Per task sent: samples a budget stop never sent cost nothing, and paid-for errors count against completion.
         attempted = s.samples - s.statuses.get("not_run", 0)
         rate = s.completed / attempted if attempted else 0.0
-        if rate <= 0:
+        if rate <= 0 or s.name in (refused or {}):
             continue
         p = pricing[s.name]
         if p.kind == "api":
@@ -98,9 +106,39 @@ def projections(
                 runner=s.name, kind=pr.kind, requests_per_month=pr.requests_per_month, replicas=pr.replicas, gpus=pr.gpus,
                 monthly_cost_usd=pr.monthly_cost, utilisation=pr.utilisation, cost_per_task_usd=pr.cost_per_task,
                 cost_per_completed_task_usd=pr.cost_per_completed_task, capacity_tasks_per_hour=cap, capacity_source=src,
+                cost_at_full_load_per_completed_task_usd=m.hourly_cost_usd / cap / rate if isinstance(m, SelfHostedRunner) and cap else None,
             )
         )
     return rows, models
+
+
+def at_volume_costs(summaries: list[RunnerSummary], rows: list[ProjectionRow], pricing: dict[str, RunnerPricing], wl: WorkloadUsed) -> None:
+    """Give each self-hosted runner the one cost per completed task: the at-volume figure of its projection.
+
+    Its spend on the suite is allocated at the at-volume cost per request (× requests sent), so spend ÷
+    completed equals the projection's cost per completed task. Without a projection it has no cost figure,
+    and `cost_basis` says why; the cost if the servers were kept 100% busy is kept apart under its own name.
+    """
+    by_runner = {r.runner: r for r in rows}
+    for s in summaries:
+        p = pricing[s.name]
+        if p.kind != "self_hosted":
+            continue
+        row = by_runner.get(s.name)
+        if row is None:
+            s.cost_basis = f"{p.describe()}; no cost per completed task: no capacity to size replicas from (see At your volume)"
+            continue
+        attempted = s.samples - s.statuses.get("not_run", 0)
+        s.cost_total_usd = row.cost_per_task_usd * attempted
+        s.cost_per_completed_task_usd = row.cost_per_completed_task_usd
+        s.cost_at_full_load_per_completed_task_usd = row.cost_at_full_load_per_completed_task_usd
+        est = " (ASSUMED volume)" if wl.estimated else ""
+        s.cost_basis = (
+            f"{p.describe()}; {row.replicas} replica(s) for the busiest hour at {wl.requests_per_month:,.0f} requests/month{est}: "
+            f"{row.replicas} × ${p.hourly_usd:,.2f}/h × {HOURS_PER_MONTH:g} h = ${row.monthly_cost_usd:,.0f}/month ÷ {wl.requests_per_month:,.0f} requests "
+            f"= ${row.cost_per_task_usd:.5f} per request (allocated to this run's {attempted} requests), ÷ pass rate; "
+            f"capacity {row.capacity_tasks_per_hour:,.0f} tasks/h per replica ({row.capacity_source})"
+        )
 
 
 def break_evens(wl: WorkloadUsed, models: dict[str, ApiRunner | SelfHostedRunner]) -> list[BreakEvenResult]:
@@ -115,24 +153,33 @@ def break_evens(wl: WorkloadUsed, models: dict[str, ApiRunner | SelfHostedRunner
 
 
 def routing(
-    per_sample: dict[str, dict[str, PerSample]], categories: dict[str, str], wl: WorkloadUsed, rows: list[ProjectionRow], ref: str, margin: float
+    per_sample: dict[str, dict[str, PerSample]], categories: dict[str, str], wl: WorkloadUsed,
+    models: dict[str, ApiRunner | SelfHostedRunner], ref: str, margin: float,
 ) -> RoutingResult | None:
-    """Cheapest category → runner assignment within the margin of the reference's blended pass rate."""
-    cost = {r.runner: r.cost_per_task_usd for r in rows}
-    if ref not in cost:
+    """Cheapest category → runner assignment within the margin of the reference's blended pass rate, every
+    assignment priced as a fleet: a self-hosted runner pays whole replicas for its share of the busiest hour."""
+    if ref not in models:
         return None
-    per_cat: dict[str, dict[str, tuple[float, float, int]]] = {}
+    workload = Workload(requests_per_month=wl.requests_per_month, peak_hour_share=wl.peak_hour_share)
+    per_cat: dict[str, dict[str, tuple[float, int]]] = {}
     for cat in wl.category_share:
         ids = [sid for sid, c in categories.items() if c == cat]
         per_cat[cat] = {}
-        for runner in cost:
+        for runner in models:
             answered = [per_sample[runner][sid] for sid in ids if sid in per_sample.get(runner, {}) and per_sample[runner][sid].status == "ok"]
             if answered:
-                per_cat[cat][runner] = (sum(a.passed for a in answered) / len(answered), cost[runner], len(answered))
+                per_cat[cat][runner] = (sum(a.passed for a in answered) / len(answered), len(answered))
         if ref not in per_cat[cat]:
             return None
-    a = cheapest_assignment(per_cat, wl.category_share, ref, margin)
-    return RoutingResult(routes=a.routes, pass_rate=a.pass_rate, cost_per_task_usd=a.cost_per_task, reference_pass_rate=a.reference_pass_rate, reference_cost_per_task_usd=a.reference_cost_per_task, method=a.method)
+
+    def cost_of(shares: dict[str, float]) -> float:
+        return fleet_monthly_cost(workload, shares, models) / workload.monthly_requests
+
+    a = cheapest_assignment(per_cat, wl.category_share, ref, margin, cost_of)
+    return RoutingResult(
+        routes=a.routes, shares=a.shares, pass_rate=a.pass_rate, cost_per_task_usd=a.cost_per_task, reference_pass_rate=a.reference_pass_rate,
+        reference_cost_per_task_usd=a.reference_cost_per_task, method=a.method,
+    )
 
 
 CHECK = "escalate when the local answer is not ok, or fails its format (JSON that does not parse or breaks the schema; a label outside the label set) — checks that need no reference answer"

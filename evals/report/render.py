@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from evals.cost.projection import DAYS_PER_MONTH
+from evals.cost.projection import COST_DEFINITION, DAYS_PER_MONTH
 from evals.measure.chart import frontier_svg
 from evals.measure.metrics import percentile
 from evals.measure.model import Dist, Frontier
@@ -75,6 +75,7 @@ def render_html(model: ReportModel) -> str:
         heatmap=_heatmap(model),
         category_results={(c.runner, c.category): c for c in model.categories},
         days_per_month=DAYS_PER_MONTH,
+        cost_definition=COST_DEFINITION,
         break_even=_break_even_views(model),
         category_verdicts=sorted(model.category_verdicts, key=lambda v: (v.category, v.candidate)),
         **_charts(model),
@@ -238,10 +239,19 @@ def summary_markdown(model: ReportModel) -> str:
         "| Runner | Pass rate (95% CI) | Completed / answered / errors | Cost per completed task | TTFT p50 | Latency p95 |",
         "|---|---|---|---|---|---|",
     ]
+    w = model.workload
     for r in model.runners:
         name = f"{_md(r.name)} ({_md(r.role)})"
         rate = f"{fmt_pct(r.pass_rate)} ({fmt_ci(r.pass_rate_ci)})"
         lines.append(f"| {name} | {rate} | {r.completed:,} / {r.answered:,} / {r.errors:,} | {fmt_usd(r.cost_per_completed_task_usd)} | {fmt_ms(r.ttft_ms_p50)} | {fmt_ms(r.latency_ms_p95)} |")
+    if w is not None:
+        assumed = f" ASSUMED: {_md(w.source)}" if w.estimated else ""
+        lines += ["", f"Cost per completed task at {w.requests_per_month:,.0f} requests/month (730 h).{assumed} {COST_DEFINITION}"]
+    full = [r for r in model.runners if r.cost_at_full_load_per_completed_task_usd is not None]
+    if full:
+        lines += ["", "Cost at full load (servers kept 100% busy, not your volume): " + "; ".join(f"{_md(r.name)} {fmt_usd(r.cost_at_full_load_per_completed_task_usd)} per completed task" for r in full) + "."]
+    for runner, why in model.capacity_refused.items():
+        lines += ["", f"Capacity refused for {_md(runner)}: {_md(why)}"]
     lines += _volume_markdown(model)
     lines += _baseline_markdown(model)
     lines += _trend_markdown(model)
@@ -257,7 +267,7 @@ def _volume_markdown(model: ReportModel) -> list[str]:
     estimated = " (estimated)" if w.estimated else ""
     lines = ["", f"### At {w.requests_per_month:,.0f} requests/month{estimated}", "", f"Source: {_md(w.source)}; busiest hour {fmt_pct(w.peak_hour_share)} of a day's requests."]
     if model.projections:
-        lines += ["", "| Runner | Kind | Replicas (GPUs) | Monthly cost | Utilisation | Cost per completed task | Capacity (tasks/h) |", "|---|---|---|---|---|---|---|"]
+        lines += ["", "| Runner | Kind | Replicas (GPUs) | Monthly cost (730 h) | Utilisation | Cost per completed task | Capacity (tasks/h) |", "|---|---|---|---|---|---|---|"]
         for p in model.projections:
             fleet = "—" if p.replicas is None else f"{p.replicas:,} ({fmt_value(p.gpus)})"
             capacity = fmt_num(p.capacity_tasks_per_hour, 0) + (f" ({_md(p.capacity_source)})" if p.capacity_source else "")

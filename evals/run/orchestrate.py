@@ -143,7 +143,8 @@ def execute_run(
             git_commit=git_commit(workspace),
             tool_version=__version__,
             reference_runner=ref,
-            info={"margin": suite.margin, "budget_usd": budget_usd, "python": sys.version.split()[0], "reuse": reuse},
+            info={"margin": suite.margin, "budget_usd": budget_usd, "python": sys.version.split()[0], "reuse": reuse,
+                  "workload": json.loads(json.dumps(suite.workload, default=str)) if suite.workload else None},  # the volume its costs are priced at
         )
         store.add_samples(
             run_id,
