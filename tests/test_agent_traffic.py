@@ -190,6 +190,21 @@ def test_wrong_calls_fail_with_the_difference_named(agent_ws: tuple[Path, list[S
     text = store.query("SELECT passed, explanation FROM scores WHERE run_id=? AND runner='text' AND scorer='tool_call'", (run_id,))
     assert text and all(not r["passed"] and "check --tool-call-parser" in r["explanation"] for r in text)
 
+    # the report: reference and candidate calls side by side, and each tool's pass rate
+    from evals.report.analyse import analyse
+
+    model = analyse(store, run_id, find_suite(ws, "agent"))
+    rows = [f for f in model.failures if f.runner == "wrong" and f.sample_id in tool_ids]
+    assert len(rows) == len(tool_ids)
+    for f in rows:
+        assert f.expected is not None and f.expected.split("(")[0] in {"get_weather", "refund"}
+        assert "(" in f.output and f.output.split("(")[0] in {"get_weather", "refund"}, f.output
+    cm = model.confusion["wrong"]  # one scorer produces labels here: keyed by runner alone
+    # every tool call of the always-wrong model fails, whichever tool was expected
+    expected_tools = {k: v for k, v in cm["per_label"].items() if v["support"]}
+    assert expected_tools and all(v["pass_rate"] == 0.0 for v in expected_tools.values())
+    assert all(v["pass_rate"] is None for k, v in cm["per_label"].items() if k not in expected_tools)  # only ever predicted
+
 
 def test_runner_params_are_defaults_and_the_key_covers_the_request(agent_ws: tuple[Path, list[Sample]]) -> None:
     from evals.run.keys import request_identity, request_key

@@ -30,6 +30,7 @@ import pytest
 
 import evals
 from evals.config import load_runner, load_suite
+from evals.providers.base import Completion, Status
 from evals.suite.sample import Sample
 
 EXAMPLES = Path(evals.__file__).resolve().parent / "examples"
@@ -97,8 +98,8 @@ def test_suite_loads_and_covers_every_category() -> None:
     assert suite.scorers_for("triage")[0].name == "label"
     w = suite.workload
     assert w is not None and w["volume_from"] == "timestamps" and w["estimated"] is False
-    # 280 logged requests over 7 days, 1 in 500 logged: 20,000 a day; a working-hours peak.
-    assert (w["requests"], w["days_observed"], w["requests_per_day"]) == (280, 7, 20000.0)
+    # 320 logged requests over 7 days, 1 in 500 logged: 320 / 7 / 0.002 = 22,857.1 a day; a working-hours peak.
+    assert (w["requests"], w["days_observed"], w["requests_per_day"]) == (320, 7, 22857.1)
     assert 0.1 < w["peak_hour_share"] < 0.25
     assert set(w["categories"]) == categories
 
@@ -111,7 +112,9 @@ def test_samples_are_valid_and_varied() -> None:
     for s in samples:
         counts[s.category] = counts.get(s.category, 0) + 1
         assert s.id.startswith(f"{s.category}-")
-        assert [m["role"] for m in s.input] == ["system", "user"]
+        roles = [m["role"] for m in s.input]
+        # agent conversations may carry an earlier tool call and its result after the question
+        assert roles == ["system", "user"] or (s.category == "agent" and roles == ["system", "user", "assistant", "tool"]), s.id
         assert s.metadata["source"].startswith("support-traffic.jsonl.gz:")
         assert s.metadata["reference_status"] == "ok", s.id
         assert isinstance(s.reference, str) and s.reference, s.id
@@ -151,14 +154,17 @@ def test_reference_answers_pass_and_buggy_code_fails() -> None:
     suite = load_suite(SUITE_DIR)
     fns = {c: [(spec, build(spec.name, spec.args)) for spec in suite.scorers_for(c)] for c in suite.categories}
 
-    async def grade(sample: Sample, output: str) -> bool:
-        results = [(spec, await fn(output, sample)) for spec, fn in fns[sample.category]]
+    async def grade(sample: Sample, output: str, calls: list | None = None) -> bool:
+        c = Completion(status=Status.ok, text=output, tool_calls=calls or [])
+        results = [(spec, await fn(c, sample)) for spec, fn in fns[sample.category]]
         return combine(results, suite.pass_rule_for(sample.category))[1]
 
     async def check_all() -> list[str]:
         wrong = []
         for s in map(Sample.model_validate, _samples()):
-            if not await grade(s, s.reference):
+            # an agent's answer is its tool calls (OpenAI shape), every other answer its text
+            calls = [{"type": "function", "function": c} for c in json.loads(s.reference)] if s.category == "agent" else None
+            if not await grade(s, "" if calls else s.reference, calls):
                 wrong.append(f"{s.id}: reference fails")
             if s.category == "code" and await grade(s, f"```python\n{_tasks()[s.id]['reference']['wrong_solution']}```"):
                 wrong.append(f"{s.id}: wrong_solution passes")
@@ -248,11 +254,12 @@ def test_documented_import_rebuilds_the_shipped_suite(tmp_path: Path) -> None:
 def test_import_cleaned_the_log() -> None:
     """What the example log holds besides one answered request per task, and what became of it."""
     report = json.loads((SUITE_DIR / "import_report.json").read_text())
-    assert (report["records"], report["skipped_total"], report["sampling"]["selected"]) == (280, 2, 246)
+    # 282 lines of text traffic (280 records, 2 broken) + 40 agent and structured-output requests
+    assert (report["records"], report["skipped_total"], report["sampling"]["selected"]) == (320, 2, 286)
     assert report["dedupe"] | {"near_threshold": None} == {
-        "exact": 22, "near": 12, "kept": 246, "near_threshold": None, "retries_used": 6}
-    assert report["references"] == {"ok": 274, "error": 4, "truncated": 2}
-    assert report["references_in_samples"] == {"ok": 246}
+        "exact": 22, "near": 12, "kept": 286, "near_threshold": None, "retries_used": 6}
+    assert report["references"] == {"ok": 314, "error": 4, "truncated": 2}
+    assert report["references_in_samples"] == {"ok": 286}
     assert {"EMAIL", "PHONE", "CARD", "IBAN", "IP", "SECRET"} <= set(report["redaction"]["in_samples"])
     assert report["warnings"] == []
     text = (SUITE_DIR / "samples.jsonl").read_text(encoding="utf-8")

@@ -21,7 +21,9 @@ from evals.report.model import (
     BreakEvenResult, CategoryResult, FailureRow, HardwareAssumption, PriceSource, ProjectionRow, ReportModel, RunnerSummary, SandboxInfo,
     ServerFacts, VerdictResult, WorkloadUsed,
 )
+from evals.providers.translate import render_calls
 from evals.report.text import clip, fmt_usd
+from evals.scoring.structure import reference_calls
 from evals.scoring.confusion import confusion_matrix
 from evals.stats.intervals import wilson
 from evals.stats.noninferiority import verdict as noninferiority_verdict
@@ -97,12 +99,12 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         r["runner"]: RunnerPricing.from_json(r["pricing_json"]) if r.get("pricing_json") and price_overrides is None else runner_pricing(profiles[r["runner"]], price_overrides)
         for r in rr
     }
-    samples = {r["sample_id"]: r for r in store.query("SELECT sample_id, category, reference_json FROM samples WHERE run_id=?", (run_id,))}
+    samples = {r["sample_id"]: r for r in store.query("SELECT sample_id, category, reference_json, request_json FROM samples WHERE run_id=?", (run_id,))}
     n_samples = len(samples)
 
     finals: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for a in store.iter_query(
-        "SELECT runner, sample_id, status, text, error, ttft_ms, latency_ms, output_tps FROM attempts WHERE run_id=? AND final=1 AND purpose='run'", (run_id,)
+        "SELECT runner, sample_id, status, text, tool_calls_json, error, ttft_ms, latency_ms, output_tps FROM attempts WHERE run_id=? AND final=1 AND purpose='run'", (run_id,)
     ):
         finals[a["runner"]][a["sample_id"]] = a
     outcomes: dict[str, dict[str, bool]] = defaultdict(dict)
@@ -309,11 +311,30 @@ def _per_sample(store: Store, run_id: str, finals: dict, outcomes: dict, pricing
 
 
 def _confusion(store: Store, run_id: str) -> dict[str, Any]:
-    pairs: dict[str, list[tuple[str | None, str | None]]] = defaultdict(list)
-    for r in store.iter_query("SELECT runner, details_json FROM scores WHERE run_id=? AND ',' || produces || ',' LIKE '%,labels,%'", (run_id,)):
+    """Per runner (and per scorer, when several produce labels: a ticket label and the tool an agent chose
+    are different questions), the confusion matrix, with each expected label's pass rate: for tool_call,
+    the share of calls of that tool that were right in name and arguments."""
+    pairs: dict[tuple[str, str], list[tuple[str | None, str | None]]] = defaultdict(list)
+    passed: dict[tuple[str, str], dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for r in store.iter_query("SELECT runner, scorer, passed, details_json FROM scores WHERE run_id=? AND ',' || produces || ',' LIKE '%,labels,%'", (run_id,)):
         d = json.loads(r["details_json"] or "{}")
-        pairs[r["runner"]].append((d.get("expected"), d.get("predicted")))
-    return {runner: confusion_matrix(p) for runner, p in pairs.items()}
+        pairs[(r["runner"], r["scorer"])].append((d.get("expected"), d.get("predicted")))
+        passed[(r["runner"], r["scorer"])][str(d.get("expected"))].append(bool(r["passed"]))
+    several = len({scorer for _, scorer in pairs}) > 1
+    out = {}
+    for (runner, scorer), p in pairs.items():
+        cm = confusion_matrix(p)
+        for label, stats in cm["per_label"].items():
+            got = passed[(runner, scorer)].get(label, [])
+            stats["pass_rate"] = sum(got) / len(got) if got else None
+        out[f"{runner} · {scorer}" if several else runner] = cm
+    return out
+
+
+def _shown(a: dict[str, Any]) -> str:
+    """An answer as the failure explorer shows it: its text, then its tool calls one a line."""
+    calls = render_calls(json.loads(a["tool_calls_json"])) if a.get("tool_calls_json") else ""
+    return "\n".join(x for x in (a.get("text") or "", calls) if x)
 
 
 def _failures(store: Store, run_id: str, finals: dict, outcomes: dict, samples: dict, ref: str) -> list[FailureRow]:  # type: ignore[type-arg]
@@ -327,13 +348,15 @@ def _failures(store: Store, run_id: str, finals: dict, outcomes: dict, samples: 
             passed = outcomes[runner].get(sid) if a["status"] == "ok" else None
             if passed:
                 continue
-            ref_out = finals.get(ref, {}).get(sid, {}).get("text") if runner != ref else None
+            ref_out = _shown(finals[ref][sid]) if runner != ref and sid in finals.get(ref, {}) else None
             expected = samples[sid]["reference_json"]
             exp_val = json.loads(expected) if expected else None
+            exp_calls = reference_calls(exp_val) if exp_val is not None else None
+            exp_val = render_calls(exp_calls) if exp_calls and samples[sid]["request_json"] else exp_val
             rows.append(
                 FailureRow(
                     sample_id=sid, category=samples[sid]["category"], runner=runner, status=a["status"], passed=passed,
-                    output=clip(a["text"] or "", FAILURE_TEXT_LIMIT), reference_output=clip(ref_out, FAILURE_TEXT_LIMIT) if ref_out is not None else None,
+                    output=clip(_shown(a), FAILURE_TEXT_LIMIT), reference_output=clip(ref_out, FAILURE_TEXT_LIMIT) if ref_out is not None else None,
                     expected=clip(exp_val if isinstance(exp_val, str) else json.dumps(exp_val, ensure_ascii=False), FAILURE_TEXT_LIMIT) if exp_val is not None else None,
                     explanation="; ".join(expl.get((runner, sid), [])), error=a["error"],
                 )
