@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from evals.config import ApiPricing, ConfigError, RunnerProfile
+from evals.cost.anomaly import billable_usage
 from evals.cost.api import request_cost
 from evals.cost.catalogue import ApiPrice, is_stale, load_api_prices
 from evals.cost.selfhosted import cost_per_task
@@ -53,7 +54,7 @@ class RunnerPricing:
         """Cost of one attempt; 0 for self-hosted (paid by the hour: see projection.project)."""
         if self.price is None:
             return 0.0
-        return request_cost(usage, self.price, batch=self.batch)
+        return request_cost(billable_usage(usage), self.price, batch=self.batch)  # never a crash on odd counts
 
     def worst_case_usd(self, messages: list[Message], max_tokens: int) -> float:
         """The most one attempt can cost, reserved against the budget before sending."""

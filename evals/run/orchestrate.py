@@ -181,13 +181,23 @@ def execute_run(
                 store.update_runner(run_id, name, requests_sent=res.sent, requests_reused=reused[name], stopped_reason=res.stopped_reason, wall_s=res.wall_s)
             for row in servers.facts_after(store.answers_without_usage(run_id)):
                 store.add_server_fact(run_id, *row)
+            for (runner, url), (n, example) in store.usage_anomalies(run_id).items():
+                store.add_server_fact(run_id, runner, url, "usage_anomaly", {"answers": n, "example": example, "note": USAGE_ANOMALY_NOTE})
             status = "finished"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
         finally:
+            if status != "finished":  # the runners never reported their counts: take them from what was stored
+                store.record_sent_counts(run_id, status)
             store.finish_run(run_id, status)
     return RunSummary(run_id=run_id, results=results, reused=reused, status=status)
+
+
+USAGE_ANOMALY_NOTE = (
+    "the server reported token counts that cannot all be true (see evals/cost/anomaly.py); the answers are kept "
+    "with the counts as reported, and billed at the reading that costs the most"
+)
 
 
 def _plan(store: Store, run_id: str, r: RunnerProfile, samples: list[Sample], pricing: RunnerPricing, reuse: bool) -> tuple[list[Job], int]:

@@ -10,7 +10,9 @@ batch of answers, which resume then re-sends.
 from __future__ import annotations
 
 import json
+import os
 import queue
+import socket
 import sqlite3
 import threading
 import time
@@ -48,6 +50,34 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _this_process() -> dict[str, Any]:
+    """Who runs a run: enough to tell later whether that process still lives."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "started": _start_ticks(os.getpid())}
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When the process started, in clock ticks since boot (Linux); tells a reused pid from the original."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _alive(process: dict[str, Any]) -> bool:
+    pid = process.get("pid")
+    if not isinstance(pid, int):
+        return True  # a run recorded before processes were: cannot tell, leave it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, another user's
+    started = process.get("started")
+    return started is None or _start_ticks(pid) in (None, started)
+
+
 class UnknownRunError(UsageError, KeyError):
     """No run with that id in the store."""
 
@@ -60,7 +90,7 @@ class StoreWriteError(InfrastructureError, RuntimeError):
 
 
 class Store:
-    def __init__(self, path: str | Path, *, commit_interval_s: float = 0.25) -> None:
+    def __init__(self, path: str | Path, *, commit_interval_s: float = 0.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -73,6 +103,7 @@ class Store:
         self._writer: threading.Thread | None = None
         self._writer_error: Exception | None = None
         self.db.execute("BEGIN")
+        self._mark_dead_runs()
 
     # ---------------------------------------------------------- schema
     def _migrate(self) -> None:
@@ -130,14 +161,19 @@ class Store:
             raise StoreWriteError(f"{self.path}: answers could not be written ({type(err).__name__}: {err}); the run stopped, and resuming re-sends what was not stored") from err
 
     def _drain(self) -> None:
-        """Wake a few times a second and write everything queued in one transaction:
-        waking per row would hand the GIL back and forth with the event loop."""
+        """Write everything queued in one transaction as soon as a row arrives.
+
+        Whatever queues while a batch is written goes into the next one, so batches
+        grow with the load by themselves; a kill -9 loses only what queued during
+        one write (benchmarks/bench_kill9.py measures it). `commit_interval_s` adds
+        a wait to gather bigger batches, trading answers lost on a kill for fewer
+        commits."""
         assert self._queue is not None
         q = self._queue
         while True:
             first = q.get()
-            if first is not None:
-                time.sleep(self.commit_interval_s)  # let the batch gather
+            if first is not None and self.commit_interval_s > 0:
+                time.sleep(self.commit_interval_s)
             batch = [first]
             while True:
                 try:
@@ -159,9 +195,32 @@ class Store:
     def create_run(self, run_id: str, *, suite: str, suite_hash: str, workspace: str | None, git_commit: str | None, tool_version: str, reference_runner: str | None, info: dict[str, Any]) -> None:
         self.db.execute(
             "INSERT INTO runs (id, suite, suite_hash, workspace, git_commit, tool_version, reference_runner, status, created_at, info_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (run_id, suite, suite_hash, workspace, git_commit, tool_version, reference_runner, "running", now_iso(), json.dumps(info)),
+            (run_id, suite, suite_hash, workspace, git_commit, tool_version, reference_runner, "running", now_iso(), json.dumps({**info, "process": _this_process()})),
         )
         self.commit()
+
+    def _mark_dead_runs(self) -> None:
+        """A run still `running` whose process is gone (killed, crashed, power cut) is `interrupted`,
+        with the sent and reused counts its stored attempts show. Only runs started on this host
+        can be checked; a run of another host stays as it is."""
+        here = socket.gethostname()
+        for run_id, info in self.db.execute("SELECT id, info_json FROM runs WHERE status='running'").fetchall():
+            process = json.loads(info or "{}").get("process") or {}
+            if process.get("host") == here and not _alive(process):
+                self.db.execute("UPDATE runs SET status='interrupted', finished_at=? WHERE id=? AND status='running'", (now_iso(), run_id))
+                self.record_sent_counts(run_id, "interrupted: its process died")
+        self.commit()
+
+    def record_sent_counts(self, run_id: str, stopped_reason: str) -> None:
+        """Requests sent and reused per runner, from the attempts stored: for a run that stopped
+        before its runners could record their own counts (Ctrl-C, or killed). Not committed here."""
+        self.db.execute(
+            "UPDATE run_runners SET stopped_reason=COALESCE(stopped_reason, ?), "
+            "requests_sent=(SELECT COUNT(*) FROM attempts a WHERE a.run_id=run_runners.run_id AND a.runner=run_runners.runner AND a.purpose='run' AND a.reused_from IS NULL), "
+            "requests_reused=(SELECT COUNT(*) FROM attempts a WHERE a.run_id=run_runners.run_id AND a.runner=run_runners.runner AND a.purpose='run' AND a.reused_from IS NOT NULL) "
+            "WHERE run_id=?",
+            (stopped_reason, run_id),
+        )
 
     def finish_run(self, run_id: str, status: str) -> None:
         self.db.execute("UPDATE runs SET status=?, finished_at=? WHERE id=?", (status, now_iso(), run_id))
@@ -263,6 +322,25 @@ class Store:
         sql = "SELECT runner, base_url, kind, json, created_at FROM server_facts WHERE run_id=?" + (" AND runner=?" if runner else "") + " ORDER BY rowid"
         rows = self.query(sql, (run_id, runner) if runner else (run_id,))
         return [{"runner": r["runner"], "base_url": r["base_url"], "kind": r["kind"], "data": json.loads(r["json"]), "created_at": r["created_at"]} for r in rows]
+
+    def usage_anomalies(self, run_id: str) -> dict[tuple[str, str], tuple[int, str]]:
+        """(runner, base_url) -> (answers whose token counts cannot all be true, one example) (see evals.cost.anomaly)."""
+        from evals.cost.anomaly import usage_anomaly
+
+        out: dict[tuple[str, str], tuple[int, str]] = {}
+        rows = self.query(
+            "SELECT runner, base_url, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens FROM attempts "
+            "WHERE run_id=? AND reused_from IS NULL AND purpose='run' AND base_url IS NOT NULL AND (MIN(COALESCE(input_tokens, 0), COALESCE(cached_input_tokens, 0), "
+            "COALESCE(cache_write_tokens, 0), COALESCE(output_tokens, 0), COALESCE(reasoning_tokens, 0)) < 0 "
+            "OR COALESCE(cached_input_tokens, 0) + COALESCE(cache_write_tokens, 0) > input_tokens OR reasoning_tokens > output_tokens)",
+            (run_id,),
+        )
+        for r in rows:
+            why = usage_anomaly(Usage(**{f: r[f] for f in Usage.model_fields}))
+            if why is not None:
+                n, example = out.get((r["runner"], r["base_url"]), (0, why))
+                out[(r["runner"], r["base_url"])] = (n + 1, example)
+        return out
 
     def answers_without_usage(self, run_id: str) -> dict[tuple[str, str], int]:
         """(runner, base_url) -> ok answers this run received without any token counts."""
