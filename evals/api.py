@@ -155,13 +155,17 @@ def run(
 
 def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, measurements: Sequence[int] = ()) -> ReportModel:
     """The run's ReportModel with its change since the baseline run and its trend over the suite's
-    recent runs: both analyse past runs, which analyse itself cannot do (the gate reads analyse)."""
+    recent runs. The run's runner summaries are kept in the store as this report shows them, so the
+    gate, compare and later trends read them instead of analysing this run again."""
     from evals.gate.baseline import since_baseline
     from evals.gate.trend import trends
     from evals.report.analyse import analyse
+    from evals.report.summaries import keep
     from evals.scoring.sandbox import isolation_available
 
     model = analyse(st, run_id, suite, prices, measurements=measurements)
+    if not measurements:  # sized by a chosen sweep: this report's own view, not the run's summary
+        keep(st, model, prices)
     if model.sandbox and model.sandbox.code_answers:
         model.sandbox.available_here = isolation_available()
     model.baseline = since_baseline(st, run_id, prices)

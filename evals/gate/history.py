@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.config import ConfigError
-from evals.report.analyse import analyse
+from evals.report.summaries import runner_summaries
 from evals.report.model import RunnerSummary
 from evals.store.db import Store, now_iso
 
@@ -68,28 +68,55 @@ def _server_facts(store: Store, run_id: str) -> dict[str, list[dict[str, Any]]]:
 def load_run(store: Store, run_id: str, prices: Path | None = None) -> RunData:
     """Everything the comparison needs about one run. KeyError for an unknown run."""
     run = {**store.run(run_id), "unscored": _unscored(store, run_id)}
-    model = analyse(store, run_id, None, prices)
-    summaries = {r.name: r for r in model.runners}
+    summaries = {r.name: r for r in runner_summaries(store, run_id, prices)}
     category = {r["sample_id"]: r["category"] for r in store.query("SELECT sample_id, category FROM samples WHERE run_id=?", (run_id,))}
     status: dict[str, dict[str, str]] = {}
     served: dict[str, set[str]] = {}
-    for a in store.iter_query("SELECT runner, sample_id, status, served_model FROM attempts WHERE run_id=? AND final=1 AND purpose='run'", (run_id,)):
+    latency: dict[str, dict[str, float]] = {}
+    for a in store.iter_query("SELECT runner, sample_id, status, served_model, latency_ms FROM attempts WHERE run_id=? AND final=1 AND purpose='run'", (run_id,)):
         status.setdefault(a["runner"], {})[a["sample_id"]] = a["status"]
+        if a["status"] == "ok" and a["latency_ms"] is not None:
+            latency.setdefault(a["runner"], {})[a["sample_id"]] = float(a["latency_ms"])
         if a["served_model"]:
             served.setdefault(a["runner"], set()).add(a["served_model"])
     passed: dict[str, dict[str, bool]] = {}
     for o in store.iter_query("SELECT runner, sample_id, passed FROM outcomes WHERE run_id=?", (run_id,)):
         passed.setdefault(o["runner"], {})[o["sample_id"]] = bool(o["passed"])
     facts = _server_facts(store, run_id)
+    spent = _spend_weights(store, run_id)
     runners = {}
     for rr in store.query("SELECT runner, model, profile_hash, profile_json FROM run_runners WHERE run_id=? ORDER BY rowid", (run_id,)):
         name = rr["runner"]
         runners[name] = RunnerData(
             name=name, model=rr["model"], profile_hash=rr["profile_hash"], profile=json.loads(rr["profile_json"]),
             served_models=sorted(served.get(name, ())), server_facts=facts.get(name, []), summary=summaries[name],
-            status=status.get(name, {}), passed=passed.get(name, {}),
+            status=status.get(name, {}), passed=passed.get(name, {}), latency_ms=latency.get(name, {}),
+            cost_usd=_allocate(summaries[name].cost_total_usd, spent.get(name, {}), self_hosted=bool((json.loads(rr["profile_json"]).get("pricing") or {}).get("self_hosted"))),
         )
     return RunData(run=run, category=category, runners=runners)
+
+
+def _spend_weights(store: Store, run_id: str) -> dict[str, dict[str, tuple[float, float]]]:
+    """Per runner and sample, over every attempt the run made for it: (recorded API cost, time taken in ms)."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for r in store.iter_query(
+        "SELECT runner, sample_id, COALESCE(SUM(cost_usd), 0) cost, COALESCE(SUM(latency_ms), 0) ms FROM attempts WHERE run_id=? AND purpose='run' GROUP BY runner, sample_id",
+        (run_id,),
+    ):
+        out.setdefault(r["runner"], {})[r["sample_id"]] = (float(r["cost"]), float(r["ms"]))
+    return out
+
+
+def _allocate(total: float | None, weights: dict[str, tuple[float, float]], self_hosted: bool) -> dict[str, float]:
+    """The runner's spend shared out over its samples: in proportion to each sample's
+    recorded API cost, or for a self-hosted runner (which pays for time) to the time its
+    attempts took. The shares add up to the figure the report shows, so the gate's paired
+    cost test compares what the report costs."""
+    w = {sid: ms if self_hosted else cost for sid, (cost, ms) in weights.items()}
+    whole = sum(w.values())
+    if total is None or whole <= 0:
+        return {}
+    return {sid: total * x / whole for sid, x in w.items()}
 
 
 # ok answers with no pass/fail outcome: the run was not (or not fully) scored

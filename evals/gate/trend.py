@@ -2,8 +2,8 @@
 
 A single gate answers "did last night break something"; the trend answers
 "are we drifting", which a sequence of individually insignificant drops can
-do. Every point is computed by the analyse stage, so it matches the report
-of that run.
+do. Every point is the runner summary the analyse stage kept for that run,
+so it matches the report of that run.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from evals.gate.history import latest_gate_result
-from evals.report.analyse import analyse
+from evals.report.summaries import runner_summaries
 from evals.store.db import Store
 
 
 def trends(store: Store, suite: str, runners: list[str], last_n: int = 20, prices: Path | None = None) -> dict[str, list[dict[str, Any]]]:
     """Per runner, its last `last_n` finished runs of `suite`, oldest first.
 
-    Each run is analysed once whatever the number of runners asked for.
+    Each run's summaries are read from the store (analysed once, when its report was built).
     """
     if last_n < 1:
         raise ValueError(f"last_n must be at least 1, got {last_n}")
@@ -35,19 +35,20 @@ def trends(store: Store, suite: str, runners: list[str], last_n: int = 20, price
     oldest_first = [x["id"] for x in store.query("SELECT id FROM runs WHERE suite=? ORDER BY created_at, rowid", (suite,)) if x["id"] in union]
     out: dict[str, list[dict[str, Any]]] = {r: [] for r in runners}
     for run_id in oldest_first:
-        model = analyse(store, run_id, None, prices)
+        run = store.run(run_id)
+        summaries = runner_summaries(store, run_id, prices)
         gate = latest_gate_result(store, run_id)
         hashes = {x["runner"]: x["profile_hash"] for x in store.query("SELECT runner, profile_hash FROM run_runners WHERE run_id=?", (run_id,))}
         versions: dict[str, set[str]] = {}
         for f in store.server_facts(run_id):
             if f["kind"] == "server" and f["data"].get("version"):
                 versions.setdefault(f["runner"], set()).add(f["data"]["version"])
-        for s in model.runners:
+        for s in summaries:
             if run_id not in wanted.get(s.name, ()):
                 continue
             out[s.name].append(
                 {
-                    "run_id": run_id, "created_at": model.created_at, "git_commit": model.git_commit, "suite_hash": model.suite_hash,
+                    "run_id": run_id, "created_at": run["created_at"], "git_commit": run["git_commit"], "suite_hash": run["suite_hash"],
                     "runner": s.name, "model": s.model, "profile_hash": hashes.get(s.name), "server_versions": sorted(versions.get(s.name, ())),
                     "simulated": s.simulated,
                     "samples": s.samples, "answered": s.answered, "completed": s.completed,

@@ -399,8 +399,18 @@ class Store:
 
     # ---------------------------------------------------------- scores
     def clear_scores(self, run_id: str) -> None:
+        """Before a (re)scoring: the run's scores, outcomes and the summaries analysed from them go."""
+        self.db.execute("DELETE FROM run_summaries WHERE run_id=?", (run_id,))
         self.db.execute("DELETE FROM scores WHERE run_id=?", (run_id,))
         self.db.execute("DELETE FROM outcomes WHERE run_id=?", (run_id,))
+
+    def save_run_summary(self, run_id: str, key: str, summary_json: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO run_summaries VALUES (?,?,?,?)", (run_id, key, now_iso(), summary_json))
+        self.commit()
+
+    def run_summary(self, run_id: str, key: str) -> str | None:
+        rows = self.db.execute("SELECT json FROM run_summaries WHERE run_id=? AND key=?", (run_id, key)).fetchall()
+        return rows[0][0] if rows else None
 
     def add_scores(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Rows in the scores table's column order, `produces` (comma-separated) last."""

@@ -229,6 +229,48 @@ def m007_requests_and_tool_calls(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE samples ADD COLUMN request_json TEXT")
 
 
+def m009_run_summaries(db: sqlite3.Connection) -> None:
+    """Per-runner summaries of an analysed run, read by the gate, compare and trend instead of analysing
+    past runs again; keyed by tool version, summary schema and prices, deleted when the run is rescored."""
+    db.execute("CREATE TABLE run_summaries (run_id TEXT NOT NULL, key TEXT NOT NULL, created_at TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (run_id, key))")
+
+
+def m010_batches(db: sqlite3.Connection) -> None:
+    """Batch submissions (OpenAI Batch, Anthropic Message Batches): each vendor batch id is written the moment
+    the vendor returns it, with the request keys it carries, so a run killed while it waits is collected by
+    the next one instead of submitted again. `batch_id` on an attempt says which batch answered it."""
+    _execute_all(
+        db,
+        """
+        CREATE TABLE batches (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            runner TEXT NOT NULL,
+            vendor TEXT NOT NULL,              -- openai | anthropic
+            vendor_batch_id TEXT NOT NULL,
+            base_url TEXT,
+            round INTEGER NOT NULL,            -- 1 = first submission, 2.. = follow-ups of failed requests
+            requests INTEGER NOT NULL,
+            worst_case_usd REAL NOT NULL,      -- reserved on the budget before submission
+            status TEXT NOT NULL,              -- in_flight | ended | collected | lost
+            vendor_status TEXT,
+            done INTEGER NOT NULL DEFAULT 0,   -- requests the vendor has processed so far
+            created_at TEXT NOT NULL,
+            ended_at TEXT,
+            UNIQUE (vendor, vendor_batch_id)
+        );
+        CREATE TABLE batch_requests (
+            batch INTEGER NOT NULL REFERENCES batches(id),
+            request_key TEXT NOT NULL,         -- also the request's custom_id at the vendor
+            sample_ids_json TEXT NOT NULL,     -- the submitting run's samples this request answers
+            PRIMARY KEY (batch, request_key)
+        );
+        CREATE INDEX batch_requests_by_key ON batch_requests(request_key);
+        ALTER TABLE attempts ADD COLUMN batch_id TEXT
+        """,
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("001_initial", m001_initial),
     ("002_server_facts", m002_server_facts),
@@ -238,4 +280,6 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("006_attempt_purpose", m006_attempt_purpose),
     ("007_requests_and_tool_calls", m007_requests_and_tool_calls),
     ("008_score_produces", m008_score_produces),
+    ("009_run_summaries", m009_run_summaries),
+    ("010_batches", m010_batches),
 ]
