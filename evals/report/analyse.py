@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from evals.config import RunnerProfile, Suite
+from evals.cost.capacity import refusal as capacity_refusal
 from evals.cost.pricing import RunnerPricing, runner_pricing
 from evals.report import economics
 from evals.measure.persist import choose
@@ -20,10 +21,11 @@ from evals.report.model import (
     BreakEvenResult, CategoryResult, FailureRow, HardwareAssumption, PriceSource, ProjectionRow, ReportModel, RunnerSummary, SandboxInfo,
     ServerFacts, VerdictResult, WorkloadUsed,
 )
+from evals.providers.translate import render_calls
 from evals.report.text import clip, fmt_usd
+from evals.scoring.structure import reference_calls
 from evals.scoring.confusion import confusion_matrix
 from evals.stats.intervals import wilson
-from evals.stats.noninferiority import METHOD as NONINFERIORITY_METHOD
 from evals.stats.noninferiority import verdict as noninferiority_verdict
 from evals.stats.paired import paired_gap
 from evals.providers.base import Usage
@@ -51,22 +53,18 @@ def _sentence(v: VerdictResult, cost: str) -> str:
     gap = f"{v.gap * 100:+.1f} points (95% CI {v.gap_ci[0] * 100:+.1f} to {v.gap_ci[1] * 100:+.1f}) vs {v.reference} on {v.paired} paired samples"
     tail = f"{cost}."
     if v.verdict == "inconclusive":
-        why = f" ({v.reason})" if v.reason else ""
         more = f", about {v.extra_samples_needed} more paired samples would likely settle it" if v.extra_samples_needed else ""
-        return f"{v.candidate} is inconclusive at a {v.margin * 100:g}-point margin{why}: {gap}{more}{tail}"
+        return f"{v.candidate} is inconclusive at a {v.margin * 100:g}-point margin: {gap}{more}{tail}"
     return f"{v.candidate} is {v.verdict.upper()} at a {v.margin * 100:g}-point margin: {gap}{tail}"
 
 
-def _cost_tail(cand: str, ref: str, run_cost: float | None, proj: list[ProjectionRow], evens: list[BreakEvenResult], wl: WorkloadUsed) -> str:
-    """Cost per completed task at the team's volume when it could be projected (else in this run), and the break-even with the reference."""
+def _cost_tail(cand: str, ref: str, proj: list[ProjectionRow], evens: list[BreakEvenResult], wl: WorkloadUsed) -> str:
+    """Cost per completed task at the team's volume (the one definition), and the break-even with the reference."""
     row = next((p for p in proj if p.runner == cand), None)
-    if row is not None and row.cost_per_completed_task_usd is not None:
-        est = ", estimated" if wl.estimated else ""
-        tail = f"; {fmt_usd(row.cost_per_completed_task_usd)} per completed task at {wl.requests_per_month:,.0f} requests/month{est}"
-    elif run_cost is not None:
-        tail = f"; {fmt_usd(run_cost)} per completed task in this run"
-    else:
+    if row is None or row.cost_per_completed_task_usd is None:
         return ""
+    est = ", estimated" if wl.estimated else ""
+    tail = f"; {fmt_usd(row.cost_per_completed_task_usd)} per completed task at {wl.requests_per_month:,.0f} requests/month{est}"
     be = next((b for b in evens if b.self_hosted == cand and b.api == ref), None)
     if be is not None:
         tail += f", cheaper than {ref} from {be.requests_per_month:,} requests/month" if be.requests_per_month else f", not cheaper than {ref} up to {be.searched_up_to:,} requests/month"
@@ -77,19 +75,19 @@ def _verdict(cand: str, ref: str, category: str, pairs: list[tuple[bool, bool]],
     if not pairs:
         v = VerdictResult(candidate=cand, reference=ref, category=category, paired=0, gap=None, gap_ci=None, mcnemar_p=None, margin=margin, verdict="inconclusive", extra_samples_needed=None, sentence="")
     else:
-        g = paired_gap([p[0] for p in pairs], [p[1] for p in pairs])
+        g = paired_gap([p[0] for p in pairs], [p[1] for p in pairs], seed=0)
         nv = noninferiority_verdict(g, margin)
         v = VerdictResult(
-            candidate=cand, reference=ref, category=category, paired=g.n, gap=g.gap, gap_ci=list(nv.ci), mcnemar_p=g.mcnemar_p,
-            discordant=[g.b, g.c], margin=margin, verdict=nv.verdict, extra_samples_needed=nv.extra_samples_needed,
-            reason=nv.reason or None, min_samples=nv.min_samples, sentence="",
+            candidate=cand, reference=ref, category=category, paired=g.n, gap=g.gap, gap_ci=list(g.ci), mcnemar_p=g.mcnemar_p,
+            discordant=[g.b, g.c], margin=margin, verdict=nv.verdict, extra_samples_needed=nv.extra_samples_needed, sentence="",
         )
     v.sentence = _sentence(v, cost)
     return v
 
 
-def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrides: Any = None, measurements: Sequence[int] = ()) -> ReportModel:
-    """`measurements`: `evals measure` sweep ids to size runners with, instead of each profile's most complete recent sweep."""
+def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrides: Any = None, allow_above_bound: bool = False, measurements: Sequence[int] = ()) -> ReportModel:
+    """`allow_above_bound`: size self-hosted runners from a measured capacity even when it beats the physical bound (knowingly).
+    `measurements`: `evals measure` sweep ids to size runners with, instead of each profile's most complete recent sweep."""
     run = store.run(run_id)
     info = json.loads(run["info_json"])
     margin = float(info.get("margin", suite.margin if suite else 0.05))
@@ -101,12 +99,12 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         r["runner"]: RunnerPricing.from_json(r["pricing_json"]) if r.get("pricing_json") and price_overrides is None else runner_pricing(profiles[r["runner"]], price_overrides)
         for r in rr
     }
-    samples = {r["sample_id"]: r for r in store.query("SELECT sample_id, category, reference_json FROM samples WHERE run_id=?", (run_id,))}
+    samples = {r["sample_id"]: r for r in store.query("SELECT sample_id, category, reference_json, request_json FROM samples WHERE run_id=?", (run_id,))}
     n_samples = len(samples)
 
     finals: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for a in store.iter_query(
-        "SELECT runner, sample_id, status, text, error, ttft_ms, latency_ms, output_tps FROM attempts WHERE run_id=? AND final=1 AND purpose='run'", (run_id,)
+        "SELECT runner, sample_id, status, text, tool_calls_json, error, ttft_ms, latency_ms, output_tps FROM attempts WHERE run_id=? AND final=1 AND purpose='run'", (run_id,)
     ):
         finals[a["runner"]][a["sample_id"]] = a
     outcomes: dict[str, dict[str, bool]] = defaultdict(dict)
@@ -116,14 +114,12 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         r["runner"]: r
         for r in store.query(
             f"SELECT runner, COUNT(*) attempts, SUM(reused_from IS NULL) fresh, COALESCE(SUM(input_tokens),0) inp, COALESCE(SUM(output_tokens),0) outp, "
-            f"SUM(output_tokens IS NULL AND status IN ('ok', 'truncated', 'refused')) unk, {_TOKEN_SUMS} "
-            "FROM attempts WHERE run_id=? AND purpose='run' GROUP BY runner",
+            f"SUM(output_tokens IS NULL AND status IN ('ok', 'truncated', 'refused')) unk, COALESCE(SUM(latency_ms),0) lat_sum, {_TOKEN_SUMS} FROM attempts WHERE run_id=? AND purpose='run' GROUP BY runner",
             (run_id,),
         )
     }
 
     runners: list[RunnerSummary] = []
-    cost_per_completed: dict[str, float | None] = {}
     for row in rr:
         name = row["runner"]
         prof = profiles[name]
@@ -138,19 +134,18 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         ttft = [a["ttft_ms"] for a in ok_rows if a["ttft_ms"] is not None]
         lat = [a["latency_ms"] for a in ok_rows if a["latency_ms"] is not None]
         tps = [a["output_tps"] for a in ok_rows if a["output_tps"] is not None]
-        u = usage.get(name, {"attempts": 0, "inp": 0, "outp": 0, "unk": 0})
+        u = usage.get(name, {"attempts": 0, "inp": 0, "outp": 0, "unk": 0, "lat_sum": 0})
         unknown = int(u["unk"] or 0)
         p = pricing[name]
         throughput = None
         if p.kind == "self_hosted":
-            # Little's law per replica: requests in flight ÷ time each takes, over the replicas that shared them.
+            # Little's law per replica over every task sent: requests in flight ÷ the time each task held its slot,
+            # all its attempts counted (errors, truncations, retries), not the latency of ok answers only.
             in_flight = min(prof.concurrency, len(fin))
-            throughput = in_flight * 3_600_000 / float(np.mean(lat)) / max(1, len(prof.urls())) if lat else None
-            cost_total = p.self_hosted_cost(tasks=len(fin), tasks_per_hour=throughput) if throughput else None
+            throughput = in_flight * len(fin) * 3_600_000 / float(u["lat_sum"]) / max(1, len(prof.urls())) if u["lat_sum"] else None
+            cost_total = None  # known only at a volume: set from the projection below
         else:
             cost_total = _cost(p, u) if usage.get(name) else 0.0
-        cpc = cost_total / completed if cost_total is not None and completed else None
-        cost_per_completed[name] = cpc
         rate, ci = _rate(completed, answered)
         runners.append(
             RunnerSummary(
@@ -159,9 +154,9 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
                 errors=n_samples - answered, statuses=dict(statuses), pass_rate=rate, pass_rate_ci=ci,
                 completion_rate=completed / n_samples if n_samples else 0.0, attempts=int(u["attempts"]),
                 requests_sent=row["requests_sent"], requests_reused=row["requests_reused"], stopped_reason=row["stopped_reason"],
-                input_tokens=None if unknown else int(u["inp"]), output_tokens=None if unknown else int(u["outp"]), tokens_unknown=unknown,
-                cost_total_usd=cost_total, cost_per_completed_task_usd=cpc,
-                cost_basis=p.describe(throughput) + _unknown_tokens_note(unknown, p.kind), throughput_tasks_per_hour=throughput,
+                input_tokens=None if unknown else int(u["inp"]), output_tokens=None if unknown else int(u["outp"]), tokens_unknown=unknown, cost_total_usd=cost_total,
+                cost_per_completed_task_usd=cost_total / completed if cost_total is not None and completed else None,
+                cost_basis=p.describe() + _unknown_tokens_note(unknown, p.kind), throughput_tasks_per_hour=throughput,
                 ttft_ms_p50=_pct(ttft, 50), ttft_ms_p95=_pct(ttft, 95), latency_ms_p50=_pct(lat, 50), latency_ms_p95=_pct(lat, 95),
                 output_tps_p50=_pct(tps, 50),
             )
@@ -189,26 +184,30 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
 
     per_sample = _per_sample(store, run_id, finals, outcomes, pricing)
     category_of = {sid: s["category"] for sid, s in samples.items()}
-    wl = economics.workload_used(suite.workload if suite else None, {c: sum(1 for v in category_of.values() if v == c) for c in cats})
+    # The workload the run was made with (stored with it), so the report, the gate and the trend price one volume.
+    profile_wl = info["workload"] if "workload" in info else (suite.workload if suite else None)
+    wl = economics.workload_used(profile_wl, {c: sum(1 for v in category_of.values() if v == c) for c in cats})
 
     chosen = {name: choose(store, profiles[name], measurements) for name, p in pricing.items() if p.kind == "self_hosted"}
     frontiers = {name: c.frontier if c else None for name, c in chosen.items()}
+    refused = {name: msg for name, f in frontiers.items() if f is not None and not allow_above_bound and (msg := capacity_refusal(f))}
 
     def measured(runner: str) -> float | None:
         f = frontiers.get(runner)
-        return f.tasks_per_hour if f else None
+        return f.tasks_per_hour if f and runner not in refused else None
 
-    proj, cost_models = economics.projections(wl, runners, pricing, profiles, measured)
+    proj, cost_models = economics.projections(wl, runners, pricing, profiles, measured, refused)
     for row in proj:  # say which sweep: a quick check and a full sweep give different capacities
         if row.capacity_source == "measured" and (c := chosen.get(row.runner)):
             row.capacity_source = c.describe()
+    economics.at_volume_costs(runners, proj, pricing, wl)
     evens = economics.break_evens(wl, cost_models)
     verdicts, cat_verdicts = [], []
     for row in rr:
         cand = row["runner"]
         if cand == ref:
             continue
-        verdicts.append(_verdict(cand, ref, "all", pairs(cand, None), margin, _cost_tail(cand, ref, cost_per_completed.get(cand), proj, evens, wl)))
+        verdicts.append(_verdict(cand, ref, "all", pairs(cand, None), margin, _cost_tail(cand, ref, proj, evens, wl)))
         for cat in cats:
             cat_verdicts.append(_verdict(cand, ref, cat, pairs(cand, cat), margin, ""))
     confusion = _confusion(store, run_id)
@@ -220,13 +219,13 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         status=run["status"], tool_version=run["tool_version"], git_commit=run["git_commit"], simulated=bool(sims), simulated_runners=sims,
         reference=ref, margin=margin, runners=runners, categories=categories, verdicts=verdicts, category_verdicts=cat_verdicts,
         confusion=confusion, judge_cost_usd=float(judge), prices=[PriceSource(**p.source_row(n)) for n, p in pricing.items()],
-        workload=wl, projections=proj, break_even=evens,
-        routing=economics.routing(per_sample, category_of, wl, proj, ref, margin), cascades=economics.cascades(per_sample, proj, ref),
+        workload=wl, projections=proj, break_even=evens, capacity_refused=refused,
+        routing=economics.routing(per_sample, category_of, wl, cost_models, ref, margin), cascades=economics.cascades(per_sample, proj, ref),
         method={
             "samples": n_samples,
             "categories": {c: sum(1 for s in samples.values() if s["category"] == c) for c in cats},
             "small_category_threshold": SMALL_CATEGORY,
-            "interval": f"Wilson 95% for pass rates; for gaps, {NONINFERIORITY_METHOD}; exact McNemar test",
+            "interval": "Wilson 95% for pass rates; seeded paired bootstrap (10,000 resamples) for gaps; exact McNemar test",
             "pass_rate_definition": "completed ÷ answered; errors, truncations and timeouts are counted apart and never completed",
             "python": info.get("python"),
             "budget_usd": info.get("budget_usd"),
@@ -321,11 +320,30 @@ def _per_sample(store: Store, run_id: str, finals: dict, outcomes: dict, pricing
 
 
 def _confusion(store: Store, run_id: str) -> dict[str, Any]:
-    pairs: dict[str, list[tuple[str | None, str | None]]] = defaultdict(list)
-    for r in store.iter_query("SELECT runner, details_json FROM scores WHERE run_id=? AND ',' || produces || ',' LIKE '%,labels,%'", (run_id,)):
+    """Per runner (and per scorer, when several produce labels: a ticket label and the tool an agent chose
+    are different questions), the confusion matrix, with each expected label's pass rate: for tool_call,
+    the share of calls of that tool that were right in name and arguments."""
+    pairs: dict[tuple[str, str], list[tuple[str | None, str | None]]] = defaultdict(list)
+    passed: dict[tuple[str, str], dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for r in store.iter_query("SELECT runner, scorer, passed, details_json FROM scores WHERE run_id=? AND ',' || produces || ',' LIKE '%,labels,%'", (run_id,)):
         d = json.loads(r["details_json"] or "{}")
-        pairs[r["runner"]].append((d.get("expected"), d.get("predicted")))
-    return {runner: confusion_matrix(p) for runner, p in pairs.items()}
+        pairs[(r["runner"], r["scorer"])].append((d.get("expected"), d.get("predicted")))
+        passed[(r["runner"], r["scorer"])][str(d.get("expected"))].append(bool(r["passed"]))
+    several = len({scorer for _, scorer in pairs}) > 1
+    out = {}
+    for (runner, scorer), p in pairs.items():
+        cm = confusion_matrix(p)
+        for label, stats in cm["per_label"].items():
+            got = passed[(runner, scorer)].get(label, [])
+            stats["pass_rate"] = sum(got) / len(got) if got else None
+        out[f"{runner} · {scorer}" if several else runner] = cm
+    return out
+
+
+def _shown(a: dict[str, Any]) -> str:
+    """An answer as the failure explorer shows it: its text, then its tool calls one a line."""
+    calls = render_calls(json.loads(a["tool_calls_json"])) if a.get("tool_calls_json") else ""
+    return "\n".join(x for x in (a.get("text") or "", calls) if x)
 
 
 def _failures(store: Store, run_id: str, finals: dict, outcomes: dict, samples: dict, ref: str) -> list[FailureRow]:  # type: ignore[type-arg]
@@ -339,13 +357,15 @@ def _failures(store: Store, run_id: str, finals: dict, outcomes: dict, samples: 
             passed = outcomes[runner].get(sid) if a["status"] == "ok" else None
             if passed:
                 continue
-            ref_out = finals.get(ref, {}).get(sid, {}).get("text") if runner != ref else None
+            ref_out = _shown(finals[ref][sid]) if runner != ref and sid in finals.get(ref, {}) else None
             expected = samples[sid]["reference_json"]
             exp_val = json.loads(expected) if expected else None
+            exp_calls = reference_calls(exp_val) if exp_val is not None else None
+            exp_val = render_calls(exp_calls) if exp_calls and samples[sid]["request_json"] else exp_val
             rows.append(
                 FailureRow(
                     sample_id=sid, category=samples[sid]["category"], runner=runner, status=a["status"], passed=passed,
-                    output=clip(a["text"] or "", FAILURE_TEXT_LIMIT), reference_output=clip(ref_out, FAILURE_TEXT_LIMIT) if ref_out is not None else None,
+                    output=clip(_shown(a), FAILURE_TEXT_LIMIT), reference_output=clip(ref_out, FAILURE_TEXT_LIMIT) if ref_out is not None else None,
                     expected=clip(exp_val if isinstance(exp_val, str) else json.dumps(exp_val, ensure_ascii=False), FAILURE_TEXT_LIMIT) if exp_val is not None else None,
                     explanation="; ".join(expl.get((runner, sid), [])), error=a["error"],
                 )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from evals.measure.model import Frontier
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "2.0"
 
 
 class RunnerSummary(BaseModel):
@@ -54,12 +54,20 @@ class RunnerSummary(BaseModel):
     tokens_unknown: int = 0
     """Answers (ok, truncated, refused) whose server reported no token counts."""
     cost_total_usd: float | None
-    """What the runner spent on the suite: API tokens of every billed attempt, or self-hosted time at the achieved throughput."""
+    """What the runner spent on the suite. API: tokens of every billed attempt. Self-hosted: an allocation, the
+    at-volume cost per request (see ProjectionRow) × requests sent; None when it could not be projected."""
     cost_per_completed_task_usd: float | None
+    """THE cost per completed task, at the team's volume (`ReportModel.workload`). API: spend ÷ completed tasks.
+    Self-hosted: replicas the busiest hour needs × hourly cost × 730 h ÷ the month's requests ÷ pass rate
+    (completed ÷ sent), equal to the runner's ProjectionRow.cost_per_completed_task_usd."""
+    cost_at_full_load_per_completed_task_usd: float | None = None
+    """Self-hosted only: what a completed task would cost if the replicas were kept 100% busy (hourly cost ÷
+    capacity ÷ pass rate). A floor reached only at full load; never the cost at your volume."""
     cost_basis: str
-    """How cost_total_usd was computed, in words (prices' source, or hardware and throughput)."""
+    """How the cost was computed, in words (prices' source, or hardware, replicas, volume and capacity)."""
     throughput_tasks_per_hour: float | None = None
-    """Self-hosted only: tasks per hour achieved in this run (concurrency ÷ mean latency)."""
+    """Self-hosted only: tasks per hour per replica achieved in this run: requests in flight ÷ mean time per task,
+    every attempt of every task sent counted (errors, truncations and retries included)."""
     ttft_ms_p50: float | None
     ttft_ms_p95: float | None
     latency_ms_p50: float | None
@@ -89,7 +97,7 @@ class VerdictResult(BaseModel):
     gap: float | None
     """Candidate pass rate − reference pass rate on the paired samples."""
     gap_ci: list[float] | None
-    """The deciding interval: Tango's 95% score interval at the exact critical value (evals.stats.noninferiority)."""
+    """Seeded paired-bootstrap 95% interval of the gap."""
     mcnemar_p: float | None
     """Exact McNemar p-value on the discordant pairs."""
     discordant: list[int] = Field(default_factory=list)
@@ -99,10 +107,6 @@ class VerdictResult(BaseModel):
     """good enough | not good enough | inconclusive."""
     extra_samples_needed: int | None
     """For inconclusive verdicts: paired samples likely needed to settle it."""
-    reason: str | None = None
-    """For inconclusive verdicts: why, e.g. "too few samples (12, needed about 75)"."""
-    min_samples: int | None = None
-    """The fewest paired samples the test can give a badge on at this margin."""
     sentence: str
     """The verdict in one sentence, for people."""
 
@@ -127,8 +131,12 @@ class ProjectionRow(BaseModel):
     monthly_cost_usd: float
     utilisation: float | None
     """Self-hosted: average load ÷ provisioned capacity."""
+    monthly_hours: float = 730.0
+    """The month monthly_cost_usd is priced over: 365 × 24 ÷ 12 hours."""
     cost_per_task_usd: float
     cost_per_completed_task_usd: float | None
+    cost_at_full_load_per_completed_task_usd: float | None = None
+    """Self-hosted: hourly cost ÷ capacity ÷ pass rate, the cost per completed task if the replicas were 100% busy."""
     capacity_tasks_per_hour: float | None = None
     capacity_source: str | None = None
     """`measured` (evals measure, at the latency target) or `this run` (concurrency ÷ mean latency)."""
@@ -147,8 +155,11 @@ class BreakEvenResult(BaseModel):
 class RoutingResult(BaseModel):
     routes: dict[str, str]
     """Category → runner: the cheapest assignment whose blended pass rate stays within the margin of the reference."""
+    shares: dict[str, float] = Field(default_factory=dict)
+    """Runner → share of the traffic it serves under these routes."""
     pass_rate: float
     cost_per_task_usd: float
+    """Cost per request at your volume of the whole fleet: a self-hosted runner pays whole replicas all month for its share."""
     reference_pass_rate: float
     reference_cost_per_task_usd: float
     method: str
@@ -172,6 +183,11 @@ class PriceSource(BaseModel):
     source: str | None = None
     as_of: str | None = None
     stale: bool = False
+    retires_on: str | None = None
+    """The vendor's retirement date for the model, where announced."""
+    retired: bool = False
+    """Past its retirement date: the vendor no longer serves it."""
+    retirement_source: str | None = None
 
 
 class FailureRow(BaseModel):
@@ -333,6 +349,8 @@ class ReportModel(BaseModel):
     workload: WorkloadUsed | None = None
     projections: list[ProjectionRow] = Field(default_factory=list)
     break_even: list[BreakEvenResult] = Field(default_factory=list)
+    capacity_refused: dict[str, str] = Field(default_factory=dict)
+    """Self-hosted runner → why its measured capacity was refused (above the physical bound): it is not projected."""
     routing: RoutingResult | None = None
     cascades: list[CascadeOption] = Field(default_factory=list)
     trend: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
