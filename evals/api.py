@@ -1,7 +1,7 @@
 """The Python API. Every command of `evals` is a thin wrapper over one function here.
 
     from evals import api
-    outcome = api.run(workspace=".", suite="support", runners=["llama-3.3-70b-sim", "claude-sonnet-4.5-sim"])
+    outcome = api.run(workspace=".", suite="support", runners=["llama-3.3-70b-sim", "claude-sonnet-5.5-sim"])
     print(outcome.report_path)
 """
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 EXAMPLE_WORKSPACE = Path(__file__).parent / "examples" / "workspace"
 DEFAULT_STORE = Path("reports") / "evals.sqlite"
-DEMO_RUNNERS = ["claude-sonnet-4.5-sim", "gpt-5-sim", "llama-3.3-70b-sim", "qwen-2.5-72b-sim"]
+DEMO_RUNNERS = ["claude-sonnet-5.5-sim", "gpt-5-sim", "llama-3.3-70b-sim", "qwen-2.5-72b-sim"]
 DEMO_SUITE = "support"
 
 
@@ -173,6 +173,14 @@ def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, m
     return model
 
 
+def retired_models(*, workspace: str | Path = ".", runners: list[str], prices: str | Path | None = None) -> dict[str, str]:
+    """Runner → a warning for each whose API model its vendor has retired (requests to it fail) or has dated a retirement for."""
+    from evals.cost.retirement import retirement_notes
+
+    ws = Path(workspace)
+    return retirement_notes([find_runner(ws, r) for r in runners], Path(prices) if prices else None)
+
+
 def _suite_or_none(ws: Path, name: str) -> Suite | None:
     """The run's suite when the workspace still has it (for its workload profile); the report works without."""
     try:
@@ -263,11 +271,24 @@ def list_runs(*, workspace: str | Path = ".", store: str | Path | None = None, l
 
 def export(*, workspace: str | Path = ".", run_id: str, path: str | Path, store: str | Path | None = None, all_attempts: bool = False) -> Path:
     """A run's answers to `.parquet` or `.jsonl`: input messages, reference, output, grade, usage, timing and cost per answer."""
+    from evals.report.analyse import analyse
     from evals.store.export import export_run
 
     st = _existing_store(workspace, store)
     try:
-        return export_run(st, run_id, path, all_attempts=all_attempts)
+        model = analyse(st, run_id, _suite_or_none(Path(workspace), st.run(run_id)["suite"]))  # an unknown run fails here
+        rows = {p.runner: p for p in model.projections}
+        w = model.workload
+        allocation = {
+            r.name: (
+                rows[r.name].cost_per_task_usd if r.name in rows else None,
+                f"ALLOCATION, not a bill: the self-hosted cost per request at {w.requests_per_month:,.0f} requests/month "
+                f"(replicas for the busiest hour × hourly cost × 730 h ÷ monthly requests){' at an ASSUMED volume' if w.estimated else ''}"
+                if r.name in rows and w else "self-hosted: no cost per request could be projected (no capacity)",
+            )
+            for r in model.runners if r.name in {h.runner for h in model.hardware}
+        }
+        return export_run(st, run_id, path, all_attempts=all_attempts, allocation=allocation)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     finally:
@@ -507,8 +528,17 @@ def cost_calculator(
     prices: str | Path | None = None,
     store: str | Path | None = None,
     measurements: Sequence[int] = (),
+    routes: dict[str, float] | None = None,
+    cascades: dict[str, float] | None = None,
+    escalate_to: str | None = None,
+    allow_above_bound: bool = False,
 ) -> dict[str, Any]:
     """Projection and break-even over runner profiles and a workload, without running a suite.
+
+    Monthly figures are for a 730-hour month (365 × 24 ÷ 12). `routes` (runner → share of requests)
+    and `cascades` (local runner → escalation rate, sent on to `escalate_to`) price a mixed fleet, a
+    self-hosted share paying whole replicas all month. A measured capacity above the physical bound is
+    refused unless `allow_above_bound`.
 
     The workload comes from the flags, else from the suite's workload profile.
     Self-hosted capacity comes from --capacity, else from the `evals measure` sweep
@@ -516,7 +546,11 @@ def cost_calculator(
     task = cost per completed task) unless given.
     """
     from evals.cost.pricing import runner_pricing
-    from evals.cost.projection import ApiRunner, SelfHostedRunner, Workload, break_even, project, search_ceiling
+    from evals.cost import scenario
+    from evals.cost.capacity import refusal as capacity_refusal
+    from evals.cost.projection import COST_DEFINITION, ApiRunner, SelfHostedRunner, Workload, break_even, project, search_ceiling
+    from evals.cost.retirement import retirement_notes
+    from evals.cost.selfhosted import HOURS_PER_MONTH
     from evals.measure.persist import choose, unused_choices
     from evals.report.economics import DEFAULT_WORKLOAD
 
@@ -557,6 +591,9 @@ def cost_calculator(
             src = "as given"
             chosen = choose(st, p, measurements) if cap is None and st is not None else None
             if chosen is not None and chosen.frontier.tasks_per_hour:
+                refused = None if allow_above_bound else capacity_refusal(chosen.frontier)
+                if refused:
+                    raise ConfigError(refused)
                 cap, src = chosen.frontier.tasks_per_hour, f"({chosen.describe()})"
             if not cap:
                 raise ConfigError(f"runner {p.name!r}: no capacity; run `evals measure --runner {p.name}` or give --capacity {p.name}=TASKS_PER_HOUR")
@@ -568,7 +605,7 @@ def cost_calculator(
         if st is not None:
             st.close()
     top = search_ceiling(wl.monthly_requests)
-    owned = [_owned_vs_rented(p) for p in profiles if p.pricing.self_hosted and p.pricing.self_hosted.purchase]
+    owned = [scenario.owned_vs_rented(p, wl, m) for p in profiles if p.pricing.self_hosted and p.pricing.self_hosted.purchase and isinstance(m := models[p.name], SelfHostedRunner)]
     evens = [
         {"self_hosted": s.name, "api": a.name, "requests_per_month": break_even(wl, a, s, top, points=20).requests_per_month, "searched_up_to": top}
         for s in models.values() if isinstance(s, SelfHostedRunner) for a in models.values() if isinstance(a, ApiRunner)
@@ -578,23 +615,11 @@ def cost_calculator(
         "projections": [project(wl, m).model_dump() | {"basis": notes[n]} for n, m in models.items()],
         "break_even": evens,
         "owned_vs_rented": owned,
-    }
-
-
-def _owned_vs_rented(profile: RunnerProfile) -> dict[str, Any]:
-    """For an owned server: the utilisation above which owning beats renting the same GPUs (catalogue cloud price)."""
-    from evals.cost.catalogue import load_gpus
-    from evals.cost.selfhosted import owned_vs_rented_breakeven_utilisation
-
-    sh = profile.pricing.self_hosted
-    assert sh is not None and sh.purchase is not None
-    g = load_gpus().get(sh.gpu)
-    rented = g.cloud_price.usd_per_gpu_hour * sh.gpus
-    u = owned_vs_rented_breakeven_utilisation(sh.purchase, rented)
-    return {
-        "runner": profile.name, "rented_hourly_usd": rented, "rented_source": f"{g.cloud_price.provider} {g.cloud_price.market} ({g.cloud_price.source}, {g.cloud_price.as_of})",
-        "breakeven_utilisation": u, "expected_utilisation": sh.utilisation,
-        "verdict": "owning never beats renting on demand" if u is None else ("owning is cheaper" if sh.utilisation > u else "renting is cheaper") + f" at the expected {sh.utilisation:.0%} utilisation (break-even {u:.0%})",
+        "routes": scenario.route(wl, models, routes) if routes else None,
+        "cascades": [scenario.cascade(wl, models, local, rate, escalate_to) for local, rate in (cascades or {}).items()],
+        "retirement": retirement_notes(profiles, Path(prices) if prices else None),
+        "hours_per_month": HOURS_PER_MONTH,
+        "definition": COST_DEFINITION,
     }
 
 

@@ -68,8 +68,11 @@ def _print_outcome(outcome: api.RunOutcome) -> None:
         click.secho(f"SIMULATED: {', '.join(rep.simulated_runners)} answered from the simulated server; figures demonstrate the tool, not the models.", fg="yellow", err=True)
     for r in rep.runners:
         rate = f"{r.pass_rate:.1%}" if r.pass_rate is not None else "n/a"
-        cpc = f"${r.cost_per_completed_task_usd:.5f}" if r.cost_per_completed_task_usd is not None else "n/a"
+        cpc = fmt_usd(r.cost_per_completed_task_usd)  # the same figure, formatted as in the report
         click.echo(f"  {r.name:<28} pass {rate:>6}  completed {r.completed}/{r.samples}  errors {r.errors}  cost/completed {cpc}  sent {r.requests_sent} reused {r.requests_reused}")
+    if rep.workload is not None:
+        w = rep.workload
+        click.echo(f"  cost/completed: at {w.requests_per_month:,.0f} requests/month (730 h){' — ASSUMED: ' + w.source if w.estimated else ''}")
     for v in rep.verdicts:
         click.echo(f"  {v.sentence}")
     if outcome.scores is not None and (outcome.scores.judge_sent or outcome.scores.judge_reused):
@@ -102,6 +105,8 @@ def run(workspace: Path, suite: str, runners: tuple[str, ...], reference: str | 
     """Run a suite against runners; score and report."""
     from evals import api
 
+    for runner, note in api.retired_models(workspace=workspace, runners=list(runners), prices=prices).items():
+        click.secho(f"warning: runner {runner}: {note}", fg="red", err=True)
     outcome = api.run(workspace=workspace, suite=suite, runners=list(runners), reference=reference, budget_usd=budget_usd, reuse=not no_reuse, quiet=quiet, store=store, prices=prices, report=not no_report)
     _print_outcome(outcome)
     trouble = outcome.run.trouble()

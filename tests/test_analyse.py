@@ -111,3 +111,119 @@ def test_format_failures_are_those_visible_without_a_reference() -> None:
     assert format_failed("label", '{"expected": "bug", "predicted": null}')
     assert not format_failed("label", '{"expected": "bug", "predicted": "billing"}')
     assert not format_failed("exact", "{}")
+
+
+# ---------------------------------------------------------------- one cost per completed task (issue 11)
+
+WORKLOAD = {"requests_per_day": 20_000, "peak_hour_share": 0.1}
+
+
+def _local_and_claude(tmp_path: Path, **local: Any) -> Path:
+    claude = sim_runner("claude", "anthropic", accuracy={"default": 1.0})
+    claude["pricing"] = {"api": {"model": "claude-sonnet-5-5"}}
+    return write_workspace(tmp_path / "ws", {"local": sim_runner("local", accuracy={"default": 0.8}, **local), "claude": claude}, suite_extra={"workload": WORKLOAD})
+
+
+def _all_attempt_throughput(store: Store, run_id: str, runner: str, concurrency: int = 8) -> tuple[float, int, int]:
+    """Little's law over every attempt of every task: in flight × tasks ÷ the summed time of all attempts, per hour."""
+    tasks = store.query("SELECT COUNT(*) n FROM attempts WHERE run_id=? AND runner=? AND final=1", (run_id, runner))[0]["n"]
+    rows = store.query("SELECT COUNT(*) n, SUM(latency_ms) s FROM attempts WHERE run_id=? AND runner=? AND purpose='run'", (run_id, runner))[0]
+    return min(concurrency, tasks) * tasks * 3_600_000 / rows["s"], tasks, rows["n"]
+
+
+def test_one_cost_per_completed_task_in_summary_json_md_and_html(tmp_path: Path) -> None:
+    """The self-hosted runner's cost per completed task is the at-volume figure, the same in every output."""
+    import json as _json
+
+    from evals.report.text import fmt_usd
+
+    ws = _local_and_claude(tmp_path)
+    out = api.run(workspace=ws, suite="mini", runners=["local", "claude"], reference="claude", quiet=True)
+    assert out.report is not None and out.report_path is not None
+    store = Store(ws / "reports" / "evals.sqlite")
+    tph, tasks, _ = _all_attempt_throughput(store, out.run_id, "local")
+    local = next(r for r in out.report.runners if r.name == "local")
+    # 20,000 a day = 20,000 × 730 / 24 = 608,333 a month; the busiest hour 2,000 requests.
+    monthly_requests = 20_000 * 730 / 24
+    replicas = max(1, -(-2_000 // tph))
+    # replicas × (4 GPUs × $2.00/h) × 730 h ÷ monthly requests ÷ pass rate (completed ÷ sent)
+    expected = replicas * 4 * 2.0 * 730 / monthly_requests / (local.completed / tasks)
+    assert local.cost_per_completed_task_usd == pytest.approx(expected)
+    proj = next(p for p in out.report.projections if p.runner == "local")
+    assert proj.cost_per_completed_task_usd == pytest.approx(expected) and proj.replicas == replicas
+    # cost at full load is another figure under another name: $8/h ÷ capacity ÷ pass rate
+    assert local.cost_at_full_load_per_completed_task_usd == pytest.approx(8.0 / tph / (local.completed / tasks))
+
+    summary = _json.loads((out.report_path.parent / "summary.json").read_text())
+    md = (out.report_path.parent / "summary.md").read_text()
+    html = out.report_path.read_text()
+    shown = fmt_usd(expected)
+    assert next(r for r in summary["runners"] if r["name"] == "local")["cost_per_completed_task_usd"] == pytest.approx(expected)
+    assert next(p for p in summary["projections"] if p["runner"] == "local")["cost_per_completed_task_usd"] == pytest.approx(expected)
+    run_row = next(line for line in md.splitlines() if line.startswith("| local (candidate)"))
+    volume_row = next(line for line in md.splitlines() if line.startswith("| local | self-hosted"))
+    assert f"| {shown} |" in run_row and f"| {shown} |" in volume_row
+    assert f'<td class="num">{shown}</td>' in html.split('id="cost-h"')[1].split("</table>")[0]  # the run table
+    assert f"{shown} per completed task at 608,333 requests/month" in html  # the verdict sentence
+    assert "Cost per completed task is what serving your monthly volume costs" in html and "730-hour month" in md
+
+
+def test_throughput_counts_errors_and_retries(tmp_path: Path) -> None:
+    ws = _local_and_claude(tmp_path, rate_limit_rate=0.3, retry_after_s=0.01)
+    out = api.run(workspace=ws, suite="mini", runners=["local", "claude"], reference="claude", quiet=True)
+    assert out.report is not None
+    store = Store(ws / "reports" / "evals.sqlite")
+    tph, tasks, attempts = _all_attempt_throughput(store, out.run_id, "local")
+    assert attempts > tasks  # some tasks took more than one attempt: those attempts' time counts too
+    local = next(r for r in out.report.runners if r.name == "local")
+    assert local.throughput_tasks_per_hour == pytest.approx(tph)
+
+
+def test_report_refuses_a_capacity_above_the_physical_bound(tmp_path: Path) -> None:
+    from evals.measure.model import Frontier, OperatingPoint, Slo, Step
+    from evals.measure.persist import save
+
+    ws = _local_and_claude(tmp_path)
+    out = api.run(workspace=ws, suite="mini", runners=["local", "claude"], reference="claude", quiet=True)
+    prof = find_runner(ws, "local")
+    step = Step(mode="concurrency", level=8, requests=10, served=10, errors={}, window_s=10, requests_per_s=5, output_tokens_per_s=50_000,
+                total_tokens_per_s=60_000, goodput_per_s=5, ttft_ms=None, itl_ms=None, e2e_ms=None, per_stream_output_tps=6_000, peak_in_flight=8,
+                meets_slo=True, decode_bound_per_stream_tps=60, decode_bound_aggregate_tps=480)
+    f = Frontier(runner="local", model="local", profile_hash=prof.profile_hash(), suite="mini", simulated=True, streaming=True,
+                 created_at="2026-12-01T00:00:00+00:00", mode="concurrency", slo=Slo(ttft_ms=500), steps=[step],
+                 operating_point=OperatingPoint(mode="concurrency", level=8, requests_per_s=5, tasks_per_hour=18_000, output_tokens_per_s=50_000,
+                                                ttft_ms=None, e2e_ms=None, basis="measured"),
+                 flags=["above the bound"], notes=[], bound=None)
+    store = Store(ws / "reports" / "evals.sqlite")
+    save(store, f)
+    m = analyse(store, out.run_id, find_suite(ws, "mini"))
+    assert "local" not in {p.runner for p in m.projections}
+    assert "above the physical decode bound" in m.capacity_refused["local"] and "--allow-above-bound" in m.capacity_refused["local"]
+    assert next(r for r in m.runners if r.name == "local").cost_per_completed_task_usd is None
+    knowingly = analyse(store, out.run_id, find_suite(ws, "mini"), allow_above_bound=True)
+    assert next(p for p in knowingly.projections if p.runner == "local").capacity_tasks_per_hour == 18_000
+
+
+def test_export_allocates_the_at_volume_cost_to_self_hosted_answers(tmp_path: Path) -> None:
+    import json as _json
+
+    ws = _local_and_claude(tmp_path)
+    out = api.run(workspace=ws, suite="mini", runners=["local", "claude"], reference="claude", quiet=True)
+    assert out.report is not None
+    path = api.export(workspace=ws, run_id=out.run_id, path=tmp_path / "answers.jsonl")
+    rows = [_json.loads(line) for line in path.read_text().splitlines()]
+    per_request = next(p for p in out.report.projections if p.runner == "local").cost_per_task_usd
+    local = [r for r in rows if r["runner"] == "local"]
+    assert local and all(r["answer_cost_usd"] == pytest.approx(per_request) and r["answer_cost_usd"] > 0 for r in local)
+    assert all(r["answer_cost_basis"].startswith("ALLOCATION, not a bill") for r in local)
+    assert all(r["answer_cost_basis"].startswith("billed") for r in rows if r["runner"] == "claude")
+
+
+def test_run_warns_about_a_retired_model(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from evals.cli import main
+
+    ws = write_workspace(tmp_path / "ws", {"old": sim_runner("old", "anthropic", accuracy={"default": 1.0})}, n_samples=4)  # priced as claude-sonnet-4-5
+    r = CliRunner().invoke(main, ["run", "-w", str(ws), "--suite", "mini", "--runner", "old", "--quiet"])
+    assert "warning: runner old" in r.output and "RETIRED by its vendor on 2026-11-30" in r.output

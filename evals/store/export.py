@@ -5,7 +5,10 @@ Each row carries what was asked (`input`, the chat messages as sent to the
 model's protocol-neutral form), what was expected (`reference`) and what the
 answer cost: `cost_usd` for the attempt, `answer_cost_usd` for the answer with
 its retries (what cost per completed task adds up), so a row can be judged
-and priced without the store."""
+and priced without the store. A self-hosted answer has no bill of its own: its
+`answer_cost_usd` is an allocation, the at-volume cost per request the report
+computes (replicas for the busiest hour × hourly cost × 730 h ÷ monthly
+requests), and `answer_cost_basis` says so."""
 
 from __future__ import annotations
 
@@ -30,8 +33,11 @@ ORDER BY a.runner, a.sample_id, a.attempt
 """
 
 
-def export_run(store: Store, run_id: str, path: str | Path, *, all_attempts: bool = False) -> Path:
-    """Write `.parquet` or `.jsonl` (by the path's suffix)."""
+def export_run(store: Store, run_id: str, path: str | Path, *, all_attempts: bool = False, allocation: dict[str, tuple[float | None, str]] | None = None) -> Path:
+    """Write `.parquet` or `.jsonl` (by the path's suffix).
+
+    `allocation`: self-hosted runner → (cost per request at the team's volume, or None when it could not be
+    projected; how it was allocated), given by the caller from the analyse stage, which the store cannot compute."""
     store.run(run_id)
     p = Path(path)
     if p.suffix not in (".parquet", ".jsonl"):
@@ -42,6 +48,11 @@ def export_run(store: Store, run_id: str, path: str | Path, *, all_attempts: boo
             df[col] = df[col].map(lambda v: json.loads(v) if v else None)
         df["passed"] = df["passed"].map(lambda v: None if pd.isna(v) else bool(v))
         df["reused"] = df["reused"].astype(bool)
+        df["answer_cost_basis"] = "billed: the API's price for the tokens of every attempt of this answer"
+        for runner, (per_request, basis) in (allocation or {}).items():
+            mine = df["runner"] == runner
+            df.loc[mine, "answer_cost_usd"] = per_request
+            df.loc[mine, "answer_cost_basis"] = basis
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix == ".parquet":
         # Nested JSON (messages, structured references) as JSON text: Parquet needs one type per column.
