@@ -359,7 +359,7 @@ def cost(workspace: Path, runners: tuple[str, ...], suite: str | None, requests_
         t.add_column(col, justify="left" if col in ("runner", "kind") else "right")
     for p in r["projections"]:
         util = f"{p['utilisation']:.0%}" if p["utilisation"] is not None else "-"
-        t.add_row(p["runner"], p["kind"], str(p["replicas"] or "-"), str(p["gpus"] or "-"), f"${p['monthly_cost']:,.0f}", util, f"${p['cost_per_task']:.5f}", f"${p['cost_per_completed_task']:.5f}")
+        t.add_row(p["runner"], p["kind"], str(p["replicas"] or "-"), str(p["gpus"] or "-"), f"${p['monthly_cost']:,.0f}", util, fmt_usd(p['cost_per_task']), fmt_usd(p['cost_per_completed_task']))
     Console(width=None if sys.stdout.isatty() else 160).print(t)
     if w["peak_hour_share_assumed"]:
         click.echo(f"note: no busiest-hour share given or in the suite's profile: {w['peak_hour_share']:.0%} assumed (give --peak-hour-share)")
@@ -371,11 +371,11 @@ def cost(workspace: Path, runners: tuple[str, ...], suite: str | None, requests_
     if r["routes"]:
         x = r["routes"]
         mix = ", ".join(f"{n} {s:.0%}" for n, s in x["shares"].items())
-        vs = "; ".join(f"{c['scenario_vs_alone']:+.0%} vs {c['runner']} alone (${c['alone_cost_per_request']:.5f})" for c in x["compared"] if c["scenario_vs_alone"] is not None)
-        click.echo(f"route {mix}: ${x['monthly_cost']:,.0f}/month (730 h) = ${x['cost_per_request']:.5f} per request, ${x['cost_per_completed_task']:.5f} per completed task; {vs}")
+        vs = "; ".join(f"{c['scenario_vs_alone']:+.0%} vs {c['runner']} alone ({fmt_usd(c['alone_cost_per_request'])})" for c in x["compared"] if c["scenario_vs_alone"] is not None)
+        click.echo(f"route {mix}: ${x['monthly_cost']:,.0f}/month (730 h) = {fmt_usd(x['cost_per_request'])} per request, {fmt_usd(x['cost_per_completed_task'])} per completed task; {vs}")
     for c in r["cascades"]:
         vs = "; ".join(f"{x['scenario_vs_alone']:+.0%} vs {x['runner']} alone" for x in c["compared"] if x["scenario_vs_alone"] is not None)
-        click.echo(f"cascade {c['local']} → {c['escalate_to']} ({c['escalation_rate']:.0%} escalated): ${c['monthly_cost']:,.0f}/month (730 h) = ${c['cost_per_request']:.5f} per request; {vs}")
+        click.echo(f"cascade {c['local']} → {c['escalate_to']} ({c['escalation_rate']:.0%} escalated): ${c['monthly_cost']:,.0f}/month (730 h) = {fmt_usd(c['cost_per_request'])} per request; {vs}")
     for p in r["projections"]:
         click.echo(f"  {p['runner']}: {p['basis']}")
     click.echo(r["definition"])

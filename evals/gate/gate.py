@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evals.gate.compare import Comparison, PairedScope, RunnerComparison
 from evals.gate.history import RunData
+from evals.report.text import fmt_usd
 from evals.gate.rule import decide_quality
 
 PASS, REGRESSION, INCONCLUSIVE, USAGE = 0, 1, 2, 3
@@ -142,8 +143,8 @@ def _error_check(r: RunnerComparison, o: GateOptions) -> Check:
     )
 
 
-def _usd(x: float) -> str:
-    return f"${x:.6g}"
+_usd = fmt_usd
+"""Money as the report, summary.md and the terminal show it: never `$8.63713e-05`."""
 
 
 def _ms(x: float) -> str:

@@ -15,6 +15,7 @@ from evals.cost.projection import DAYS_PER_MONTH, ApiRunner, SelfHostedRunner, W
 from evals.cost.routing import cheapest_assignment
 from evals.cost.selfhosted import HOURS_PER_MONTH
 from evals.report.model import BreakEvenResult, CascadeOption, ProjectionRow, RoutingResult, RunnerSummary, WorkloadUsed
+from evals.report.text import fmt_usd
 
 DEFAULT_WORKLOAD = {"requests_per_day": 10_000, "peak_hour_share": 0.1}
 NO_PROFILE_HINT = (
@@ -136,7 +137,7 @@ def at_volume_costs(summaries: list[RunnerSummary], rows: list[ProjectionRow], p
         s.cost_basis = (
             f"{p.describe()}; {row.replicas} replica(s) for the busiest hour at {wl.requests_per_month:,.0f} requests/month{est}: "
             f"{row.replicas} × ${p.hourly_usd:,.2f}/h × {HOURS_PER_MONTH:g} h = ${row.monthly_cost_usd:,.0f}/month ÷ {wl.requests_per_month:,.0f} requests "
-            f"= ${row.cost_per_task_usd:.5f} per request (allocated to this run's {attempted} requests), ÷ pass rate; "
+            f"= {fmt_usd(row.cost_per_task_usd)} per request (allocated to this run's {attempted} requests), ÷ pass rate; "
             f"capacity {row.capacity_tasks_per_hour:,.0f} tasks/h per replica ({row.capacity_source})"
         )
 
