@@ -189,6 +189,11 @@ def test_wrong_calls_fail_with_the_difference_named(agent_ws: tuple[Path, list[S
     assert all(json.loads(r["details_json"])["expected"] for r in wrong)
     text = store.query("SELECT passed, explanation FROM scores WHERE run_id=? AND runner='text' AND scorer='tool_call'", (run_id,))
     assert text and all(not r["passed"] and "check --tool-call-parser" in r["explanation"] for r in text)
+    # and the run itself reports the server: each tool-call sample was answered with markup as text (the follow-up, answered in prose, is not)
+    (fact,) = [f for f in store.server_facts(run_id, "text") if f["kind"] == "tool_calls_as_text"]
+    offered = sum(1 for s in samples if s.tools and s.category in ("tools",))
+    assert fact["data"]["answers"] == offered and "check --tool-call-parser" in fact["data"]["note"]
+    assert not [f for f in store.server_facts(run_id, "wrong") if f["kind"] == "tool_calls_as_text"]
 
     # the report: reference and candidate calls side by side, and each tool's pass rate
     from evals.report.analyse import analyse
@@ -199,6 +204,8 @@ def test_wrong_calls_fail_with_the_difference_named(agent_ws: tuple[Path, list[S
     for f in rows:
         assert f.expected is not None and f.expected.split("(")[0] in {"get_weather", "refund"}
         assert "(" in f.output and f.output.split("(")[0] in {"get_weather", "refund"}, f.output
+    (row,) = [x for x in model.servers if x.runner == "text"]
+    assert "check --tool-call-parser" in row.unavailable["parsed tool calls"]
     cm = model.confusion["wrong"]  # one scorer produces labels here: keyed by runner alone
     # every tool call of the always-wrong model fails, whichever tool was expected
     expected_tools = {k: v for k, v in cm["per_label"].items() if v["support"]}

@@ -24,7 +24,7 @@ from evals.cost.pricing import RunnerPricing, runner_pricing
 from evals.providers.factory import api_key, make_providers
 from evals.providers.launch import launch_all
 from evals.providers.registry import services
-from evals.providers.translate import RequestParams, anthropic_not_sent, request_params
+from evals.providers.translate import RequestParams, anthropic_not_sent, request_params, text_tool_call
 from evals.providers.server_facts import RunServers
 from evals.run.budget import Budget
 from evals.run.executor import Job, RunnerResult, run_jobs
@@ -183,6 +183,8 @@ def execute_run(
                 store.add_server_fact(run_id, *row)
             for (runner, url), (n, example) in store.usage_anomalies(run_id).items():
                 store.add_server_fact(run_id, runner, url, "usage_anomaly", {"answers": n, "example": example, "note": USAGE_ANOMALY_NOTE})
+            for (runner, url), (n, example) in _text_tool_calls(store, run_id, samples).items():
+                store.add_server_fact(run_id, runner, url, "tool_calls_as_text", {"answers": n, "example": example, "note": TEXT_CALLS_NOTE})
             status = "finished"
         except KeyboardInterrupt:
             status = "interrupted"
@@ -217,6 +219,28 @@ def _plan(store: Store, run_id: str, r: RunnerProfile, samples: list[Sample], pr
     store.reuse_attempts(run_id, r.name, [(s.id, done[k]) for s, k in keyed if k in done])
     jobs = [Job(s.id, s.input, k, pricing.worst_case_usd(s.input, sent[s.id].max_tokens), params=sent[s.id]) for s, k in keyed if k not in done]
     return jobs, len(keyed) - len(jobs)
+
+
+TEXT_CALLS_NOTE = "the server did not parse tool calls: check --tool-call-parser (and --enable-auto-tool-choice)"
+
+
+def _text_tool_calls(store: Store, run_id: str, samples: list[Sample]) -> dict[tuple[str, str], tuple[int, str]]:
+    """(runner, base_url) -> (answers, an example sample id) where a request with tools was answered with
+    tool-call markup as text and no tool calls: a self-hosted server without the right tool-call parser."""
+    tools = {s.id: s.tools for s in samples if s.tools}
+    out: dict[tuple[str, str], tuple[int, str]] = {}
+    if not tools:
+        return out
+    rows = store.iter_query(
+        "SELECT runner, sample_id, base_url, text FROM attempts WHERE run_id=? AND final=1 AND status='ok' AND purpose='run' AND tool_calls_json IS NULL AND reused_from IS NULL",
+        (run_id,),
+    )
+    for r in rows:
+        if r["sample_id"] in tools and text_tool_call(r["text"] or "", tools[r["sample_id"]]):
+            key = (r["runner"], r["base_url"] or "")
+            n, example = out.get(key, (0, r["sample_id"]))
+            out[key] = (n + 1, example)
+    return out
 
 
 def _origin(r: RunnerProfile, p: RequestParams) -> dict[str, str]:
