@@ -158,6 +158,7 @@ def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, m
     recent runs. The run's runner summaries are kept in the store as this report shows them, so the
     gate, compare and later trends read them instead of analysing this run again."""
     from evals.gate.baseline import since_baseline
+    from evals.gate.service import recorded_gate
     from evals.gate.trend import trends
     from evals.report.analyse import analyse
     from evals.report.summaries import keep
@@ -169,6 +170,7 @@ def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, m
     if model.sandbox and model.sandbox.code_answers:
         model.sandbox.available_here = isolation_available()
     model.baseline = since_baseline(st, run_id, prices)
+    model.gate = recorded_gate(st, run_id)
     model.trend = trends(st, model.suite, [r.name for r in model.runners], 20, prices)
     return model
 
@@ -381,7 +383,7 @@ def nightly(config: str | Path, *, wait: bool = False, quiet: bool = True) -> Ni
     run, checked before any request is sent.
     """
     from evals.gate.history import LAST_PASS
-    from evals.gate.nightly import finish_nightly, load_nightly, store_lock
+    from evals.gate.nightly import finish_nightly, gate_nightly, load_nightly, store_lock
 
     cfg = load_nightly(config)
     with store_lock(cfg.lock_path, wait=wait):
@@ -395,10 +397,16 @@ def nightly(config: str | Path, *, wait: bool = False, quiet: bool = True) -> Ni
             workspace=cfg.workspace, suite=cfg.suite, runners=cfg.runners, reference=cfg.reference, budget_usd=cfg.budget_usd,
             reuse=cfg.reuse, quiet=quiet, store=cfg.store_path, prices=cfg.prices, report=False,
         )
+        # Gate first, then render: the report shows tonight's gate and its trend point carries it.
+        st = open_store(cfg.workspace, cfg.store_path)
+        try:
+            gate = gate_nightly(st, cfg, outcome.run_id)
+        finally:
+            st.close()
         report_path = build_report(workspace=cfg.workspace, run_id=outcome.run_id, out=cfg.report_root / outcome.run_id, store=cfg.store_path, prices=cfg.prices)
         st = open_store(cfg.workspace, cfg.store_path)
         try:
-            return finish_nightly(st, cfg, outcome.run_id, report_path)
+            return finish_nightly(st, cfg, outcome.run_id, report_path, gate)
         finally:
             st.close()
 

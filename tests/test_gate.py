@@ -24,16 +24,27 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from scipy.stats import binom
 
 from evals import api
 from evals.cli import main
-from evals.gate.compare import Comparison
+from evals.gate.compare import Comparison, compare_runner
 from evals.gate.gate import INCONCLUSIVE, PASS, REGRESSION, USAGE, GateOptions, evaluate
-from evals.gate.history import NoBaseline, find_baseline, record_gate_result
+from evals.gate.history import NoBaseline, RunnerData, find_baseline, record_gate_result
+from evals.gate.junit import junit_xml
+from evals.gate.markdown import gate_markdown
 from evals.gate.nightly import LockHeld, store_lock
-from evals.gate.rule import PairCounts, decide_quality, holm, mcnemar_drop_p
+from evals.gate.rule import (
+    PairCounts,
+    decide_quality,
+    detectable_drop,
+    drop_power,
+    holm,
+    mcnemar_drop_p,
+)
 from evals.gate.trend import trend
 from evals.report.charts import trend_svg
+from evals.report.model import RunnerSummary
 from evals.sim.behaviour import unit_draw
 from tests.conftest import sim_runner, write_workspace
 
@@ -129,8 +140,13 @@ def _runner_cmp(name: str, **over: Any) -> dict[str, Any]:
         "error_rate_a": 0.0, "error_rate_b": 0.0, "statuses_a": {"ok": 100}, "statuses_b": {"ok": 100}, "pass_rate_a": 0.9, "pass_rate_b": 0.9,
         "pass_rate_ci_a": None, "pass_rate_ci_b": None, "cost_per_completed_a": 0.01, "cost_per_completed_b": 0.01, "cost_change": 0.0,
         "latency_p95_a": 1000.0, "latency_p95_b": 1000.0, "latency_change": 0.0, "overall": _scope("overall", 100, 3, 3), "categories": [],
+        "cost_test": _ratio("mean", 0.01, 0.01, 0.5), "latency_test": _ratio("p95", 1000.0, 1000.0, 0.5),
     }
     return {**base, **over}
+
+
+def _ratio(statistic: str, before: float, after: float, p: float) -> dict[str, Any]:
+    return {"statistic": statistic, "n": 100, "before": before, "after": after, "ratio": after / before, "p_value": p}
 
 
 def _cmp(*runners: dict[str, Any], **over: Any) -> Comparison:
@@ -141,13 +157,20 @@ def _cmp(*runners: dict[str, Any], **over: Any) -> Comparison:
 def test_cost_latency_outage_and_too_few_shared_decisions() -> None:
     o = GateOptions()
     assert evaluate(_cmp(_runner_cmp("a")), o, "").exit_code == PASS
-    pricier = _runner_cmp("a", cost_per_completed_b=0.0115, cost_change=0.15)
-    slower = _runner_cmp("a", latency_p95_b=1300.0, latency_change=0.3)
-    for c, name in ((pricier, "cost per completed task"), (slower, "latency p95")):
+    # a rise beyond tolerance regresses only when its paired test is significant after Holm (2 tested checks here besides quality)
+    pricier = _runner_cmp("a", cost_test=_ratio("mean", 0.01, 0.0115, 0.001))
+    slower = _runner_cmp("a", latency_test=_ratio("p95", 1000.0, 1300.0, 0.001))
+    for c, name in ((pricier, "cost per answered sample"), (slower, "latency p95")):
         rep = evaluate(_cmp(c), o, "")
         assert rep.exit_code == REGRESSION and [x.name for x in rep.runners[0].checks if x.status == "regression"] == [name]
+    # the same rises with p = 0.04: significant alone, not after Holm over 3 checks (0.04 * 3 > 0.05): jitter, not a regression
+    for c in (_runner_cmp("a", cost_test=_ratio("mean", 0.01, 0.0115, 0.04)), _runner_cmp("a", latency_test=_ratio("p95", 1000.0, 1300.0, 0.04))):
+        rep = evaluate(_cmp(c), o, "")
+        assert rep.exit_code == PASS and any("not significant" in x.message for x in rep.runners[0].checks)
+    # significant but within tolerance: not a regression either
+    assert evaluate(_cmp(_runner_cmp("a", latency_test=_ratio("p95", 1000.0, 1100.0, 0.0005))), o, "").exit_code == PASS
     # an outage, even with a collapsed pass rate, is inconclusive and nothing else is judged
-    outage = _runner_cmp("a", error_rate_b=0.6, statuses_b={"ok": 40, "error": 60}, overall=_scope("overall", 40, 0, 30), latency_change=5.0)
+    outage = _runner_cmp("a", error_rate_b=0.6, statuses_b={"ok": 40, "error": 60}, overall=_scope("overall", 40, 0, 30), latency_test=_ratio("p95", 1.0, 5.0, 0.0005))
     rep = evaluate(_cmp(outage), o, "")
     assert rep.exit_code == INCONCLUSIVE and {x.status for x in rep.runners[0].checks[1:]} == {"skipped"}
     assert evaluate(_cmp(_runner_cmp("a", overall=_scope("overall", 12, 0, 0))), o, "").exit_code == INCONCLUSIVE
@@ -155,6 +178,75 @@ def test_cost_latency_outage_and_too_few_shared_decisions() -> None:
     dropped = _runner_cmp("b", overall=_scope("overall", 100, 0, 30))
     assert evaluate(_cmp(outage, dropped), o, "").exit_code == REGRESSION
     assert evaluate(_cmp(_runner_cmp("a"), suite_changed=True), o, "").exit_code == INCONCLUSIVE
+
+
+def test_a_runner_missing_tonight_is_named_inconclusive_everywhere() -> None:
+    rep = evaluate(_cmp(_runner_cmp("a"), only_in_a=["gone"]), GateOptions(), "")
+    assert rep.exit_code == INCONCLUSIVE
+    gone = next(g for g in rep.runners if g.runner == "gone")
+    assert gone.status == "inconclusive" and gone.checks[0].name == "coverage" and "not in this run" in gone.checks[0].message
+    suites = {s.get("name"): s for s in ET.fromstring(junit_xml(rep).split("\n", 1)[1]).iter("testsuite")}
+    assert suites["gone"].find("testcase/error") is not None
+    assert "| gone | coverage | *inconclusive* |" in gate_markdown(rep)
+
+
+def test_every_quality_check_reports_the_smallest_detectable_drop() -> None:
+    """At 100 pairs with 6 discordant, Holm's first step over 3 tested checks is 0.05/3; the
+    detectable drop is where the exact power of the rule reaches 80%, so a little less is not."""
+    rep = evaluate(_cmp(_runner_cmp("a")), GateOptions(), "")
+    q = next(c for c in rep.runners[0].checks if c.name == "quality: overall")
+    assert q.detectable_drop is not None and "smallest drop detectable with 80% power at 100 pairs" in q.message
+    level = 0.05 / 3
+    assert drop_power(100, q.detectable_drop, 0.06, level, 0.02) >= 0.8 > drop_power(100, q.detectable_drop - 0.002, 0.06, level, 0.02)
+    # more pairs, smaller detectable drop
+    assert detectable_drop(1000, 0.06, level, 0.02) < q.detectable_drop
+
+
+def _night(rng: np.random.Generator, pass_p: np.ndarray, latency: np.ndarray, tokens: np.ndarray, slower: float = 1.0) -> RunnerData:
+    """One night of a runner: every sample redrawn from the same model (no change), latency with
+    lognormal jitter of 30% CV around each sample's own typical latency, output tokens with 20% CV."""
+    n = pass_p.size
+    ids = [f"s{i}" for i in range(n)]
+
+    def jitter(cv: float) -> np.ndarray:
+        sigma = np.sqrt(np.log(1 + cv * cv))
+        return rng.lognormal(-sigma * sigma / 2, sigma, n)
+
+    passed = rng.random(n) < pass_p
+    lat = latency * jitter(0.3) * slower
+    cost = tokens * jitter(0.2) * 10e-6
+    summary = RunnerSummary.model_construct(
+        simulated=False, samples=n, errors=0, statuses={"ok": n}, pass_rate=float(passed.mean()), pass_rate_ci=None,
+        cost_per_completed_task_usd=float(cost.sum() / max(1, passed.sum())), latency_ms_p95=float(np.percentile(lat, 95)),
+    )
+    return RunnerData(
+        name="m", model="m", profile_hash="h", profile={}, served_models=[], server_facts=[], summary=summary,
+        status=dict.fromkeys(ids, "ok"), passed=dict(zip(ids, passed.tolist(), strict=True)),
+        latency_ms=dict(zip(ids, lat.tolist(), strict=True)), cost_usd=dict(zip(ids, cost.tolist(), strict=True)),
+    )
+
+
+def test_whole_gate_false_alarm_rate_with_cost_and_latency_jitter() -> None:
+    """Seeded: 200 pairs of identical nights of two runners (200 samples in two categories
+    each; latency lognormal with 30% CV per request, output tokens 20% CV). The share of
+    gates that exit 1 stays at or under alpha = 5% (the bound allows for 200 trials: the
+    99th percentile of Binomial(200, 0.05) nights). A real 50% slowdown is caught nearly every time."""
+    rng = np.random.default_rng(12)
+    n = 200
+    category = {f"s{i}": "a" if i < n // 2 else "b" for i in range(n)}
+    models = [(rng.beta(4, 1, n), rng.lognormal(np.log(800), 0.6, n), rng.lognormal(np.log(300), 0.5, n)) for _ in range(2)]
+    o = GateOptions()
+
+    def gate(slower: float) -> int:
+        runners = [compare_runner(_night(rng, *m), _night(rng, *m, slower=slower if i == 0 else 1.0), category) for i, m in enumerate(models)]
+        run = {"id": "r", "suite": "s", "suite_hash": "x", "status": "finished", "created_at": "t", "git_commit": None, "tool_version": "0", "unscored": 0}
+        return evaluate(Comparison(run_a={**run, "id": "a"}, run_b={**run, "id": "b"}, suite_changed=False, runners=runners, only_in_a=[], only_in_b=[]), o, "").exit_code
+
+    trials = 200
+    alarms = sum(gate(1.0) == REGRESSION for _ in range(trials))
+    print(f"whole-gate false alarms: {alarms} of {trials} unchanged nights")
+    assert alarms <= binom.ppf(0.99, trials, o.alpha)
+    assert sum(gate(1.5) == REGRESSION for _ in range(20)) >= 18
 
 
 # ---------------------------------------------------------------- real runs
@@ -178,7 +270,7 @@ def test_reruns_pass_and_a_degraded_category_fails(tmp_path: Path) -> None:
     root = ET.parse(junit).getroot()
     assert [s.get("name") for s in root.findall("testsuite")] == ["gate", "m"]
     cases = {c.get("name"): c for c in root.find("testsuite[@name='m']").findall("testcase")}  # type: ignore[union-attr]
-    assert list(cases) == ["error rate", "quality: overall", "quality: factual", "quality: triage", "cost per completed task", "latency p95"]
+    assert list(cases) == ["error rate", "quality: overall", "quality: factual", "quality: triage", "cost per answered sample", "latency p95"]
     assert cases["quality: factual"].find("failure") is not None and cases["quality: triage"].find("failure") is None
     assert "significant drop beyond tolerance" in cases["quality: factual"].find("failure").get("message", "")  # type: ignore[union-attr]
     assert int(root.get("failures", "0")) >= 1 and "REGRESSION" in md.read_text()
@@ -272,6 +364,20 @@ def test_last_pass_prefers_passes_then_runs_that_did_not_regress(tmp_path: Path)
         st.close()
 
 
+def test_last_pass_never_picks_a_run_stopped_by_the_budget(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path, {"m": _runner(accuracy={"default": 0.95})}, n_samples=40)
+    base = _run(ws)
+    stopped = api.run(workspace=ws, suite="mini", runners=["m"], quiet=True, reuse=False, report=False, budget_usd=1e-7).run_id
+    st = api.open_store(ws)
+    try:
+        assert st.query("SELECT stopped_reason FROM run_runners WHERE run_id=?", (stopped,))[0]["stopped_reason"] == "budget"
+        assert st.run(stopped)["status"] == "finished"  # finished, scored, not regressed: only the stop rules it out
+    finally:
+        st.close()
+    later = _run(ws)
+    assert api.gate(workspace=ws, run_id=later, options=QUIET_LATENCY).baseline_id == base
+
+
 def test_server_version_change_is_reported_not_judged(tmp_path: Path) -> None:
     ws = write_workspace(tmp_path, {"m": _runner(accuracy={"default": 0.95})}, n_samples=60)
     old, new = _run(ws), _run(ws)
@@ -353,6 +459,17 @@ def test_two_concurrent_nightlies_never_share_the_store(tmp_path: Path) -> None:
     sent = st.query("SELECT requests_sent, requests_reused FROM run_runners WHERE run_id=?", (result.run_id,))[0]
     st.close()
     assert sent == {"requests_sent": 40, "requests_reused": 0}  # a nightly never reuses answers by default
+    # gate first, then render: the report's top says tonight's result, and its trend marks tonight's point
+    html = result.report_path.read_text()
+    assert html.index("Gate: PASS") < html.index('id="verdict-h"') and "this run" in html
+
+    # a broken night: the report itself says REGRESSION, with the reason, above the verdict
+    _set_runner(ws, accuracy={"default": 0.4}, seed=5, ttft_ms=0)
+    broken = api.nightly(cfg)
+    assert broken.exit_code == REGRESSION
+    html = broken.report_path.read_text()
+    assert html.index("Gate: REGRESSION") < html.index('id="verdict-h"')
+    assert "m: quality: overall: significant drop beyond tolerance" in html
 
 
 def test_an_unscored_run_is_inconclusive_never_a_regression(tmp_path: Path) -> None:

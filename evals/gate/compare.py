@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, computed_field
 
 from evals.gate.history import RunData, RunnerData
 from evals.gate.rule import PairCounts, relative_change
 from evals.stats.paired import paired_gap
+from evals.stats.ratio import Statistic, paired_ratio_test
 
 RUN_FACTS = ("id", "suite", "suite_hash", "status", "created_at", "finished_at", "git_commit", "tool_version", "reference_runner", "unscored")
 
@@ -39,6 +41,33 @@ class PairedScope(BaseModel):
 
     def counts(self) -> PairCounts:
         return PairCounts(n=self.n, improved=self.improved, regressed=self.regressed)
+
+
+class RatioCheck(BaseModel):
+    """A paired test of a rise in cost or latency on the shared samples (evals.stats.ratio)."""
+
+    statistic: str
+    """`mean` (cost per answered sample) or `p95` (latency)."""
+    n: int
+    before: float
+    after: float
+    ratio: float
+    p_value: float
+    """One-sided paired randomisation p-value for a rise."""
+
+
+def ratio_check(before: dict[str, float], after: dict[str, float], shared: list[str], statistic: Statistic) -> RatioCheck | None:
+    """The test over the shared samples both runs measured; None when fewer than two were, or a run's statistic is zero."""
+    ids = [sid for sid in shared if sid in before and sid in after]
+    x, y = [before[sid] for sid in ids], [after[sid] for sid in ids]
+    if len(ids) < 2 or min(_stat_of(x, statistic), _stat_of(y, statistic)) <= 0:
+        return None
+    t = paired_ratio_test(x, y, statistic)
+    return RatioCheck(statistic=t.statistic, n=t.n, before=t.before, after=t.after, ratio=t.ratio, p_value=t.p_value)
+
+
+def _stat_of(values: list[float], statistic: Statistic) -> float:
+    return float(np.mean(values) if statistic == "mean" else np.percentile(values, 95))
 
 
 class RunnerComparison(BaseModel):
@@ -77,6 +106,10 @@ class RunnerComparison(BaseModel):
     """Relative: B ÷ A − 1."""
     overall: PairedScope
     categories: list[PairedScope]
+    cost_test: RatioCheck | None = None
+    """Cost per answered sample (the runner's spend shared out over its samples) on the shared samples."""
+    latency_test: RatioCheck | None = None
+    """End-to-end latency p95 on the shared samples."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -134,6 +167,7 @@ def compare_runner(ra: RunnerData, rb: RunnerData, category: dict[str, str]) -> 
         latency_p95_a=sa.latency_ms_p95, latency_p95_b=sb.latency_ms_p95, latency_change=relative_change(sb.latency_ms_p95, sa.latency_ms_p95),
         overall=paired_scope("overall", list(pairs.values())),
         categories=[paired_scope(c, [p for sid, p in pairs.items() if category.get(sid, "all") == c]) for c in cats],
+        cost_test=ratio_check(ra.cost_usd, rb.cost_usd, shared, "mean"), latency_test=ratio_check(ra.latency_ms, rb.latency_ms, shared, "p95"),
     )
 
 

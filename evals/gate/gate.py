@@ -16,14 +16,16 @@ run was inconclusive: the drop that was measured is real either way.
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evals.gate.compare import Comparison, PairedScope, RunnerComparison
+from evals.gate.compare import Comparison, PairedScope, RatioCheck, RunnerComparison
 from evals.gate.history import RunData
+from evals.gate.rule import decide, detectable_drop, mcnemar_drop_p
 from evals.report.text import fmt_usd
-from evals.gate.rule import decide_quality
 
 PASS, REGRESSION, INCONCLUSIVE, USAGE = 0, 1, 2, 3
 
@@ -32,10 +34,11 @@ Status = Literal["pass", "regression", "inconclusive", "skipped"]
 RESULTS: dict[int, Result] = {PASS: "pass", REGRESSION: "regression", INCONCLUSIVE: "inconclusive"}
 
 RULE = (
-    "quality regresses (overall or in a category) when the exact one-sided McNemar test of a drop on the samples both runs "
-    "answered ok is significant at alpha after Holm–Bonferroni over every quality check of the gate, and the observed drop "
-    "exceeds the tolerance; cost per completed task and latency p95 regress when they rise by more than their relative "
-    "tolerances; a runner with too many errors in either run is inconclusive, never a regression"
+    "every check is a one-sided test in one Holm–Bonferroni family at alpha (the whole gate's false-alarm rate): quality "
+    "(overall and per category) regresses when the exact McNemar test of a drop on the samples both runs answered ok is "
+    "significant and the observed drop exceeds the tolerance; cost per answered sample (mean) and latency p95 on those samples "
+    "regress when a paired randomisation test of a rise is significant and the observed rise exceeds the relative tolerance; "
+    "a runner with too many errors in either run, or missing from this run, is inconclusive, never a regression"
 )
 
 
@@ -45,15 +48,15 @@ class GateOptions(BaseModel):
     tolerance: float = Field(default=0.02, ge=0, lt=1)
     """Pass-rate drop (absolute, 0.02 = 2 points) that is too small to matter."""
     cost_tolerance: float = Field(default=0.10, ge=0)
-    """Allowed relative rise of cost per completed task (0.10 = +10%)."""
+    """Allowed relative rise of the mean cost per answered sample on the shared samples (0.10 = +10%)."""
     latency_tolerance: float = Field(default=0.20, ge=0)
-    """Allowed relative rise of end-to-end latency p95."""
+    """Allowed relative rise of end-to-end latency p95 on the shared samples."""
     max_error_rate: float = Field(default=0.05, ge=0, le=1)
     """Above this share of samples without an ok answer, in either run, a runner is inconclusive."""
     min_shared: int = Field(default=30, ge=1)
     """Fewer samples answered ok by both runs than this: inconclusive."""
     alpha: float = Field(default=0.05, gt=0, lt=1)
-    """Chance of a false quality alarm in the whole gate when nothing changed."""
+    """Chance of a false alarm in the whole gate (quality, cost and latency, Holm together) when nothing changed."""
 
 
 class Check(BaseModel):
@@ -62,9 +65,11 @@ class Check(BaseModel):
     status: Status
     message: str
     p_value: float | None = None
-    """Quality checks: exact one-sided McNemar p-value for a drop."""
+    """One-sided p-value of the check's test (quality: exact McNemar; cost, latency: paired randomisation)."""
     adjusted_p: float | None = None
-    """Quality checks: Holm-adjusted p-value."""
+    """Holm-adjusted over every tested check of the gate."""
+    detectable_drop: float | None = None
+    """Quality checks: the smallest true drop (a fraction) this check catches with 80% power at its number of pairs."""
 
 
 class RunnerGate(BaseModel):
@@ -151,20 +156,55 @@ def _ms(x: float) -> str:
     return f"{x:.0f} ms"
 
 
-def _relative_check(name: str, old: float | None, new: float | None, change: float | None, tolerance: float, fmt: Callable[[float], str]) -> Check:
-    if old is None or new is None or change is None:
-        return Check(name=name, status="skipped", message=f"not measured in both runs (baseline {old}, now {new}), e.g. no completed task or a batch runner")
-    text = f"{fmt(old)} → {fmt(new)} ({100 * change:+.1f}%, tolerance +{100 * tolerance:g}%)"
-    return Check(name=name, status="regression" if change > tolerance else "pass", message=text)
+@dataclass
+class _Tested:
+    """A check waiting for the family's Holm adjustment."""
+
+    check: Check
+    p_value: float
+    material: bool
+    describe: Callable[[float, float, str], str]
+    """(p, adjusted p, verdict) -> the check's message."""
+    drop: tuple[int, float] | None = None
+    """Quality checks: (pairs, discordance), for the detectable drop."""
 
 
-def _quality_message(s: PairedScope, p: float, q: float, o: GateOptions, verdict: str) -> str:
-    assert s.gap is not None and s.gap_ci is not None
-    return (
-        f"{verdict}: {_pct(s.pass_rate_a)} → {_pct(s.pass_rate_b)} on {s.n} shared samples, {_points(s.gap)} "
-        f"(95% CI {100 * s.gap_ci[0]:+.1f} to {100 * s.gap_ci[1]:+.1f}); {s.improved} improved, {s.regressed} regressed; "
-        f"one-sided McNemar p={p:.3g}, Holm-adjusted {q:.3g} (alpha {o.alpha:g}); tolerance {100 * o.tolerance:g} points"
-    )
+def _ratio_check(name: str, test: RatioCheck | None, tolerance: float, fmt: Callable[[float], str], o: GateOptions, extra: str = "") -> tuple[Check, _Tested | None]:
+    if test is None:
+        return Check(name=name, status="skipped", message="not measured on the shared samples of both runs (e.g. no timing, no spend, a batch runner)"), None
+    check = Check(name=name, status="pass", message="")
+
+    def describe(p: float, q: float, verdict: str) -> str:
+        return (
+            f"{verdict}: {fmt(test.before)} → {fmt(test.after)} ({test.statistic} on {test.n} shared samples, {100 * (test.ratio - 1):+.1f}%, "
+            f"tolerance +{100 * tolerance:g}%); one-sided paired randomisation p={p:.3g}, Holm-adjusted {q:.3g} (alpha {o.alpha:g}){extra}"
+        )
+
+    return check, _Tested(check, test.p_value, test.ratio - 1 > tolerance, describe)
+
+
+def _quality(name: str, s: PairedScope, o: GateOptions) -> _Tested:
+    def describe(p: float, q: float, verdict: str) -> str:
+        assert s.gap is not None and s.gap_ci is not None
+        return (
+            f"{verdict}: {_pct(s.pass_rate_a)} → {_pct(s.pass_rate_b)} on {s.n} shared samples, {_points(s.gap)} "
+            f"(95% CI {100 * s.gap_ci[0]:+.1f} to {100 * s.gap_ci[1]:+.1f}); {s.improved} improved, {s.regressed} regressed; "
+            f"one-sided McNemar p={p:.3g}, Holm-adjusted {q:.3g} (alpha {o.alpha:g}); tolerance {100 * o.tolerance:g} points"
+        )
+
+    check = Check(name=name, status="pass", message="")
+    return _Tested(check, mcnemar_drop_p(s.improved, s.regressed), s.n > 0 and s.gap is not None and s.gap < -o.tolerance, describe, (s.n, (s.improved + s.regressed) / s.n if s.n else 0.0))
+
+
+_VERDICTS = {
+    "quality": ("significant drop beyond tolerance", "significant drop within tolerance", "drop beyond tolerance but not significant", "no significant drop"),
+    "rise": ("significant rise beyond tolerance", "significant rise within tolerance", "rise beyond tolerance but not significant (noise at this sample size)", "no significant rise"),
+}
+
+
+def _missing(name: str, c: Comparison) -> RunnerGate:
+    msg = f"{name} is in the baseline {c.run_a['id']} but not in this run: not gated tonight (nothing about it was measured)"
+    return RunnerGate(runner=name, status="inconclusive", notes=[], checks=[Check(name="coverage", status="inconclusive", message=msg)])
 
 
 def evaluate(comparison: Comparison, options: GateOptions, baseline_reason: str) -> GateReport:
@@ -172,7 +212,7 @@ def evaluate(comparison: Comparison, options: GateOptions, baseline_reason: str)
     o = options
     reasons = _run_reasons(comparison)
     gates: list[RunnerGate] = []
-    family: list[tuple[Check, PairedScope]] = []
+    family: list[_Tested] = []
     for r in comparison.runners:
         if reasons:
             checks = [Check(name=n, status="skipped", message="not checked: the runs are not comparable") for n in ("error rate", "quality: overall")]
@@ -181,34 +221,45 @@ def evaluate(comparison: Comparison, options: GateOptions, baseline_reason: str)
         err = _error_check(r, o)
         checks = [err]
         if err.status == "inconclusive":
-            checks += [Check(name=n, status="skipped", message="not judged: too many errors") for n in ("quality: overall", "cost per completed task", "latency p95")]
+            checks += [Check(name=n, status="skipped", message="not judged: too many errors") for n in ("quality: overall", "cost per answered sample", "latency p95")]
         else:
-            overall = Check(name="quality: overall", status="pass", message="")
-            checks.append(overall)
             if r.overall.n < o.min_shared:
-                overall.status, overall.message = "inconclusive", f"only {r.overall.n} samples answered ok in both runs; at least {o.min_shared} are needed to judge quality"
+                checks.append(Check(
+                    name="quality: overall", status="inconclusive",
+                    message=f"only {r.overall.n} samples answered ok in both runs; at least {o.min_shared} are needed to judge quality",
+                ))
             else:
-                family.append((overall, r.overall))
-                for cat in r.categories if len(r.categories) > 1 else []:
-                    c = Check(name=f"quality: {cat.scope}", status="pass", message="")
-                    checks.append(c)
-                    family.append((c, cat))
-            checks.append(_relative_check("cost per completed task", r.cost_per_completed_a, r.cost_per_completed_b, r.cost_change, o.cost_tolerance, _usd))
-            checks.append(_relative_check("latency p95", r.latency_p95_a, r.latency_p95_b, r.latency_change, o.latency_tolerance, _ms))
+                for name, scope in [("quality: overall", r.overall), *((f"quality: {c.scope}", c) for c in (r.categories if len(r.categories) > 1 else []))]:
+                    t = _quality(name, scope, o)
+                    checks.append(t.check)
+                    family.append(t)
+            cpc = f"; cost per completed task {_usd(r.cost_per_completed_a)} → {_usd(r.cost_per_completed_b)}" if r.cost_per_completed_a is not None and r.cost_per_completed_b is not None else ""
+            for check, tested in (
+                _ratio_check("cost per answered sample", r.cost_test, o.cost_tolerance, _usd, o, cpc),
+                _ratio_check("latency p95", r.latency_test, o.latency_tolerance, _ms, o),
+            ):
+                checks.append(check)
+                if tested is not None:
+                    family.append(tested)
         gates.append(RunnerGate(runner=r.runner, status="pass", notes=_notes(r), checks=checks))
+    gates += [_missing(name, comparison) for name in comparison.only_in_a]
 
-    decisions = decide_quality([s.counts() for _, s in family], o.alpha, o.tolerance)
-    for (check, scope), d in zip(family, decisions):
-        check.p_value, check.adjusted_p = d.p_value, d.adjusted_p
+    decisions = decide([t.p_value for t in family], [t.material for t in family], o.alpha)
+    first_step = o.alpha / max(1, len(family))  # the level Holm asks of a single real regression
+    for t, d in zip(family, decisions, strict=True):
+        t.check.p_value, t.check.adjusted_p = d.p_value, d.adjusted_p
+        words = _VERDICTS["quality" if t.drop is not None else "rise"]
+        verdict = words[0] if d.regression else words[1] if d.significant else words[2] if d.material else words[3]
         if d.regression:
-            check.status, verdict = "regression", "significant drop beyond tolerance"
-        elif d.significant:
-            verdict = "significant drop within tolerance"
-        elif d.material:
-            verdict = "drop beyond tolerance but not significant"
-        else:
-            verdict = "no significant drop"
-        check.message = _quality_message(scope, d.p_value, d.adjusted_p, o, verdict)
+            t.check.status = "regression"
+        t.check.message = t.describe(d.p_value, d.adjusted_p, verdict)
+        if t.drop is not None:
+            n, discordance = t.drop
+            t.check.detectable_drop = detectable_drop(n, discordance, first_step, o.tolerance)
+            t.check.message += (
+                f"; smallest drop detectable with 80% power at {n} pairs: {100 * t.check.detectable_drop:.1f} points"
+                if t.check.detectable_drop is not None else f"; no drop is detectable with 80% power at {n} pairs"
+            )
 
     for g in gates:
         statuses = {c.status for c in g.checks}
@@ -220,6 +271,12 @@ def evaluate(comparison: Comparison, options: GateOptions, baseline_reason: str)
         exit_code=code, reasons=reasons, options=o, runners=gates, comparison=comparison,
         simulated_runners=[r.runner for r in comparison.runners if r.simulated],
     )
+
+
+def reasons_in_brief(report: GateReport) -> list[str]:
+    """One line per reason the gate did not plainly pass: run-level reasons, then every
+    check that regressed or was inconclusive, named by runner."""
+    return [*report.reasons, *(f"{g.runner}: {c.name}: {c.message}" for g in report.runners for c in g.checks if c.status in ("regression", "inconclusive"))]
 
 
 def without_baseline(run: RunData, options: GateOptions, reason: str) -> GateReport:

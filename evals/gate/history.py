@@ -40,6 +40,10 @@ class RunnerData:
     """sample id -> final status (ok, error, truncated, timeout, refused)."""
     passed: dict[str, bool]
     """sample id -> passed the suite's pass rule (graded answers only)."""
+    latency_ms: dict[str, float]
+    """sample id -> end-to-end latency of its final ok answer (where the server timed it)."""
+    cost_usd: dict[str, float]
+    """sample id -> its share of the runner's spend (summary.cost_total_usd), every attempt included; empty when unknown."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,9 @@ def _unscored(store: Store, run_id: str) -> int:
 
 
 def _earlier_runs(store: Store, run_id: str) -> list[dict[str, Any]]:
-    """Finished, scored runs of the same suite created before `run_id`, newest first.
+    """Finished, scored runs of the same suite created before `run_id`, newest first,
+    leaving out any run in which a runner was stopped early (budget, breaker, quota):
+    its missing answers would make a partial night the norm.
 
     created_at has one-second resolution, so ties are broken by insertion
     order (rowid), which is creation order within one store.
@@ -142,6 +148,7 @@ def _earlier_runs(store: Store, run_id: str) -> list[dict[str, Any]]:
     return store.query(
         "SELECT id, suite_hash FROM runs WHERE suite=? AND status='finished' AND id<>? AND (created_at < ? OR (created_at = ? AND rowid < ?)) "
         f"AND ({_UNSCORED.format(run='runs.id')}) = 0 "
+        "AND NOT EXISTS (SELECT 1 FROM run_runners rr WHERE rr.run_id = runs.id AND rr.stopped_reason IS NOT NULL) "
         "ORDER BY created_at DESC, rowid DESC",
         (m["suite"], run_id, m["created_at"], m["created_at"], m["rid"]),
     )

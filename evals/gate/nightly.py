@@ -137,13 +137,18 @@ class NightlyResult:
         return self.gate.exit_code
 
 
-def finish_nightly(store: Store, cfg: NightlyConfig, run_id: str, report_path: Path) -> NightlyResult:
-    """After the run is scored and reported: gate, record, trend, CI files."""
+def gate_nightly(store: Store, cfg: NightlyConfig, run_id: str) -> GateReport:
+    """Gate tonight's run and record the result, before its report is rendered, so the report shows it."""
     try:
-        gate = gate_run(store, run_id, cfg.baseline, cfg.tolerances, cfg.prices)
+        return gate_run(store, run_id, cfg.baseline, cfg.tolerances, cfg.prices)
     except NoBaseline as e:
         gate = without_baseline(load_run(store, run_id, cfg.prices), cfg.tolerances, str(e))
         record_gate_result(store, run_id, None, gate.result, gate.exit_code, gate.model_dump_json())
+        return gate
+
+
+def finish_nightly(store: Store, cfg: NightlyConfig, run_id: str, report_path: Path, gate: GateReport) -> NightlyResult:
+    """After the run is gated and its report rendered: trend and CI files."""
     suite = store.run(run_id)["suite"]
     names = [r["runner"] for r in store.query("SELECT runner FROM run_runners WHERE run_id=? ORDER BY rowid", (run_id,))]
     points = trends(store, suite, names, cfg.trend_runs, cfg.prices)

@@ -28,16 +28,28 @@ category has, and it gives no p-value to correct for multiplicity. The exact
 test is conservative at small counts, never liberal. The bootstrap interval is
 still shown beside each check, for readers.
 
-Cost per completed task and latency p95 have no pairing to test: they regress
-when they rise by more than their own relative tolerance.
+Cost and latency, per runner, on the same pairs: a rise REGRESSED when it is
+material (the shared samples' mean cost, or their latency p95, rose by more
+than the relative tolerance) and significant (the one-sided paired
+randomisation test of evals.stats.ratio, in the same Holm family as the
+quality checks). Request latency jitters by tens of percent between
+identical nights; a threshold alone turns that jitter into alarms, and for
+a self-hosted runner, which pays for time, so does its cost.
+
+What a pass means: `detectable_drop` gives, per scope, the smallest true
+drop the rule would catch with 80% power at this many pairs, so "no
+regression" on 40 samples is read as "nothing under ~20 points was ruled out".
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
-from scipy.stats import binomtest
+import numpy as np
+from scipy.stats import binom, binomtest
+
+from evals.stats.exact import rejection_probability
 
 
 def mcnemar_drop_p(improved: int, regressed: int) -> float:
@@ -93,32 +105,68 @@ class PairCounts:
 
 
 @dataclass(frozen=True)
-class QualityDecision:
+class Decision:
     p_value: float
-    """Exact one-sided McNemar p-value for a drop."""
+    """One-sided p-value of the check's own test."""
     adjusted_p: float
-    """Holm-adjusted over all the scopes decided together."""
+    """Holm-adjusted over all the checks decided together."""
     significant: bool
     material: bool
-    """The observed drop is larger than the tolerance."""
+    """The observed change is larger than the tolerance."""
 
     @property
     def regression(self) -> bool:
         return self.significant and self.material
 
 
-def decide_quality(scopes: Sequence[PairCounts], alpha: float, tolerance: float) -> list[QualityDecision]:
-    """The quality rule over one family of scopes (normally every scope in a gate)."""
+def decide(p_values: Sequence[float], material: Sequence[bool], alpha: float) -> list[Decision]:
+    """One family of checks, Holm-adjusted together: the whole gate's false-alarm rate is at most alpha."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    adjusted = holm(p_values)
+    return [Decision(p_value=p, adjusted_p=q, significant=q <= alpha, material=m) for p, q, m in zip(p_values, adjusted, material, strict=True)]
+
+
+def decide_quality(scopes: Sequence[PairCounts], alpha: float, tolerance: float) -> list[Decision]:
+    """The quality rule over one family of scopes."""
     if not 0 <= tolerance < 1:
         raise ValueError(f"tolerance must be in [0, 1), got {tolerance}")
-    raw = [mcnemar_drop_p(s.improved, s.regressed) for s in scopes]
-    adjusted = holm(raw)
-    return [
-        QualityDecision(p_value=p, adjusted_p=q, significant=q <= alpha, material=s.n > 0 and s.gap < -tolerance)
-        for s, p, q in zip(scopes, raw, adjusted)
-    ]
+    return decide([mcnemar_drop_p(s.improved, s.regressed) for s in scopes], [s.n > 0 and s.gap < -tolerance for s in scopes], alpha)
+
+
+def drop_power(n: int, drop: float, discordance: float, level: float, tolerance: float) -> float:
+    """Exact P(the quality rule flags a scope of n pairs) when the pass rate truly fell
+    by `drop` with the runs disagreeing on a share `discordance` of samples, the
+    McNemar test judged at `level`.
+
+    With s = b + c discordant pairs the rule needs c >= k_s: the exact one-sided
+    test's critical count (P(Binomial(s, 1/2) >= c) <= level) and a material gap
+    (c − b > n·tolerance, i.e. c > (s + n·tolerance)/2). Summed over s exactly, as
+    in evals.stats.exact.
+    """
+    s = np.arange(n + 1)
+    critical = binom.isf(level, s, 0.5).astype(np.int64) + 1
+    material = np.floor((s + n * tolerance) / 2).astype(np.int64) + 1
+    k = np.maximum(critical, material)
+    psi = max(discordance, drop)
+    return float(rejection_probability(n, k, (psi + drop) / 2, (psi - drop) / 2)[0])
+
+
+def detectable_drop(n: int, discordance: float, level: float, tolerance: float, power: float = 0.8) -> float | None:
+    """The smallest true drop (a fraction) the rule catches with `power` at n pairs;
+    None when not even a drop to zero would be caught that often. The discordance is
+    the observed one, or the drop itself where that is larger (a drop needs at least
+    that many disagreements)."""
+    if n < 1 or drop_power(n, 1.0, 1.0, level, tolerance) < power:
+        return None
+    lo, hi = 0.0, 1.0
+    while hi - lo > 1e-4:
+        mid = (lo + hi) / 2
+        if drop_power(n, mid, discordance, level, tolerance) >= power:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def relative_change(new: float | None, old: float | None) -> float | None:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from evals.config import ConfigError
 from evals.gate.compare import Comparison, compare
-from evals.gate.gate import GateOptions, GateReport, evaluate
+from evals.gate.gate import GateOptions, GateReport, evaluate, reasons_in_brief
 from evals.gate.history import find_baseline, load_run, record_gate_result
 from evals.gate.junit import write_junit
 from evals.gate.markdown import gate_markdown
+from evals.report.model import GateOutcome
 from evals.store.db import Store
 
 
@@ -45,3 +46,12 @@ def write_outputs(report: GateReport, junit: Path | None, summary_md: Path | Non
     if summary_md is not None:
         summary_md.parent.mkdir(parents=True, exist_ok=True)
         summary_md.write_text(gate_markdown(report) + ("\n" + extra_md if extra_md else ""), encoding="utf-8")
+
+
+def recorded_gate(store: Store, run_id: str) -> GateOutcome | None:
+    """The latest gate result recorded for the run, in brief, for the top of its report."""
+    rows = store.query("SELECT json FROM gate_results WHERE run_id=? ORDER BY id DESC LIMIT 1", (run_id,))
+    if not rows:
+        return None
+    g = GateReport.model_validate_json(rows[0]["json"])
+    return GateOutcome(result=g.result, exit_code=g.exit_code, baseline_id=g.baseline_id, reasons=reasons_in_brief(g))

@@ -256,10 +256,11 @@ def cell_colours(value: float | None, palette: str = "cividis") -> tuple[str, st
     return to_hex((r, g, b)), "#000000" if luminance > 0.179 else "#FFFFFF"
 
 
-def trend_svg(points: list[dict[str, Any]]) -> str:
+def trend_svg(points: list[dict[str, Any]], current: str | None = None) -> str:
     """Pass rate (with interval), cost per completed task and latency p95 over
     the runs, as inline SVG in the report's chart style. Runs whose gate found
-    a regression are drawn in vermillion."""
+    a regression are drawn in vermillion; the run `current` (the report's own,
+    tonight's in a nightly) is marked by a dashed line and labelled."""
     if not points:
         raise ValueError("no trend points to draw")
     runner = str(points[0]["runner"])
@@ -283,5 +284,10 @@ def trend_svg(points: list[dict[str, Any]]) -> str:
                 ax.plot([x for x, _ in pts], [y for _, y in pts], "-o", color=GREY, markerfacecolor=BLUE, markeredgecolor=BLUE, markersize=4)
             ax.set_ylabel(label)
         latency.set_xticks(xs, labels, rotation=45, ha="right")
+        for x, p in zip(xs, points):
+            if p.get("run_id") == current:
+                for ax in (quality, cost, latency):
+                    ax.axvline(x, color=GREY, linestyle="--", linewidth=1)
+                quality.annotate("this run", (x, 1), xycoords=("data", "axes fraction"), ha="center", va="bottom", fontsize=8)
         quality.set_title(f"{runner}: last {len(points)} runs", loc="left")
         return _to_svg(fig, any(p.get("simulated") for p in points))

@@ -268,6 +268,17 @@ class BaselineResult(BaseModel):
     only_now: list[str]
 
 
+class GateOutcome(BaseModel):
+    """The gate's result for this run, for the top of its report."""
+
+    result: str
+    """pass | regression | inconclusive | no-baseline."""
+    exit_code: int
+    baseline_id: str | None
+    reasons: list[str]
+    """Why it is not a plain pass: the run-level reasons and every check that regressed or was inconclusive, one line each."""
+
+
 class ServerFacts(BaseModel):
     """What one OpenAI-compatible server said about itself around this run (vLLM: /version, /v1/models, /metrics)."""
 
@@ -357,6 +368,8 @@ class ReportModel(BaseModel):
     """Per runner, its recent runs of this suite, oldest first: pass rate and interval, cost per completed task, latency p95, gate result."""
     baseline: BaselineResult | None = None
     """Change since the baseline run; None when no earlier run of this suite had finished."""
+    gate: GateOutcome | None = None
+    """The latest `evals gate` result recorded for this run (a nightly gates before it renders); None if never gated."""
     frontiers: dict[str, Frontier | None] = Field(default_factory=dict)
     """Per self-hosted runner, its latest `evals measure` (as `evals measure --json` prints it) if taken with the
     runner's current profile, else None. Its operating point is the capacity the projections use."""

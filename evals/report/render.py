@@ -149,7 +149,7 @@ def _frontier_view(runner: str, f: Frontier | None) -> FrontierView:
 
 def _trend_view(runner: str, points: list[dict[str, Any]], run_id: str) -> TrendView:
     """The chart is drawn oldest first, as time runs; the table lists newest first, where a reader starts."""
-    chart = Markup(charts.trend_svg([{**p, "runner": reveal(p["runner"])} for p in points]))
+    chart = Markup(charts.trend_svg([{**p, "runner": reveal(p["runner"])} for p in points], current=run_id))
     rows = []
     for before, p in zip([None, *points], points):
         changed = [] if before is None else [what for what, key in (("suite", "suite_hash"), ("profile", "profile_hash"), ("server version", "server_versions")) if before.get(key) != p.get(key)]
