@@ -39,7 +39,7 @@ def install_example(site: Path) -> None:
     (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
 
 
-def test_an_installed_package_adds_a_provider_and_a_scorer(tmp_path: Path) -> None:
+def test_an_installed_package_adds_a_provider_a_scorer_and_a_report_section(tmp_path: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()
     install_example(site)
@@ -52,8 +52,14 @@ def test_an_installed_package_adds_a_provider_and_a_scorer(tmp_path: Path) -> No
     runner = {"name": "echoer", "provider": "echo", "model": "echo-1", "pricing": {"self_hosted": {"gpu": "L4", "gpus": 1, "cloud_price_per_gpu_hour": 0.8}}}
     (ws / "runners" / "echoer.yaml").write_text(yaml.safe_dump(runner))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
-    out = subprocess.run([sys.executable, "-m", "evals.cli", "run", "-w", str(ws), "--suite", "s", "--runner", "echoer", "--no-report", "-q"], env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "evals.cli", "run", "-w", str(ws), "--suite", "s", "--runner", "echoer", "-q"], env=env, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr
+    (page,) = (ws / "reports").glob("*/index.html")
+    html = page.read_text()
+    # The package's section is on the page, after the failure explorer and before the method, and in the navigation.
+    assert '<a href="#echo-notes">Echo notes</a>' in html
+    assert html.index('id="failures"') < html.index('id="echo-notes"') < html.index('id="method"')
+    assert "echoer: 5 of 6 completed." in html
     db = sqlite3.connect(ws / "reports" / "evals.sqlite")
     rows = dict(db.execute("SELECT o.sample_id, o.passed FROM outcomes o"))
     texts = dict(db.execute("SELECT sample_id, text FROM attempts WHERE purpose='run'"))

@@ -26,14 +26,15 @@ from itertools import chain, zip_longest
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import ChoiceLoader, DictLoader, Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from evals.cost.projection import COST_DEFINITION, DAYS_PER_MONTH
 from evals.measure.chart import frontier_svg
 from evals.measure.metrics import percentile
 from evals.measure.model import Dist, Frontier
-from evals.report import charts
+from evals.report import charts, sections
+from evals.report.sections import page_sections
 from evals.report.model import BreakEvenResult, CategoryResult, FailureRow, ReportModel
 from evals.report.text import clip, fmt_usd
 
@@ -67,7 +68,7 @@ def render_html(model: ReportModel) -> str:
     script = (TEMPLATES / "explorer.js").read_text(encoding="utf-8")
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     csp = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
-    return _environment().get_template("report.html.j2").render(
+    context: dict[str, Any] = dict(
         m=model,
         csp=csp,
         script=Markup(script),
@@ -85,6 +86,7 @@ def render_html(model: ReportModel) -> str:
         trends=[_trend_view(runner, points, model.run_id) for runner, points in model.trend.items() if len(points) >= 2],
         no_history=[r.name for r in model.runners if len(model.trend.get(r.name, [])) < 2],
     )
+    return _environment().get_template("report.html.j2").render(**context, sections=page_sections(context))
 
 
 class BreakEvenView(NamedTuple):
@@ -388,7 +390,8 @@ def _finalize(value: Any) -> Any:
 
 
 def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined, finalize=_finalize, trim_blocks=True, lstrip_blocks=True)
+    loader = ChoiceLoader([FileSystemLoader(TEMPLATES), DictLoader(sections.sources())])
+    env = Environment(loader=loader, autoescape=True, undefined=StrictUndefined, finalize=_finalize, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pct=fmt_pct, ci=fmt_ci, pts=fmt_pts, pts_ci=fmt_pts_ci, rel=fmt_rel, when=fmt_when, usd=fmt_usd, ms=fmt_ms, value=fmt_value, num=fmt_num, seconds=fmt_seconds, kind=fmt_kind)
     return env
 

@@ -1,7 +1,7 @@
 """A workload-evals extension in its own package.
 
-Importing this module registers both extensions: the entry points in
-pyproject.toml only name the module, and the decorators do the rest.
+Importing this module registers its three extensions: the entry points in
+pyproject.toml only name the module, and the registrations below do the rest.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import time
 from evals.config import RunnerProfile
 from evals.providers.base import Completion, GenerationParams, Message, Status, Timing, Usage
 from evals.providers.registry import provider
+from evals.report.sections import section
 from evals.scoring import Score, scorer
 from evals.suite.sample import Sample, content_text
 
@@ -56,3 +57,14 @@ def shouted(min_letters: int = 1):
         return Score(value=float(ok), passed=ok, explanation=f"{len(letters)} letters, finish {completion.finish_reason}")
 
     return score
+
+
+# A report section: a Jinja2 template (autoescaped) with the report's context; `m` is the ReportModel.
+# Order 95 puts it between the failure explorer (90) and the method (100).
+section(
+    "echo-notes",
+    title="Echo notes",
+    order=95,
+    source="<p>{{ m.runners|length }} runner(s) on suite {{ m.suite }}; "
+    "{% for r in m.runners %}{{ r.name }}: {{ r.completed }} of {{ r.samples }} completed. {% endfor %}</p>",
+)
