@@ -80,7 +80,7 @@ def is_stale(exc: BaseException) -> bool:
     import aiohttp  # the SDKs' transport, loaded already by any client that got this far
 
     for x in _chain(exc):
-        if isinstance(x, (aiohttp.ServerDisconnectedError, aiohttp.ClientConnectionResetError, httpx2.RemoteProtocolError)):
+        if isinstance(x, (aiohttp.ServerDisconnectedError, aiohttp.ClientConnectionResetError, httpx2.RemoteProtocolError, ConnectionResetError, BrokenPipeError)):
             return True
         if isinstance(x, aiohttp.ClientOSError) and "Can not write request body" in str(x):
             return True
