@@ -143,8 +143,8 @@ class ApiPricing(_Strict):
     cache_write_per_mtok: float | None = Field(default=None, ge=0)
     output_per_mtok: float | None = Field(default=None, ge=0)
     batch: bool = False
-    """Price at the batch API's rate (about half). For `evals cost` projections only:
-    `evals run` uses the synchronous API and refuses a batch-priced runner."""
+    """Price at the batch API's rate (about half). For `evals cost` projections; `evals run` accepts it
+    only on a runner with `batch:` (whose answers come through the batch API and are priced so anyway)."""
 
 
 class Purchase(_Strict):
@@ -203,6 +203,17 @@ class RetryPolicy(_Strict):
     max_delay_s: float = Field(default=30.0, ge=0)
 
 
+class SimBatch(_Strict):
+    """How the simulated server's batch endpoints treat this model's requests (OpenAI Batch, Anthropic Message Batches)."""
+
+    delay_s: float = Field(default=0.0, ge=0)
+    """Time from submission until the batch has ended; its request counts progress evenly meanwhile."""
+    error_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of requests the batch answers with an error (HTTP 500 in the OpenAI error file, `errored` for Anthropic)."""
+    expire_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of requests left unprocessed when the batch expires (OpenAI status `expired`, Anthropic `expired` results)."""
+
+
 class SimBehaviour(_Strict):
     """How a simulated model behaves on the simulated server."""
 
@@ -222,6 +233,8 @@ class SimBehaviour(_Strict):
     in streams even when asked (older TGI and Ollama), so token counts are unknown;
     tool_calls_as_text answers tool calls as `<tool_call>` text, as vLLM does when
     started without the right --tool-call-parser."""
+    batch: SimBatch | None = None
+    """The batch endpoints' delay, partial errors and expiry for this model; None: no delay, no failures."""
 
     @field_validator("accuracy")
     @classmethod
@@ -232,6 +245,27 @@ class SimBehaviour(_Strict):
         if "default" not in v:
             raise ValueError("accuracy needs a `default` entry for categories it does not list")
         return v
+
+
+class BatchMode(_Strict):
+    """Send a runner's requests through its vendor's batch API (OpenAI Batch, Anthropic Message Batches)
+    at the catalogue's batch rate (about half): results within 24 hours, so no latency figures."""
+
+    retry: Literal["batch", "sync"] = "batch"
+    """Where a batch's failed requests (errored, expired, cancelled) go: a follow-up batch at the batch
+    rate, or the synchronous API at the full rate (faster, dearer)."""
+    rounds: int = Field(default=3, ge=1)
+    """Batches per request at most, the first included, before a failure stands (retry: batch)."""
+    poll_s: float = Field(default=30.0, gt=0)
+    """First wait between status checks; doubles up to poll_max_s."""
+    poll_max_s: float = Field(default=300.0, gt=0)
+    wait_s: float | None = Field(default=None, gt=0)
+    """How long `evals run` waits for the batches before leaving them in flight (collect them later
+    with `evals run --collect`); None waits until they end (the vendors' window is 24 hours)."""
+
+
+BATCH_PROVIDERS = ("openai", "anthropic", "simulated")
+"""Providers whose runners can use batch mode (a simulated runner through its protocol's batch endpoints)."""
 
 
 class RunnerProfile(_Strict):
@@ -260,6 +294,14 @@ class RunnerProfile(_Strict):
     openai_compatible; the base URL comes from the launched server, so give no base_url."""
     engine: dict[str, Any] | None = None
     """vllm_offline only: keyword arguments for `vllm.LLM` (tensor_parallel_size, quantization, ...)."""
+    batch: BatchMode | None = None
+    """`batch: true` (or a block of BatchMode settings) sends this runner's requests through the vendor's
+    batch API at the batch rate; openai, anthropic and simulated runners only."""
+
+    @field_validator("batch", mode="before")
+    @classmethod
+    def _batch_flag(cls, v: Any) -> Any:
+        return ({} if v else None) if isinstance(v, bool) else v
 
     @field_validator("provider")
     @classmethod
@@ -293,6 +335,8 @@ class RunnerProfile(_Strict):
             raise ValueError("`engine:` is only for provider: vllm_offline")
         if self.provider == "vllm_offline" and self.urls():
             raise ValueError("vllm_offline runs the model in this process; remove base_url/base_urls")
+        if self.batch is not None and self.provider not in BATCH_PROVIDERS:
+            raise ValueError(f"`batch:` uses a vendor's batch API; provider {self.provider} has none (batch works for {', '.join(BATCH_PROVIDERS)})")
         return self
 
     @property
@@ -305,7 +349,8 @@ class RunnerProfile(_Strict):
         return [self.base_url] if self.base_url else []
 
     def profile_hash(self) -> str:
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        # a profile without batch mode hashes as it did before the field existed
+        return hashlib.sha256(self.model_dump_json(exclude={"batch"} if self.batch is None else None).encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------- loading

@@ -111,7 +111,8 @@ def runner_pricing(profile: RunnerProfile, overrides: Path | None = None) -> Run
     p = profile.pricing
     if p.api is not None:
         price, as_of = _api_price(p.api, profile, overrides)
-        return RunnerPricing(kind="api", price=price, batch=p.api.batch, catalogue_as_of=as_of)
+        # a batch-mode runner's answers come through the batch API: priced at the catalogue's batch rate
+        return RunnerPricing(kind="api", price=price, batch=p.api.batch or profile.batch is not None, catalogue_as_of=as_of)
     sh = p.self_hosted
     assert sh is not None
     basis = "rented" if sh.cloud_price_per_gpu_hour is not None else "owned"

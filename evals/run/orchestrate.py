@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import json
 import secrets
@@ -16,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from evals import __version__
 from evals.config import ConfigError, RunnerProfile, Suite
@@ -26,10 +27,12 @@ from evals.providers.launch import launch_all
 from evals.providers.registry import services
 from evals.providers.translate import RequestParams, anthropic_not_sent, request_params, text_tool_call
 from evals.providers.server_facts import RunServers
+from evals.run.batch import BatchRun
 from evals.run.budget import Budget
 from evals.run.executor import Job, RunnerResult, run_jobs
 from evals.run.keys import request_identity, request_key
 from evals.run.progress import Progress
+from evals.store.batches import BatchLedger
 from evals.store.db import Store
 from evals.suite.load import load_samples, suite_hash
 from evals.suite.sample import Sample
@@ -41,12 +44,17 @@ class RunSummary:
     results: dict[str, RunnerResult]
     reused: dict[str, int]
     status: str
+    in_flight: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Batch runners' batches still running when the wait limit passed (status `waiting`)."""
 
     def trouble(self) -> tuple[int, str] | None:
         """The exit code and one line for a run that must not pass as fine: 4 when a
         runner was stopped early (budget, a dead endpoint's breaker, an exhausted quota),
-        5 when a runner has no ok answer at all; None otherwise. The first runner's
-        trouble decides, stops before empties."""
+        5 when a runner has no ok answer at all, 6 when batches are still in flight (nothing is
+        scored yet); None otherwise. The first runner's trouble decides, stops before empties."""
+        if self.in_flight:
+            waiting = ", ".join(f"{n!r} ({k} batch(es))" for n, k in self.in_flight.items())
+            return EXIT_WAITING, f"waiting for batch: runner(s) {waiting} still in flight; `evals run --collect` collects, scores and reports them"
         stopped = [f"runner {n!r} stopped: {r.stopped_reason}" for n, r in self.results.items() if r.stopped_reason]
         if stopped:
             return EXIT_STOPPED, "; ".join(stopped)
@@ -60,6 +68,8 @@ EXIT_STOPPED = 4
 """`evals run`: a runner was stopped before its last sample (budget, breaker, quota)."""
 EXIT_NOTHING_ANSWERED = 5
 """`evals run`: a runner sent requests and got no ok answer back."""
+EXIT_WAITING = 6
+"""`evals run`: batches were still in flight when the wait limit passed; nothing is scored yet."""
 
 
 def new_run_id(suite: str) -> str:
@@ -107,9 +117,11 @@ def prepare_run(suite: Suite, runners: list[RunnerProfile], reference: str | Non
         raise ConfigError(f"runners {', '.join(offline)} each load a vllm.LLM engine in this process; run them one per `evals run`, or serve them with `launch:` blocks")
     for r in runners:
         api_key(r)
-        if r.pricing.api is not None and r.pricing.api.batch:
+        if r.pricing.api is not None and r.pricing.api.batch and r.batch is None:
             # Pricing a synchronous run at batch rates would understate its cost by half.
-            raise ConfigError(f"runner {r.name!r}: `pricing.api.batch: true` is for `evals cost` projections; `evals run` sends requests through the synchronous API (batch submission is not implemented), so set it to false for runs")
+            raise ConfigError(f"runner {r.name!r}: `pricing.api.batch: true` prices at the batch rate, but the runner sends through the synchronous API; add `batch: true` to the profile (or run with --batch) to use the batch API, or set it to false")
+        if r.batch is not None and r.pricing.api is None:
+            raise ConfigError(f"runner {r.name!r}: `batch:` needs `pricing.api` (a batch is priced per token at the batch rate)")
     return PreparedRun(samples=load_samples(suite), reference=choose_reference(runners, reference), pricing={r.name: runner_pricing(r, price_overrides) for r in runners})
 
 
@@ -125,8 +137,10 @@ def execute_run(
     quiet: bool = False,
     price_overrides: Path | None = None,
     prepared: PreparedRun | None = None,
+    wait_s: float | None = None,
 ) -> RunSummary:
-    """`prepared` is `prepare_run`'s result when the caller checked the inputs before creating the store."""
+    """`prepared` is `prepare_run`'s result when the caller checked the inputs before creating the store.
+    `wait_s`: how long batch runners wait for their batches (default: each runner's batch.wait_s)."""
     p = prepared or prepare_run(suite, runners, reference, price_overrides)
     samples, ref, pricing = p.samples, p.reference, p.pricing
     with services(runners, samples) as service_urls, launch_all(runners, workspace / "reports" / "logs") as launched:
@@ -158,6 +172,7 @@ def execute_run(
         )
         status = "failed"
         results: dict[str, RunnerResult] = {}
+        in_flight: dict[str, int] = {}
         reused: dict[str, int] = {}
         try:
             jobs_by_runner = {}
@@ -173,7 +188,7 @@ def execute_run(
             gc.collect()
             gc.freeze()
             try:
-                results = asyncio.run(_run_all(runners, providers, jobs_by_runner, store, run_id, pricing, Budget(budget_usd), quiet))
+                results, in_flight = asyncio.run(_run_all(runners, providers, jobs_by_runner, store, run_id, pricing, Budget(budget_usd), quiet, wait_s))
             finally:
                 gc.unfreeze()
                 store.stop_writer()
@@ -185,15 +200,15 @@ def execute_run(
                 store.add_server_fact(run_id, runner, url, "usage_anomaly", {"answers": n, "example": example, "note": USAGE_ANOMALY_NOTE})
             for (runner, url), (n, example) in _text_tool_calls(store, run_id, samples).items():
                 store.add_server_fact(run_id, runner, url, "tool_calls_as_text", {"answers": n, "example": example, "note": TEXT_CALLS_NOTE})
-            status = "finished"
+            status = "waiting" if in_flight else "finished"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
         finally:
-            if status != "finished":  # the runners never reported their counts: take them from what was stored
+            if status not in ("finished", "waiting"):  # the runners never reported their counts: take them from what was stored
                 store.record_sent_counts(run_id, status)
             store.finish_run(run_id, status)
-    return RunSummary(run_id=run_id, results=results, reused=reused, status=status)
+    return RunSummary(run_id=run_id, results=results, reused=reused, status=status, in_flight=in_flight)
 
 
 USAGE_ANOMALY_NOTE = (
@@ -249,17 +264,37 @@ def _origin(r: RunnerProfile, p: RequestParams) -> dict[str, str]:
     return anthropic_not_sent(p) if protocol == "anthropic" else dict(p.origin)
 
 
-async def _run_all(runners, providers, jobs_by_runner, store, run_id, pricing, budget, quiet) -> dict[str, RunnerResult]:  # type: ignore[no-untyped-def]
+async def _run_all(runners, providers, jobs_by_runner, store, run_id, pricing, budget, quiet, wait_s=None) -> tuple[dict[str, RunnerResult], dict[str, int]]:  # type: ignore[no-untyped-def]
+    """Every runner at once: synchronous runners finish while batch runners wait for their batches."""
+    ledger = BatchLedger(store.path) if any(r.batch is not None for r in runners) else None
+    say = (lambda line: None) if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    in_flight: dict[str, int] = {}
+
+    async def batch(r: RunnerProfile, tick: Callable[[], None]) -> RunnerResult:
+        assert ledger is not None and r.batch is not None
+        b = await BatchRun(
+            r, providers[r.name], jobs_by_runner[r.name], store=store, ledger=ledger, run_id=run_id, pricing=pricing[r.name], budget=budget,
+            mode=r.batch, say=say, on_done=tick, wait_s=wait_s,
+        ).run()
+        if b.in_flight:
+            in_flight[r.name] = b.in_flight
+        return b.result
+
     with Progress(quiet=quiet) as progress:
         try:
             tasks = []
             for r in runners:
                 jobs = jobs_by_runner[r.name]
                 tick = progress.add(r.name, total=len(jobs))
-                tasks.append(run_jobs(r, providers[r.name], jobs, store=store, run_id=run_id, cost_of=pricing[r.name].cost_of, budget=budget, on_done=tick))
+                if r.batch is not None:
+                    tasks.append(batch(r, tick))
+                else:
+                    tasks.append(run_jobs(r, providers[r.name], jobs, store=store, run_id=run_id, cost_of=pricing[r.name].cost_of, budget=budget, on_done=tick))
             results = await asyncio.gather(*tasks)
         finally:
             for ps in providers.values():
                 for p in ps:
                     await p.aclose()
-    return {r.name: res for r, res in zip(runners, results)}
+            if ledger is not None:
+                ledger.close()
+    return {r.name: res for r, res in zip(runners, results)}, in_flight

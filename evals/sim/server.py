@@ -393,6 +393,10 @@ class SimServer:
         self._metrics = SimMetrics(self._models)
         self._ids = itertools.count(1)
         self._received: deque[dict[str, Any]] = deque(maxlen=RECEIVED_KEPT)
+        from evals.sim.batch import SimBatches  # it answers through this module's wires
+
+        self.batches = SimBatches(self)
+        """The OpenAI Batch and Anthropic Message Batches endpoints (evals/sim/batch.py)."""
         self._openai = _OpenAIWire()
         self._anthropic = _AnthropicWire()
         self._runner: web.AppRunner | None = None
@@ -433,6 +437,7 @@ class SimServer:
         app.router.add_get("/metrics", self._get_metrics)
         app.router.add_get("/version", self._version)
         app.router.add_post("/stats/reset", self._reset_stats)
+        self.batches.add_routes(app)
         return app
 
     async def _open(self) -> None:

@@ -28,11 +28,11 @@ from evals.store.migrations import MIGRATIONS
 _ATTEMPT_COLS = (
     "run_id, runner, sample_id, request_key, attempt, final, reused_from, status, text, finish_reason, "
     "input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, "
-    "ttft_ms, latency_ms, output_tps, error, error_kind, http_status, cost_usd, base_url, served_model, created_at, purpose, tool_calls_json"
+    "ttft_ms, latency_ms, output_tps, error, error_kind, http_status, cost_usd, base_url, served_model, created_at, purpose, tool_calls_json, batch_id"
 )
 _CUT_AT_LIMIT = "'length', 'max_tokens', 'model_context_window_exceeded'"
 """finish_reason values (OpenAI and vLLM, Anthropic) of an answer the server finished by cutting it at a limit."""
-_ATTEMPT_INSERT = f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({', '.join('?' * 27)})"
+_ATTEMPT_INSERT = f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({', '.join('?' * 28)})"
 
 
 def completion_from_row(r: dict[str, Any]) -> Completion:
@@ -251,14 +251,15 @@ class Store:
         )
 
     # ---------------------------------------------------------- attempts
-    def record_attempt(self, run_id: str, runner: str, sample_id: str, request_key: str, attempt: int, final: bool, c: Completion, cost_usd: float | None, base_url: str | None, purpose: str = "run") -> None:
-        """`purpose` is `run` for a runner's answer, `judge:<scorer>` for a judge's verdict; only `run` rows are a runner's answers."""
+    def record_attempt(self, run_id: str, runner: str, sample_id: str, request_key: str, attempt: int, final: bool, c: Completion, cost_usd: float | None, base_url: str | None, purpose: str = "run", batch_id: str | None = None) -> None:
+        """`purpose` is `run` for a runner's answer, `judge:<scorer>` for a judge's verdict; only `run` rows are a runner's answers.
+        `batch_id`: the vendor batch that answered it (None: the synchronous API)."""
         u, t = c.usage, c.timing
         row = (
             run_id, runner, sample_id, request_key, attempt, int(final), None, c.status.value, c.text, c.finish_reason,
             u.input_tokens, u.cached_input_tokens, u.cache_write_tokens, u.output_tokens, u.reasoning_tokens,
             t.ttft_ms, t.latency_ms, t.output_tps, c.error, c.error_kind, c.http_status, cost_usd, base_url, c.served_model, time.time(), purpose,
-            json.dumps(mark_invalid(c.tool_calls), ensure_ascii=False) if c.tool_calls else None,
+            json.dumps(mark_invalid(c.tool_calls), ensure_ascii=False) if c.tool_calls else None, batch_id,
         )
         if self._queue is None:
             raise RuntimeError("record_attempt needs start_writer(): attempts are written by the writer thread")

@@ -1,0 +1,140 @@
+"""Batch mode end to end: the real openai and anthropic SDKs' batch APIs against the simulated
+server on 127.0.0.1 (submit, poll, collect, partial errors, expiry, budget, kill and restart)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evals.config import find_runner, find_suite
+from evals.cost.pricing import runner_pricing
+from evals.providers.base import Usage
+from evals.run.batch import LIMITS, Limits, TooLarge, chunk
+from evals.run.orchestrate import EXIT_WAITING, execute_run
+from evals.sim import SimServer
+from evals.store.db import Store
+from tests.conftest import sim_runner, write_workspace
+
+FAST = {"poll_s": 0.02, "poll_max_s": 0.05}
+
+
+def batch_runner(model: str, protocol: str, batch: dict[str, Any] | None = None, sim_batch: dict[str, Any] | None = None, **behaviour: Any) -> dict[str, Any]:
+    """A simulated runner priced like its vendor's model, in batch mode."""
+    r = sim_runner(model, protocol, accuracy={"default": 1.0}, **behaviour)
+    r["pricing"] = {"api": {"model": "claude-sonnet-4-5" if protocol == "anthropic" else "gpt-4o"}}
+    r["batch"] = {**FAST, **(batch or {})}
+    if sim_batch is not None:
+        r["simulate"]["batch"] = sim_batch
+    return r
+
+
+def _run(ws: Path, runners: list[str], **kw: Any) -> tuple[Any, Store]:
+    store = Store(ws / "reports" / "evals.sqlite")
+    summary = execute_run(workspace=ws, suite=find_suite(ws, "mini"), runners=[find_runner(ws, r) for r in runners], store=store, quiet=True, **kw)
+    return summary, store
+
+
+def _finals(store: Store, run_id: str, runner: str) -> list[dict[str, Any]]:
+    return store.query("SELECT * FROM attempts WHERE run_id=? AND runner=? AND final=1 ORDER BY sample_id", (run_id, runner))
+
+
+def test_chunks_respect_request_and_byte_limits() -> None:
+    lines = [(f"k{i}", b"x" * 10) for i in range(7)]
+    # 3 requests a batch: 3 + 3 + 1
+    assert [len(c) for c in chunk(lines, Limits(requests=3, bytes=10**6))] == [3, 3, 1]
+    # 25 bytes a batch with 5 bytes of overhead: floor((25 - 5) / 10) = 2 requests each
+    assert [len(c) for c in chunk(lines, Limits(requests=100, bytes=25), overhead=5)] == [2, 2, 2, 1]
+    with pytest.raises(TooLarge, match="k0"):
+        chunk([("k0", b"x" * 30)], Limits(requests=100, bytes=25))
+    assert LIMITS["openai"] == Limits(50_000, 200 * 1024**2) and LIMITS["anthropic"] == Limits(100_000, 256 * 1024**2)
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_batch_run_answers_every_sample_through_the_batch_api(tmp_path: Path, protocol: str) -> None:
+    ws = write_workspace(tmp_path, {"ref": batch_runner(f"m-{protocol}", protocol)})
+    summary, store = _run(ws, ["ref"])
+    finals = _finals(store, summary.run_id, "ref")
+    assert len(finals) == 40 and all(a["status"] == "ok" and a["batch_id"] for a in finals)
+    assert len({a["batch_id"] for a in finals}) == 1  # 40 requests fit one batch
+    assert all(a["latency_ms"] is None for a in finals)  # a batch measures no latency
+    assert store.run(summary.run_id)["status"] == "finished"
+    # priced at the batch rate: each attempt costs what its tokens cost with the catalogue's batch factor
+    p = runner_pricing(find_runner(ws, "ref"))
+    assert p.batch
+    for a in finals:
+        u = Usage(input_tokens=a["input_tokens"], output_tokens=a["output_tokens"])
+        assert a["cost_usd"] == pytest.approx(p.cost_of(u))
+    rows = store.query("SELECT * FROM batches WHERE run_id=?", (summary.run_id,))
+    assert [(r["status"], r["requests"], r["vendor"]) for r in rows] == [("collected", 40, protocol)]
+
+
+def test_batch_cost_per_completed_task_is_half_the_synchronous_one(tmp_path: Path) -> None:
+    """Same model, same answers, same tokens: the batch reference costs the catalogue's batch factor (0.5) of the synchronous one."""
+    sync = batch_runner("m-same", "anthropic")
+    del sync["batch"]
+    ws = write_workspace(tmp_path, {"batch": batch_runner("m-same", "anthropic"), "sync": sync})
+    summary, store = _run(ws, ["batch", "sync"])
+    cost = {r: sum(a["cost_usd"] for a in _finals(store, summary.run_id, r)) for r in ("batch", "sync")}
+    ok = {r: sum(a["status"] == "ok" for a in _finals(store, summary.run_id, r)) for r in ("batch", "sync")}
+    tokens = {r: sum(a["input_tokens"] + a["output_tokens"] for a in _finals(store, summary.run_id, r)) for r in ("batch", "sync")}
+    assert tokens["batch"] == tokens["sync"] and ok["batch"] == ok["sync"] == 40
+    assert runner_pricing(find_runner(ws, "batch")).price.batch_discount == 0.5  # type: ignore[union-attr]
+    # cost per completed task = spend / completed; the batch one is 0.5 × the synchronous one
+    assert cost["batch"] / ok["batch"] == pytest.approx(0.5 * cost["sync"] / ok["sync"])
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_partial_errors_and_expiry_go_to_a_follow_up_batch(tmp_path: Path, protocol: str) -> None:
+    ws = write_workspace(tmp_path, {"ref": batch_runner(f"m-{protocol}", protocol, sim_batch={"error_rate": 0.2, "expire_rate": 0.3})})
+    summary, store = _run(ws, ["ref"])
+    rows = store.query("SELECT * FROM attempts WHERE run_id=? AND runner='ref' ORDER BY id", (summary.run_id,))
+    first = [a for a in rows if a["attempt"] == 1]
+    kinds = {a["error_kind"] for a in first if a["status"] == "error"}
+    assert {"batch_expired"} <= kinds and kinds & {"server"}, kinds
+    assert all(a["final"] == 0 for a in first if a["status"] == "error")  # retried, not dropped
+    # the simulator's draws are per custom_id, so a failed request fails the same way in every round:
+    # after `rounds` batches (3) its last failure stands as the final answer
+    batches = store.query("SELECT round, requests FROM batches WHERE run_id=? ORDER BY id", (summary.run_id,))
+    failed_first = sum(a["status"] == "error" for a in first)
+    assert [b["round"] for b in batches] == [1, 2, 3] and [b["requests"] for b in batches] == [40, failed_first, failed_first]
+    finals = _finals(store, summary.run_id, "ref")
+    assert len(finals) == 40
+    assert sum(a["status"] == "error" for a in finals) == failed_first
+
+
+def test_failures_retried_synchronously_when_the_runner_says_so(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path, {"ref": batch_runner("m-sync", "openai", batch={"retry": "sync"}, sim_batch={"error_rate": 0.25})})
+    summary, store = _run(ws, ["ref"])
+    finals = _finals(store, summary.run_id, "ref")
+    assert len(finals) == 40 and all(a["status"] == "ok" for a in finals)
+    by_batch = [a for a in finals if a["batch_id"]]
+    by_sync = [a for a in finals if not a["batch_id"]]
+    assert by_sync and by_batch and len(by_sync) + len(by_batch) == 40
+    # the synchronous retries are billed at the full rate, the batch answers at half
+    p = runner_pricing(find_runner(ws, "ref"))
+    for a in by_sync:  # full rate = batch rate ÷ the batch factor
+        assert a["cost_usd"] == pytest.approx(p.cost_of(Usage(input_tokens=a["input_tokens"], output_tokens=a["output_tokens"])) / p.price.batch_discount)  # type: ignore[union-attr]
+    assert len(store.query("SELECT * FROM batches WHERE run_id=?", (summary.run_id,))) == 1
+
+
+def test_budget_reserves_each_batch_worst_case_before_submitting(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path, {"ref": {**batch_runner("m-budget", "anthropic"), "params": {"max_tokens": 1000}}})
+    p = runner_pricing(find_runner(ws, "ref"))
+    from evals.suite.load import load_samples
+
+    samples = load_samples(find_suite(ws, "mini"))
+    worst = [p.worst_case_usd(s.input, 1000) for s in samples]
+    budget = sum(worst[:10]) + worst[10] / 2  # room for exactly 10 requests' worst cases
+    summary, store = _run(ws, ["ref"], budget_usd=budget)
+    assert summary.results["ref"].stopped_reason == "budget"
+    (b,) = store.query("SELECT * FROM batches WHERE run_id=?", (summary.run_id,))
+    assert b["requests"] == 10 and b["worst_case_usd"] == pytest.approx(sum(worst[:10]))
+    assert store.spent_usd(summary.run_id) <= budget
