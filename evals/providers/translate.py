@@ -344,7 +344,7 @@ def render_calls(calls: list[dict[str, Any]]) -> str:
     ({name, arguments} or OpenAI's {function: {name, arguments}}), invalid JSON marked."""
     lines = []
     for c in calls:
-        fn = c.get("function") if isinstance(c.get("function"), dict) else c
+        fn: dict[str, Any] = c["function"] if isinstance(c.get("function"), dict) else c
         args = fn.get("arguments")
         text = args if isinstance(args, str) else json.dumps(args if args is not None else {}, ensure_ascii=False)
         lines.append(f"{fn.get('name')}({text})" + ("  [arguments are not valid JSON]" if c.get("invalid_json") else ""))

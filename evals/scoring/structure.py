@@ -74,7 +74,7 @@ def compare_value(expected: Any, got: Any, schema: dict[str, Any] | None, path: 
     if isinstance(expected, str) and isinstance(got, str):
         return None if normalize_text(expected) == normalize_text(got) else f"{path}: expected {_show(expected)}, got {_show(got)}"
     if isinstance(expected, dict) and isinstance(got, dict):
-        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        props: dict[str, Any] = schema["properties"] if isinstance(schema.get("properties"), dict) else {}
         for key in schema.get("required") or ():
             if key not in got:
                 return f"{path}.{key}: required, missing"

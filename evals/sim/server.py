@@ -608,7 +608,7 @@ class SimServer:
         self._received.append(body)
         answer = bh.choose_answer(self._index, behaviour, call.model, call.prompt, call.tools)
         calls = answer if isinstance(answer, tuple) else ()
-        pieces = bh.tokenise("".join(c.arguments for c in calls) if calls else answer)  # type: ignore[arg-type]
+        pieces = bh.tokenise("".join(c.arguments for c in calls) if calls else answer)
         truncated = call.max_tokens is not None and len(pieces) > call.max_tokens
         if truncated:
             pieces = pieces[: call.max_tokens]
