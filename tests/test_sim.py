@@ -598,3 +598,15 @@ def test_wrong_tool_calls_are_plausible_and_text_quirk_speaks_markup(tool_server
             assert t.choices[0].message.tool_calls is None and t.choices[0].message.content.startswith("<tool_call>")
 
     asyncio.run(go())
+
+
+def test_a_tool_result_turn_does_not_hide_the_question() -> None:
+    """Anthropic carries tool results in a user turn; the sample is still found by the question before it."""
+    anthropic_turns = [
+        {"role": "user", "content": TOOL_PROMPT},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "get_weather", "input": {"city": "Oslo"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "4C"}]},
+    ]
+    assert bh.last_user_text(anthropic_turns) == TOOL_PROMPT
+    followed = [*anthropic_turns[:2], {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "4C"}, {"type": "text", "text": "And Rome?"}]}]
+    assert bh.last_user_text(followed) == "And Rome?"

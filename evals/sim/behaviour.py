@@ -63,11 +63,15 @@ def count_tokens(text: str) -> int:
 
 
 def last_user_text(messages: Iterable[Any]) -> str | None:
-    """Text of the last user message, which is what identifies a sample."""
+    """Text of the last user message, which is what identifies a sample. An Anthropic user turn
+    that only carries tool results is the protocol's form of OpenAI's tool messages: it is skipped."""
     text = None
     for m in messages:
         if isinstance(m, dict) and m.get("role") == "user":
-            text = content_text(m.get("content"))
+            content = m.get("content")
+            if isinstance(content, list) and content and all(isinstance(b, dict) and b.get("type") == "tool_result" for b in content):
+                continue
+            text = content_text(content)
     return text
 
 
