@@ -153,7 +153,7 @@ def run(
     return RunOutcome(run_id=summary.run_id, run=summary, scores=scores, report=model, report_path=path)
 
 
-def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, measurements: Sequence[int] = ()) -> ReportModel:
+def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, measurements: Sequence[int] = (), allow_above_bound: bool = False) -> ReportModel:
     """The run's ReportModel with its change since the baseline run and its trend over the suite's
     recent runs. The run's runner summaries are kept in the store as this report shows them, so the
     gate, compare and later trends read them instead of analysing this run again."""
@@ -164,8 +164,8 @@ def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, m
     from evals.report.summaries import keep
     from evals.scoring.sandbox import isolation_available
 
-    model = analyse(st, run_id, suite, prices, measurements=measurements)
-    if not measurements:  # sized by a chosen sweep: this report's own view, not the run's summary
+    model = analyse(st, run_id, suite, prices, measurements=measurements, allow_above_bound=allow_above_bound)
+    if not measurements and not allow_above_bound:  # sized by a chosen sweep or an impossible capacity: this report's own view, not the run's summary
         keep(st, model, prices)
     if model.sandbox and model.sandbox.code_answers:
         model.sandbox.available_here = isolation_available()
@@ -224,15 +224,16 @@ def rescore(
     return summary, path
 
 
-def build_report(*, workspace: str | Path = ".", run_id: str | None = None, out: str | Path | None = None, store: str | Path | None = None, prices: str | Path | None = None, measurements: Sequence[int] = ()) -> Path:
-    """`measurements`: `evals measure` sweep ids that size self-hosted runners (default: each profile's most complete recent sweep)."""
+def build_report(*, workspace: str | Path = ".", run_id: str | None = None, out: str | Path | None = None, store: str | Path | None = None, prices: str | Path | None = None, measurements: Sequence[int] = (), allow_above_bound: bool = False) -> Path:
+    """`measurements`: `evals measure` sweep ids that size self-hosted runners (default: each profile's most complete recent sweep).
+    `allow_above_bound`: size from a measured capacity even when it beats the physical bound (knowingly; refused otherwise)."""
     from evals.report.render import render
 
     ws = Path(workspace)
     st = _existing_store(ws, store)
     try:
         rid = _run_or_latest(st, run_id)
-        model = _analyse(st, rid, _suite_or_none(ws, st.run(rid)["suite"]), Path(prices) if prices else None, measurements)
+        model = _analyse(st, rid, _suite_or_none(ws, st.run(rid)["suite"]), Path(prices) if prices else None, measurements, allow_above_bound)
         return render(model, Path(out) if out else ws / "reports" / rid)
     finally:
         st.close()

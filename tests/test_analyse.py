@@ -202,6 +202,10 @@ def test_report_refuses_a_capacity_above_the_physical_bound(tmp_path: Path) -> N
     assert next(r for r in m.runners if r.name == "local").cost_per_completed_task_usd is None
     knowingly = analyse(store, out.run_id, find_suite(ws, "mini"), allow_above_bound=True)
     assert next(p for p in knowingly.projections if p.runner == "local").capacity_tasks_per_hour == 18_000
+    html = api.build_report(workspace=ws, run_id=out.run_id, out=tmp_path / "refused").read_text()
+    assert "<strong>Capacity refused:</strong> runner &#39;local&#39;" in html
+    html = api.build_report(workspace=ws, run_id=out.run_id, out=tmp_path / "knowingly", allow_above_bound=True).read_text()
+    assert "Capacity refused" not in html and "18,000" in html
 
 
 def test_export_allocates_the_at_volume_cost_to_self_hosted_answers(tmp_path: Path) -> None:

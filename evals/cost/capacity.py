@@ -14,7 +14,7 @@ from evals.measure.model import Frontier
 
 OVERRIDE_HINT = (
     "re-measure (`evals measure`), give a capacity you trust (`evals cost --capacity RUNNER=TASKS_PER_HOUR`), "
-    "or use it knowingly with --allow-above-bound"
+    "or use it knowingly with --allow-above-bound (evals cost, evals report)"
 )
 
 
