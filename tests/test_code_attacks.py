@@ -218,10 +218,15 @@ HONEST = [
         "def f():\n"
         "    return (1, 2.5, 'x', b'\\x00', bytearray(b'a'), {1, 2}, frozenset({3}), {(1, 2): [None, True]},\n"
         "            Counter('aab'), deque([1]), Decimal('1.10'), Fraction(1, 3), complex(1, -2), float('inf'),\n"
-        "            range(3), P(1, 2), OrderedDict(a=1), 10**30)\n",
+        "            range(3), P(1, 2), OrderedDict(a=1), 10**30)\n"
+        "import datetime as dt\n"
+        "def later(when, days):\n    return when + dt.timedelta(days=days), dt.date(2026, 1, 31), dt.time(9, 30), dt.timedelta(hours=1)\n",
         "assert f() == (1, 2.5, 'x', b'\\x00', bytearray(b'a'), {1, 2}, frozenset({3}), {(1, 2): [None, True]},\n"
         "               {'a': 2, 'b': 1}, __import__('collections').deque([1]), __import__('decimal').Decimal('1.10'),\n"
-        "               __import__('fractions').Fraction(1, 3), complex(1, -2), float('inf'), range(3), (1, 2), {'a': 1}, 10**30)\n",
+        "               __import__('fractions').Fraction(1, 3), complex(1, -2), float('inf'), range(3), (1, 2), {'a': 1}, 10**30)\n"
+        "from datetime import date, datetime, time, timedelta, timezone\n"
+        "start = datetime(2026, 10, 5, 9, 0, tzinfo=timezone(timedelta(hours=2)))\n"
+        "assert later(start, 1) == (datetime(2026, 10, 6, 7, 0, tzinfo=timezone.utc), date(2026, 1, 31), time(9, 30), timedelta(seconds=3600))\n",
     ),
     # a class with methods, state kept in the code's process
     (

@@ -14,7 +14,7 @@ process (`evals.scoring.sandbox.run_python_pair`): the code runs alone in one
 sandbox as a module named `solution`; the tests run in another, where every
 name the module defines is a stand-in that sends the call to the code's
 process and gets back only data (numbers, strings, bytes, lists, tuples, sets,
-dicts, ...), rebuilt there from JSON by the tests' own process. A result that
+dicts, dates and times, ...), rebuilt there from JSON by the tests' own process. A result that
 is not data comes back as an opaque handle: it can be called, iterated,
 indexed, measured and asked for attributes, but it is equal only to itself,
 so an object "equal to everything" compares unequal to every expected value.
@@ -56,7 +56,7 @@ _EXPLANATION_CHARS = 300
 # Both scripts below run in sandboxes, stdlib only. _WIRE is the value format
 # they share: JSON, with tagged objects for what JSON lacks and for handles.
 _WIRE = r'''
-import collections, decimal, fractions, json, math, os
+import collections, datetime, decimal, fractions, json, math, os
 
 LINE_CAP = 64 << 20
 
@@ -95,6 +95,11 @@ def encode(value, handle, depth=0):
         return {"$": "Fraction", "v": str(value)}
     if isinstance(value, range):
         return {"$": "range", "v": [value.start, value.stop, value.step]}
+    for kind in (datetime.datetime, datetime.date, datetime.time):  # datetime before its base class date
+        if isinstance(value, kind):
+            return {"$": kind.__name__, "v": kind.isoformat(value)}
+    if isinstance(value, datetime.timedelta):
+        return {"$": "timedelta", "v": [value.days, value.seconds, value.microseconds]}
     return handle(value)
 
 
@@ -132,6 +137,10 @@ def decode(obj, remote):
         return fractions.Fraction(str(v))
     if tag == "range":
         return range(*[int(n) for n in v])
+    if tag in ("datetime", "date", "time"):
+        return getattr(datetime, tag).fromisoformat(str(v))
+    if tag == "timedelta":
+        return datetime.timedelta(*[int(n) for n in v])
     raise ValueError(f"unknown value tag {tag!r}")
 
 
