@@ -193,7 +193,7 @@ def break_even_chart(name: str, self_hosted: str, staircase: list[CurvePoint], a
     with _style(f"break-even-{name}"):
         fig = Figure(figsize=(8.4, 3.6))
         axes = fig.subplots(1, 2)
-        panels = ((axes[0], "monthly", "Monthly cost (USD)"), (axes[1], "per_completed", "Cost per completed task (USD)"))
+        panels = ((axes[0], "monthly", "Monthly cost (USD, 730 h)"), (axes[1], "per_completed", "Cost per completed task (USD)"))
         xs = [p.volume for p in staircase]
         for ax, field, title in panels:
             ax.plot(xs, [getattr(p, field) for p in staircase], color=BLUE, linewidth=2.2, drawstyle="steps-post" if field == "monthly" else "default", label=f"{self_hosted} (self-hosted)")
@@ -206,7 +206,7 @@ def break_even_chart(name: str, self_hosted: str, staircase: list[CurvePoint], a
             ax.set_yscale("log")
             _log_ticks(ax.xaxis, _compact)
             _log_ticks(ax.yaxis, _dollars)
-            ax.set_xlabel("Requests per month")
+            ax.set_xlabel("Requests per month (730 h)")
             ax.set_title(title, fontsize=9, loc="left")
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=8, frameon=False)
