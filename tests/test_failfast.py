@@ -183,3 +183,15 @@ def test_retry_waits_are_capped_by_max_delay_and_the_total_timeout() -> None:
     # a retry-after equal to the cap is waited, its 10% jitter cut at the cap
     assert all(backoff_delay(1, 30.0, policy, rng) <= 30.0 for _ in range(100))
     assert all(backoff_delay(a, None, policy, rng) <= 30.0 for a in range(1, 20))
+
+
+def test_a_judge_on_a_dead_endpoint_says_so(samples: Any) -> None:
+    from tests.test_judge import RUBRIC, context_for, grade
+
+    url = f"http://127.0.0.1:{_free_port()}"
+    judge = {"provider": "openai_compatible", "model": "judge", "base_url": url + "/v1", "pricing": SELF_HOSTED, "retry": {"max_attempts": 6, "base_delay_s": 0.01, "max_delay_s": 0.02}}
+    fact = next(s for s in samples if s.id == "fact-003")
+    scores = grade(context_for(j=judge), "judge_rubric", ["6"] * 6, fact, rubric=RUBRIC)
+    assert all(not s.passed and s.error for s in scores)
+    assert any(f"was stopped: breaker: nothing listens on {url}/v1: connection refused" in (s.error or "") for s in scores)
+    assert not any("budget" in (s.error or "") for s in scores)

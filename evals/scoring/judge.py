@@ -191,6 +191,9 @@ class _Judge:
         worst = self.pricing.worst_case_usd(messages, self.profile.params.max_tokens)
         answer = await live.caller.call(Job(sample_id, messages, key, worst, purpose=self.purpose))
         if answer is None:
+            why = live.caller.result.stopped_reason
+            if why and why != "budget":  # a dead endpoint's breaker or an exhausted quota
+                raise JudgeUnavailable(f"judge {self.profile.name!r} was stopped: {why}")
             raise JudgeUnavailable(f"the budget is spent: judge {self.profile.name!r} was not asked (raise --budget to grade the rest)")
         return _Answer(answer.completion, answer.usage, answer.cost_usd, answer.attempts)
 
