@@ -49,7 +49,7 @@ def _change(s: PairedScope, adjusted_p: float | None) -> PairedChange:
 
 def _runner(r: RunnerComparison) -> RunnerChange:
     tested = [c for c in r.categories if c.mcnemar_p is not None]
-    adjusted = dict(zip((c.scope for c in tested), holm([c.mcnemar_p for c in tested if c.mcnemar_p is not None])))
+    adjusted = dict(zip((c.scope for c in tested), holm([c.mcnemar_p for c in tested if c.mcnemar_p is not None]), strict=True))
     changes = [f"profile: {', '.join(r.profile_changes) or 'hash only'}"] if r.profile_changed else []
     if r.served_models_a != r.served_models_b:
         changes.append(f"served models: {', '.join(r.served_models_a) or 'unknown'} → {', '.join(r.served_models_b) or 'unknown'}")

@@ -9,13 +9,14 @@ shows; only the per-sample outcomes it pairs are read here directly.
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from evals.config import ConfigError
-from evals.report.summaries import runner_summaries
 from evals.report.model import RunnerSummary
+from evals.report.summaries import runner_summaries
 from evals.store.db import Store, now_iso
 
 LAST_PASS = "last-pass"
@@ -135,7 +136,7 @@ def _unscored(store: Store, run_id: str) -> int:
     return int(store.query(_UNSCORED.format(run="?"), (run_id,))[0]["n"])
 
 
-def _earlier_runs(store: Store, run_id: str) -> list[dict[str, Any]]:
+def _earlier_runs(store: Store, run_id: str) -> list[sqlite3.Row]:
     """Finished, scored runs of the same suite created before `run_id`, newest first,
     leaving out any run in which a runner was stopped early (budget, breaker, quota):
     its missing answers would make a partial night the norm.
