@@ -73,15 +73,22 @@ def open_store(workspace: str | Path = ".", store: str | Path | None = None) -> 
     return Store(Path(store) if store else ws / DEFAULT_STORE)
 
 
+WORKSPACE_GITIGNORE = "# what evals writes: the results store, reports, logs, and `evals demo --out demo`\nreports/\ndemo/\n"
+
+
 def init_workspace(directory: str | Path, force: bool = False) -> Path:
-    """Write a fresh workspace: the example suite and runner profiles, and an empty reports/."""
+    """Write a fresh workspace: the example suite and runner profiles, an empty reports/, and a
+    .gitignore that keeps what runs write (reports/, demo/) out of the team's repository."""
     d = Path(directory)
-    for sub in ("tasks", "runners"):
+    for sub in ("tasks", "runners"):  # check both before writing either: a refusal writes nothing
         target = d / sub
         if target.exists() and any(target.iterdir()) and not force:
-            raise ConfigError(f"{target} already exists and is not empty; use --force to overwrite the example files")
-        shutil.copytree(EXAMPLE_WORKSPACE / sub, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+            raise ConfigError(f"{target} already exists and is not empty; give --force to overwrite the example files in it")
+    for sub in ("tasks", "runners"):
+        shutil.copytree(EXAMPLE_WORKSPACE / sub, d / sub, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     (d / "reports").mkdir(parents=True, exist_ok=True)
+    if not (d / ".gitignore").exists():
+        (d / ".gitignore").write_text(WORKSPACE_GITIGNORE)
     return d
 
 
@@ -490,6 +497,11 @@ def plan_samples(*, margin: float = 0.05, expected_gap: float = 0.0, discordance
     (a cautious overestimate: real models share their hard samples)."""
     from evals.stats.power import discordance_from_rates, plan
 
+    if discordance is None and not (0 <= reference_rate <= 1 and 0 <= reference_rate + expected_gap <= 1):
+        raise ConfigError(
+            f"--reference-rate {reference_rate:g} with --expected-gap {expected_gap:+g} gives the candidate a pass rate of "
+            f"{reference_rate + expected_gap:g}; both rates must lie between 0 and 1 (or give --discordance from a pilot run)"
+        )
     disc = discordance if discordance is not None else max(discordance_from_rates(reference_rate, reference_rate + expected_gap), abs(expected_gap))
     return plan(margin, expected_gap, disc, alpha=alpha, power=power)
 

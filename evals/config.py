@@ -381,8 +381,17 @@ def _line_of(path: Path, text: str, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
+_TITLES = {"_ApiPriceOverrides": "price file", "ApiPriceCatalogue": "price catalogue", "GpuCatalogue": "GPU catalogue", "RunnerProfile": "runner profile"}
+
+
+def _what(title: str) -> str:
+    """What the file is in the user's words, not the class that reads it: `NightlyConfig` -> "nightly config"."""
+    words = title.lstrip("_")
+    return _TITLES.get(title) or "".join(" " + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(words))
+
+
 def format_validation_error(path: Path, text: str, err: ValidationError) -> str:
-    lines = [f"{path}: invalid {err.title}:"]
+    lines = [f"{path}: invalid {_what(err.title)}:"]
     for e in err.errors():
         loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith("function-")))
         field = ".".join(str(x) for x in loc) or "(top level)"
