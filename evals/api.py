@@ -73,22 +73,15 @@ def open_store(workspace: str | Path = ".", store: str | Path | None = None) -> 
     return Store(Path(store) if store else ws / DEFAULT_STORE)
 
 
-WORKSPACE_GITIGNORE = "# what evals writes: the results store, reports, logs, and `evals demo --out demo`\nreports/\ndemo/\n"
-
-
 def init_workspace(directory: str | Path, force: bool = False) -> Path:
-    """Write a fresh workspace: the example suite and runner profiles, an empty reports/, and a
-    .gitignore that keeps what runs write (reports/, demo/) out of the team's repository."""
+    """Write a fresh workspace: the example suite and runner profiles, and an empty reports/."""
     d = Path(directory)
-    for sub in ("tasks", "runners"):  # check both before writing either: a refusal writes nothing
+    for sub in ("tasks", "runners"):
         target = d / sub
         if target.exists() and any(target.iterdir()) and not force:
-            raise ConfigError(f"{target} already exists and is not empty; give --force to overwrite the example files in it")
-    for sub in ("tasks", "runners"):
-        shutil.copytree(EXAMPLE_WORKSPACE / sub, d / sub, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+            raise ConfigError(f"{target} already exists and is not empty; use --force to overwrite the example files")
+        shutil.copytree(EXAMPLE_WORKSPACE / sub, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     (d / "reports").mkdir(parents=True, exist_ok=True)
-    if not (d / ".gitignore").exists():
-        (d / ".gitignore").write_text(WORKSPACE_GITIGNORE)
     return d
 
 
@@ -136,22 +129,35 @@ def run(
     prices: str | Path | None = None,
     score: bool = True,
     report: bool = True,
+    batch: bool = False,
+    wait_s: float | None = None,
+    profiles: list[RunnerProfile] | None = None,
 ) -> RunOutcome:
-    """Run a suite against runners, then score and report (unless told not to)."""
+    """Run a suite against runners, then score and report (unless told not to).
+
+    `batch`: every runner that can (openai, anthropic, simulated) goes through its vendor's batch API, as if
+    its profile said `batch: true`. `wait_s`: how long to wait for batches; when they are still in flight
+    the run is left `waiting` (nothing scored) for `collect`. `profiles`: runner profiles instead of names."""
     from evals.report.render import render
     from evals.run.orchestrate import execute_run, prepare_run
     from evals.scoring.stage import check_scorers
 
     ws = Path(workspace)
     s = find_suite(ws, suite)
-    profiles = [find_runner(ws, r) for r in runners]
+    profiles = profiles if profiles is not None else [find_runner(ws, r) for r in runners]
+    if batch:
+        profiles = _batch_mode(profiles)
     price_path = Path(prices) if prices else None
     ctx = _context(ws, price_path)
     check_scorers(s, ctx)  # a bad scorer fails before any request is paid for
     prepared = prepare_run(s, profiles, reference, price_path)  # everything is checked before the store is created
     st = open_store(ws, store)
     try:
-        summary = execute_run(workspace=ws, suite=s, runners=profiles, store=st, reference=reference, budget_usd=budget_usd, reuse=reuse, quiet=quiet, price_overrides=price_path, prepared=prepared)
+        summary = execute_run(
+            workspace=ws, suite=s, runners=profiles, store=st, reference=reference, budget_usd=budget_usd, reuse=reuse, quiet=quiet, price_overrides=price_path,
+            prepared=prepared, wait_s=wait_s,
+        )
+        score = score and summary.status != "waiting"  # scored and reported when the batches are in
         scores = _score(ws, st, summary.run_id, s, ctx, budget_usd, reuse) if score else None
         model = _analyse(st, summary.run_id, s, price_path) if score and report else None
         path = render(model, ws / "reports" / summary.run_id) if model else None
@@ -160,7 +166,45 @@ def run(
     return RunOutcome(run_id=summary.run_id, run=summary, scores=scores, report=model, report_path=path)
 
 
-def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, measurements: Sequence[int] = (), allow_above_bound: bool = False) -> ReportModel:
+def _batch_mode(profiles: list[RunnerProfile]) -> list[RunnerProfile]:
+    """`--batch`: the runners that can use a vendor batch API do, the others run as they are."""
+    from evals.config import BATCH_PROVIDERS, BatchMode
+
+    if not any(p.provider in BATCH_PROVIDERS for p in profiles):
+        raise ConfigError(f"--batch: none of the runners ({', '.join(p.name for p in profiles)}) has a batch API; batch mode is for providers {', '.join(BATCH_PROVIDERS)}")
+    return [p.model_copy(update={"batch": BatchMode()}) if p.provider in BATCH_PROVIDERS and p.batch is None else p for p in profiles]
+
+
+@_loop_safe
+def collect(
+    *, workspace: str | Path = ".", run_id: str | None = None, store: str | Path | None = None, wait_s: float | None = None, quiet: bool = False,
+    report: bool = True,
+) -> RunOutcome:
+    """Collect the batches a run left in flight (default: the latest run that has some), then score and report.
+
+    It is the same run started again, with the runner profiles that run stored: every answer already in
+    the store is reused and every batch in flight is collected, not submitted again."""
+    from evals.store.batches import IN_FLIGHT_STATES
+
+    ws = Path(workspace)
+    st = _existing_store(ws, store)
+    try:
+        marks = ",".join("?" * len(IN_FLIGHT_STATES))
+        waiting = [r["run_id"] for r in st.query(f"SELECT run_id, MAX(id) last FROM batches WHERE status IN ({marks}) GROUP BY run_id ORDER BY last DESC", IN_FLIGHT_STATES)]
+        rid = run_id or (waiting[0] if waiting else None)
+        if rid is None:
+            raise ConfigError(f"no batches in flight in {st.path}: nothing to collect (`evals runs` lists runs and their batches)")
+        r = st.run(rid)
+        if rid not in waiting:
+            raise ConfigError(f"run {rid} has no batches in flight: nothing to collect")
+        rows = st.query("SELECT profile_json FROM run_runners WHERE run_id=? ORDER BY rowid", (rid,))
+        profiles = [RunnerProfile.model_validate_json(x["profile_json"]) for x in rows]
+    finally:
+        st.close()
+    return run(workspace=ws, suite=r["suite"], runners=[p.name for p in profiles], profiles=profiles, reference=r["reference_runner"], store=store, wait_s=wait_s, quiet=quiet, report=report)
+
+
+def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, measurements: Sequence[int] = ()) -> ReportModel:
     """The run's ReportModel with its change since the baseline run and its trend over the suite's
     recent runs. The run's runner summaries are kept in the store as this report shows them, so the
     gate, compare and later trends read them instead of analysing this run again."""
@@ -171,8 +215,8 @@ def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, m
     from evals.report.summaries import keep
     from evals.scoring.sandbox import isolation_available
 
-    model = analyse(st, run_id, suite, prices, measurements=measurements, allow_above_bound=allow_above_bound)
-    if not measurements and not allow_above_bound:  # sized by a chosen sweep or an impossible capacity: this report's own view, not the run's summary
+    model = analyse(st, run_id, suite, prices, measurements=measurements)
+    if not measurements:  # sized by a chosen sweep: this report's own view, not the run's summary
         keep(st, model, prices)
     if model.sandbox and model.sandbox.code_answers:
         model.sandbox.available_here = isolation_available()
@@ -231,16 +275,15 @@ def rescore(
     return summary, path
 
 
-def build_report(*, workspace: str | Path = ".", run_id: str | None = None, out: str | Path | None = None, store: str | Path | None = None, prices: str | Path | None = None, measurements: Sequence[int] = (), allow_above_bound: bool = False) -> Path:
-    """`measurements`: `evals measure` sweep ids that size self-hosted runners (default: each profile's most complete recent sweep).
-    `allow_above_bound`: size from a measured capacity even when it beats the physical bound (knowingly; refused otherwise)."""
+def build_report(*, workspace: str | Path = ".", run_id: str | None = None, out: str | Path | None = None, store: str | Path | None = None, prices: str | Path | None = None, measurements: Sequence[int] = ()) -> Path:
+    """`measurements`: `evals measure` sweep ids that size self-hosted runners (default: each profile's most complete recent sweep)."""
     from evals.report.render import render
 
     ws = Path(workspace)
     st = _existing_store(ws, store)
     try:
         rid = _run_or_latest(st, run_id)
-        model = _analyse(st, rid, _suite_or_none(ws, st.run(rid)["suite"]), Path(prices) if prices else None, measurements, allow_above_bound)
+        model = _analyse(st, rid, _suite_or_none(ws, st.run(rid)["suite"]), Path(prices) if prices else None, measurements)
         return render(model, Path(out) if out else ws / "reports" / rid)
     finally:
         st.close()
@@ -271,7 +314,9 @@ def list_runs(*, workspace: str | Path = ".", store: str | Path | None = None, l
             "SELECT r.id, r.suite, r.suite_hash, r.status, r.created_at, r.finished_at, r.git_commit, r.tool_version, r.reference_runner, "
             "GROUP_CONCAT(rr.runner, ', ') runners, MAX(rr.simulated) simulated, "
             "(SELECT GROUP_CONCAT(DISTINCT a.served_model) FROM attempts a WHERE a.run_id = r.id AND a.final = 1 AND a.purpose = 'run') served_models, "
-            "(SELECT g.result FROM gate_results g WHERE g.run_id = r.id ORDER BY g.id DESC LIMIT 1) gate "
+            "(SELECT g.result FROM gate_results g WHERE g.run_id = r.id ORDER BY g.id DESC LIMIT 1) gate, "
+            "(SELECT COUNT(*) FROM batches b WHERE b.run_id = r.id AND b.status IN ('in_flight', 'ended')) batches_in_flight, "
+            "(SELECT COALESCE(SUM(b.done), 0) || '/' || COALESCE(SUM(b.requests), 0) FROM batches b WHERE b.run_id = r.id AND b.status IN ('in_flight', 'ended')) batch_progress "
             "FROM runs r LEFT JOIN run_runners rr ON rr.run_id = r.id GROUP BY r.id ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?",
             (limit,),
         )
@@ -391,6 +436,7 @@ def nightly(config: str | Path, *, wait: bool = False, quiet: bool = True) -> Ni
     run, checked before any request is sent.
     """
     from evals.gate.history import LAST_PASS
+    from evals.gate.nightly import BatchPending
     from evals.gate.nightly import finish_nightly, gate_nightly, load_nightly, store_lock
 
     cfg = load_nightly(config)
@@ -403,8 +449,10 @@ def nightly(config: str | Path, *, wait: bool = False, quiet: bool = True) -> Ni
                 st.close()
         outcome = run(
             workspace=cfg.workspace, suite=cfg.suite, runners=cfg.runners, reference=cfg.reference, budget_usd=cfg.budget_usd,
-            reuse=cfg.reuse, quiet=quiet, store=cfg.store_path, prices=cfg.prices, report=False,
+            reuse=cfg.reuse, quiet=quiet, store=cfg.store_path, prices=cfg.prices, report=False, wait_s=cfg.batch_wait_s,
         )
+        if outcome.run.status == "waiting":  # nothing to gate yet: neither a pass nor a regression
+            raise BatchPending(f"run {outcome.run_id}: {outcome.run.trouble()[1]}; tonight's gate is inconclusive (exit 2)")  # type: ignore[index]
         # Gate first, then render: the report shows tonight's gate and its trend point carries it.
         st = open_store(cfg.workspace, cfg.store_path)
         try:
@@ -497,11 +545,6 @@ def plan_samples(*, margin: float = 0.05, expected_gap: float = 0.0, discordance
     (a cautious overestimate: real models share their hard samples)."""
     from evals.stats.power import discordance_from_rates, plan
 
-    if discordance is None and not (0 <= reference_rate <= 1 and 0 <= reference_rate + expected_gap <= 1):
-        raise ConfigError(
-            f"--reference-rate {reference_rate:g} with --expected-gap {expected_gap:+g} gives the candidate a pass rate of "
-            f"{reference_rate + expected_gap:g}; both rates must lie between 0 and 1 (or give --discordance from a pilot run)"
-        )
     disc = discordance if discordance is not None else max(discordance_from_rates(reference_rate, reference_rate + expected_gap), abs(expected_gap))
     return plan(margin, expected_gap, disc, alpha=alpha, power=power)
 

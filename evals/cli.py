@@ -92,8 +92,8 @@ def demo(out: Path, quiet: bool) -> None:
 
 @main.command()
 @_workspace
-@click.option("--suite", "-s", required=True, help="Suite name (tasks/NAME) or path.")
-@click.option("--runner", "-r", "runners", multiple=True, required=True, help="Runner name (runners/NAME.yaml) or path; repeat for several.")
+@click.option("--suite", "-s", help="Suite name (tasks/NAME) or path (required unless --collect).")
+@click.option("--runner", "-r", "runners", multiple=True, help="Runner name (runners/NAME.yaml) or path; repeat for several (required unless --collect).")
 @click.option("--reference", help="Runner the others are compared with (default: the one with role: reference, else the first).")
 @click.option("--budget", "budget_usd", type=float, help="Stop sending new requests before this many dollars are spent.")
 @click.option("--no-reuse", is_flag=True, help="Send every request again instead of reusing stored answers.")
@@ -101,13 +101,31 @@ def demo(out: Path, quiet: bool) -> None:
 @click.option("--no-report", is_flag=True, help="Run and score only.")
 @_store
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars (also when CI is set).")
-def run(workspace: Path, suite: str, runners: tuple[str, ...], reference: str | None, budget_usd: float | None, no_reuse: bool, prices: Path | None, no_report: bool, store: Path | None, quiet: bool) -> None:
+@click.option("--batch", is_flag=True, help="Send through the vendors' batch APIs at the batch rate (openai, anthropic, simulated runners), as `batch: true` in their profiles.")
+@click.option("--wait", "wait_s", type=click.FloatRange(min=0, min_open=True), help="Seconds to wait for batches; then leave them in flight for --collect (exit 6).")
+@click.option("--collect", "collect", is_flag=True, help="Collect the batches the latest run left in flight (or --run-id's), then score and report; nothing is submitted twice.")
+@click.option("--run-id", help="With --collect: the run whose batches to collect.")
+def run(
+    workspace: Path, suite: str | None, runners: tuple[str, ...], reference: str | None, budget_usd: float | None, no_reuse: bool, prices: Path | None, no_report: bool,
+    store: Path | None, quiet: bool, batch: bool, wait_s: float | None, collect: bool, run_id: str | None,
+) -> None:
     """Run a suite against runners; score and report."""
     from evals import api
+    from evals.config import ConfigError
 
-    for runner, note in api.retired_models(workspace=workspace, runners=list(runners), prices=prices).items():
-        click.secho(f"warning: runner {runner}: {note}", fg="red", err=True)
-    outcome = api.run(workspace=workspace, suite=suite, runners=list(runners), reference=reference, budget_usd=budget_usd, reuse=not no_reuse, quiet=quiet, store=store, prices=prices, report=not no_report)
+    if collect:
+        if suite or runners or batch or reference:
+            raise ConfigError("--collect takes the run's own suite and runners; give only --run-id, --wait, --store, --quiet, --no-report with it")
+        outcome = api.collect(workspace=workspace, run_id=run_id, store=store, wait_s=wait_s, quiet=quiet, report=not no_report)
+    elif not suite or not runners or run_id:
+        raise ConfigError("evals run needs --suite and at least one --runner (--run-id goes with --collect)")
+    else:
+        for runner, note in api.retired_models(workspace=workspace, runners=list(runners), prices=prices).items():
+            click.secho(f"warning: runner {runner}: {note}", fg="red", err=True)
+        outcome = api.run(
+            workspace=workspace, suite=suite, runners=list(runners), reference=reference, budget_usd=budget_usd, reuse=not no_reuse, quiet=quiet, store=store, prices=prices,
+            report=not no_report, batch=batch, wait_s=wait_s,
+        )
     _print_outcome(outcome)
     trouble = outcome.run.trouble()
     if trouble is not None:  # the report is written; the exit code says the run is not a clean one
@@ -145,13 +163,12 @@ def _judge_line(summary: Any) -> str:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Directory for index.html, summary.json, summary.md.")
 @click.option("--prices", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--measurement", "measurements", multiple=True, type=int, help="`evals measure` sweep id that sizes its runner (repeatable; default: the most complete recent sweep of each profile; `evals measurements` lists them).")
-@click.option("--allow-above-bound", is_flag=True, help="Size self-hosted runners from a measured capacity even when `evals measure` found it above the physical bound (knowingly).")
 @_store
-def report(run_id: str | None, workspace: Path, out: Path | None, prices: Path | None, measurements: tuple[int, ...], allow_above_bound: bool, store: Path | None) -> None:
+def report(run_id: str | None, workspace: Path, out: Path | None, prices: Path | None, measurements: tuple[int, ...], store: Path | None) -> None:
     """Write the HTML report of a stored run (default: the latest)."""
     from evals import api
 
-    click.echo(f"report: {api.build_report(workspace=workspace, run_id=run_id, out=out, store=store, prices=prices, measurements=measurements, allow_above_bound=allow_above_bound)}")
+    click.echo(f"report: {api.build_report(workspace=workspace, run_id=run_id, out=out, store=store, prices=prices, measurements=measurements)}")
 
 
 @main.command()
@@ -170,7 +187,8 @@ def runs(workspace: Path, store: Path | None, limit: int, as_json: bool) -> None
     for r in rows:
         gate = f"  gate={r['gate']}" if r["gate"] else ""
         sim = "SIMULATED " if r["simulated"] else ""
-        click.echo(f"{r['id']}  {r['status']:<11} {sim}{r['suite']:<12} ref={r['reference_runner']}  runners: {r['runners']}  git={(r['git_commit'] or 'unknown')[:10]}{gate}")
+        batches = f"  batches in flight: {r['batches_in_flight']} ({r['batch_progress']} requests done)" if r.get("batches_in_flight") else ""
+        click.echo(f"{r['id']}  {r['status']:<11} {sim}{r['suite']:<12} ref={r['reference_runner']}  runners: {r['runners']}  git={(r['git_commit'] or 'unknown')[:10]}{gate}{batches}")
 
 
 @main.command()
@@ -441,11 +459,11 @@ def _usage_exits_3() -> Iterator[None]:
     """
     from evals.errors import EvalsError
     from evals.gate.gate import INCONCLUSIVE, USAGE
-    from evals.gate.nightly import LockHeld
+    from evals.gate.nightly import NothingJudged
 
     try:
         yield
-    except LockHeld as e:
+    except NothingJudged as e:  # another nightly holds the lock, or the batches are still in flight
         click.echo(f"error: {e}", err=True)
         sys.exit(INCONCLUSIVE)
     except (EvalsError, FileNotFoundError) as e:

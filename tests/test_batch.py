@@ -138,3 +138,81 @@ def test_budget_reserves_each_batch_worst_case_before_submitting(tmp_path: Path)
     (b,) = store.query("SELECT * FROM batches WHERE run_id=?", (summary.run_id,))
     assert b["requests"] == 10 and b["worst_case_usd"] == pytest.approx(sum(worst[:10]))
     assert store.spent_usd(summary.run_id) <= budget
+
+
+def _vendor_runner(sim: SimServer, protocol: str) -> dict[str, Any]:
+    """The vendor's own provider (openai or anthropic, the official SDK) pointed at the simulated server."""
+    if protocol == "openai":
+        return {"provider": "openai", "model": "gpt-sim", "base_url": sim.base_url + "/v1", "pricing": {"api": {"model": "gpt-4o"}}, "batch": FAST, "role": "reference"}
+    return {"provider": "anthropic", "model": "claude-sim", "base_url": sim.base_url, "pricing": {"api": {"model": "claude-sonnet-4-5"}}, "batch": FAST, "role": "reference"}
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_killed_run_restarted_collects_the_same_batch(tmp_path: Path, sim_factory: Any, monkeypatch: pytest.MonkeyPatch, protocol: str) -> None:
+    """SIGKILL `evals run` while it waits on its batch; the same command started again collects that batch:
+    exactly one submission per request, every sample answered from it."""
+    model = "gpt-sim" if protocol == "openai" else "claude-sim"
+    sim = sim_factory({model: {"accuracy": {"default": 1.0}, "batch": {"delay_s": 3600}}})
+    ws = write_workspace(tmp_path, {"ref": _vendor_runner(sim, protocol)})
+    env = {**os.environ, "OPENAI_API_KEY": "sim-key", "ANTHROPIC_API_KEY": "sim-key"}
+    monkeypatch.setenv("OPENAI_API_KEY", "sim-key")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sim-key")
+    db = ws / "reports" / "evals.sqlite"
+    cmd = [sys.executable, "-m", "evals.cli", "run", "-w", str(ws), "--suite", "mini", "--runner", "ref", "--quiet", "--no-report"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    deadline, stored = time.time() + 120, 0
+    while time.time() < deadline and not stored:
+        time.sleep(0.1)
+        assert proc.poll() is None, f"the run ended before it was killed: {proc.stderr.read().decode() if proc.stderr else ''}"
+        if db.exists():
+            try:
+                stored = sqlite3.connect(db).execute("SELECT COUNT(*) FROM batches").fetchone()[0]
+            except sqlite3.OperationalError:
+                pass
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert stored == 1 and len(sim.batches.submissions) == 1
+    (vendor, submitted), = sim.batches.submissions
+    assert vendor == protocol and len(submitted) == 40
+
+    # started again before the batch ended, with a short wait: it adopts the batch, submits nothing, and waits
+    waiting, store = _run(ws, ["ref"], wait_s=0.2)
+    assert waiting.status == "waiting" and waiting.in_flight == {"ref": 1} and waiting.trouble()[0] == EXIT_WAITING  # type: ignore[index]
+    assert len(sim.batches.submissions) == 1
+    store.close()
+
+    sim.batches.release()  # the vendor finishes the batch
+    again, store = _run(ws, ["ref"])
+    assert len(sim.batches.submissions) == 1, "a restarted run must collect the batch, not submit the requests again"
+    finals = _finals(store, again.run_id, "ref")
+    (batch_row,) = store.query("SELECT * FROM batches")
+    assert len(finals) == 40 and all(a["status"] == "ok" and a["batch_id"] == batch_row["vendor_batch_id"] for a in finals)
+    assert batch_row["status"] == "collected"
+    statuses = {r["status"] for r in store.query("SELECT status FROM runs")}
+    assert statuses == {"interrupted", "waiting", "finished"}
+    # nothing paid twice: one attempt per request in the whole store
+    assert store.query("SELECT COUNT(*) n FROM attempts WHERE reused_from IS NULL")[0]["n"] == 40
+
+
+def test_collect_finishes_a_waiting_run_and_runs_lists_its_batches(tmp_path: Path, sim_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mixed run: the synchronous runner finishes, the batch reference is left in flight after --wait;
+    `evals runs` shows the batch, `collect` collects it, scores and reports, without sending anything twice."""
+    from evals import api
+
+    sim = sim_factory({"claude-sim": {"accuracy": {"default": 1.0}, "batch": {"delay_s": 3600}}, "local": {"accuracy": {"default": 0.5}}})
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sim-key")
+    local = {"provider": "openai_compatible", "model": "local", "base_url": sim.base_url + "/v1", "pricing": {"self_hosted": {"gpu": "A100-80GB", "gpus": 1, "cloud_price_per_gpu_hour": 2}}}
+    ws = write_workspace(tmp_path, {"ref": _vendor_runner(sim, "anthropic"), "local": local})
+    first = api.run(workspace=ws, suite="mini", runners=["ref", "local"], wait_s=0.2, quiet=True)
+    assert first.run.status == "waiting" and first.report is None and first.scores is None
+    assert first.run.results["local"].sent == 40  # the synchronous part finished
+    (listed,) = api.list_runs(workspace=ws)
+    assert listed["status"] == "waiting" and listed["batches_in_flight"] == 1 and listed["batch_progress"].endswith("/40")
+    sent_before = sim.stats()["requests"]
+    sim.batches.release()
+    done = api.collect(workspace=ws, quiet=True)
+    assert done.run.status == "finished" and done.report is not None and done.report_path is not None
+    assert len(sim.batches.submissions) == 1 and sim.stats()["requests"] == sent_before  # nothing sent again
+    assert done.run.reused["local"] == 40
+    with pytest.raises(Exception, match="no batches in flight"):
+        api.collect(workspace=ws, quiet=True)

@@ -21,14 +21,14 @@ import contextlib
 import fcntl
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evals.errors import UsageError
 from evals.config import ConfigError, format_validation_error, read_yaml
+from evals.errors import UsageError
 from evals.gate.gate import GateOptions, GateReport, without_baseline
 from evals.gate.history import LAST_PASS, NoBaseline, load_run, record_gate_result
 from evals.gate.markdown import trend_markdown
@@ -40,8 +40,17 @@ DEFAULT_STORE = Path("reports") / "evals.sqlite"
 DEFAULT_REPORT_DIR = Path("reports") / "nightly"
 
 
-class LockHeld(UsageError, RuntimeError):
+class NothingJudged(UsageError, RuntimeError):
+    """The nightly judged nothing (exit 2, inconclusive): neither a pass nor a regression."""
+
+
+class LockHeld(NothingJudged):
     """Another nightly is writing this store (exit 2: nothing was judged)."""
+
+
+class BatchPending(NothingJudged):
+    """The run's batches were still in flight after `batch_wait_s` (exit 2: nothing was judged).
+    The run stays `waiting`; `evals run --collect` collects, scores and reports it later."""
 
 
 class NightlyConfig(BaseModel):
@@ -71,6 +80,9 @@ class NightlyConfig(BaseModel):
     summary_md: Path | None = None
     """Default: REPORT_DIR/summary.md."""
     trend_runs: int = Field(default=20, ge=1)
+    batch_wait_s: float | None = Field(default=None, gt=0)
+    """How long tonight's run waits for batch runners' batches (`batch:` in a runner profile); past it the
+    nightly exits inconclusive (2) and leaves them in flight. None: each runner's own batch.wait_s."""
 
     @property
     def store_path(self) -> Path:

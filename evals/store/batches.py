@@ -10,9 +10,10 @@ submitting them again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,8 @@ ENDED = "ended"
 COLLECTED = "collected"
 LOST = "lost"
 """The vendor no longer knows the batch (e.g. the simulated server that held it has stopped)."""
+IN_FLIGHT_STATES = (IN_FLIGHT, ENDED)
+"""Batches whose results nobody has stored yet."""
 
 
 @dataclass(frozen=True)
@@ -49,13 +52,25 @@ class BatchLedger:
     def close(self) -> None:
         self.db.close()
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One atomic write: the connection autocommits each statement otherwise, so a kill between a
+        batch's row and its request keys would leave a batch that seems to carry fewer requests."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
     def add(
         self, *, run_id: str, runner: str, vendor: str, vendor_batch_id: str, base_url: str | None, round: int,
         worst_case_usd: float, requests: dict[str, list[str]],
     ) -> BatchRow:
         """Record a batch the vendor has just accepted; `requests` maps each request key (its custom_id) to the
         submitting run's sample ids it answers. Committed before this returns."""
-        with self.db:
+        with self._transaction():
             cur = self.db.execute(
                 "INSERT INTO batches (run_id, runner, vendor, vendor_batch_id, base_url, round, requests, worst_case_usd, status, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (run_id, runner, vendor, vendor_batch_id, base_url, round, len(requests), worst_case_usd, IN_FLIGHT, now_iso()),
@@ -87,7 +102,7 @@ class BatchLedger:
         return {k: json.loads(s) for k, s in self.db.execute("SELECT request_key, sample_ids_json FROM batch_requests WHERE batch=?", (batch,))}
 
     def progress(self, batch: int, vendor_status: str, done: int, ended: bool) -> None:
-        with self.db:
+        with self._transaction():
             self.db.execute(
                 "UPDATE batches SET vendor_status=?, done=?, status=CASE WHEN ? AND status=? THEN ? ELSE status END, "
                 "ended_at=CASE WHEN ? AND ended_at IS NULL THEN ? ELSE ended_at END WHERE id=?",
@@ -95,7 +110,7 @@ class BatchLedger:
             )
 
     def mark(self, batch: int, status: str) -> None:
-        with self.db:
+        with self._transaction():
             self.db.execute("UPDATE batches SET status=?, ended_at=COALESCE(ended_at, ?) WHERE id=?", (status, now_iso(), batch))
 
     def of_run(self, run_id: str) -> list[BatchRow]:
