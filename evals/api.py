@@ -495,7 +495,7 @@ def measure_runner(
     from evals.measure.persist import save as save_measurement
     from evals.providers.factory import api_key
     from evals.providers.launch import launch_all
-    from evals.run.orchestrate import simulated_endpoints
+    from evals.providers.registry import services
     from evals.suite.load import load_samples
 
     ws = Path(workspace)
