@@ -73,15 +73,22 @@ def open_store(workspace: str | Path = ".", store: str | Path | None = None) -> 
     return Store(Path(store) if store else ws / DEFAULT_STORE)
 
 
+WORKSPACE_GITIGNORE = "# what evals writes: the results store, reports, logs, and `evals demo --out demo`\nreports/\ndemo/\n"
+
+
 def init_workspace(directory: str | Path, force: bool = False) -> Path:
-    """Write a fresh workspace: the example suite and runner profiles, and an empty reports/."""
+    """Write a fresh workspace: the example suite and runner profiles, an empty reports/, and a
+    .gitignore that keeps what runs write (reports/, demo/) out of the team's repository."""
     d = Path(directory)
-    for sub in ("tasks", "runners"):
+    for sub in ("tasks", "runners"):  # check both before writing either: a refusal writes nothing
         target = d / sub
         if target.exists() and any(target.iterdir()) and not force:
-            raise ConfigError(f"{target} already exists and is not empty; use --force to overwrite the example files")
-        shutil.copytree(EXAMPLE_WORKSPACE / sub, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+            raise ConfigError(f"{target} already exists and is not empty; give --force to overwrite the example files in it")
+    for sub in ("tasks", "runners"):
+        shutil.copytree(EXAMPLE_WORKSPACE / sub, d / sub, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     (d / "reports").mkdir(parents=True, exist_ok=True)
+    if not (d / ".gitignore").exists():
+        (d / ".gitignore").write_text(WORKSPACE_GITIGNORE)
     return d
 
 
@@ -204,7 +211,7 @@ def collect(
     return run(workspace=ws, suite=r["suite"], runners=[p.name for p in profiles], profiles=profiles, reference=r["reference_runner"], store=store, wait_s=wait_s, quiet=quiet, report=report)
 
 
-def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, measurements: Sequence[int] = ()) -> ReportModel:
+def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, measurements: Sequence[int] = (), allow_above_bound: bool = False) -> ReportModel:
     """The run's ReportModel with its change since the baseline run and its trend over the suite's
     recent runs. The run's runner summaries are kept in the store as this report shows them, so the
     gate, compare and later trends read them instead of analysing this run again."""
@@ -215,8 +222,8 @@ def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, m
     from evals.report.summaries import keep
     from evals.scoring.sandbox import isolation_available
 
-    model = analyse(st, run_id, suite, prices, measurements=measurements)
-    if not measurements:  # sized by a chosen sweep: this report's own view, not the run's summary
+    model = analyse(st, run_id, suite, prices, measurements=measurements, allow_above_bound=allow_above_bound)
+    if not measurements and not allow_above_bound:  # sized by a chosen sweep or an impossible capacity: this report's own view, not the run's summary
         keep(st, model, prices)
     if model.sandbox and model.sandbox.code_answers:
         model.sandbox.available_here = isolation_available()
@@ -275,15 +282,16 @@ def rescore(
     return summary, path
 
 
-def build_report(*, workspace: str | Path = ".", run_id: str | None = None, out: str | Path | None = None, store: str | Path | None = None, prices: str | Path | None = None, measurements: Sequence[int] = ()) -> Path:
-    """`measurements`: `evals measure` sweep ids that size self-hosted runners (default: each profile's most complete recent sweep)."""
+def build_report(*, workspace: str | Path = ".", run_id: str | None = None, out: str | Path | None = None, store: str | Path | None = None, prices: str | Path | None = None, measurements: Sequence[int] = (), allow_above_bound: bool = False) -> Path:
+    """`measurements`: `evals measure` sweep ids that size self-hosted runners (default: each profile's most complete recent sweep).
+    `allow_above_bound`: size from a measured capacity even when it beats the physical bound (knowingly; refused otherwise)."""
     from evals.report.render import render
 
     ws = Path(workspace)
     st = _existing_store(ws, store)
     try:
         rid = _run_or_latest(st, run_id)
-        model = _analyse(st, rid, _suite_or_none(ws, st.run(rid)["suite"]), Path(prices) if prices else None, measurements)
+        model = _analyse(st, rid, _suite_or_none(ws, st.run(rid)["suite"]), Path(prices) if prices else None, measurements, allow_above_bound)
         return render(model, Path(out) if out else ws / "reports" / rid)
     finally:
         st.close()
@@ -545,6 +553,11 @@ def plan_samples(*, margin: float = 0.05, expected_gap: float = 0.0, discordance
     (a cautious overestimate: real models share their hard samples)."""
     from evals.stats.power import discordance_from_rates, plan
 
+    if discordance is None and not (0 <= reference_rate <= 1 and 0 <= reference_rate + expected_gap <= 1):
+        raise ConfigError(
+            f"--reference-rate {reference_rate:g} with --expected-gap {expected_gap:+g} gives the candidate a pass rate of "
+            f"{reference_rate + expected_gap:g}; both rates must lie between 0 and 1 (or give --discordance from a pilot run)"
+        )
     disc = discordance if discordance is not None else max(discordance_from_rates(reference_rate, reference_rate + expected_gap), abs(expected_gap))
     return plan(margin, expected_gap, disc, alpha=alpha, power=power)
 

@@ -163,12 +163,13 @@ def _judge_line(summary: Any) -> str:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Directory for index.html, summary.json, summary.md.")
 @click.option("--prices", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--measurement", "measurements", multiple=True, type=int, help="`evals measure` sweep id that sizes its runner (repeatable; default: the most complete recent sweep of each profile; `evals measurements` lists them).")
+@click.option("--allow-above-bound", is_flag=True, help="Size self-hosted runners from a measured capacity even when `evals measure` found it above the physical bound (knowingly).")
 @_store
-def report(run_id: str | None, workspace: Path, out: Path | None, prices: Path | None, measurements: tuple[int, ...], store: Path | None) -> None:
+def report(run_id: str | None, workspace: Path, out: Path | None, prices: Path | None, measurements: tuple[int, ...], allow_above_bound: bool, store: Path | None) -> None:
     """Write the HTML report of a stored run (default: the latest)."""
     from evals import api
 
-    click.echo(f"report: {api.build_report(workspace=workspace, run_id=run_id, out=out, store=store, prices=prices, measurements=measurements)}")
+    click.echo(f"report: {api.build_report(workspace=workspace, run_id=run_id, out=out, store=store, prices=prices, measurements=measurements, allow_above_bound=allow_above_bound)}")
 
 
 @main.command()
