@@ -532,7 +532,7 @@ def measure_runner(
                 max_tokens=max_tokens,
                 seed=seed,
                 suite=s.name,
-                base_url=launched.get(profile.name, sim_url),
+                base_url=launched.get(profile.name, service_urls.get(profile.name)),
                 quiet=quiet,
             )
         except ValueError as e:  # bad load levels or limits: the user's input
