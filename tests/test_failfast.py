@@ -37,7 +37,7 @@ def _run(ws: Path, runner: str = "a") -> tuple[Any, Store]:
     return execute_run(workspace=ws, suite=find_suite(ws, "mini"), runners=[find_runner(ws, runner)], store=store, quiet=True), store
 
 
-def _attempts(store: Store, run_id: str) -> list[dict[str, Any]]:
+def _attempts(store: Store, run_id: str) -> list[Any]:
     return store.query("SELECT * FROM attempts WHERE run_id=? ORDER BY id", (run_id,))
 
 
@@ -155,7 +155,8 @@ def test_exhausted_quota_stops_the_runner_at_once(tmp_path: Path, wire: Any) -> 
     assert (summary.results["a"].stopped_reason or "").startswith("quota: ")
     (row,) = _attempts(store, summary.run_id)
     assert row["error_kind"] == "quota" and row["final"] == 1
-    assert summary.trouble() is not None and summary.trouble()[0] == EXIT_STOPPED  # type: ignore[index]
+    trouble = summary.trouble()
+    assert trouble is not None and trouble[0] == EXIT_STOPPED
 
 
 @pytest.mark.parametrize("retry_after", ["3600", "inf", "1e400"])
