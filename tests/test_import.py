@@ -79,7 +79,13 @@ def test_openai_log_shapes_become_canonical_samples(tmp_path: Path) -> None:
     assert s["openai_chat.jsonl:11"]["metadata"]["reference_status"] == "error"
     assert s["openai_chat.jsonl:11"]["reference"] is None
     assert s["openai_chat.jsonl:12"]["metadata"]["reference_status"] == "missing"  # Batch API input line
-    assert s["openai_chat.jsonl:13"]["metadata"]["non_text_parts"] == 1
+    # an image part travels with the sample, in place after the text
+    photo = s["openai_chat.jsonl:13"]
+    assert photo["metadata"]["non_text_parts"] == 0
+    assert photo["input"][0]["content"] == [
+        {"type": "text", "text": "What product is in this photo? Is it still under warranty?"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/photo-118.jpg"}},
+    ]
     fine_tune = s["openai_chat.jsonl:15"]  # trailing assistant turn is the reference
     assert [m["role"] for m in fine_tune["input"]] == ["system", "user"]
     assert fine_tune["reference"] == "Yes, we ship to Canada; duties are shown at checkout."
@@ -120,7 +126,13 @@ def test_anthropic_log_blocks_become_canonical_samples(tmp_path: Path) -> None:
     assert s["anthropic_messages.jsonl:6"]["metadata"]["reference_status"] == "error"
     assert s["anthropic_messages.jsonl:6"]["input"][1]["content"] == "東京で一泊できる安いホテルを教えて 🏨"
     assert s["anthropic_messages.jsonl:7"]["reference"].startswith("Your train leaves")  # Message Batches result
-    assert s["anthropic_messages.jsonl:8"]["metadata"]["non_text_parts"] == 1
+    # an Anthropic image block becomes an image_url part (a data URL), where it was: before the text
+    boarding = s["anthropic_messages.jsonl:8"]
+    assert boarding["metadata"]["non_text_parts"] == 0
+    assert boarding["input"][-1]["content"] == [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+        {"type": "text", "text": "Is this boarding pass for today?"},
+    ]
     assert report.references == {"error": 1, "ok": 8, "truncated": 1}
     assert [(x.file, x.line) for x in report.skipped] == [("anthropic_messages.jsonl", 5)]
 

@@ -66,3 +66,21 @@ def test_a_tool_choice_naming_an_absent_tool_is_a_skipped_line(tmp_path: Path) -
     bad = {"request": {"model": "gpt", "messages": [{"role": "user", "content": "x"}], "tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "nope"}}}}
     with pytest.raises(TrafficImportError, match=r"s.jsonl:1: tool_choice names 'nope'"):
         _import(tmp_path, [bad])
+
+
+def test_image_parts_travel_and_linked_urls_are_redacted(tmp_path: Path) -> None:
+    line = {
+        "request": {"model": "gpt", "messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "https://cdn.example.com/u/jane.doe@example.com/photo.jpg", "detail": "low"}},
+            {"type": "text", "text": "Is this under warranty?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+            {"type": "input_audio", "input_audio": {"data": "UklGR", "format": "wav"}},
+        ]}]},
+        "response": {"choices": [{"message": {"role": "assistant", "content": "Yes."}, "finish_reason": "stop"}]},
+    }
+    (sample,) = _import(tmp_path, [line]).values()
+    content = sample.input[0]["content"]
+    assert [p["type"] for p in content] == ["image_url", "text", "image_url"]  # in place; the audio part is dropped and counted
+    assert "jane.doe@example.com" not in content[0]["image_url"]["url"] and content[0]["image_url"]["detail"] == "low"
+    assert content[2]["image_url"]["url"] == "data:image/png;base64,iVBORw0KGgo="
+    assert sample.metadata["non_text_parts"] == 1

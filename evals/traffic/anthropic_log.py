@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from evals.providers.translate import (
+    block_to_part,
     response_format_from_anthropic,
     tool_choice_from_anthropic,
     tools_from_anthropic,
@@ -54,7 +55,8 @@ def _tool_call(block: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def canonical_messages(system: Any, messages: Any) -> tuple[list[dict[str, Any]], int]:
+def canonical_messages(system: Any, messages: Any, images: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """OpenAI-style messages (image blocks go to `images` by message index, as image_url parts), and the count of other blocks dropped."""
     if not isinstance(messages, list) or not messages:
         raise ValueError("no messages")
     out: list[dict[str, Any]] = []
@@ -68,10 +70,14 @@ def canonical_messages(system: Any, messages: Any) -> tuple[list[dict[str, Any]]
             raise ValueError(f"message {i} has a missing or unknown role")
         texts: list[str] = []
         calls: list[dict[str, Any]] = []
+        before: list[dict[str, Any]] = []
+        after: list[dict[str, Any]] = []
         for b in _blocks(m.get("content")):
             kind = b.get("type")
             if kind == "text":
                 texts.append(str(b.get("text") or ""))
+            elif kind == "image" and images is not None and (b.get("source") or {}).get("type") in ("base64", "url"):
+                (after if texts else before).append(block_to_part(b))
             elif kind == "tool_use":
                 calls.append(_tool_call(b))
             elif kind == "tool_result":
@@ -81,10 +87,12 @@ def canonical_messages(system: Any, messages: Any) -> tuple[list[dict[str, Any]]
                 out.append({"role": "tool", "tool_call_id": str(b.get("tool_use_id") or ""), "content": result})
             elif kind not in _IGNORED_BLOCKS:
                 dropped += 1
-        if texts or calls:
+        if texts or calls or before or after:
             msg: dict[str, Any] = {"role": m["role"], "content": "\n".join(texts)}
             if calls:
                 msg["tool_calls"] = calls
+            if (before or after) and images is not None:
+                images[len(out)] = (before, after)
             out.append(msg)
     return out, dropped
 
@@ -104,9 +112,10 @@ def _unwrap(obj: dict[str, Any]) -> tuple[dict[str, Any], Any, bool]:
 def parse(obj: dict[str, Any]) -> Record:
     """One log line as a Record; a ValueError says why the line is unusable."""
     request, response, failed = _unwrap(obj)
-    messages, dropped = canonical_messages(request.get("system"), request.get("messages"))
+    images: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    messages, dropped = canonical_messages(request.get("system"), request.get("messages"), images)
     model = request.get("model")
-    rec = Record(messages=messages, non_text_parts=dropped, reference_model=model if isinstance(model, str) else None)
+    rec = Record(messages=messages, images=images or None, non_text_parts=dropped, reference_model=model if isinstance(model, str) else None)
     if request.get("tools"):
         rec.tools = json.dumps(tools_from_anthropic(request["tools"]), ensure_ascii=False)
     rec.tool_choice, parallel = tool_choice_from_anthropic(request.get("tool_choice"))

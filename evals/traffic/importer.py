@@ -81,6 +81,9 @@ def _redact(rec: Record, verbatim: tuple[str, ...] = ()) -> Counter[str]:
     texts += [rec.reference or "", rec.tools or "", rec.source_id or ""]
     meta_keys = [key for key in rec.metadata or {} if key not in verbatim]
     texts += [_as_text(rec.metadata[key]) for key in meta_keys] if rec.metadata else []
+    # Linked images are redacted as text (a signed URL carries a token); inline ones are data, not text.
+    linked = [p["image_url"] for pair in (rec.images or {}).values() for p in (*pair[0], *pair[1]) if not p["image_url"]["url"].startswith("data:")]
+    texts += [image["url"] for image in linked]
     redacted, found = redact_sample(texts)
     if not found:
         return found
@@ -99,7 +102,20 @@ def _redact(rec: Record, verbatim: tuple[str, ...] = ()) -> Counter[str]:
         for key, before, after in zip(meta_keys, texts[n + k + 3 :], redacted[n + k + 3 :]):
             if after != before:
                 rec.metadata[key] = after
+    for image, url in zip(linked, redacted[len(texts) - len(linked) :]):
+        image["url"] = url
     return found
+
+
+def _with_images(rec: Record) -> list[dict[str, Any]]:
+    """The record's messages with their image parts back in place: content becomes a list of parts."""
+    if not rec.images:
+        return rec.messages
+    out = [dict(m) for m in rec.messages]
+    for i, (before, after) in rec.images.items():
+        text = out[i]["content"]
+        out[i]["content"] = [*before, *([{"type": "text", "text": text}] if text else []), *after]
+    return out
 
 
 def _as_text(value: Any) -> str:
@@ -216,7 +232,7 @@ class _Pipeline:
             metadata.setdefault(key if key not in metadata else f"request_{key}", value)
         sample = Sample(
             id=sample_id,
-            input=rec.messages,
+            input=_with_images(rec),
             reference=rec.reference,
             category=kept.category,
             metadata=metadata,
@@ -372,7 +388,7 @@ def _warnings(
             f"min_per_category={options.min_per_category}"
         )
     if pipeline.non_text_parts:
-        out.append(f"{pipeline.non_text_parts} image/audio/file parts were dropped: samples carry text only")
+        out.append(f"{pipeline.non_text_parts} audio/file parts were dropped: samples carry text and images only")
     not_ok = sum(n for s, n in pipeline.references_in_samples.items() if s != "ok")
     if not_ok:
         out.append(

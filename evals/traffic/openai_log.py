@@ -67,8 +67,27 @@ def _tool_call(call: Any) -> dict[str, Any]:
     }
 
 
-def canonical_messages(messages: Any) -> tuple[list[dict[str, Any]], int]:
-    """OpenAI-style messages in canonical form, and the count of non-text parts dropped."""
+def _image_parts(content: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The image_url parts of a content list as the request sent them (url and detail): those before its first text, and the rest."""
+    before: list[dict[str, Any]] = []
+    out = before
+    after: list[dict[str, Any]] = []
+    for part in content if isinstance(content, list) else ():
+        if isinstance(part, str) or (isinstance(part, dict) and part.get("type") in _TEXT_PARTS):
+            out = after
+        elif isinstance(part, dict) and part.get("type") == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            if not isinstance(url, str) or not url:
+                raise ValueError("image_url part without a url")
+            kept = {"url": url, **({"detail": image["detail"]} if isinstance(image, dict) and image.get("detail") else {})}
+            out.append({"type": "image_url", "image_url": kept})
+    return before, after
+
+
+def canonical_messages(messages: Any, images: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """OpenAI-style messages in canonical form (text content; image parts go to `images` by message index),
+    and the count of other non-text parts dropped."""
     if not isinstance(messages, list) or not messages:
         raise ValueError("no messages")
     out: list[dict[str, Any]] = []
@@ -80,6 +99,10 @@ def canonical_messages(messages: Any) -> tuple[list[dict[str, Any]], int]:
         if role is None:
             raise ValueError(f"message {i} has a missing or unknown role")
         text, other = content_text(m.get("content"))
+        before, after = _image_parts(m.get("content"))
+        if (before or after) and images is not None:
+            images[len(out)] = (before, after)
+            other -= len(before) + len(after)
         dropped += other
         msg: dict[str, Any] = {"role": role, "content": text}
         if role == "assistant" and m.get("tool_calls"):
@@ -115,8 +138,9 @@ def _status(finish_reason: Any) -> ReferenceStatus:
 def parse(obj: dict[str, Any]) -> Record:
     """One log line as a Record; a ValueError says why the line is unusable."""
     request, response, failed = _unwrap(obj)
-    messages, dropped = canonical_messages(request.get("messages"))
-    rec = Record(messages=messages, non_text_parts=dropped, reference_model=_text_or_none(request.get("model")))
+    images: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    messages, dropped = canonical_messages(request.get("messages"), images)
+    rec = Record(messages=messages, images=images or None, non_text_parts=dropped, reference_model=_text_or_none(request.get("model")))
     _apply_request(rec, request)
     if isinstance(request.get("metadata"), dict) and request["metadata"]:
         rec.metadata = request["metadata"]

@@ -44,8 +44,12 @@ class Record:
     """The request's own generation settings (max_tokens, stop, temperature, top_p, seed, parallel_tool_calls)."""
     metadata: dict[str, Any] | None = None
     """The request's own `metadata` object as logged (tags a client attached: feature, ticket, unit tests)."""
+    images: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] | None = None
+    """Image parts of the input, OpenAI `image_url` shape, by index in `messages`: (those before the
+    message's text, those after it). Kept apart so that categorising, redaction and deduplication read
+    text only; the sample puts them back in place."""
     non_text_parts: int = 0
-    """Images, audio or files in the input that a text sample cannot carry."""
+    """Audio, files and other parts in the input that a sample cannot carry."""
     line: int = 0
     """Line (or row) of its file: `metadata.source` traces a sample back to it."""
 
