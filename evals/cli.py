@@ -271,10 +271,14 @@ def plan(margin: float, expected_gap: float, discordance: float | None, referenc
     from evals.config import ConfigError
 
     try:
-        n, disc = api.plan_samples(margin=margin, expected_gap=expected_gap, discordance=discordance, reference_rate=reference_rate, power=power, alpha=alpha)
+        p = api.plan_samples(margin=margin, expected_gap=expected_gap, discordance=discordance, reference_rate=reference_rate, power=power, alpha=alpha)
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    click.echo(f"{n} paired samples for {power:.0%} power to show non-inferiority at a {margin * 100:g}-point margin (expected gap {expected_gap * 100:+g} points, discordance {disc:.3f}, {1 - alpha:.0%} interval)")
+    click.echo(
+        f"{p.exact_n} paired samples: exact power {p.exact_power:.1%} (target {power:.0%}) to show non-inferiority at a {margin * 100:g}-point margin "
+        f"(expected gap {expected_gap * 100:+g} points, discordance {p.discordance:.3f}, {1 - alpha:.0%} interval)"
+    )
+    click.echo(f"  score formula (Nam 1997): {p.formula_n} paired samples, exact power {p.formula_power:.1%}; exact power is saw-toothed in N, so the exact search decides")
 
 
 @main.command()

@@ -26,6 +26,7 @@ from evals.report.text import clip, fmt_usd
 from evals.scoring.structure import reference_calls
 from evals.scoring.confusion import confusion_matrix
 from evals.stats.intervals import wilson
+from evals.stats.noninferiority import METHOD as NONINFERIORITY_METHOD
 from evals.stats.noninferiority import verdict as noninferiority_verdict
 from evals.stats.paired import paired_gap
 from evals.providers.base import Usage
@@ -53,8 +54,9 @@ def _sentence(v: VerdictResult, cost: str) -> str:
     gap = f"{v.gap * 100:+.1f} points (95% CI {v.gap_ci[0] * 100:+.1f} to {v.gap_ci[1] * 100:+.1f}) vs {v.reference} on {v.paired} paired samples"
     tail = f"{cost}."
     if v.verdict == "inconclusive":
+        why = f" ({v.reason})" if v.reason else ""
         more = f", about {v.extra_samples_needed} more paired samples would likely settle it" if v.extra_samples_needed else ""
-        return f"{v.candidate} is inconclusive at a {v.margin * 100:g}-point margin: {gap}{more}{tail}"
+        return f"{v.candidate} is inconclusive at a {v.margin * 100:g}-point margin{why}: {gap}{more}{tail}"
     return f"{v.candidate} is {v.verdict.upper()} at a {v.margin * 100:g}-point margin: {gap}{tail}"
 
 
@@ -75,11 +77,12 @@ def _verdict(cand: str, ref: str, category: str, pairs: list[tuple[bool, bool]],
     if not pairs:
         v = VerdictResult(candidate=cand, reference=ref, category=category, paired=0, gap=None, gap_ci=None, mcnemar_p=None, margin=margin, verdict="inconclusive", extra_samples_needed=None, sentence="")
     else:
-        g = paired_gap([p[0] for p in pairs], [p[1] for p in pairs], seed=0)
+        g = paired_gap([p[0] for p in pairs], [p[1] for p in pairs])
         nv = noninferiority_verdict(g, margin)
         v = VerdictResult(
-            candidate=cand, reference=ref, category=category, paired=g.n, gap=g.gap, gap_ci=list(g.ci), mcnemar_p=g.mcnemar_p,
-            discordant=[g.b, g.c], margin=margin, verdict=nv.verdict, extra_samples_needed=nv.extra_samples_needed, sentence="",
+            candidate=cand, reference=ref, category=category, paired=g.n, gap=g.gap, gap_ci=list(nv.ci), mcnemar_p=g.mcnemar_p,
+            discordant=[g.b, g.c], margin=margin, verdict=nv.verdict, extra_samples_needed=nv.extra_samples_needed,
+            reason=nv.reason or None, min_samples=nv.min_samples, sentence="",
         )
     v.sentence = _sentence(v, cost)
     return v
@@ -225,7 +228,7 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
             "samples": n_samples,
             "categories": {c: sum(1 for s in samples.values() if s["category"] == c) for c in cats},
             "small_category_threshold": SMALL_CATEGORY,
-            "interval": "Wilson 95% for pass rates; seeded paired bootstrap (10,000 resamples) for gaps; exact McNemar test",
+            "interval": f"Wilson 95% for pass rates; for gaps, {NONINFERIORITY_METHOD}; exact McNemar test",
             "pass_rate_definition": "completed ÷ answered; errors, truncations and timeouts are counted apart and never completed",
             "python": info.get("python"),
             "budget_usd": info.get("budget_usd"),

@@ -97,7 +97,7 @@ class VerdictResult(BaseModel):
     gap: float | None
     """Candidate pass rate − reference pass rate on the paired samples."""
     gap_ci: list[float] | None
-    """Seeded paired-bootstrap 95% interval of the gap."""
+    """The deciding interval: Tango's 95% score interval at the exact critical value (evals.stats.noninferiority)."""
     mcnemar_p: float | None
     """Exact McNemar p-value on the discordant pairs."""
     discordant: list[int] = Field(default_factory=list)
@@ -107,6 +107,10 @@ class VerdictResult(BaseModel):
     """good enough | not good enough | inconclusive."""
     extra_samples_needed: int | None
     """For inconclusive verdicts: paired samples likely needed to settle it."""
+    reason: str | None = None
+    """For inconclusive verdicts: why, e.g. "too few samples (12, needed about 75)"."""
+    min_samples: int | None = None
+    """The fewest paired samples the test can give a badge on at this margin."""
     sentence: str
     """The verdict in one sentence, for people."""
 
