@@ -3,6 +3,7 @@ server on 127.0.0.1 (submit, poll, collect, partial errors, expiry, budget, kill
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -214,5 +215,31 @@ def test_collect_finishes_a_waiting_run_and_runs_lists_its_batches(tmp_path: Pat
     assert done.run.status == "finished" and done.report is not None and done.report_path is not None
     assert len(sim.batches.submissions) == 1 and sim.stats()["requests"] == sent_before  # nothing sent again
     assert done.run.reused["local"] == 40
+    # the report and summary.json say which answers came from a batch, and at what price
+    summary = json.loads((done.report_path.parent / "summary.json").read_text())
+    rows = {r["name"]: r for r in summary["runners"]}
+    assert rows["ref"]["batch_answers"] == 40 and "batch API ×0.5" in rows["ref"]["batch_price"]
+    assert rows["local"]["batch_answers"] == 0 and rows["local"]["batch_price"] is None
+    assert "40 answers from a batch API at" in done.report_path.read_text()
     with pytest.raises(Exception, match="no batches in flight"):
         api.collect(workspace=ws, quiet=True)
+
+
+def test_nightly_with_a_batch_still_in_flight_is_inconclusive(tmp_path: Path, sim_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past batch_wait_s the nightly judges nothing: exit 2 (inconclusive), the run stays waiting for --collect."""
+    import yaml
+    from click.testing import CliRunner
+
+    from evals.cli import main
+
+    sim = sim_factory({"claude-sim": {"accuracy": {"default": 1.0}, "batch": {"delay_s": 3600}}})
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sim-key")
+    ws = write_workspace(tmp_path, {"ref": _vendor_runner(sim, "anthropic")})
+    cfg = ws / "nightly.yaml"
+    cfg.write_text(yaml.safe_dump({"suite": "mini", "runners": ["ref"], "batch_wait_s": 0.2}))
+    res = CliRunner().invoke(main, ["nightly", str(cfg)])
+    assert res.exit_code == 2, res.output
+    assert "waiting for batch" in res.output and "inconclusive" in res.output
+    st = Store(ws / "reports" / "evals.sqlite")
+    assert [r["status"] for r in st.query("SELECT status FROM runs")] == ["waiting"]
+    assert len(sim.batches.submissions) == 1

@@ -6,6 +6,7 @@ the renderer only lays it out.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from typing import Any, Sequence
@@ -107,7 +108,7 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
 
     finals: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for a in store.iter_query(
-        "SELECT runner, sample_id, status, text, tool_calls_json, error, ttft_ms, latency_ms, output_tps FROM attempts WHERE run_id=? AND final=1 AND purpose='run'", (run_id,)
+        "SELECT runner, sample_id, status, text, tool_calls_json, error, ttft_ms, latency_ms, output_tps, batch_id FROM attempts WHERE run_id=? AND final=1 AND purpose='run'", (run_id,)
     ):
         finals[a["runner"]][a["sample_id"]] = a
     outcomes: dict[str, dict[str, bool]] = defaultdict(dict)
@@ -160,6 +161,8 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
                 input_tokens=None if unknown else int(u["inp"]), output_tokens=None if unknown else int(u["outp"]), tokens_unknown=unknown, cost_total_usd=cost_total,
                 cost_per_completed_task_usd=cost_total / completed if cost_total is not None and completed else None,
                 cost_basis=p.describe() + _unknown_tokens_note(unknown, p.kind), throughput_tasks_per_hour=throughput,
+                batch_answers=(n_batch := sum(1 for a in fin.values() if a["batch_id"])),
+                batch_price=dataclasses.replace(p, batch=True).describe() if n_batch and p.kind == "api" else None,
                 ttft_ms_p50=_pct(ttft, 50), ttft_ms_p95=_pct(ttft, 95), latency_ms_p50=_pct(lat, 50), latency_ms_p95=_pct(lat, 95),
                 output_tps_p50=_pct(tps, 50),
             )

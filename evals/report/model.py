@@ -65,6 +65,10 @@ class RunnerSummary(BaseModel):
     capacity ÷ pass rate). A floor reached only at full load; never the cost at your volume."""
     cost_basis: str
     """How the cost was computed, in words (prices' source, or hardware, replicas, volume and capacity)."""
+    batch_answers: int = 0
+    """Final answers that came from a vendor batch API (OpenAI Batch, Anthropic Message Batches), priced at `batch_price`."""
+    batch_price: str | None = None
+    """The batch rate those answers were priced at, in words; None when no answer came from a batch."""
     throughput_tasks_per_hour: float | None = None
     """Self-hosted only: tasks per hour per replica achieved in this run: requests in flight ÷ mean time per task,
     every attempt of every task sent counted (errors, truncations and retries included)."""
