@@ -499,6 +499,8 @@ def measure_runner(
     capacity for the self-hosted cost. As in `evals run`, simulated runners get
     the in-process simulated server and `launch:` runners their own server,
     started for the sweep and stopped after it."""
+    from pydantic import ValidationError
+
     from evals.measure.frontier import measure
     from evals.measure.persist import save as save_measurement
     from evals.providers.factory import api_key
@@ -535,6 +537,11 @@ def measure_runner(
                 base_url=launched.get(profile.name, service_urls.get(profile.name)),
                 quiet=quiet,
             )
+        except ValidationError as e:  # the latency target: name the flag, not the model's field
+            first = e.errors()[0]
+            field = str(first["loc"][0]) if first["loc"] else "slo"
+            flag = {"ttft_ms": "--ttft-slo-ms", "tpot_ms": "--tpot-slo-ms", "e2e_ms": "--e2e-slo-ms", "percentile": "--slo-percentile"}.get(field, field)
+            raise ConfigError(f"{flag} {first.get('input')!r}: {first['msg']}") from None
         except ValueError as e:  # bad load levels or limits: the user's input
             raise ConfigError(str(e)) from None
     st = open_store(ws, store)

@@ -381,7 +381,7 @@ def _line_of(path: Path, text: str, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-_TITLES = {"_ApiPriceOverrides": "price file", "ApiPriceCatalogue": "price catalogue", "GpuCatalogue": "GPU catalogue", "RunnerProfile": "runner profile"}
+_TITLES = {"_ApiPriceOverrides": "price file", "_GradingKeys": "grading file", "ApiPriceCatalogue": "price catalogue", "GpuCatalogue": "GPU catalogue", "RunnerProfile": "runner profile"}
 
 
 def _what(title: str) -> str:

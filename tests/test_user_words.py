@@ -67,3 +67,10 @@ def test_import_options_are_named_by_their_flags(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["import", str(log), "--suite", "s", "-w", str(tmp_path), "--logged-fraction", "3"])
     assert r.exit_code == 2 and "--logged-fraction:" in r.output and "logged_fraction" not in r.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_measure_names_the_latency_flag(tmp_path: Path) -> None:
+    api.init_workspace(tmp_path)
+    r = CliRunner().invoke(main, ["measure", "-w", str(tmp_path), "--runner", "llama-3.3-70b-sim", "--ttft-slo-ms", "-5", "--concurrency", "1", "--requests", "2", "-q"])
+    assert r.exit_code == 2 and "--ttft-slo-ms -5.0: Input should be greater than 0" in r.output
+    assert "Slo" not in r.output and "validation error" not in r.output

@@ -96,7 +96,7 @@ def load_grading(path: Path) -> Grading:
         _GradingKeys.model_validate(data)
         Suite.model_validate({"name": "grading", **data})
     except ValidationError as e:
-        message = format_validation_error(path, text, e).replace(": invalid Suite:", ": invalid grading file:", 1)
+        message = format_validation_error(path, text, e).replace(": invalid suite:", ": invalid grading file:", 1)
         raise ConfigError(message) from None
     return Grading(path, text, data)
 
