@@ -243,3 +243,26 @@ def test_nightly_with_a_batch_still_in_flight_is_inconclusive(tmp_path: Path, si
     st = Store(ws / "reports" / "evals.sqlite")
     assert [r["status"] for r in st.query("SELECT status FROM runs")] == ["waiting"]
     assert len(sim.batches.submissions) == 1
+
+
+def test_cli_batch_flag_and_collect_without_batches(tmp_path: Path) -> None:
+    """`evals run --batch` puts a synchronous profile through its batch API; `--collect` with nothing in flight says so (exit 2)."""
+    from click.testing import CliRunner
+
+    from evals.cli import main
+
+    sync = batch_runner("m-cli", "anthropic")
+    del sync["batch"]
+    ws = write_workspace(tmp_path, {"ref": sync})
+    cli = CliRunner()
+    res = cli.invoke(main, ["run", "-w", str(ws), "--suite", "mini", "--runner", "ref", "--batch", "--quiet", "--no-report"])
+    assert res.exit_code == 0, res.output
+    st = Store(ws / "reports" / "evals.sqlite")
+    assert st.query("SELECT COUNT(*) n FROM attempts WHERE final=1 AND batch_id IS NOT NULL")[0]["n"] == 40
+    st.close()
+    res = cli.invoke(main, ["run", "-w", str(ws), "--collect"])
+    assert res.exit_code == 2 and "no batches in flight" in res.output
+    res = cli.invoke(main, ["run", "-w", str(ws), "--suite", "mini"])
+    assert res.exit_code == 2 and "--runner" in res.output
+    res = cli.invoke(main, ["run", "-w", str(ws), "--collect", "--suite", "mini"])
+    assert res.exit_code == 2 and "--collect takes the run's own suite and runners" in res.output

@@ -205,7 +205,11 @@ def openai_result(row: dict[str, Any]) -> Completion:
     usage = openai_usage(cc.usage) if cc.usage is not None else Usage()
     if choice is None or not choice.finish_reason:
         return Completion(status=Status.error, usage=usage, error="server fault: the batch result holds no choice with a finish_reason", error_kind="empty_stream", served_model=cc.model)
-    calls = [{"id": tc.id, "type": "function", "function": {"name": tc.function.name, "arguments": tc.function.arguments}} for tc in choice.message.tool_calls or () if getattr(tc, "function", None)]
+    calls = [
+        {"id": tc.id, "type": "function", "function": {"name": tc.function.name, "arguments": tc.function.arguments}}
+        for tc in choice.message.tool_calls or ()
+        if isinstance(tc, openai.types.chat.ChatCompletionMessageFunctionToolCall)
+    ]
     return Completion(
         status=_FINISH_STATUS.get(choice.finish_reason, Status.ok), text=choice.message.content or "", tool_calls=calls, finish_reason=choice.finish_reason,
         usage=usage, timing=Timing(), served_model=cc.model,

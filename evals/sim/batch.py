@@ -130,7 +130,7 @@ class SimBatches:
         s._received.append(body)
         answer = bh.choose_answer(s._index, behaviour, call.model, call.prompt, call.tools)
         calls = answer if isinstance(answer, tuple) else ()
-        pieces = bh.tokenise("".join(c.arguments for c in calls) if calls else answer)  # type: ignore[arg-type]
+        pieces = bh.tokenise("".join(c.arguments for c in calls) if calls else answer if isinstance(answer, str) else "")
         truncated = call.max_tokens is not None and len(pieces) > call.max_tokens
         if truncated:
             pieces, calls = pieces[: call.max_tokens], ()
@@ -159,7 +159,7 @@ class SimBatches:
             return web.json_response({"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}, status=401)
         form = await request.post()
         purpose, upload = form.get("purpose"), form.get("file")
-        if purpose != "batch" or upload is None or isinstance(upload, str):
+        if purpose != "batch" or not isinstance(upload, web.FileField):
             return self._openai_refuse(400, "a batch input file needs purpose=batch and a file part")
         data = upload.file.read()
         if len(data) > OPENAI_MAX_BYTES:
