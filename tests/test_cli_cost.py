@@ -77,7 +77,7 @@ def test_cost_needs_capacity_and_volume(ws: Path) -> None:
 def test_cost_takes_workload_from_suite(ws: Path) -> None:
     r = CliRunner().invoke(main, ["cost", "-w", str(ws), "-r", "gpt-5", "--suite", "support", "--json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["workload"]["requests_per_day"] == 20000
+    assert json.loads(r.output)["workload"]["requests_per_day"] == api.find_suite(ws, "support").workload["requests_per_day"]
 
 
 def test_run_refuses_batch_pricing_it_cannot_honour(ws: Path) -> None:
