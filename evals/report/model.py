@@ -323,7 +323,8 @@ class HardwareAssumption(BaseModel):
     purchase: dict[str, Any] | None
     """Owned: purchase price, amortisation months, power, PUE, electricity price, operations per month."""
     utilisation: float
-    """Expected share of the month the replica is busy at its capacity."""
+    """The profile's assumed utilisation. Not used for any cost: cost at volume computes the utilisation your
+    volume gives (ProjectionRow.utilisation), which the report shows instead."""
 
 
 class SandboxInfo(BaseModel):
