@@ -96,10 +96,10 @@ def test_runs_and_export(demo_dir: Path, tmp_path: Path) -> None:
     run_id = rows[0]["id"]
     assert cli("export", run_id, str(tmp_path / "a.parquet"), "-w", str(demo_dir)).exit_code == 0
     df = pd.read_parquet(tmp_path / "a.parquet")
-    assert len(df) == 4 * 246 and {"runner", "sample_id", "status", "output", "passed", "cost_usd"} <= set(df.columns)
+    assert len(df) == 4 * 286 and {"runner", "sample_id", "status", "output", "passed", "cost_usd"} <= set(df.columns)
     assert cli("export", run_id, str(tmp_path / "a.jsonl"), "-w", str(demo_dir), "--all-attempts").exit_code == 0
     lines = (tmp_path / "a.jsonl").read_text().splitlines()
-    assert len(lines) >= 4 * 246 and json.loads(lines[0])["run_id"] == run_id
+    assert len(lines) >= 4 * 286 and json.loads(lines[0])["run_id"] == run_id
     bad = cli("export", run_id, str(tmp_path / "a.xlsx"), "-w", str(demo_dir))
     assert bad.exit_code == 2 and ".parquet or .jsonl" in bad.stderr
 
