@@ -184,3 +184,16 @@ def test_cost_refuses_a_capacity_above_the_physical_bound(ws: Path) -> None:
     r = CliRunner().invoke(main, [*args, "--allow-above-bound", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["projections"][0]["replicas"] == 1
+
+
+def test_cost_flags_a_retired_model(ws: Path) -> None:
+    old = {"name": "sonnet-45", "provider": "anthropic", "model": "claude-sonnet-4-5", "pricing": {"api": {"model": "claude-sonnet-4-5"}}}
+    (ws / "runners" / "sonnet-45.yaml").write_text(yaml.safe_dump(old))
+    args = ["cost", "-w", str(ws), "-r", "sonnet-45", "--requests-per-day", "1000", "--input-tokens", "10", "--output-tokens", "10"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and "warning: runner sonnet-45" in r.output and "RETIRED by its vendor on 2026-11-30" in r.output
+    d = json.loads(CliRunner().invoke(main, [*args, "--json"]).stdout)
+    assert "RETIRED" in d["retirement"]["sonnet-45"]
+    # a current model carries no warning
+    r = CliRunner().invoke(main, ["cost", "-w", str(ws), "-r", "claude-sonnet-5.5", *args[5:]])
+    assert r.exit_code == 0 and "warning" not in r.output
