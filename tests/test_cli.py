@@ -1,6 +1,6 @@
 """The command line end to end, as a user runs it: a temp workspace, real files, real SDKs.
 
-The demo runs as a separate process, as a user starts it. Every other command runs in this
+The first demo runs as a separate process, as a user starts it. Every other command runs in this
 process through click's CliRunner: the same parsing, commands, output and exit codes, without
 paying an interpreter's start-up (and the SDKs' import) per command."""
 
@@ -72,8 +72,8 @@ def test_demo_writes_report_and_summary_contract(demo_dir: Path) -> None:
 
 
 def test_demo_again_sends_nothing(demo_dir: Path) -> None:
-    r = evals("demo", "--out", str(demo_dir), "--quiet")
-    assert r.returncode == 0, r.stderr
+    r = cli("demo", "--out", str(demo_dir), "--quiet")
+    assert r.exit_code == 0, r.stderr
     latest = _run_dirs(demo_dir)[-1]
     for runner in _summary(latest)["runners"]:
         assert runner["requests_sent"] == 0
