@@ -162,3 +162,7 @@ def test_more_cached_than_prompt_tokens_is_kept_billed_and_flagged(tmp_path: Pat
     assert all(r["cost_usd"] == pytest.approx(expected) for r in rows)
     (fact,) = [f for f in store.server_facts(summary.run_id) if f["kind"] == "usage_anomaly"]
     assert fact["data"]["answers"] == 10 and "50 cached" in fact["data"]["example"]
+    from evals.report.analyse import _servers
+
+    (server,) = _servers(store, summary.run_id)
+    assert "10 answers, e.g. 50 cached" in server.unavailable["consistent token counts"]

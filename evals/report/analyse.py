@@ -257,6 +257,8 @@ def _servers(store: Store, run_id: str) -> list[ServerFacts]:
                 row["unavailable"]["metrics"] = d["unavailable"]
         elif f["kind"] == "usage_missing":
             row["answers_without_usage"] = d.get("answers", 0)
+        elif f["kind"] == "usage_anomaly":  # read as "No consistent token counts: ..."
+            row["unavailable"]["consistent token counts"] = f"{d.get('answers', 0)} answers, e.g. {d.get('example')}; billed at the costliest reading"
         elif f["kind"] == "tool_calls_as_text":
             row["unavailable"]["parsed tool calls"] = f"{d.get('answers', 0)} answers wrote their tool calls as text (e.g. sample {d.get('example')}); {d.get('note')}"
     return [ServerFacts.model_validate(r) for r in rows.values()]
