@@ -247,7 +247,7 @@ def summary_markdown(model: ReportModel) -> str:
         rate = f"{fmt_pct(r.pass_rate)} ({fmt_ci(r.pass_rate_ci)})"
         lines.append(f"| {name} | {rate} | {r.completed:,} / {r.answered:,} / {r.errors:,} | {fmt_usd(r.cost_per_completed_task_usd)} | {fmt_ms(r.ttft_ms_p50)} | {fmt_ms(r.latency_ms_p95)} |")
     if w is not None:
-        assumed = f" ASSUMED: {_md(w.source)}" if w.estimated else ""
+        assumed = f" Estimated; {_md(w.source)}." if w.estimated else ""
         lines += ["", f"Cost per completed task at {w.requests_per_month:,.0f} requests/month (730 h).{assumed} {COST_DEFINITION}"]
     full = [r for r in model.runners if r.cost_at_full_load_per_completed_task_usd is not None]
     if full:
