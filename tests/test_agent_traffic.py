@@ -169,6 +169,13 @@ def test_import_run_score_round_trip_both_protocols_streamed_and_not(agent_ws: t
     followup = [b for b in received if "system" not in b and "output_config" not in b and any(isinstance(m.get("content"), list) and any(x.get("type") == "tool_result" for x in m["content"]) for m in b["messages"])]
     assert len(followup) == 2
 
+    # the export carries each answer's tool calls and the request it answered
+    from evals.store.export import export_run
+
+    rows = [json.loads(x) for x in export_run(store, run_id, ws / "out.jsonl").read_text().splitlines()]
+    exported = next(r for r in rows if r["runner"] == "an-whole" and r["sample_id"] == parallel.id)
+    assert [c["function"]["name"] for c in exported["tool_calls"]] == ["get_weather", "get_weather"] and exported["request"]["tool_choice"] == "auto"
+
     # which setting won is recorded with the request each attempt points at
     (req,) = store.query("SELECT r.request_json FROM attempts a JOIN requests r USING (request_key) WHERE a.run_id=? AND a.runner='oa-stream' AND a.sample_id=?", (run_id, forced.id))
     assert json.loads(req["request_json"])["origin"] == {"max_tokens": "sample", "stop": "sample", "temperature": "runner"}

@@ -20,7 +20,8 @@ import pandas as pd
 from evals.store.db import Store
 
 _FINAL = """
-SELECT a.run_id, a.runner, a.sample_id, s.category, s.input_json AS input, a.status, a.text AS output, s.reference_json AS reference,
+SELECT a.run_id, a.runner, a.sample_id, s.category, s.input_json AS input, s.request_json AS request, a.status, a.text AS output,
+       a.tool_calls_json AS tool_calls, s.reference_json AS reference,
        o.passed, o.value AS score, a.finish_reason, a.attempt AS attempts, a.reused_from IS NOT NULL AS reused,
        a.input_tokens, a.cached_input_tokens, a.output_tokens, a.reasoning_tokens, a.ttft_ms, a.latency_ms, a.output_tps,
        a.cost_usd,
@@ -44,8 +45,8 @@ def export_run(store: Store, run_id: str, path: str | Path, *, all_attempts: boo
         raise ValueError(f"{p}: export to a .parquet or .jsonl file")
     df = pd.DataFrame(store.query(_FINAL.format(final="" if all_attempts else "AND a.final = 1"), (run_id,)))
     if not df.empty:
-        for col in ("input", "reference"):
-            df[col] = df[col].map(lambda v: json.loads(v) if v else None)
+        for col in ("input", "request", "tool_calls", "reference"):
+            df[col] = df[col].map(lambda v: json.loads(v) if isinstance(v, str) else None)
         df["passed"] = df["passed"].map(lambda v: None if pd.isna(v) else bool(v))
         df["reused"] = df["reused"].astype(bool)
         df["answer_cost_basis"] = "billed: the API's price for the tokens of every attempt of this answer"
@@ -56,7 +57,7 @@ def export_run(store: Store, run_id: str, path: str | Path, *, all_attempts: boo
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix == ".parquet":
         # Nested JSON (messages, structured references) as JSON text: Parquet needs one type per column.
-        as_text = {c: df[c].map(lambda v: json.dumps(v, ensure_ascii=False)) for c in ("input", "reference")} if not df.empty else {}
+        as_text = {c: df[c].map(lambda v: json.dumps(v, ensure_ascii=False)) for c in ("input", "request", "tool_calls", "reference")} if not df.empty else {}
         df.assign(**as_text).to_parquet(p, index=False)
     else:
         df.to_json(p, orient="records", lines=True, force_ascii=False)
