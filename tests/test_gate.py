@@ -478,7 +478,7 @@ def test_an_unscored_run_is_inconclusive_never_a_regression(tmp_path: Path) -> N
     unscored = api.run(workspace=ws, suite="mini", runners=["m"], reuse=False, quiet=True, score=False).run_id
     res = _cli("gate", unscored, "--baseline", base, "-w", str(ws))
     assert res.exit_code == INCONCLUSIVE, res.output
-    assert "never scored" in res.output and "REGRESSION" not in res.output
+    assert "never scored (m 100)" in res.output and "REGRESSION" not in res.output  # named, with its count
     # nor does an unscored run become a later run's baseline
     later = _run(ws)
     assert api.gate(workspace=ws, run_id=later, options=QUIET_LATENCY).baseline_id == base

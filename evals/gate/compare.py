@@ -17,7 +17,7 @@ from evals.gate.rule import PairCounts, relative_change
 from evals.stats.paired import paired_gap
 from evals.stats.ratio import Statistic, paired_ratio_test
 
-RUN_FACTS = ("id", "suite", "suite_hash", "status", "created_at", "finished_at", "git_commit", "tool_version", "reference_runner", "unscored")
+RUN_FACTS = ("id", "suite", "suite_hash", "status", "created_at", "finished_at", "git_commit", "tool_version", "reference_runner", "unscored", "unscored_runners")
 
 
 class PairedScope(BaseModel):

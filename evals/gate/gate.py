@@ -115,7 +115,8 @@ def _run_reasons(c: Comparison) -> list[str]:
         if run["status"] != "finished":
             reasons.append(f"{label} {run['id']} is {run['status']}, not finished")
         if run.get("unscored"):
-            reasons.append(f"{label} {run['id']} has {run['unscored']} answers that were never scored: run `evals score {run['id']}` first")
+            who = ", ".join(f"{name} {n}" for name, n in (run.get("unscored_runners") or {}).items())
+            reasons.append(f"{label} {run['id']} has {run['unscored']} answers that were never scored ({who}): run `evals score {run['id']}` first")
     if not c.runners:
         reasons.append("no runner is in both runs")
     return reasons

@@ -72,7 +72,8 @@ def _server_facts(store: Store, run_id: str) -> dict[str, list[dict[str, Any]]]:
 
 def load_run(store: Store, run_id: str, prices: Path | None = None) -> RunData:
     """Everything the comparison needs about one run. KeyError for an unknown run."""
-    run = {**store.run(run_id), "unscored": _unscored(store, run_id)}
+    unscored = _unscored(store, run_id)
+    run = {**store.run(run_id), "unscored": sum(unscored.values()), "unscored_runners": unscored}
     summaries = {r.name: r for r in runner_summaries(store, run_id, prices)}
     category = {r["sample_id"]: r["category"] for r in store.query("SELECT sample_id, category FROM samples WHERE run_id=?", (run_id,))}
     status: dict[str, dict[str, str]] = {}
@@ -131,9 +132,10 @@ _UNSCORED = (
 )
 
 
-def _unscored(store: Store, run_id: str) -> int:
-    """Answers that would read as failures if compared before `evals score` ran."""
-    return int(store.query(_UNSCORED.format(run="?"), (run_id,))[0]["n"])
+def _unscored(store: Store, run_id: str) -> dict[str, int]:
+    """Per runner, answers that would read as failures if compared before `evals score` ran (runners with none left out)."""
+    sql = _UNSCORED.replace("SELECT COUNT(*) n", "SELECT a.runner, COUNT(*) n").format(run="?") + " GROUP BY a.runner ORDER BY a.runner"
+    return {r["runner"]: int(r["n"]) for r in store.query(sql, (run_id,))}
 
 
 def _earlier_runs(store: Store, run_id: str) -> list[sqlite3.Row]:
