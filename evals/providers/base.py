@@ -108,7 +108,11 @@ Message = dict[str, Any]
 
 @runtime_checkable
 class Provider(Protocol):
-    """A provider turns chat messages into one Completion. One method, async."""
+    """A provider turns chat messages into one Completion. One method, async.
+
+    The HTTP providers implement it as `evals.providers.stream.drive` over their
+    own `events()`: the protocol is theirs, the clock, timeouts and status the
+    driver's, so every protocol is timed and judged the same way."""
 
     name: str
     base_url: str | None

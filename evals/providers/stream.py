@@ -161,6 +161,7 @@ async def _drive_once(
     usage = Usage()
     served: str | None = None
     seen = False  # any event at all
+    cm: asyncio.Timeout | None = None
     try:
         async with asyncio.timeout(min(deadline, loop.time() + timeouts.idle_s)) as cm:
             events = open_events()
@@ -188,7 +189,8 @@ async def _drive_once(
     except TimeoutError:
         got = first is not None or finish is not None
         t = make_timing(started, first if streamed else None, clock(), None, None)
-        if loop.time() >= deadline:
+        # The timer last set is at the total deadline when the idle window would have run past it.
+        if cm is not None and cm.when() == deadline:
             return Completion(status=Status.timeout, text="".join(parts), error=f"no complete answer within the total timeout of {timeouts.total_s:g}s", error_kind="timeout_total", timing=t)
         what = "the stream stalled" if got else "no response"
         return Completion(
