@@ -72,7 +72,7 @@ def _print_outcome(outcome: api.RunOutcome) -> None:
         click.echo(f"  {r.name:<28} pass {rate:>6}  completed {r.completed}/{r.samples}  errors {r.errors}  cost/completed {cpc}  sent {r.requests_sent} reused {r.requests_reused}")
     if rep.workload is not None:
         w = rep.workload
-        click.echo(f"  cost/completed: at {w.requests_per_month:,.0f} requests/month (730 h){' — ASSUMED: ' + w.source if w.estimated else ''}")
+        click.echo(f"  cost/completed: at {w.requests_per_month:,.0f} requests/month (730 h){' (estimated; ' + w.source + ')' if w.estimated else ''}")
     for v in rep.verdicts:
         click.echo(f"  {v.sentence}")
     if outcome.scores is not None and (outcome.scores.judge_sent or outcome.scores.judge_reused):

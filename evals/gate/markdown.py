@@ -66,7 +66,7 @@ def gate_markdown(report: GateReport) -> str:
 def trend_markdown(points_by_runner: dict[str, list[dict[str, Any]]]) -> str:
     lines = ["## Trend", ""]
     for runner, points in points_by_runner.items():
-        lines += [f"### {esc(runner)}", "", "| run | when | pass rate (95% CI) | errors | cost / completed | latency p95 | gate |", "|---|---|---|---|---|---|---|"]
+        lines += [f"### {esc(runner)}", "", "| run | when | pass rate (95% CI) | errors | cost / completed (at volume) | latency p95 | gate |", "|---|---|---|---|---|---|---|"]
         for p in points:
             rate = "n/a" if p["pass_rate"] is None else f"{100 * p['pass_rate']:.1f}%"
             if p["pass_rate_ci"]:
