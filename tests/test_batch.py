@@ -124,6 +124,11 @@ def test_failures_retried_synchronously_when_the_runner_says_so(tmp_path: Path) 
     for a in by_sync:  # full rate = batch rate ÷ the batch factor
         assert a["cost_usd"] == pytest.approx(p.cost_of(Usage(input_tokens=a["input_tokens"], output_tokens=a["output_tokens"])) / p.price.batch_discount)  # type: ignore[union-attr]
     assert len(store.query("SELECT * FROM batches WHERE run_id=?", (summary.run_id,))) == 1
+    # the report prices each part at its own rate: its total is what the attempts cost
+    from evals.report.analyse import analyse
+
+    (row,) = analyse(store, summary.run_id).runners
+    assert row.cost_total_usd == pytest.approx(store.spent_usd(summary.run_id)) and row.batch_answers == len(by_batch)
 
 
 def test_budget_reserves_each_batch_worst_case_before_submitting(tmp_path: Path) -> None:

@@ -292,7 +292,10 @@ def _sandbox(store: Store, run_id: str) -> SandboxInfo:
 # API cost is linear in tokens, so summed tokens priced once give the sum of per-attempt costs.
 _TOKEN_SUMS = (
     "COALESCE(SUM(input_tokens),0) t_in, COALESCE(SUM(cached_input_tokens),0) t_cached, "
-    "COALESCE(SUM(cache_write_tokens),0) t_write, COALESCE(SUM(output_tokens),0) t_out"
+    "COALESCE(SUM(cache_write_tokens),0) t_write, COALESCE(SUM(output_tokens),0) t_out, "
+    # of which sent synchronously: a batch runner's retries through the synchronous API pay the full rate
+    "COALESCE(SUM(CASE WHEN batch_id IS NULL THEN input_tokens END),0) s_in, COALESCE(SUM(CASE WHEN batch_id IS NULL THEN cached_input_tokens END),0) s_cached, "
+    "COALESCE(SUM(CASE WHEN batch_id IS NULL THEN cache_write_tokens END),0) s_write, COALESCE(SUM(CASE WHEN batch_id IS NULL THEN output_tokens END),0) s_out"
 )
 
 
@@ -307,7 +310,14 @@ def _unknown_tokens_note(unknown: int, kind: str) -> str:
 def _cost(pricing: RunnerPricing, r: dict[str, Any]) -> float:
     """API spend of these attempts at the prices the report uses: the run's own, or --prices to re-price it.
     (The store's cost_usd column is the budget's record of the prices in force when each was sent.)"""
-    return pricing.cost_of(Usage(input_tokens=r["t_in"], cached_input_tokens=r["t_cached"], cache_write_tokens=r["t_write"], output_tokens=r["t_out"]))
+    if not pricing.batch:
+        return pricing.cost_of(Usage(input_tokens=r["t_in"], cached_input_tokens=r["t_cached"], cache_write_tokens=r["t_write"], output_tokens=r["t_out"]))
+    # a batch runner: batch answers at the batch rate, its synchronous retries at the full rate
+    sync = Usage(input_tokens=r["s_in"], cached_input_tokens=r["s_cached"], cache_write_tokens=r["s_write"], output_tokens=r["s_out"])
+    batched = Usage(
+        input_tokens=r["t_in"] - r["s_in"], cached_input_tokens=r["t_cached"] - r["s_cached"], cache_write_tokens=r["t_write"] - r["s_write"], output_tokens=r["t_out"] - r["s_out"]
+    )
+    return pricing.cost_of(batched) + dataclasses.replace(pricing, batch=False).cost_of(sync)
 
 
 def _per_sample(store: Store, run_id: str, finals: dict, outcomes: dict, pricing: dict[str, RunnerPricing]) -> dict[str, dict[str, economics.PerSample]]:  # type: ignore[type-arg]
