@@ -145,3 +145,25 @@ def test_two_offline_engines_in_one_run_are_refused(tmp_path: Path) -> None:
     runners = [RunnerProfile.model_validate({"name": n, **body}) for n in ("bf16", "fp8")]
     with pytest.raises(ConfigError, match="one per `evals run`"):
         prepare_run(load_suite(ws / "tasks" / "mini"), runners, None, None)
+
+
+def test_a_sample_with_tools_is_refused_not_sent_without_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evals.providers.translate import request_params
+    from evals.suite.sample import Sample
+
+    calls: list[tuple[int, Any]] = []
+    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(calls))
+    monkeypatch.setattr(vllm_offline, "require_gpu", lambda: None)
+    [provider] = make_providers(RunnerProfile.model_validate(PROFILE))
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    sample = Sample(id="t", input=[{"role": "user", "content": "call f"}], tools=[tool])
+
+    async def ask() -> Any:
+        try:
+            return await provider.complete(sample.input, request_params(GenerationParams(), sample))
+        finally:
+            await provider.aclose()
+
+    c = asyncio.run(ask())
+    assert c.status is Status.error and c.error_kind == "bad_request" and "launch:" in (c.error or "")
+    assert calls == []  # the engine was never asked

@@ -163,6 +163,10 @@ class VLLMOfflineProvider:
         return [to_completion(o, self.model, ms) for o in outputs]
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        if getattr(params, "tools", None) or getattr(params, "response_format", None):
+            # Never a silently different request: sent without them, an agent sample would be graded on prose.
+            why = "request not sent: the in-process engine (vllm_offline) sends no tools or response_format; serve the model with a `launch:` block (tool_call_parser) to replay this sample"
+            return Completion(status=Status.error, error=why, error_kind="bad_request")
         fut: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
         self._pending.append((messages, params, fut))
         if self._batcher is None or self._batcher.done():
