@@ -200,7 +200,7 @@ def test_killed_run_restarted_collects_the_same_batch(tmp_path: Path, sim_factor
     assert store.query("SELECT COUNT(*) n FROM attempts WHERE reused_from IS NULL")[0]["n"] == 40
 
 
-def test_collect_finishes_a_waiting_run_and_runs_lists_its_batches(tmp_path: Path, sim_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_collect_finishes_a_waiting_run_and_runs_lists_its_batches(tmp_path: Path, sim_factory: Any, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
     """A mixed run: the synchronous runner finishes, the batch reference is left in flight after --wait;
     `evals runs` shows the batch, `collect` collects it, scores and reports, without sending anything twice."""
     from evals import api
@@ -209,8 +209,10 @@ def test_collect_finishes_a_waiting_run_and_runs_lists_its_batches(tmp_path: Pat
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sim-key")
     local = {"provider": "openai_compatible", "model": "local", "base_url": sim.base_url + "/v1", "pricing": {"self_hosted": {"gpu": "A100-80GB", "gpus": 1, "cloud_price_per_gpu_hour": 2}}}
     ws = write_workspace(tmp_path, {"ref": _vendor_runner(sim, "anthropic"), "local": local})
-    first = api.run(workspace=ws, suite="mini", runners=["ref", "local"], wait_s=0.2, quiet=True)
+    first = api.run(workspace=ws, suite="mini", runners=["ref", "local"], wait_s=0.2)
     assert first.run.status == "waiting" and first.report is None and first.scores is None
+    err = capfd.readouterr().err
+    assert "waiting for batch" in err and "0/40 done" in err and "still in flight after the wait limit" in err
     assert first.run.results["local"].sent == 40  # the synchronous part finished
     (listed,) = api.list_runs(workspace=ws)
     assert listed["status"] == "waiting" and listed["batches_in_flight"] == 1 and listed["batch_progress"].endswith("/40")
