@@ -4,8 +4,9 @@ the screen scrolls inside its own box. Needs playwright and a system Chromium at
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from report_fixtures import make_model
