@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 from evals import __version__
 from evals.config import ConfigError, RunnerProfile, Suite
 from evals.cost.pricing import RunnerPricing, runner_pricing
+from evals.providers.base import Provider
 from evals.providers.factory import api_key, make_providers
 from evals.providers.launch import launch_all
 from evals.providers.registry import services
@@ -264,10 +265,15 @@ def _origin(r: RunnerProfile, p: RequestParams) -> dict[str, str]:
     return anthropic_not_sent(p) if protocol == "anthropic" else dict(p.origin)
 
 
-async def _run_all(runners, providers, jobs_by_runner, store, run_id, pricing, budget, quiet, wait_s=None) -> tuple[dict[str, RunnerResult], dict[str, int]]:  # type: ignore[no-untyped-def]
+async def _run_all(
+    runners: list[RunnerProfile], providers: dict[str, list[Provider]], jobs_by_runner: dict[str, list[Job]], store: Store, run_id: str,
+    pricing: dict[str, RunnerPricing], budget: Budget, quiet: bool, wait_s: float | None = None,
+) -> tuple[dict[str, RunnerResult], dict[str, int]]:
     """Every runner at once: synchronous runners finish while batch runners wait for their batches."""
     ledger = BatchLedger(store.path) if any(r.batch is not None for r in runners) else None
-    say = (lambda line: None) if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    def say(line: str) -> None:
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
     in_flight: dict[str, int] = {}
 
     async def batch(r: RunnerProfile, tick: Callable[[], None]) -> RunnerResult:
