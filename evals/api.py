@@ -174,12 +174,14 @@ def run(
 
 
 def _batch_mode(profiles: list[RunnerProfile]) -> list[RunnerProfile]:
-    """`--batch`: the runners that can use a vendor batch API do, the others run as they are."""
+    """`--batch`: the API-priced runners that can use a vendor batch API do; the others (self-hosted,
+    a simulated twin of a self-hosted model included) run as they are."""
     from evals.config import BATCH_PROVIDERS, BatchMode
 
-    if not any(p.provider in BATCH_PROVIDERS for p in profiles):
-        raise ConfigError(f"--batch: none of the runners ({', '.join(p.name for p in profiles)}) has a batch API; batch mode is for providers {', '.join(BATCH_PROVIDERS)}")
-    return [p.model_copy(update={"batch": BatchMode()}) if p.provider in BATCH_PROVIDERS and p.batch is None else p for p in profiles]
+    able = [p.name for p in profiles if p.provider in BATCH_PROVIDERS and p.pricing.api is not None]
+    if not able:
+        raise ConfigError(f"--batch: none of the runners ({', '.join(p.name for p in profiles)}) has a batch API; batch mode is for API-priced runners of providers {', '.join(BATCH_PROVIDERS)}")
+    return [p.model_copy(update={"batch": BatchMode()}) if p.name in able and p.batch is None else p for p in profiles]
 
 
 @_loop_safe

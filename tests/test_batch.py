@@ -260,16 +260,32 @@ def test_cli_batch_flag_and_collect_without_batches(tmp_path: Path) -> None:
 
     sync = batch_runner("m-cli", "anthropic")
     del sync["batch"]
-    ws = write_workspace(tmp_path, {"ref": sync})
+    ws = write_workspace(tmp_path, {"ref": sync, "local": sim_runner("m-local")})  # local: a self-hosted twin, no batch API
     cli = CliRunner()
-    res = cli.invoke(main, ["run", "-w", str(ws), "--suite", "mini", "--runner", "ref", "--batch", "--quiet", "--no-report"])
+    res = cli.invoke(main, ["run", "-w", str(ws), "--suite", "mini", "--runner", "ref", "--runner", "local", "--batch", "--quiet", "--no-report"])
     assert res.exit_code == 0, res.output
     st = Store(ws / "reports" / "evals.sqlite")
-    assert st.query("SELECT COUNT(*) n FROM attempts WHERE final=1 AND batch_id IS NOT NULL")[0]["n"] == 40
+    by_runner = {r["runner"]: r["n"] for r in st.query("SELECT runner, COUNT(batch_id) n FROM attempts WHERE final=1 GROUP BY runner")}
+    assert by_runner == {"ref": 40, "local": 0}
     st.close()
+    res = cli.invoke(main, ["run", "-w", str(ws), "--suite", "mini", "--runner", "local", "--batch"])
+    assert res.exit_code == 2 and "none of the runners (local) has a batch API" in res.output
     res = cli.invoke(main, ["run", "-w", str(ws), "--collect"])
     assert res.exit_code == 2 and "no batches in flight" in res.output
     res = cli.invoke(main, ["run", "-w", str(ws), "--suite", "mini"])
     assert res.exit_code == 2 and "--runner" in res.output
     res = cli.invoke(main, ["run", "-w", str(ws), "--collect", "--suite", "mini"])
     assert res.exit_code == 2 and "--collect takes the run's own suite and runners" in res.output
+
+
+def test_requests_beyond_a_batch_limit_go_in_several_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the vendor's limit at 15 requests, 40 requests make ceil(40 / 15) = 3 batches of 15, 15 and 10, all collected."""
+    import evals.run.batch as batch_mod
+
+    monkeypatch.setitem(batch_mod.LIMITS, "openai", Limits(requests=15, bytes=200 * 1024**2))
+    ws = write_workspace(tmp_path, {"ref": batch_runner("m-chunks", "openai")})
+    summary, store = _run(ws, ["ref"])
+    rows = store.query("SELECT requests, status FROM batches WHERE run_id=? ORDER BY id", (summary.run_id,))
+    assert [(r["requests"], r["status"]) for r in rows] == [(15, "collected"), (15, "collected"), (10, "collected")]
+    finals = _finals(store, summary.run_id, "ref")
+    assert len(finals) == 40 and all(a["status"] == "ok" for a in finals) and len({a["batch_id"] for a in finals}) == 3
