@@ -250,6 +250,8 @@ def test_nightly_with_a_batch_still_in_flight_is_inconclusive(tmp_path: Path, si
     st = Store(ws / "reports" / "evals.sqlite")
     assert [r["status"] for r in st.query("SELECT status FROM runs")] == ["waiting"]
     assert len(sim.batches.submissions) == 1
+    listed = CliRunner().invoke(main, ["runs", "-w", str(ws)])
+    assert listed.exit_code == 0 and "batches in flight: 1 (0/40 requests done)" in listed.output
 
 
 def test_cli_batch_flag_and_collect_without_batches(tmp_path: Path) -> None:
@@ -289,3 +291,38 @@ def test_requests_beyond_a_batch_limit_go_in_several_batches(tmp_path: Path, mon
     assert [(r["requests"], r["status"]) for r in rows] == [(15, "collected"), (15, "collected"), (10, "collected")]
     finals = _finals(store, summary.run_id, "ref")
     assert len(finals) == 40 and all(a["status"] == "ok" for a in finals) and len({a["batch_id"] for a in finals}) == 3
+
+
+def test_result_lines_map_to_the_synchronous_statuses() -> None:
+    """Each kind of batch result, as the vendors document it, becomes the status the synchronous path would store."""
+    from types import SimpleNamespace
+
+    from evals.providers.base import Status
+    from evals.run.batch import RETRIED_KINDS, anthropic_result, missing, openai_result
+
+    def chat(finish: str) -> dict[str, Any]:
+        body = {"id": "c", "object": "chat.completion", "created": 0, "model": "gpt-x", "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
+                "choices": [{"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": "abc"}}]}
+        return {"custom_id": "k", "response": {"status_code": 200, "body": body}, "error": None}
+
+    ok, cut = openai_result(chat("stop")), openai_result(chat("length"))
+    assert (ok.status, ok.text, ok.usage.input_tokens, ok.usage.output_tokens) == (Status.ok, "abc", 7, 3)
+    assert cut.status is Status.truncated and cut.finish_reason == "length"
+    expired = openai_result({"custom_id": "k", "response": None, "error": {"code": "batch_expired", "message": "window passed"}})
+    refused = openai_result({"custom_id": "k", "response": {"status_code": 400, "body": {"error": {"message": "bad max_tokens"}}}, "error": None})
+    failed = openai_result({"custom_id": "k", "response": {"status_code": 500, "body": {"error": {"message": "oops"}}}, "error": None})
+    assert (expired.status, expired.error_kind) == (Status.error, "batch_expired") and expired.error_kind in RETRIED_KINDS
+    assert (refused.error_kind, refused.http_status) == ("bad_request", 400) and refused.error_kind not in RETRIED_KINDS  # never retried, as synchronously
+    assert failed.error_kind == "server" and failed.error_kind in RETRIED_KINDS
+    # a cancelled OpenAI batch lists no line for the requests it never ran
+    assert missing("cancelled").error_kind == "batch_cancelled" and missing("expired").error_kind == "batch_expired"
+
+    usage = SimpleNamespace(input_tokens=5, cache_read_input_tokens=2, cache_creation_input_tokens=0, output_tokens=4)
+    msg = SimpleNamespace(usage=usage, content=[SimpleNamespace(type="text", text="hi")], stop_reason="max_tokens", model="claude-x")
+    cut_a = anthropic_result(SimpleNamespace(type="succeeded", message=msg))
+    # Anthropic's input_tokens excludes cache reads: ours include them (5 + 2)
+    assert (cut_a.status, cut_a.usage.input_tokens, cut_a.usage.cached_input_tokens) == (Status.truncated, 7, 2)
+    assert anthropic_result(SimpleNamespace(type="canceled")).error_kind == "batch_cancelled"
+    assert anthropic_result(SimpleNamespace(type="expired")).error_kind == "batch_expired"
+    err = anthropic_result(SimpleNamespace(type="errored", error=SimpleNamespace(error=SimpleNamespace(type="invalid_request_error", message="bad"))))
+    assert err.error_kind == "bad_request" and err.error_kind not in RETRIED_KINDS
