@@ -78,18 +78,27 @@ def test_batch_run_answers_every_sample_through_the_batch_api(tmp_path: Path, pr
 
 
 def test_batch_cost_per_completed_task_is_half_the_synchronous_one(tmp_path: Path) -> None:
-    """Same model, same answers, same tokens: the batch reference costs the catalogue's batch factor (0.5) of the synchronous one."""
+    """Same model, same answers, same tokens: the report's cost per completed task of the batch reference is the
+    catalogue's batch factor (0.5) × the synchronous one, and each is spend ÷ completed tasks."""
+    from evals import api
+
     sync = batch_runner("m-same", "anthropic")
     del sync["batch"]
     ws = write_workspace(tmp_path, {"batch": batch_runner("m-same", "anthropic"), "sync": sync})
-    summary, store = _run(ws, ["batch", "sync"])
-    cost = {r: sum(a["cost_usd"] for a in _finals(store, summary.run_id, r)) for r in ("batch", "sync")}
-    ok = {r: sum(a["status"] == "ok" for a in _finals(store, summary.run_id, r)) for r in ("batch", "sync")}
-    tokens = {r: sum(a["input_tokens"] + a["output_tokens"] for a in _finals(store, summary.run_id, r)) for r in ("batch", "sync")}
-    assert tokens["batch"] == tokens["sync"] and ok["batch"] == ok["sync"] == 40
+    out = api.run(workspace=ws, suite="mini", runners=["batch", "sync"], quiet=True)
+    assert out.report is not None
+    rows = {r.name: r for r in out.report.runners}
+    st = Store(ws / "reports" / "evals.sqlite")
+    for name in ("batch", "sync"):
+        finals = _finals(st, out.run_id, name)
+        spend = sum(a["cost_usd"] for a in finals)
+        assert rows[name].completed > 0 and rows[name].cost_total_usd == pytest.approx(spend)
+        assert rows[name].cost_per_completed_task_usd == pytest.approx(spend / rows[name].completed)
+    tokens = {r: st.query("SELECT SUM(input_tokens) i, SUM(output_tokens) o FROM attempts WHERE run_id=? AND runner=?", (out.run_id, r))[0] for r in ("batch", "sync")}
+    assert tokens["batch"] == tokens["sync"] and rows["batch"].completed == rows["sync"].completed
     assert runner_pricing(find_runner(ws, "batch")).price.batch_discount == 0.5  # type: ignore[union-attr]
-    # cost per completed task = spend / completed; the batch one is 0.5 × the synchronous one
-    assert cost["batch"] / ok["batch"] == pytest.approx(0.5 * cost["sync"] / ok["sync"])
+    assert rows["batch"].cost_per_completed_task_usd == pytest.approx(0.5 * rows["sync"].cost_per_completed_task_usd)  # type: ignore[operator]
+    assert rows["batch"].batch_answers == 40 and rows["sync"].batch_answers == 0
 
 
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])
