@@ -335,3 +335,27 @@ def test_result_lines_map_to_the_synchronous_statuses() -> None:
     assert anthropic_result(SimpleNamespace(type="expired")).error_kind == "batch_expired"
     err = anthropic_result(SimpleNamespace(type="errored", error=SimpleNamespace(error=SimpleNamespace(type="invalid_request_error", message="bad"))))
     assert err.error_kind == "bad_request" and err.error_kind not in RETRIED_KINDS
+
+
+def test_a_batch_the_vendor_lost_is_submitted_again(tmp_path: Path, sim_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stored batch id the vendor answers 404 for (here: the simulated server that held it is gone) is marked lost and
+    its requests go into one new batch."""
+    from evals.run.keys import request_identity, request_key
+    from evals.store.batches import BatchLedger
+    from evals.suite.load import load_samples
+
+    sim = sim_factory({"claude-sim": {"accuracy": {"default": 1.0}}})
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sim-key")
+    ws = write_workspace(tmp_path, {"ref": _vendor_runner(sim, "anthropic")})
+    store = Store(ws / "reports" / "evals.sqlite")
+    profile = find_runner(ws, "ref")
+    ident = request_identity(profile)
+    samples = load_samples(find_suite(ws, "mini"))
+    ledger = BatchLedger(store.path)
+    ledger.add(run_id="old", runner="ref", vendor="anthropic", vendor_batch_id="msgbatch_gone", base_url=sim.base_url, round=1, worst_case_usd=1.0,
+               requests={request_key(ident, s.input, s.request_fields()): [s.id] for s in samples})
+    ledger.close()
+    store.close()
+    summary, store = _run(ws, ["ref"])
+    assert [r["status"] for r in store.query("SELECT status FROM batches ORDER BY id")] == ["lost", "collected"]
+    assert len(sim.batches.submissions) == 1 and len(_finals(store, summary.run_id, "ref")) == 40

@@ -340,8 +340,9 @@ class BatchRun:
             failed: set[str] = set()
             for b in ended:
                 failed |= await self._collect(b, pending, rnd)
-            for b in lost:
+            for b in lost:  # nothing to collect: its requests are sent again, and its reservation is freed for them
                 failed |= set(self.ledger.requests(b.id)) & pending.keys()
+                self.budget.settle(b.worst_case_usd if b.run_id == self.run_id else 0.0, 0.0)
             in_flight = [b for b in batches if b not in ended and b not in lost]
             if in_flight:
                 self.out.in_flight = len(in_flight)
