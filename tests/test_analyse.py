@@ -104,13 +104,57 @@ def test_a_profile_without_a_busiest_hour_assumes_one_and_says_so() -> None:
 
 
 def test_format_failures_are_those_visible_without_a_reference() -> None:
-    from evals.report.economics import format_failed
+    """Scorers that produce format checks flag, in their details, the failures production could see
+    without a reference: JSON that breaks the schema, a label outside the label set; not a wrong value."""
+    import asyncio
 
-    assert format_failed("json_schema", '{"schema_errors": ["x"]}')
-    assert not format_failed("json_schema", '{"mismatched": ["amount"]}')
-    assert format_failed("label", '{"expected": "bug", "predicted": null}')
-    assert not format_failed("label", '{"expected": "bug", "predicted": "billing"}')
-    assert not format_failed("exact", "{}")
+    from evals.scoring import build, registered
+    from evals.suite.sample import Sample
+
+    schema = {"type": "object", "properties": {"amount": {"type": "number"}}, "required": ["amount"]}
+    json_fn = build("json_schema", {"schema": schema, "match_reference": True})
+    label_fn = build("label", {"labels": ["bug", "billing"]})
+    money = Sample(id="m", input=[{"role": "user", "content": "refund?"}], reference={"amount": 3})
+    ticket = Sample(id="t", input=[{"role": "user", "content": "triage"}], reference="bug")
+
+    def details(fn, output, sample):  # type: ignore[no-untyped-def]
+        sc = asyncio.run(fn(output, sample))
+        assert not sc.passed and sc.error is None
+        return sc.details
+
+    assert details(json_fn, '{"amount": "three"}', money)["format_failed"] is True
+    assert "format_failed" not in details(json_fn, '{"amount": 4}', money)  # valid JSON, wrong value
+    assert details(label_fn, "no idea", ticket)["format_failed"] is True
+    assert "format_failed" not in details(label_fn, "billing", ticket)  # a label, the wrong one
+    assert registered()["label"].produces == {"labels", "format_check"}
+    assert registered()["json_schema"].produces == {"format_check"} and registered()["exact"].produces == frozenset()
+
+
+def test_scores_stored_before_scorers_declared_what_they_produce_are_backfilled() -> None:
+    """Migration 008: old label/JSON score rows get the built-ins' declarations and the format flag."""
+    import sqlite3
+
+    from evals.store.migrations import MIGRATIONS, m008_score_produces
+
+    db = sqlite3.connect(":memory:")
+    for name, fn in MIGRATIONS:
+        if name.startswith("008"):
+            break
+        fn(db)
+    rows = [
+        ("label", 0, '{"expected": "bug", "predicted": null}'),
+        ("label", 0, '{"expected": "bug", "predicted": "billing"}'),
+        ("json_schema", 0, '{"schema_errors": ["x"]}'),
+        ("json_schema", 0, '{"mismatched": ["amount"]}'),
+        ("exact", 0, "{}"),
+    ]
+    db.executemany("INSERT INTO scores VALUES ('r', 'x', ?, 0, ?, '{}', 1.0, 0, ?, '', NULL, ?, NULL, NULL)", [(str(i), s, p, d) for i, (s, p, d) in enumerate(rows)])
+    m008_score_produces(db)
+    got = [(r[0], r[1], r[2]) for r in db.execute("SELECT scorer, produces, json_extract(details_json, '$.format_failed') FROM scores ORDER BY CAST(sample_id AS INT)")]
+    assert got == [
+        ("label", "labels,format_check", 1), ("label", "labels,format_check", None),
+        ("json_schema", "format_check", 1), ("json_schema", "format_check", None), ("exact", "", None),
+    ]
 
 
 # ---------------------------------------------------------------- one cost per completed task (issue 11)
