@@ -214,19 +214,30 @@ def collect(
 
 
 def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, measurements: Sequence[int] = (), allow_above_bound: bool = False) -> ReportModel:
-    """The run's ReportModel with its change since the baseline run and its trend over the suite's
-    recent runs. The run's runner summaries are kept in the store as this report shows them, so the
-    gate, compare and later trends read them instead of analysing this run again."""
-    from evals.gate.baseline import since_baseline
-    from evals.gate.service import recorded_gate
-    from evals.gate.trend import trends
+    """The run's ReportModel with its change since the baseline run and its trend over the suite's recent runs."""
+    return _with_history(st, _analysed_and_kept(st, run_id, suite, prices, measurements, allow_above_bound), prices)
+
+
+def _analysed_and_kept(st: Store, run_id: str, suite: Suite | None, prices: Path | None, measurements: Sequence[int] = (), allow_above_bound: bool = False) -> ReportModel:
+    """The run analysed (the one analysis it gets), its runner summaries kept in the store as this
+    report shows them, so the gate, compare and later trends read them instead of analysing it again."""
     from evals.report.analyse import analyse
     from evals.report.summaries import keep
-    from evals.scoring.sandbox import isolation_available
 
     model = analyse(st, run_id, suite, prices, measurements=measurements, allow_above_bound=allow_above_bound)
     if not measurements and not allow_above_bound:  # sized by a chosen sweep or an impossible capacity: this report's own view, not the run's summary
         keep(st, model, prices)
+    return model
+
+
+def _with_history(st: Store, model: ReportModel, prices: Path | None) -> ReportModel:
+    """Add what past runs say (baseline, trend: their kept summaries), the recorded gate, and the sandbox here."""
+    from evals.gate.baseline import since_baseline
+    from evals.gate.service import recorded_gate
+    from evals.gate.trend import trends
+    from evals.scoring.sandbox import isolation_available
+
+    run_id = model.run_id
     if model.sandbox and model.sandbox.code_answers:
         model.sandbox.available_here = isolation_available()
     model.baseline = since_baseline(st, run_id, prices)
@@ -447,9 +458,13 @@ def nightly(config: str | Path, *, wait: bool = False, quiet: bool = True) -> Ni
     """
     from evals.gate.history import LAST_PASS
     from evals.gate.nightly import BatchPending
+    from evals.cost.retirement import refuse_retired
     from evals.gate.nightly import finish_nightly, gate_nightly, load_nightly, store_lock
+    from evals.report.render import render
 
     cfg = load_nightly(config)
+    # A retired model's requests fail: refused before anything is sent, unless the config allows it.
+    refuse_retired([p for p in (find_runner(Path(cfg.workspace), r) for r in cfg.runners) if not p.simulated], cfg.prices, cfg.allow_retired)
     with store_lock(cfg.lock_path, wait=wait):
         if cfg.baseline != LAST_PASS:
             st = open_store(cfg.workspace, cfg.store_path)
@@ -463,15 +478,13 @@ def nightly(config: str | Path, *, wait: bool = False, quiet: bool = True) -> Ni
         )
         if outcome.run.status == "waiting":  # nothing to gate yet: neither a pass nor a regression
             raise BatchPending(f"run {outcome.run_id}: {outcome.run.trouble()[1]}; tonight's gate is inconclusive (exit 2)")  # type: ignore[index]
-        # Gate first, then render: the report shows tonight's gate and its trend point carries it.
+        # Tonight's run is analysed once; the gate reads the summary kept from that analysis, and the
+        # report is rendered after the gate, so it shows tonight's gate and its trend point carries it.
         st = open_store(cfg.workspace, cfg.store_path)
         try:
+            model = _analysed_and_kept(st, outcome.run_id, _suite_or_none(Path(cfg.workspace), cfg.suite), cfg.prices)
             gate = gate_nightly(st, cfg, outcome.run_id)
-        finally:
-            st.close()
-        report_path = build_report(workspace=cfg.workspace, run_id=outcome.run_id, out=cfg.report_root / outcome.run_id, store=cfg.store_path, prices=cfg.prices)
-        st = open_store(cfg.workspace, cfg.store_path)
-        try:
+            report_path = render(_with_history(st, model, cfg.prices), cfg.report_root / outcome.run_id)
             return finish_nightly(st, cfg, outcome.run_id, report_path, gate)
         finally:
             st.close()

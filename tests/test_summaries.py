@@ -60,3 +60,39 @@ def test_each_run_is_analysed_once(tmp_path: Path, counted: list[str]) -> None:
         st.close()
     # What was kept is what a fresh analysis of the same rows gives.
     assert [s.model_dump() for s in again] == [s.model_dump() for s in kept]
+
+
+def test_a_nightly_analyses_tonight_once(tmp_path: Path, counted: list[str]) -> None:
+    import yaml
+
+    ws = write_workspace(tmp_path / "ws", {"ref": {**sim_runner("ref-model", accuracy={"default": 0.9}, seed=1), "role": "reference"}, "cand": sim_runner("cand-model", accuracy={"default": 0.8}, seed=2)}, n_samples=12)
+    cfg = tmp_path / "nightly.yaml"
+    cfg.write_text(yaml.safe_dump({"workspace": "ws", "suite": "mini", "runners": ["ref", "cand"]}))
+    nights = []
+    for _ in range(3):
+        result = api.nightly(cfg)
+        nights.append(list(counted))
+        counted.clear()
+        assert result.report_path is not None and result.report_path.exists()
+    # Each night: tonight's run once (the gate reads the summary kept from it; baseline and trend read kept ones).
+    assert [len(n) for n in nights] == [1, 1, 1] and len({n[0] for n in nights}) == 3
+
+
+def test_a_nightly_refuses_a_retired_model_unless_allowed(tmp_path: Path) -> None:
+    """A retired model's requests fail: the nightly names the runner and sends nothing; allow_retired lets it gate."""
+    import yaml
+
+    from evals.config import ConfigError
+    from evals.config import RunnerProfile
+    from evals.cost.retirement import refuse_retired
+
+    retired = {"provider": "anthropic", "model": "claude-sonnet-4-5", "pricing": {"api": {"model": "claude-sonnet-4-5"}}}
+    ws = write_workspace(tmp_path / "ws", {"old": retired}, n_samples=4)
+    cfg = tmp_path / "nightly.yaml"
+    cfg.write_text(yaml.safe_dump({"workspace": "ws", "suite": "mini", "runners": ["old"]}))
+    with pytest.raises(ConfigError, match="runner 'old'"):
+        api.nightly(cfg)
+    assert not (ws / "reports" / "evals.sqlite").exists()  # refused before anything was written
+    profile = RunnerProfile.model_validate({"name": "old", **retired})
+    (warning,) = refuse_retired([profile], allow_retired=True)
+    assert "old" in warning

@@ -80,6 +80,9 @@ class NightlyConfig(BaseModel):
     summary_md: Path | None = None
     """Default: REPORT_DIR/summary.md."""
     trend_runs: int = Field(default=20, ge=1)
+    allow_retired: bool = False
+    """Gate on runners whose API model the vendor has retired (their requests fail). Off: the nightly
+    refuses to start and names them, so a retirement is never read as a regression."""
     batch_wait_s: float | None = Field(default=None, gt=0)
     """How long tonight's run waits for batch runners' batches (`batch:` in a runner profile); past it the
     nightly exits inconclusive (2) and leaves them in flight. None: each runner's own batch.wait_s."""
