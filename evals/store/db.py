@@ -102,6 +102,7 @@ class Store:
         self._queue: queue.SimpleQueue[tuple[Any, ...] | None] | None = None
         self._writer: threading.Thread | None = None
         self._writer_error: Exception | None = None
+        self._commit_lock = threading.RLock()
         self.db.execute("BEGIN")
         self._mark_dead_runs()
 
@@ -126,8 +127,12 @@ class Store:
 
     # ---------------------------------------------------------- transactions
     def commit(self) -> None:
-        self.db.execute("COMMIT")
-        self.db.execute("BEGIN")
+        """Commit and open the next transaction. The writer thread shares this connection: the lock
+        keeps one thread's COMMIT/BEGIN pair from interleaving with the other's ("cannot commit - no
+        transaction is active")."""
+        with self._commit_lock:
+            self.db.execute("COMMIT")
+            self.db.execute("BEGIN")
 
     def close(self) -> None:
         self.stop_writer()
@@ -183,8 +188,9 @@ class Store:
             rows = [r for r in batch if r is not None]
             if rows:
                 try:
-                    self.db.executemany(_ATTEMPT_INSERT, rows)
-                    self.commit()
+                    with self._commit_lock:
+                        self.db.executemany(_ATTEMPT_INSERT, rows)
+                        self.commit()
                 except Exception as e:  # e.g. disk full, or locked past busy_timeout: keep it for the run to see
                     self._writer_error = e
                     return
