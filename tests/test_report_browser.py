@@ -7,13 +7,14 @@ Needs `pip install playwright` and a system Chromium at /usr/bin/chromium
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+from report_fixtures import make_model
 
 from evals.report.render import render
-from report_fixtures import make_model
 
 pytestmark = pytest.mark.browser
 
@@ -55,6 +56,11 @@ def test_report_in_chromium(browser: Any, report: Path, tmp_path: Path) -> None:
     shots = Path(os.environ.get("EVALS_SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "report-first-screen.png"))
+    # Every section but the verdict starts folded; its navigation link opens it.
+    for name in ("cost", "routing", "latency", "baseline", "trend", "failures", "method"):
+        assert not page.locator(f"#{name} > details").evaluate("d => d.open"), name
+        page.click(f"nav a[href='#{name}']")
+        assert page.locator(f"#{name} > details").evaluate("d => d.open"), name
     page.locator("#cost").screenshot(path=str(shots / "report-cost.png"))
     page.locator("#routing").screenshot(path=str(shots / "report-routing.png"))
     break_even = page.locator("#cost figure svg").nth(1)

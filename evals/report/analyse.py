@@ -19,9 +19,10 @@ from evals.cost.pricing import RunnerPricing, runner_pricing
 from evals.report import economics
 from evals.measure.persist import choose
 from evals.report.model import (
-    BreakEvenResult, CategoryResult, FailureRow, HardwareAssumption, PriceSource, ProjectionRow, ReportModel, RunnerSummary, SandboxInfo,
+    BreakEvenResult, CategoryResult, Disagreement, FailureRow, HardwareAssumption, PriceSource, ProjectionRow, ReportModel, RunnerSummary, SandboxInfo,
     ServerFacts, VerdictResult, WorkloadUsed,
 )
+from evals.judge_protocol import render_conversation
 from evals.providers.translate import render_calls
 from evals.report.text import clip, fmt_usd
 from evals.scoring.structure import reference_calls
@@ -56,7 +57,7 @@ def _sentence(v: VerdictResult, cost: str) -> str:
     tail = f"{cost}."
     if v.verdict == "inconclusive":
         why = f" ({v.reason})" if v.reason else ""
-        more = f", about {v.extra_samples_needed} more paired samples would likely settle it" if v.extra_samples_needed else ""
+        more = f", about {v.extra_samples_needed:,} more paired samples would likely settle it" if v.extra_samples_needed else ""
         return f"{v.candidate} is inconclusive at a {v.margin * 100:g}-point margin{why}: {gap}{more}{tail}"
     return f"{v.candidate} is {v.verdict.upper()} at a {v.margin * 100:g}-point margin: {gap}{tail}"
 
@@ -103,7 +104,7 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         r["runner"]: RunnerPricing.from_json(r["pricing_json"]) if r.get("pricing_json") and price_overrides is None else runner_pricing(profiles[r["runner"]], price_overrides)
         for r in rr
     }
-    samples = {r["sample_id"]: r for r in store.query("SELECT sample_id, category, reference_json, request_json FROM samples WHERE run_id=?", (run_id,))}
+    samples = {r["sample_id"]: r for r in store.query("SELECT sample_id, category, reference_json, request_json, input_json FROM samples WHERE run_id=?", (run_id,))}
     n_samples = len(samples)
 
     finals: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
@@ -218,6 +219,7 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
             cat_verdicts.append(_verdict(cand, ref, cat, pairs(cand, cat), margin, ""))
     confusion = _confusion(store, run_id)
     failures = _failures(store, run_id, finals, outcomes, samples, ref)
+    disagreements = _disagreements(store, run_id, finals, outcomes, samples, ref)
     judge = store.query("SELECT COALESCE(SUM(judge_cost_usd),0) c FROM scores WHERE run_id=?", (run_id,))[0]["c"]
     sims = [r.name for r in runners if r.simulated]
     return ReportModel(
@@ -238,7 +240,7 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
             "reuse": info.get("reuse"),
         },
         frontiers=frontiers, servers=_servers(store, run_id), hardware=_hardware(profiles), sandbox=_sandbox(store, run_id),
-        failures=failures,
+        failures=failures, disagreements=disagreements,
     )
 
 
@@ -378,16 +380,51 @@ def _failures(store: Store, run_id: str, finals: dict, outcomes: dict, samples: 
             if passed:
                 continue
             ref_out = _shown(finals[ref][sid]) if runner != ref and sid in finals.get(ref, {}) else None
-            expected = samples[sid]["reference_json"]
-            exp_val = json.loads(expected) if expected else None
-            exp_calls = reference_calls(exp_val) if exp_val is not None else None
-            exp_val = render_calls(exp_calls) if exp_calls and samples[sid]["request_json"] else exp_val
             rows.append(
                 FailureRow(
                     sample_id=sid, category=samples[sid]["category"], runner=runner, status=a["status"], passed=passed,
                     output=clip(_shown(a), FAILURE_TEXT_LIMIT), reference_output=clip(ref_out, FAILURE_TEXT_LIMIT) if ref_out is not None else None,
-                    expected=clip(exp_val if isinstance(exp_val, str) else json.dumps(exp_val, ensure_ascii=False), FAILURE_TEXT_LIMIT) if exp_val is not None else None,
-                    explanation="; ".join(expl.get((runner, sid), [])), error=a["error"],
+                    expected=_expected(samples[sid]), explanation="; ".join(expl.get((runner, sid), [])), error=a["error"], prompt=_prompt(samples[sid]),
                 )
             )
     return rows
+
+
+def _expected(sample: dict[str, Any]) -> str | None:
+    """The sample's reference answer as text: tool calls one a line for a tool-calling sample, else the string or its JSON."""
+    exp_val = json.loads(sample["reference_json"]) if sample["reference_json"] else None
+    exp_calls = reference_calls(exp_val) if exp_val is not None else None
+    exp_val = render_calls(exp_calls) if exp_calls and sample["request_json"] else exp_val
+    return clip(exp_val if isinstance(exp_val, str) else json.dumps(exp_val, ensure_ascii=False), FAILURE_TEXT_LIMIT) if exp_val is not None else None
+
+
+def _prompt(sample: dict[str, Any]) -> str:
+    """What the sample asked, as the judge reads it: `[role]` then the text, message by message."""
+    messages = json.loads(sample["input_json"]) if sample.get("input_json") else []
+    return clip(render_conversation(messages if isinstance(messages, list) else []), FAILURE_TEXT_LIMIT)
+
+
+def _disagreements(store: Store, run_id: str, finals: dict, outcomes: dict, samples: dict, ref: str) -> list[Disagreement]:
+    """The paired samples (both answered ok) where a candidate and the reference disagree: the verdict's discordant pairs."""
+    expl: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for r in store.iter_query("SELECT runner, sample_id, scorer, passed, explanation, error FROM scores WHERE run_id=?", (run_id,)):
+        expl[(r["runner"], r["sample_id"])].append(f"{r['scorer']}: {r['error'] or r['explanation'] or ('passed' if r['passed'] else 'failed')}")
+    rows = []
+    for runner, fin in finals.items():
+        if runner == ref:
+            continue
+        for sid, a in fin.items():
+            b = finals.get(ref, {}).get(sid)
+            if a["status"] != "ok" or b is None or b["status"] != "ok":
+                continue
+            cand_passed, ref_passed = outcomes[runner].get(sid, False), outcomes[ref].get(sid, False)
+            if cand_passed == ref_passed:
+                continue
+            rows.append(
+                Disagreement(
+                    sample_id=sid, category=samples[sid]["category"], candidate=runner, candidate_passed=cand_passed, prompt=_prompt(samples[sid]),
+                    candidate_output=clip(_shown(a), FAILURE_TEXT_LIMIT), reference_output=clip(_shown(b), FAILURE_TEXT_LIMIT), expected=_expected(samples[sid]),
+                    candidate_explanation="; ".join(expl.get((runner, sid), [])), reference_explanation="; ".join(expl.get((ref, sid), [])),
+                )
+            )
+    return sorted(rows, key=lambda d: (d.candidate, d.candidate_passed, d.sample_id))

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import cycle
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import matplotlib
 from matplotlib.axis import Axis
@@ -25,6 +26,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from evals.report.text import fmt_usd
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 BLUE, ORANGE, VERMILLION, GREY = "#0072B2", "#E69F00", "#D55E00", "#7F7F7F"
@@ -33,6 +35,8 @@ TEXT_RED = "#A63D00"
 VERDICT_COLOURS = {"good enough": BLUE, "not good enough": VERMILLION}
 API_STYLES = ((ORANGE, "--"), (VERMILLION, "-."), ("#CC79A7", ":"), ("#009E73", (0, (5, 1, 1, 1))), ("#56B4E9", (0, (1, 1))))
 """Colour and dash per API line: the rest of Okabe-Ito, each with its own dash so lines stay apart in grey print too."""
+PASS_RATE_MIN_SPAN = 20.0
+"""Narrowest pass-rate axis in points: a 1-point change between nights stays a small step, not a full-height swing."""
 _PROLOG = re.compile(r"\A.*?(?=<svg\b)", re.S)
 _COMMENT = re.compile(r"<!--.*?-->\s*", re.S)
 _GROUP_ID = re.compile(r' id="[A-Za-z][\w.]*_\d+"')
@@ -123,8 +127,17 @@ def gap_forest(gaps: list[Gap], margin: float, simulated: bool) -> str | None:
         ax.text(-100 * margin, -0.5, f" −margin ({100 * margin:g} pts)", color=TEXT_RED, va="top", fontsize=8)
         ax.set_yticks(range(len(gaps)), [g.label for g in gaps])
         ax.set_ylim(len(gaps) - 0.4, -0.6)
+        ax.set_xlim(*gap_limits(gaps, margin))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+,.0f}" if v else "0"))
         ax.set_xlabel("Pass-rate gap, candidate − reference (percentage points, 95% CI)")
         return _to_svg(fig, simulated)
+
+
+def gap_limits(gaps: list[Gap], margin: float) -> tuple[float, float]:
+    """The gap axis in points: every interval whole, with the zero and −margin lines, and a little room either side."""
+    ends = [0.0, -100 * margin] + [100 * x for g in gaps for x in (g.ci or [g.gap])] + [100 * g.gap for g in gaps]
+    pad = max(1.0, 0.08 * (max(ends) - min(ends)))
+    return min(ends) - pad, max(ends) + pad
 
 
 def cost_bars(costs: list[Cost], simulated: bool) -> str | None:
@@ -141,7 +154,8 @@ def cost_bars(costs: list[Cost], simulated: bool) -> str | None:
         ax.set_yticks(ys, [c.label for c in costs])
         ax.invert_yaxis()
         ax.set_xlabel("USD per completed task")
-        ax.margins(x=0.18)
+        ax.set_xlim(0, 1.25 * max(c.usd for c in costs) or 1.0)  # bars start at zero; room for the labels
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _dollars(v)))
         return _to_svg(fig, simulated)
 
 
@@ -158,6 +172,7 @@ def latency_bars(rows: list[Latency], simulated: bool) -> str | None:
             ax.barh(ys, [getattr(r, p95) or 0.0 for r in rows], color="#9CC7E4", label="p95")
             ax.barh(ys, [getattr(r, p50) or 0.0 for r in rows], color=BLUE, height=0.5, label="p50")
             ax.set_xlabel(title)
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         axes[0].set_yticks(ys, [r.label for r in rows])
         axes[0].invert_yaxis()
         axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
@@ -235,8 +250,12 @@ def _compact(x: float) -> str:
 
 
 def _dollars(x: float) -> str:
-    """A cost tick: $0.001, $20, $5k."""
-    return f"${_compact(x)}" if x >= 1000 else f"${x:g}"
+    """A cost tick: $0.00001, $0.0025, $20, $5k; never `1e-05` or an offset."""
+    if x >= 1000:
+        return f"${_compact(x)}"
+    if x >= 1 and float(x).is_integer():
+        return f"${x:,.0f}"
+    return fmt_usd(x)
 
 
 def cell_colours(value: float | None, palette: str = "cividis") -> tuple[str, str]:
@@ -275,14 +294,20 @@ def trend_svg(points: list[dict[str, Any]], current: str | None = None) -> str:
                 continue
             if p["pass_rate_ci"]:
                 lo, hi = p["pass_rate_ci"]
-                quality.plot([x, x], [100 * lo, 100 * hi], color=colour, linewidth=2, solid_capstyle="butt")
+                quality.plot([x, x], [100 * lo, 100 * hi], color=colour, linewidth=2, solid_capstyle="butt", clip_on=False)
             quality.plot([x], [100 * p["pass_rate"]], "o", color=colour, markersize=5)
         quality.set_ylabel("Pass rate % (95% CI)")
+        quality.set_ylim(*pass_rate_limits(points))
+        quality.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}%"))
         for ax, key, label in ((cost, "cost_per_completed_task_usd", "USD per completed task"), (latency, "latency_ms_p95", "Latency p95 (ms)")):
             pts = [(x, p[key]) for x, p in zip(xs, points) if p[key] is not None]
             if pts:
                 ax.plot([x for x, _ in pts], [y for _, y in pts], "-o", color=GREY, markerfacecolor=BLUE, markeredgecolor=BLUE, markersize=4)
             ax.set_ylabel(label)
+            # From zero: a few per cent of drift reads as a few per cent, not as the whole height.
+            ax.set_ylim(0, 1.15 * max((y for _, y in pts), default=1.0) or 1.0)
+        cost.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _dollars(v)))
+        latency.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         latency.set_xticks(xs, labels, rotation=45, ha="right")
         for x, p in zip(xs, points):
             if p.get("run_id") == current:
@@ -291,3 +316,18 @@ def trend_svg(points: list[dict[str, Any]], current: str | None = None) -> str:
                 quality.annotate("this run", (x, 1), xycoords=("data", "axes fraction"), ha="center", va="bottom", fontsize=8)
         quality.set_title(f"{runner}: last {len(points)} runs", loc="left")
         return _to_svg(fig, any(p.get("simulated") for p in points))
+
+
+def pass_rate_limits(points: list[dict[str, Any]]) -> tuple[float, float]:
+    """The pass-rate axis in points: every interval end inside it, at least PASS_RATE_MIN_SPAN tall, within 0-100 where that allows."""
+    values = [100 * v for p in points if p["pass_rate"] is not None for v in (p["pass_rate"], *(p["pass_rate_ci"] or ()))]
+    if not values:
+        return 0.0, 100.0
+    low, high = min(values), max(values)
+    pad = max(2.0, (PASS_RATE_MIN_SPAN - (high - low)) / 2)
+    low, high = low - pad, high + pad
+    if low < 0:
+        low, high = 0.0, high - low
+    if high > 100:
+        low, high = max(0.0, low - (high - 100)), 100.0
+    return min(low, min(values)), max(high, max(values))

@@ -211,6 +211,27 @@ class FailureRow(BaseModel):
     expected: str | None
     explanation: str
     error: str | None
+    prompt: str | None = None
+    """The sample's input as a conversation (`[role]` then the text), clipped like the outputs."""
+
+
+class Disagreement(BaseModel):
+    """A sample both a candidate and the reference answered, on which one passed and the other did not.
+
+    These are the discordant pairs the verdict's gap and McNemar test are computed from.
+    """
+
+    sample_id: str
+    category: str
+    candidate: str
+    candidate_passed: bool
+    """False: the candidate failed where the reference passed; True: the reverse."""
+    prompt: str
+    candidate_output: str
+    reference_output: str
+    expected: str | None
+    candidate_explanation: str
+    reference_explanation: str
 
 
 class PairedChange(BaseModel):
@@ -391,7 +412,9 @@ class ReportModel(BaseModel):
     method: dict[str, Any] = Field(default_factory=dict)
     """Sample counts, versions, sandbox isolation, hardware assumptions."""
     failures: list[FailureRow] = Field(default_factory=list, exclude=False)
+    disagreements: list[Disagreement] = Field(default_factory=list)
+    """Per candidate, the paired samples where it and the reference disagree: what decides the verdict."""
 
     def summary(self) -> dict[str, Any]:
         """summary.json: everything but the per-sample rows."""
-        return self.model_dump(mode="json", exclude={"failures"})
+        return self.model_dump(mode="json", exclude={"failures", "disagreements"})

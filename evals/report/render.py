@@ -26,7 +26,13 @@ from itertools import chain, zip_longest
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from jinja2 import ChoiceLoader, DictLoader, Environment, FileSystemLoader, StrictUndefined
+from jinja2 import (
+    ChoiceLoader,
+    DictLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+)
 from markupsafe import Markup
 
 from evals.cost.projection import COST_DEFINITION, DAYS_PER_MONTH
@@ -34,21 +40,31 @@ from evals.measure.chart import frontier_svg
 from evals.measure.metrics import percentile
 from evals.measure.model import Dist, Frontier
 from evals.report import charts, sections
+from evals.report.model import (
+    BreakEvenResult,
+    CategoryResult,
+    Disagreement,
+    FailureRow,
+    ReportModel,
+)
 from evals.report.sections import page_sections
-from evals.report.model import BreakEvenResult, CategoryResult, FailureRow, ReportModel
-from evals.report.text import clip, fmt_usd
+from evals.report.text import clip, fmt_p, fmt_points, fmt_sig, fmt_usd
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEXT_LIMIT = 5_000
 """Characters kept per text in the explorer: a backstop above analyse's own 4,000 clip, so its note survives."""
 HEAT_MIN_SPAN = 0.2
 """Narrowest range of pass rates the heatmap's shading spans."""
+LONG_LINES, LONG_CHARS = 8, 600
+"""A text longer than this is shown clipped, with a control that expands it."""
+DISAGREEMENTS_SHOWN = 30
+"""Disagreements shown per candidate and direction; the rest are one `evals export` away."""
 EMBED_BUDGET_BYTES = 8_000_000
 """Text the explorer may embed; keeps a 100,000-sample report well under 15 MB and quick to open."""
 _HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
 _JSON_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!$~])")
-_ROW_FIELDS = ("sample_id", "category", "runner", "status", "passed", "output", "reference_output", "expected", "explanation", "error")
+_ROW_FIELDS = ("sample_id", "category", "runner", "status", "passed", "output", "reference_output", "expected", "explanation", "error", "prompt")
 _FILTERS = (("Runner", "runner"), ("Category", "category"), ("Status", "status"))
 _KINDS = {"api": "API", "self_hosted": "self-hosted"}
 
@@ -82,6 +98,7 @@ def render_html(model: ReportModel) -> str:
         **_charts(model),
         confusion={runner: _confusion_view(cm) for runner, cm in model.confusion.items()},
         explorer=explorer_data(model.failures),
+        disagreements=disagreement_views(model),
         frontiers=[_frontier_view(runner, f) for runner, f in model.frontiers.items()],
         trends=[_trend_view(runner, points, model.run_id) for runner, points in model.trend.items() if len(points) >= 2],
         no_history=[r.name for r in model.runners if len(model.trend.get(r.name, [])) < 2],
@@ -178,6 +195,35 @@ def reveal(text: str) -> str:
     return _HIDDEN.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
 
 
+def is_long(text: str | None) -> bool:
+    """Whether a text is shown clipped with an expand control rather than whole."""
+    return text is not None and (text.count("\n") >= LONG_LINES or len(text) > LONG_CHARS)
+
+
+class DisagreementView(NamedTuple):
+    """One candidate against the reference: the paired samples where exactly one of them passed."""
+
+    candidate: str
+    verdict: str | None
+    failed: list[Disagreement]
+    """The candidate failed where the reference passed: these pull the gap down."""
+    passed: list[Disagreement]
+    """The candidate passed where the reference failed: these pull it up."""
+    failed_total: int
+    passed_total: int
+
+
+def disagreement_views(model: ReportModel, shown: int = DISAGREEMENTS_SHOWN) -> list[DisagreementView]:
+    """Per verdict, in the verdicts' order, the disagreements that decide it, capped at `shown` per direction."""
+    views = []
+    for v in model.verdicts:
+        rows = [d for d in model.disagreements if d.candidate == v.candidate]
+        failed = [d for d in rows if not d.candidate_passed]
+        passed = [d for d in rows if d.candidate_passed]
+        views.append(DisagreementView(v.candidate, v.verdict, failed[:shown], passed[:shown], len(failed), len(passed)))
+    return views
+
+
 class Explorer(NamedTuple):
     """What the failure explorer embeds."""
 
@@ -257,7 +303,7 @@ def summary_markdown(model: ReportModel) -> str:
     lines += _volume_markdown(model)
     lines += _baseline_markdown(model)
     lines += _trend_markdown(model)
-    lines += ["", f"Margin {100 * model.margin:g} points; reference {_md(model.reference)}; tool {_md(model.tool_version)}; suite hash {_md(model.suite_hash[:12])}.", ""]
+    lines += ["", f"Margin {fmt_points(model.margin)} points; reference {_md(model.reference)}; tool {_md(model.tool_version)}; suite hash {_md(model.suite_hash[:12])}.", ""]
     return "\n".join(lines)
 
 
@@ -291,7 +337,7 @@ def _baseline_markdown(model: ReportModel) -> list[str]:
         o = r.overall
         flagged = [c for c in r.categories if c.significant]
         cats = f"; significant in {', '.join(f'{_md(c.scope)} {fmt_pts(c.gap)}' for c in flagged)}" if flagged else ""
-        p = "" if o.mcnemar_p is None else f", McNemar p={o.mcnemar_p:.3g}"
+        p = "" if o.mcnemar_p is None else f", McNemar p={fmt_p(o.mcnemar_p)}"
         lines.append(
             f"- {_md(r.runner)}: {fmt_pts(o.gap)} {fmt_pts_ci(o.gap_ci)} on {o.paired:,} paired samples{p}{' (significant)' if o.significant else ''}{cats}; "
             f"cost per completed task {fmt_rel(r.cost_change)}, latency p95 {fmt_rel(r.latency_change)}"
@@ -380,7 +426,7 @@ def fmt_value(x: Any) -> str:
     if isinstance(x, int):
         return f"{x:,}"
     if isinstance(x, float):
-        return f"{x:,.3f}".rstrip("0").rstrip(".") if abs(x) >= 0.001 else f"{x:.3g}"
+        return f"{x:,.3f}".rstrip("0").rstrip(".") if abs(x) >= 0.001 else fmt_sig(x)
     return str(x)
 
 
@@ -392,7 +438,10 @@ def _finalize(value: Any) -> Any:
 def _environment() -> Environment:
     loader = ChoiceLoader([FileSystemLoader(TEMPLATES), DictLoader(sections.sources())])
     env = Environment(loader=loader, autoescape=True, undefined=StrictUndefined, finalize=_finalize, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=fmt_pct, ci=fmt_ci, pts=fmt_pts, pts_ci=fmt_pts_ci, rel=fmt_rel, when=fmt_when, usd=fmt_usd, ms=fmt_ms, value=fmt_value, num=fmt_num, seconds=fmt_seconds, kind=fmt_kind)
+    env.filters.update(
+        pct=fmt_pct, ci=fmt_ci, pts=fmt_pts, pts_ci=fmt_pts_ci, rel=fmt_rel, when=fmt_when, usd=fmt_usd, ms=fmt_ms, value=fmt_value, num=fmt_num, seconds=fmt_seconds,
+        kind=fmt_kind, p=fmt_p, points=fmt_points, sig=fmt_sig, long=is_long, clip=lambda t: clip(t, TEXT_LIMIT), lines=lambda t: t.count("\n") + 1,
+    )
     return env
 
 

@@ -52,6 +52,7 @@ def _builtin(name: str, title: str, order: int, shown: Callable[[dict[str, Any]]
 
 
 _builtin("verdict", "Verdict", 10)
+_builtin("disagreements", "What decides the verdict", 15, lambda context: bool(context.get("disagreements")))
 _builtin("quality", "Quality", 20)
 _builtin("cost", "Cost", 30)
 _builtin("latency", "Latency", 40)
