@@ -297,6 +297,10 @@ class RunnerProfile(_Strict):
     batch: BatchMode | None = None
     """`batch: true` (or a block of BatchMode settings) sends this runner's requests through the vendor's
     batch API at the batch rate; openai, anthropic and simulated runners only."""
+    client: Literal["sdk", "lean"] = "sdk"
+    """How requests go on the wire: `sdk`, the official openai SDK; `lean`, a minimal aiohttp + SSE
+    client (evals/providers/openai_lean.py) whose per-event cost stays small at hundreds of streams.
+    `lean` is for openai_compatible and OpenAI-protocol simulated runners only; hosted APIs keep their SDKs."""
 
     @field_validator("batch", mode="before")
     @classmethod
@@ -337,6 +341,10 @@ class RunnerProfile(_Strict):
             raise ValueError("vllm_offline runs the model in this process; remove base_url/base_urls")
         if self.batch is not None and self.provider not in BATCH_PROVIDERS:
             raise ValueError(f"`batch:` uses a vendor's batch API; provider {self.provider} has none (batch works for {', '.join(BATCH_PROVIDERS)})")
+        if self.client == "lean" and not (self.provider == "openai_compatible" or (self.simulate is not None and self.simulate.protocol == "openai")):
+            raise ValueError(f"`client: lean` speaks the OpenAI chat protocol to self-hosted servers; provider {self.provider} keeps its SDK (use client: sdk)")
+        if self.client == "lean" and self.batch is not None:
+            raise ValueError("`client: lean` streams requests one by one; batch mode goes through the SDK (remove one of them)")
         return self
 
     @property
@@ -350,7 +358,9 @@ class RunnerProfile(_Strict):
 
     def profile_hash(self) -> str:
         # a profile without batch mode hashes as it did before the field existed
-        return hashlib.sha256(self.model_dump_json(exclude={"batch"} if self.batch is None else None).encode()).hexdigest()[:16]
+        # (likewise one on the default sdk client)
+        default = {k for k, v in (("batch", self.batch is None), ("client", self.client == "sdk")) if v}
+        return hashlib.sha256(self.model_dump_json(exclude=default or None).encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------- loading

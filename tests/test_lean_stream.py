@@ -1,0 +1,283 @@
+"""The lean aiohttp client against the SDK client: the same cases through both,
+against the simulated server and the hand-written wire servers, must give the
+same Completion (status, text, finish reason, usage, tool calls, failure kind,
+HTTP status, retry-after, served model). Timing differs by nature and is only
+checked for presence."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from evals.config import RunnerProfile
+from evals.providers.base import Completion, GenerationParams, Status, Timeouts
+from evals.providers.factory import make_providers
+from evals.providers.openai_chat import OpenAIChatProvider
+from evals.providers.openai_lean import LeanOpenAIProvider, SSELines
+from tests.wire_servers import WireServer, close_after_stream, empty_stream, openai_stream
+
+TIMEOUTS = Timeouts(connect_s=2, idle_s=2, total_s=10)
+KNOWN = [{"role": "system", "content": "Answer with the label only."}, {"role": "user", "content": "Ticket 0: my invoice #0 is wrong"}]
+UNKNOWN = [{"role": "user", "content": "something the simulator does not know"}]
+CLIENTS = {"sdk": OpenAIChatProvider, "lean": LeanOpenAIProvider}
+
+
+def _fields(c: Completion) -> dict[str, Any]:
+    """What must be identical across clients: everything but the clock and the error's wording."""
+    return c.model_dump(include={"status", "text", "finish_reason", "usage", "tool_calls", "error_kind", "http_status", "retry_after_s", "served_model"})
+
+
+def _both(base_url: str, messages: list[dict[str, Any]] = KNOWN, n: int = 1, timeouts: Timeouts = TIMEOUTS, stream: bool = True, key: str = "k", **params: Any) -> dict[str, list[Completion]]:
+    """`n` sequential requests through each client (a fresh provider per client)."""
+
+    async def go(cls: Any) -> list[Completion]:
+        p = cls(name="t", model="m", base_url=base_url, api_key=key, timeouts=timeouts, stream=stream)
+        try:
+            return [await p.complete(messages, GenerationParams(**params)) for _ in range(n)]
+        finally:
+            await p.aclose()
+
+    return {name: asyncio.run(go(cls)) for name, cls in CLIENTS.items()}
+
+
+def _same(results: dict[str, list[Completion]]) -> list[Completion]:
+    sdk, lean = results["sdk"], results["lean"]
+    assert [_fields(c) for c in lean] == [_fields(c) for c in sdk], ([c.error for c in sdk], [c.error for c in lean])
+    return lean
+
+
+# ---------------------------------------------------------------- the simulated server
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+def test_answer_with_usage_is_identical(sim_factory: Any, stream: bool) -> None:
+    sim = sim_factory({"m": {"accuracy": {"default": 1.0}, "ttft_ms": 20, "tokens_per_second": 500}})
+    [c] = _same(_both(sim.base_url + "/v1", stream=stream))
+    assert (c.status, c.text, c.finish_reason, c.served_model) == (Status.ok, "billing", "stop", "m")
+    assert c.usage.output_tokens == 1 and c.usage.input_tokens
+    assert c.timing.latency_ms is not None and c.timing.latency_ms >= 20
+    assert (c.timing.ttft_ms is not None) is stream
+
+
+def test_length_limit_is_identical(sim_factory: Any) -> None:
+    sim = sim_factory({"m": {"accuracy": {"default": 1.0}}})
+    [c] = _same(_both(sim.base_url + "/v1", UNKNOWN, max_tokens=1))
+    assert (c.status, c.finish_reason, c.usage.output_tokens) == (Status.truncated, "length", 1)
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "key", "expected"),
+    [
+        ({"rate_limit_rate": 1.0, "retry_after_s": 1.5}, "k", ("rate_limit", 429, 1.5)),
+        ({"error_rate": 1.0}, "k", ("server", 500, None)),
+        ({}, "invalid-key", ("auth", 401, None)),
+    ],
+    ids=["429", "500", "401"],
+)
+def test_http_errors_are_identical(sim_factory: Any, behaviour: dict[str, Any], key: str, expected: tuple[Any, ...]) -> None:
+    sim = sim_factory({"m": behaviour})
+    [c] = _same(_both(sim.base_url + "/v1", key=key))
+    assert (c.status, c.error_kind, c.http_status, c.retry_after_s) == (Status.error, *expected)
+    assert key not in (c.error or "") or key == "k"
+
+
+def test_unknown_model_is_not_found_on_both(sim_factory: Any) -> None:
+    sim = sim_factory({"other": {}})
+    [c] = _same(_both(sim.base_url + "/v1"))
+    assert (c.error_kind, c.http_status) == ("not_found", 404)
+
+
+def test_dropped_stream_is_identical(sim_factory: Any) -> None:
+    sim = sim_factory({"m": {"drop_rate": 1.0, "accuracy": {"default": 1.0}}})
+    [c] = _same(_both(sim.base_url + "/v1", UNKNOWN))
+    assert (c.status, c.error_kind) == (Status.truncated, "dropped_stream")
+
+
+def test_stalled_stream_is_identical(sim_factory: Any) -> None:
+    sim = sim_factory({"m": {"stall_rate": 1.0}})
+    [c] = _same(_both(sim.base_url + "/v1", UNKNOWN, timeouts=Timeouts(connect_s=2, idle_s=0.4, total_s=5)))
+    assert (c.status, c.error_kind) == (Status.timeout, "timeout_idle")
+
+
+def test_stream_without_usage_chunk_is_identical(sim_factory: Any) -> None:
+    sim = sim_factory({"m": {"accuracy": {"default": 1.0}, "quirks": ["no_stream_usage"]}})
+    [c] = _same(_both(sim.base_url + "/v1"))
+    assert c.status is Status.ok and c.usage.output_tokens is None
+
+
+# ---------------------------------------------------------------- wire faults
+
+
+@pytest.fixture
+def wire() -> Iterator[Any]:
+    started: list[WireServer] = []
+
+    def start(reply: Any) -> WireServer:
+        s = WireServer(reply).start()
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def _sse(chunks: list[dict[str, Any] | str], sep: str = "\n") -> list[bytes]:
+    return [f"data: {c if isinstance(c, str) else json.dumps(c)}{sep}{sep}".encode() for c in chunks]
+
+
+BASE = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "served-name"}
+
+
+def _tool_stream(path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], list[bytes], bool]:
+    """Two tool calls, the second's arguments in three fragments, usage with cached and reasoning
+    tokens, lines ending in CRLF."""
+    chunks: list[dict[str, Any] | str] = [
+        {**BASE, "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [{"index": 0, "id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]}, "finish_reason": None}]},
+        {**BASE, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 1, "id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": ""}}]}, "finish_reason": None}]},
+        {**BASE, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 1, "function": {"arguments": '{"tz"'}}]}, "finish_reason": None}]},
+        {**BASE, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 1, "function": {"arguments": ': "UTC"'}}]}, "finish_reason": None}]},
+        {**BASE, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 1, "function": {"arguments": "}"}}]}, "finish_reason": None}]},
+        {**BASE, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+        {**BASE, "choices": [], "usage": {"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42, "prompt_tokens_details": {"cached_tokens": 16}, "completion_tokens_details": {"reasoning_tokens": 4}}},
+        "[DONE]",
+    ]
+    return 200, {"content-type": "text/event-stream"}, _sse(chunks, sep="\r\n"), False
+
+
+def _status(code: int, headers: dict[str, str], body: dict[str, Any]) -> Any:
+    def reply(path: str, req: dict[str, Any]) -> tuple[int, dict[str, str], list[bytes], bool]:
+        return code, {"content-type": "application/json", **headers}, [json.dumps(body).encode()], False
+
+    return reply
+
+
+def _error_event(path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], list[bytes], bool]:
+    """vLLM's way of failing mid-stream: a 200 stream whose chunk is an error object."""
+    chunks: list[dict[str, Any] | str] = [
+        {**BASE, "choices": [{"index": 0, "delta": {"content": "par"}, "finish_reason": None}]},
+        {"error": {"message": "engine died", "type": "InternalServerError", "code": 500}},
+        "[DONE]",
+    ]
+    return 200, {"content-type": "text/event-stream"}, _sse(chunks), False
+
+
+def test_tool_call_fragments_and_usage_details_are_identical(wire: Any) -> None:
+    server = wire(_tool_stream)
+    [c] = _same(_both(server.base_url + "/v1"))
+    assert (c.status, c.finish_reason, c.text, c.served_model) == (Status.ok, "tool_calls", "", "served-name")
+    assert c.tool_calls == [
+        {"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}},
+        # the fragments joined in order: '' + '{"tz"' + ': "UTC"' + '}'
+        {"id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": '{"tz": "UTC"}'}},
+    ]
+    assert (c.usage.input_tokens, c.usage.cached_input_tokens, c.usage.output_tokens, c.usage.reasoning_tokens) == (30, 16, 12, 4)
+
+
+@pytest.mark.parametrize(
+    ("code", "headers", "body", "expected"),
+    [
+        (400, {}, {"error": {"message": "max_tokens too large", "type": "BadRequestError"}}, ("bad_request", None)),
+        (429, {"retry-after": "3"}, {"error": {"message": "slow down"}}, ("rate_limit", 3.0)),
+        (429, {"retry-after-ms": "250"}, {"error": {"message": "You exceeded your current quota", "code": "insufficient_quota"}}, ("quota", 0.25)),
+        (500, {}, {"error": {"message": "boom"}}, ("server", None)),
+    ],
+    ids=["400", "429-retry-after", "429-quota-ms", "500"],
+)
+def test_status_answers_are_identical(wire: Any, code: int, headers: dict[str, str], body: dict[str, Any], expected: tuple[Any, ...]) -> None:
+    server = wire(_status(code, headers, body))
+    [c] = _same(_both(server.base_url + "/v1"))
+    assert (c.status, c.http_status, c.error_kind, c.retry_after_s) == (Status.error, code, *expected)
+
+
+def test_error_event_inside_a_stream_is_identical(wire: Any) -> None:
+    server = wire(_error_event)
+    [c] = _same(_both(server.base_url + "/v1"))
+    assert (c.status, c.error_kind, c.text) == (Status.truncated, "dropped_stream", "par")
+
+
+def test_empty_200_stream_is_identical(wire: Any) -> None:
+    server = wire(empty_stream)
+    [c] = _same(_both(server.base_url + "/v1"))
+    assert (c.status, c.error_kind) == (Status.error, "empty_stream")
+    assert server.requests == 2  # one per client: an empty stream is not retried as stale
+
+
+def test_server_closing_after_each_stream_costs_no_extra_request(wire: Any) -> None:
+    server = wire(close_after_stream)
+    n = 5
+    lean = _same(_both(server.base_url + "/v1", n=n))
+    assert [(c.status, c.text) for c in lean] == [(Status.ok, "billing")] * n
+    assert server.requests == 2 * n  # n per client, the stale connection's retry never reached the server
+
+
+def test_refused_connection_is_identical() -> None:
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    [c] = _same(_both(f"http://127.0.0.1:{port}/v1"))
+    assert (c.status, c.error_kind) == (Status.error, "connection")
+
+
+def test_extra_body_goes_to_the_top_level_as_with_the_sdk(wire: Any) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def reply(path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], list[bytes], bool]:
+        seen.append(body)
+        return 200, {"content-type": "text/event-stream"}, openai_stream(), False
+
+    server = wire(reply)
+    _same(_both(server.base_url + "/v1", extra_body={"top_k": 5}, seed=3))
+    sdk, lean = seen
+    assert lean == sdk and lean["top_k"] == 5 and lean["stream_options"] == {"include_usage": True}
+
+
+# ---------------------------------------------------------------- SSE parsing and choice
+
+
+def test_sse_events_survive_any_split_of_the_bytes() -> None:
+    raw = b'data: {"a": 1}\r\n\r\n: comment\nevent: x\ndata: {"b":\ndata: 2}\r\rdata:[DONE]\n\n'
+    # by hand: event 1 (CRLF lines) is {"a": 1}; the comment and `event:` carry nothing; event 2's
+    # two data lines joined by a newline, ended by CR CR; event 3 has no space after the colon.
+    expected = [b'{"a": 1}', b'{"b":\n2}', b"[DONE]"]
+    for cut in range(len(raw) + 1):
+        for cut2 in range(cut, len(raw) + 1, 7):
+            p = SSELines()
+            got = p.feed(raw[:cut]) + p.feed(raw[cut:cut2]) + p.feed(raw[cut2:])
+            assert got == expected, (cut, cut2)
+
+
+def _profile(**kw: Any) -> RunnerProfile:
+    return RunnerProfile.model_validate({"name": "v", "model": "x", "pricing": {"self_hosted": {"gpu": "H100-SXM", "gpus": 1, "cloud_price_per_gpu_hour": 3}}, **kw})
+
+
+def test_profile_chooses_the_client_and_the_choice_is_recorded() -> None:
+    sdk = _profile(provider="openai_compatible", base_url="http://127.0.0.1:1/v1")
+    lean = _profile(provider="openai_compatible", base_url="http://127.0.0.1:1/v1", client="lean")
+    [p_sdk], [p_lean] = make_providers(sdk), make_providers(lean)
+    assert type(p_sdk) is OpenAIChatProvider and type(p_lean) is LeanOpenAIProvider
+    asyncio.run(p_sdk.aclose())
+    # the choice is part of the stored profile, so the hash differs; the default hashes as before the field
+    assert lean.profile_hash() != sdk.profile_hash()
+    assert sdk.profile_hash() == hashlib.sha256(sdk.model_dump_json(exclude={"client", "batch"}).encode()).hexdigest()[:16]
+    sim = _profile(provider="simulated", client="lean", simulate={"protocol": "openai"})
+    assert sim.client == "lean"
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"provider": "simulated", "simulate": {"protocol": "anthropic"}},
+        {"provider": "openai", "pricing": {"api": {"model": "gpt-4o"}}},
+    ],
+    ids=["anthropic-sim", "hosted-openai"],
+)
+def test_lean_client_is_refused_where_the_sdk_must_stay(kw: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="client: lean"):
+        _profile(client="lean", **kw)
