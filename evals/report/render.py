@@ -94,6 +94,7 @@ def render_html(model: ReportModel) -> str:
         days_per_month=DAYS_PER_MONTH,
         cost_definition=COST_DEFINITION,
         break_even=_break_even_views(model),
+        break_even_short=break_even_short(model),
         category_verdicts=sorted(model.category_verdicts, key=lambda v: (v.category, v.candidate)),
         **_charts(model),
         confusion={runner: _confusion_view(cm) for runner, cm in model.confusion.items()},
@@ -181,9 +182,29 @@ def break_even_sentence(b: BreakEvenResult, volume: float) -> str:
     you = f"you are at {volume:,.0f}"
     if b.requests_per_month is None:
         return f"{b.self_hosted} does not become cheaper than {b.api} per completed task up to {b.searched_up_to:,} requests/month ({you})."
-    relapse = any(p["requests_per_month"] > b.requests_per_month and p["self_hosted_per_completed_task"] >= p["api_per_completed_task"] for p in b.curve)
-    caveat = "; not at every volume above that, since right after a replica is added the API can be cheaper again" if relapse else ""
+    caveat = "; not at every volume above that, since right after a replica is added the API can be cheaper again" if _relapses(b) else ""
     return f"{b.self_hosted} becomes cheaper than {b.api} per completed task from {b.requests_per_month:,} requests/month ({you}){caveat}."
+
+
+def break_even_short(model: ReportModel) -> dict[str, str]:
+    """Per runner, its break-even with the reference in a few words, for the first screen's table (the Cost section has every pair)."""
+    out: dict[str, str] = {}
+    for b in model.break_even:
+        if model.reference not in (b.api, b.self_hosted):
+            continue
+        who = "" if b.self_hosted != model.reference else f"{b.self_hosted} "
+        if b.requests_per_month is None:
+            text = f"{who}not cheaper up to {b.searched_up_to:,}/month"
+        else:
+            text = f"{who}cheaper from {b.requests_per_month:,}/month" + (", not at every volume above" if _relapses(b) else "")
+        out[b.api if b.self_hosted == model.reference else b.self_hosted] = text
+    return out
+
+
+def _relapses(b: BreakEvenResult) -> bool:
+    """Whether the API is cheaper again somewhere above the break-even (right after a replica is added)."""
+    at = b.requests_per_month
+    return at is not None and any(p["requests_per_month"] > at and p["self_hosted_per_completed_task"] >= p["api_per_completed_task"] for p in b.curve)
 
 
 def reveal(text: str) -> str:
