@@ -281,3 +281,74 @@ def test_profile_chooses_the_client_and_the_choice_is_recorded() -> None:
 def test_lean_client_is_refused_where_the_sdk_must_stay(kw: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="client: lean"):
         _profile(client="lean", **kw)
+
+
+# ---------------------------------------------------------------- the client's own lag in `evals measure`
+
+
+def _measured(at: float, e2e_ms: float) -> Any:
+    from evals.measure.load import Sent
+    from evals.providers.base import Timing, Usage
+
+    c = Completion(status=Status.ok, finish_reason="stop", usage=Usage(input_tokens=10, output_tokens=5), timing=Timing(ttft_ms=100, latency_ms=e2e_ms))
+    return Sent("measured", None, at, at + e2e_ms / 1000, c)
+
+
+def test_a_blocked_event_loop_shows_as_client_lag() -> None:
+    from evals.measure.load import LAG_PERIOD_S, watch_loop
+
+    samples: list[tuple[float, float]] = []
+
+    async def go() -> None:
+        probe = asyncio.create_task(watch_loop(samples))
+        await asyncio.sleep(3 * LAG_PERIOD_S)
+        import time
+
+        time.sleep(0.05)  # the loop is blocked for 50 ms, as by a client busy parsing
+        await asyncio.sleep(3 * LAG_PERIOD_S)
+        probe.cancel()
+
+    asyncio.run(go())
+    # the timer due during the block ran at its end: at least 50 ms - one period late
+    assert max(lag for _, lag in samples) >= 50 - LAG_PERIOD_S * 1000
+    assert all(lag >= 0 for _, lag in samples)
+
+
+def test_lag_inside_the_window_flags_the_step_and_keeps_it_from_capacity() -> None:
+    from evals.measure.frontier import _client_flags, client_bound, operating_point
+    from evals.measure.load import StepRun
+    from evals.measure.metrics import summarise
+    from evals.measure.model import Slo
+
+    slo = Slo(ttft_ms=500, percentile=50)
+    records = [_measured(0.0, 200), _measured(0.1, 200)]  # window: 0 to 0.3 s
+    # 100 ticks in the window, 2 of them 30 ms late; one 500 ms late tick outside the window is not counted
+    ticks = [(0.003 * i, 30.0 if i < 2 else 1.0) for i in range(100)] + [(0.5, 500.0)]
+    step = summarise(StepRun(records=records, peak_in_flight=2, loop_lag=ticks), "concurrency", 2, slo)
+    assert step.client_lag_ms is not None and step.client_lag_ms.n == 100 and step.client_lag_ms.max == 30.0
+    # numpy's p99 of 98 × 1 and 2 × 30 (sorted): position 0.99 × 99 = 98.01 -> 30 (both neighbours are 30)
+    assert step.client_lag_ms.p99 == pytest.approx(30.0) and client_bound(step)
+    assert step.meets_slo
+    [flag] = _client_flags(step, connections=16, replicas=1)
+    assert "client lagged" in flag and "p99 30.0 ms" in flag
+    steady = summarise(StepRun(records=records, peak_in_flight=2, loop_lag=[(0.003 * i, 1.0) for i in range(100)]), "concurrency", 1, slo)
+    assert not client_bound(steady) and _client_flags(steady, connections=16, replicas=1) == []
+    # the lagging step served more per second, but only the steady one may be the operating point
+    lagging = step.model_copy(update={"client_bound": True, "requests_per_s": 100.0})
+    point = operating_point([steady, lagging], slo, simulated=False)
+    assert point is not None and point.level == 1
+    assert operating_point([lagging], slo, simulated=False) is None
+
+
+@pytest.mark.parametrize(("protocol", "client"), [("openai", "lean"), ("anthropic", "sdk")])
+def test_measure_drives_openai_protocol_runners_with_the_lean_client(sim_factory: Any, protocol: str, client: str) -> None:
+    from evals.config import SimBehaviour
+    from evals.measure.frontier import measure
+
+    sim = sim_factory({"m": {"accuracy": {"default": 1.0}, "ttft_ms": 5, "tokens_per_second": 2000}})
+    prof = _profile(provider="simulated", model="m", simulate=SimBehaviour(protocol=protocol).model_dump())
+    f = measure(prof, [KNOWN], concurrencies=[2], requests_per_step=4, warmup=1, base_url=sim.base_url)
+    assert f.client == client
+    [step] = f.steps
+    assert step.served == 4 and step.client_lag_ms is not None and step.client_lag_ms.n > 0
+    assert f.profile_hash == prof.profile_hash()  # the profile as written, whichever client measured it

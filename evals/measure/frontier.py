@@ -16,6 +16,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from evals.config import RunnerProfile
 from evals.measure.bound import DecodeBound, apply, decode_bound
@@ -31,7 +32,8 @@ DEFAULT_CONCURRENCIES = (1, 4, 16, 64, 256)
 MAX_LAG_P99_MS = 10.0
 MIN_ACHIEVED_SHARE = 0.95
 """Open loop: the client kept up when its p99 lag is under MAX_LAG_P99_MS and it
-sent at no less than this share of the scheduled rate."""
+sent at no less than this share of the scheduled rate. Every step: the client
+was not the bottleneck when its event loop's lag p99 is under MAX_LAG_P99_MS."""
 OPEN_LOOP_CONNECTIONS = 1024
 """Connections per replica in open loop, where nothing caps the requests in flight."""
 
@@ -55,6 +57,7 @@ def measure(
     suite: str | None = None,
     base_url: str | None = None,
     quiet: bool = True,
+    client: Literal["sdk", "lean"] | None = None,
 ) -> Frontier:
     """Closed loop at each of `concurrencies` (default 1, 4, 16, 64, 256), or open
     loop at each of `rates` (Poisson arrivals, requests/s; `burstiness` other
@@ -67,6 +70,9 @@ def measure(
     `base_url` is where the endpoint listens when the profile cannot say: the
     simulated server for simulated runners, the launched server for runners
     with a `launch:` block. The frontier keeps the hash of `profile` as written.
+    `client` is the HTTP client; None: the lean one wherever the runner speaks
+    the OpenAI protocol to a server of its own (so the client is not what is
+    measured), else the profile's.
     """
     if concurrencies is not None and rates is not None:
         raise ValueError("give concurrencies or rates, not both")
@@ -93,9 +99,12 @@ def measure(
     connections = int(max(levels)) if mode == "concurrency" else OPEN_LOOP_CONNECTIONS
     params = profile.params if max_tokens is None else profile.params.model_copy(update={"max_tokens": max_tokens})
     bound, bound_note = decode_bound(profile)
+    chosen = client or ("lean" if lean_allowed(profile) else profile.client)
+    if chosen == "lean" and not lean_allowed(profile):
+        raise ValueError(f"runner {profile.name!r}: the lean client speaks the OpenAI protocol to self-hosted and simulated servers; provider {profile.provider} keeps its SDK")
 
     async def sweep() -> tuple[list[Step], list[str]]:
-        served = profile.model_copy(update={"concurrency": connections, **({"base_url": base_url} if profile.launch and base_url else {})})
+        served = profile.model_copy(update={"concurrency": connections, "client": chosen, **({"base_url": base_url} if profile.launch and base_url else {})})
         providers = make_providers(served, base_url)
         steps: list[Step] = []
         flags: list[str] = []
@@ -138,7 +147,13 @@ def measure(
         flags=flags,
         notes=notes,
         bound=bound.info if bound else None,
+        client=chosen,
     )
+
+
+def lean_allowed(profile: RunnerProfile) -> bool:
+    """Whether the lean client may drive this runner: the same rule the profile's `client:` field obeys."""
+    return profile.provider == "openai_compatible" or (profile.simulate is not None and profile.simulate.protocol == "openai")
 
 
 @dataclass(frozen=True)
@@ -178,6 +193,8 @@ async def _step(plan: _Plan, level: float, progress: Progress) -> tuple[Step, li
     flags: list[str] = []
     if plan.bound is not None:
         step, flags = apply(step, plan.bound)
+    if client_bound(step):
+        step = step.model_copy(update={"client_bound": True})
     return step, flags + _client_flags(step, plan.connections, len(plan.providers))
 
 
@@ -194,12 +211,21 @@ def _settle_gc() -> None:
     gc.freeze()
 
 
+def client_bound(step: Step) -> bool:
+    """The client lagged: its event loop (every step), or its send schedule (open loop), by more than MAX_LAG_P99_MS at p99."""
+    return any(d is not None and d.p99 > MAX_LAG_P99_MS for d in (step.client_lag_ms, step.lag_ms))
+
+
 def _client_flags(step: Step, connections: int, replicas: int) -> list[str]:
     """Sentences for a step the client could not drive as asked."""
     where = f"concurrency {step.level:g}" if step.mode == "concurrency" else f"rate {step.level:g}/s"
     out = []
     if step.requests == 0:
         out.append(f"{where}: no measured request was sent (duration too short?)")
+    if step.client_lag_ms is not None and step.client_lag_ms.p99 > MAX_LAG_P99_MS:
+        out.append(
+            f"{where}: the client lagged (its event loop ran p99 {step.client_lag_ms.p99:.1f} ms late > {MAX_LAG_P99_MS:g} ms): latencies include the client's own delay; not used as capacity."
+        )
     if step.mode == "rate":
         if step.lag_ms is not None and step.lag_ms.p99 > MAX_LAG_P99_MS:
             out.append(f"{where}: the client sent late (scheduling lag p99 {step.lag_ms.p99:.1f} ms > {MAX_LAG_P99_MS:g} ms); the figures understate the server.")
@@ -211,8 +237,9 @@ def _client_flags(step: Step, connections: int, replicas: int) -> list[str]:
 
 
 def operating_point(steps: list[Step], slo: Slo, simulated: bool) -> OperatingPoint | None:
-    """The step with the most requests served per second among those meeting the SLO."""
-    ok = [s for s in steps if s.meets_slo]
+    """The step with the most requests served per second among those meeting the SLO
+    where the client was not the bottleneck."""
+    ok = [s for s in steps if s.meets_slo and not s.client_bound]
     if not ok:
         return None
     best = max(ok, key=lambda s: s.requests_per_s)
@@ -236,6 +263,8 @@ def operating_point(steps: list[Step], slo: Slo, simulated: bool) -> OperatingPo
 
 
 def _no_point_reason(steps: list[Step], slo: Slo) -> str:
+    if any(s.meets_slo for s in steps):
+        return "no operating point: the steps that met the SLO were driven by a client that lagged (see the flags); measure again on a less busy machine or at lower load."
     if all(s.ttft_ms is None for s in steps) and slo.e2e_ms is None:
         return "no operating point: without TTFT (no streaming) the SLO needs an end-to-end target (e2e_slo_ms)."
     target = f"TTFT p{slo.percentile} ≤ {slo.ttft_ms:g} ms" + (f" and TPOT p{slo.percentile} ≤ {slo.tpot_ms:g} ms" if slo.tpot_ms is not None else "") + (f" and end-to-end p{slo.percentile} ≤ {slo.e2e_ms:g} ms" if slo.e2e_ms is not None else "")

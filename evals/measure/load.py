@@ -43,6 +43,26 @@ class Sent:
 class StepRun:
     records: list[Sent] = field(default_factory=list)
     peak_in_flight: int = 0
+    loop_lag: list[tuple[float, float]] = field(default_factory=list)
+    """(perf_counter time, ms late) of every tick of `watch_loop` during the step."""
+
+
+LAG_PERIOD_S = 0.005
+
+
+async def watch_loop(samples: list[tuple[float, float]], period_s: float = LAG_PERIOD_S) -> None:
+    """The client's own lag: how late the event loop runs a timer due every `period_s`.
+
+    Every socket read, SSE event and timestamp of the step waits in the same
+    loop, so when the loop is late by L ms, an event that arrived on the socket
+    is processed (and timed) up to L ms late: TTFT and ITL then measure the
+    client, not the server. Cheap enough (200 wake-ups a second) to run in
+    every step."""
+    while True:
+        due = time.perf_counter() + period_s
+        await asyncio.sleep(period_s)
+        now = time.perf_counter()
+        samples.append((now, max(0.0, (now - due) * 1000.0)))
 
 
 class Load:
@@ -141,7 +161,8 @@ async def closed_loop(load: Load, concurrency: int) -> StepRun:
             i = next(counter)
             await load.send(i, load.phase(i, time.perf_counter()), None)
 
-    return await _finish(load, {asyncio.create_task(worker()) for _ in range(concurrency)})
+    probe = asyncio.create_task(watch_loop(load.run.loop_lag))
+    return await _finish(load, {probe, *(asyncio.create_task(worker()) for _ in range(concurrency))})
 
 
 def arrival_gap(rate: float, burstiness: float, rng: random.Random) -> float:
@@ -170,8 +191,9 @@ async def open_loop(load: Load, rate: float, rng: random.Random, burstiness: flo
             in_flight.add(t)
             t.add_done_callback(in_flight.discard)
 
+    probe = asyncio.create_task(watch_loop(load.run.loop_lag))
     dispatcher = asyncio.create_task(dispatch())
     await load.done.wait()
     dispatcher.cancel()
-    return await _finish(load, {dispatcher, *in_flight})
+    return await _finish(load, {probe, dispatcher, *in_flight})
 

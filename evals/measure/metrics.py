@@ -93,12 +93,14 @@ def summarise(run: StepRun, mode: Mode, level: float, slo: Slo) -> Step:
     unknown = sum(1 for c in ok if c.usage.output_tokens is None)
 
     window_s = rps = 0.0
+    client_lag: Dist | None = None
     out_tps: float | None = 0.0
     total_tps: float | None = 0.0
     goodput: float | None = None
     if measured:
         t0, t1 = _window(records, measured)
         window_s = t1 - t0
+        client_lag = dist([lag for at, lag in run.loop_lag if t0 <= at <= t1])
         done = [r.completion for r in records if t0 < r.end <= t1 and served(r.completion)]
         if window_s > 0:
             rps = len(done) / window_s
@@ -144,6 +146,7 @@ def summarise(run: StepRun, mode: Mode, level: float, slo: Slo) -> Step:
         scheduled_rate=scheduled_rate,
         achieved_rate=achieved_rate,
         lag_ms=lag,
+        client_lag_ms=client_lag,
     )
 
 

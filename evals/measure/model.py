@@ -94,6 +94,12 @@ class Step(_Strict):
     """Rate steps: actual send time − scheduled time; small means the client was not the bottleneck."""
     burstiness: float | None = None
     """Rate steps: the gamma shape of the arrival gaps (1 = Poisson; lower is burstier)."""
+    client_lag_ms: Dist | None = None
+    """The client's own lag over the step's window: how late its event loop ran a timer due every
+    5 ms (an event that arrived on the socket waits that long to be processed and timed)."""
+    client_bound: bool = False
+    """The client, not the server, was the bottleneck (its lag p99 above 10 ms, or an open-loop
+    schedule it sent late): the step's figures are flagged and it is never the operating point."""
 
 
 class OperatingPoint(_Strict):
@@ -140,6 +146,8 @@ class Frontier(_Strict):
     notes: list[str]
     """What could not be measured or checked, and why."""
     bound: Bound | None
+    client: str | None = None
+    """The HTTP client that drove the sweep: `lean` (aiohttp, for OpenAI-compatible servers) or `sdk`."""
 
     @property
     def tasks_per_hour(self) -> float | None:

@@ -20,7 +20,7 @@ from evals.config import ConfigError, RunnerProfile
 from evals.measure.model import Frontier
 from evals.store.db import Store
 
-_INFO = ("model", "streaming", "mode", "notes", "bound")
+_INFO = ("model", "streaming", "mode", "notes", "bound", "client")
 """Frontier fields without a column of their own, kept in info_json."""
 
 RECENT_DAYS = 30

@@ -22,9 +22,10 @@ def frontier_table(f: Frontier) -> Table:
     """One row per step; the rest of each step's figures are in `--json`."""
     p = f.slo.percentile
     rate = f.mode == "rate"
-    t = Table(title=f"{f.runner} ({f.model}){' - SIMULATED' if f.simulated else ''}", title_justify="left", padding=(0, 1))
+    client = f" [{f.client} client]" if f.client else ""
+    t = Table(title=f"{f.runner} ({f.model}){' - SIMULATED' if f.simulated else ''}{client}", title_justify="left", padding=(0, 1))
     heads = ["offered\nreq/s", "lag p99\nms"] if rate else ["C"]
-    heads += ["req/s", "goodput\nreq/s", "output\ntok/s", "TTFT\np50", f"TTFT\np{p}", "ITL\np50", f"ITL\np{p}", f"TPOT\np{p}", f"E2E\np{p}", "tok/s per\nstream", "errors", "meets\nSLO"]
+    heads += ["req/s", "goodput\nreq/s", "output\ntok/s", "TTFT\np50", f"TTFT\np{p}", "ITL\np50", f"ITL\np{p}", f"TPOT\np{p}", f"E2E\np{p}", "tok/s per\nstream", "errors", "client\nlag p99", "meets\nSLO"]
     for h in heads:
         t.add_column(h, justify="right", no_wrap=True)
     for s in f.steps:
@@ -41,12 +42,13 @@ def frontier_table(f: Frontier) -> Table:
             _ms(s.e2e_ms, p),
             _num(s.per_stream_output_tps),
             ", ".join(f"{k}×{n}" for k, n in s.errors.items()) or "0",
-            "yes" if s.meets_slo else "no",
+            _num(s.client_lag_ms.p99 if s.client_lag_ms else None) + (" !" if s.client_bound else ""),
+            ("yes" if s.meets_slo else "no") + (" (client lagged)" if s.client_bound and s.meets_slo else ""),
         ]
         t.add_row(*row)
     target = f"TTFT p{p} ≤ {f.slo.ttft_ms:g} ms" + (f", TPOT p{p} ≤ {f.slo.tpot_ms:g} ms" if f.slo.tpot_ms is not None else "") + (f", end-to-end p{p} ≤ {f.slo.e2e_ms:g} ms" if f.slo.e2e_ms is not None else "")
     t.caption = (
-        f"Latencies in ms over the measured requests (ITL: gaps between streamed chunks; TPOT: per request, (E2E - TTFT) / (output tokens - 1)); "
+        f"Latencies in ms over the measured requests (client lag: how late the client's event loop ran, above 10 ms p99 (!) the step is not used as capacity; ITL: gaps between streamed chunks; TPOT: per request, (E2E - TTFT) / (output tokens - 1)); "
         f"rates over each step's window; n/a: not measured or token counts unknown. SLO: {target}, at most {f.slo.max_error_share:.0%} failed."
     )
     return t
