@@ -196,3 +196,26 @@ def test_a_judge_on_a_dead_endpoint_says_so(samples: Any) -> None:
     assert all(not s.passed and s.error for s in scores)
     assert any(f"was stopped: breaker: nothing listens on {url}/v1: connection refused" in (s.error or "") for s in scores)
     assert not any("budget" in (s.error or "") for s in scores)
+
+
+def test_empty_streams_from_a_busy_server_are_retried_until_answered(tmp_path: Path, wire: Any) -> None:
+    """llama-cpp-python's server answers concurrent streams but one with an empty 200 stream (role chunk,
+    [DONE], no finish): a server fault, sent again. Here every other request gets one: 8 samples, 16 requests,
+    8 ok answers, and the 8 empty streams recorded as retried attempts, never as answers."""
+    seen = {"n": 0}
+
+    def every_other_empty(path: str, body: dict[str, Any]) -> Any:
+        seen["n"] += path.endswith("/chat/completions")
+        if seen["n"] % 2:
+            return 200, {"content-type": "text/event-stream"}, [b'data: {"id":"c","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}\n\n', b"data: [DONE]\n\n"], False
+        return close_after_stream(path, body)[:3] + (False,)
+
+    server = wire(every_other_empty)
+    ws = write_workspace(tmp_path, {"a": _runner(server.base_url, concurrency=1, retry={"max_attempts": 3, "base_delay_s": 0.01, "max_delay_s": 0.02})}, n_samples=8)
+    summary, store = _run(ws)
+    try:
+        rows = _attempts(store, summary.run_id)
+    finally:
+        store.close()
+    assert server.requests == 16
+    assert [(r["status"], r["error_kind"], r["final"]) for r in rows] == [("error", "empty_stream", 0), ("ok", None, 1)] * 8

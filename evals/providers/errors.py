@@ -17,7 +17,12 @@ from evals.providers.base import Completion, Status
 from evals.secrets import scrub
 
 # error kinds the executor retries; everything else is final
-RETRYABLE = frozenset({"rate_limit", "server", "connection", "timeout_connect", "timeout_idle", "dropped_stream", "request_timeout"})
+RETRYABLE = frozenset({"rate_limit", "server", "connection", "timeout_connect", "timeout_idle", "dropped_stream", "request_timeout", "empty_stream"})
+"""Transient failures. `empty_stream` is one: llama-cpp-python's server (0.3.36) answers every stream
+but one that arrive together with a role chunk and [DONE], no content and no finish (see
+benchmarks/interop_llamacpp.py); sent again, the request is answered. Not counted by the breaker:
+those empty answers come back at once while the one stream served is still generating, so the first
+attempts of a healthy server can all be empty."""
 
 
 def parse_retry_after(headers: Any) -> float | None:

@@ -217,7 +217,7 @@ async def _drive_once(
             return Completion(
                 status=Status.error,
                 usage=usage,
-                error=f"server fault: it answered 200 but the {'stream' if streamed else 'response'} held no content and no {missing}",
+                error=f"server fault: it answered 200 but the {'stream' if streamed else 'response'} held no content and ended without {missing}",
                 error_kind="empty_stream",
                 timing=t,
                 served_model=served,
