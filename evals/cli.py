@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import click
 
 from evals import __version__
-from evals.report.text import fmt_usd
+from evals.report.text import fmt_sig, fmt_usd
 
 # `evals --help` loads click and nothing else: every command imports the API (and through it the
 # SDKs, scipy, pandas, ...) when it runs. tests/test_startup.py guards this.
@@ -513,7 +513,7 @@ def _print_comparison(c: Comparison) -> None:
         click.echo(f"  {'scope':<20} {'shared':>6} {'A':>7} {'B':>7}  {'gap B-A (95% CI)':<26} {'McNemar p':>9}")
         for s in [r.overall, *r.categories]:
             gap = "n/a" if s.gap is None or s.gap_ci is None else f"{100 * s.gap:+.1f} ({100 * s.gap_ci[0]:+.1f} to {100 * s.gap_ci[1]:+.1f})"
-            p = "n/a" if s.mcnemar_p is None else f"{s.mcnemar_p:.3g}"
+            p = "n/a" if s.mcnemar_p is None else fmt_sig(s.mcnemar_p)
             click.echo(f"  {s.scope:<20} {s.n:>6} {_fmt_pct(s.pass_rate_a):>7} {_fmt_pct(s.pass_rate_b):>7}  {gap:<26} {p:>9}")
         click.echo(f"  errors {_fmt_pct(r.error_rate_a)} -> {_fmt_pct(r.error_rate_b)}; pass rate {_fmt_pct(r.pass_rate_a)} -> {_fmt_pct(r.pass_rate_b)}")
         click.echo(f"  cost/completed {fmt_usd(r.cost_per_completed_a)} -> {fmt_usd(r.cost_per_completed_b)}{_fmt_change(r.cost_change)}; latency p95 {_fmt_ms(r.latency_p95_a)} -> {_fmt_ms(r.latency_p95_b)}{_fmt_change(r.latency_change)}")

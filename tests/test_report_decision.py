@@ -297,3 +297,13 @@ def test_opened_report_never_scrolls_sideways_at_390_px(browser: Any, report: Pa
     page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
     page.locator("#disagreements").screenshot(path=str(SHOTS / "decision-disagreements-390px.png"))
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_gate_messages_print_small_p_values_positionally() -> None:
+    """The gate's reasons reach the report's first screen, JUnit and summary.md: a tiny p-value is a number, not `1.2e-07`."""
+    from evals.gate.compare import PairedScope
+    from evals.gate.gate import GateOptions, _quality
+
+    scope = PairedScope(scope="overall", n=200, improved=0, regressed=40, pass_rate_a=0.9, pass_rate_b=0.7, gap=-0.2, gap_ci=[-0.26, -0.15], mcnemar_p=1.8e-12)
+    message = _quality("quality", scope, GateOptions()).describe(9.1e-13, 1.2e-7, "regression")
+    assert "p=0.00000000000091, Holm-adjusted 0.00000012" in message and not EXPONENT.search(message), message

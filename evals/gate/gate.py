@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evals.gate.compare import Comparison, PairedScope, RatioCheck, RunnerComparison
 from evals.gate.history import RunData
 from evals.gate.rule import decide, detectable_drop, mcnemar_drop_p
-from evals.report.text import fmt_usd
+from evals.report.text import fmt_sig, fmt_usd
 
 PASS, REGRESSION, INCONCLUSIVE, USAGE = 0, 1, 2, 3
 
@@ -178,7 +178,7 @@ def _ratio_check(name: str, test: RatioCheck | None, tolerance: float, fmt: Call
     def describe(p: float, q: float, verdict: str) -> str:
         return (
             f"{verdict}: {fmt(test.before)} → {fmt(test.after)} ({test.statistic} on {test.n} shared samples, {100 * (test.ratio - 1):+.1f}%, "
-            f"tolerance +{100 * tolerance:g}%); one-sided paired randomisation p={p:.3g}, Holm-adjusted {q:.3g} (alpha {o.alpha:g}){extra}"
+            f"tolerance +{100 * tolerance:g}%); one-sided paired randomisation p={fmt_sig(p)}, Holm-adjusted {fmt_sig(q)} (alpha {o.alpha:g}){extra}"
         )
 
     return check, _Tested(check, test.p_value, test.ratio - 1 > tolerance, describe)
@@ -190,7 +190,7 @@ def _quality(name: str, s: PairedScope, o: GateOptions) -> _Tested:
         return (
             f"{verdict}: {_pct(s.pass_rate_a)} → {_pct(s.pass_rate_b)} on {s.n} shared samples, {_points(s.gap)} "
             f"(95% CI {100 * s.gap_ci[0]:+.1f} to {100 * s.gap_ci[1]:+.1f}); {s.improved} improved, {s.regressed} regressed; "
-            f"one-sided McNemar p={p:.3g}, Holm-adjusted {q:.3g} (alpha {o.alpha:g}); tolerance {100 * o.tolerance:g} points"
+            f"one-sided McNemar p={fmt_sig(p)}, Holm-adjusted {fmt_sig(q)} (alpha {o.alpha:g}); tolerance {100 * o.tolerance:g} points"
         )
 
     check = Check(name=name, status="pass", message="")
