@@ -352,3 +352,27 @@ def test_measure_drives_openai_protocol_runners_with_the_lean_client(sim_factory
     [step] = f.steps
     assert step.served == 4 and step.client_lag_ms is not None and step.client_lag_ms.n > 0
     assert f.profile_hash == prof.profile_hash()  # the profile as written, whichever client measured it
+
+
+# ---------------------------------------------------------------- a whole run through each client
+
+
+def test_a_run_stores_the_same_answers_through_either_client_and_records_the_choice(tmp_path: Any) -> None:
+    from evals.config import find_runner, find_suite
+    from evals.run.orchestrate import execute_run
+    from evals.store.db import Store
+    from tests.conftest import sim_runner, write_workspace
+
+    same = {"accuracy": {"default": 0.6}}
+    ws = write_workspace(tmp_path, {"s": sim_runner("model-a", **same), "l": {**sim_runner("model-a", **same), "client": "lean"}}, n_samples=20)
+    store = Store(ws / "reports" / "evals.sqlite")
+    try:
+        summary = execute_run(workspace=ws, suite=find_suite(ws, "mini"), runners=[find_runner(ws, r) for r in ("s", "l")], store=store, quiet=True)
+        cols = "sample_id, status, text, finish_reason, error_kind, input_tokens, output_tokens, http_status"
+        rows = {r: store.query(f"SELECT {cols} FROM attempts WHERE run_id=? AND runner=? ORDER BY sample_id", (summary.run_id, r)) for r in ("s", "l")}
+        assert len(rows["l"]) == 20 and rows["l"] == rows["s"]
+        assert {x["status"] for x in rows["l"]} == {"ok"}
+        profiles = {x["runner"]: json.loads(x["profile_json"])["client"] for x in store.query("SELECT runner, profile_json FROM run_runners WHERE run_id=?", (summary.run_id,))}
+        assert profiles == {"s": "sdk", "l": "lean"}
+    finally:
+        store.close()
