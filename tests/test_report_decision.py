@@ -292,6 +292,25 @@ def test_filter_counts_follow_the_other_filters(browser: Any, report: Path) -> N
 
 
 @pytest.mark.browser
+def test_explorer_clips_long_cells_with_a_control(browser: Any, report: Path) -> None:
+    page = _open(browser, report)
+    page.click("nav a[href='#failures']")
+    # Row 0's output is the 1 MB answer, cut to the page's 5,000-character limit plus its note: taller than the clip.
+    cell = page.locator("#fx-body tr >> nth=0").locator("td >> nth=4")
+    text, button = cell.locator(".text"), cell.locator("button.expand")
+    assert button.inner_text().startswith("Show all (") and text.evaluate("e => e.scrollHeight > e.clientHeight")
+    # A short cell is shown whole, with no control.
+    short = page.locator("#fx-body tr >> nth=1").locator("td >> nth=6")
+    assert short.locator("button.expand").count() == 0 and not short.locator(".text").evaluate("e => e.classList.contains('clip')")
+    button.click()
+    assert button.get_attribute("aria-expanded") == "true" and text.evaluate("e => e.scrollHeight <= e.clientHeight + 1")
+    # The prompt column is there (the fixture's rows carry none: a dash).
+    assert page.locator("#fx-table thead th >> nth=3").inner_text() == "Prompt"
+    page.locator("#failures").screenshot(path=str(SHOTS / "decision-failure-explorer.png"))
+    assert page.errors == []
+
+
+@pytest.mark.browser
 def test_opened_report_never_scrolls_sideways_at_390_px(browser: Any, report: Path) -> None:
     page = _open(browser, report, viewport={"width": 390, "height": 844})
     page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")

@@ -251,6 +251,8 @@ def _compact(x: float) -> str:
 
 def _dollars(x: float) -> str:
     """A cost tick: $0.00001, $0.0025, $20, $5k; never `1e-05` or an offset."""
+    if x == 0:
+        return "$0"
     if x >= 1000:
         return f"${_compact(x)}"
     if x >= 1 and float(x).is_integer():

@@ -32,7 +32,7 @@
   const body = document.getElementById("fx-body");
   if (!body) return;
   const data = JSON.parse(document.getElementById("rows").textContent);
-  const S = data.strings, PAGE = 50, LONG_LINES = 8, LONG_CHARS = 600;
+  const S = data.strings, PAGE = 50;
   const selects = [...document.querySelectorAll("select[data-column]")];
   const info = document.getElementById("fx-info"), prev = document.getElementById("fx-prev"), next = document.getElementById("fx-next");
   let hits = data.rows, page = 0;
@@ -42,17 +42,24 @@
     const td = document.createElement("td"), div = document.createElement("div");
     div.className = cls;
     div.textContent = value;
+    if (cls === "text") div.classList.add("clip");
     td.append(div);
-    if (cls === "text" && (value.split("\n").length > LONG_LINES || value.length > LONG_CHARS)) {
+    tr.append(td);
+  };
+  // A clipped cell keeps its clip and gets a "Show all" control only where the text is taller than the clip,
+  // which depends on the column's width: measured once the rows are in the page and the section is open.
+  const controls = () => {
+    body.querySelectorAll(".text.clip:not(.open)").forEach((div) => {
+      if (div.nextElementSibling || !div.clientHeight) return;
+      if (div.scrollHeight <= div.clientHeight + 1) { div.classList.remove("clip"); return; }
       const button = document.createElement("button");
-      div.classList.add("clip");
       button.type = "button";
       button.className = "expand";
-      button.dataset.more = button.textContent = `Show all (${value.split("\n").length.toLocaleString("en-US")} lines)`;
+      const lines = div.textContent.split("\n").length, n = (x) => x.toLocaleString("en-US");
+      button.dataset.more = button.textContent = lines > 1 ? `Show all (${n(lines)} lines)` : `Show all (${n(div.textContent.length)} characters)`;
       button.setAttribute("aria-expanded", "false");
-      td.append(button);
-    }
-    tr.append(td);
+      div.after(button);
+    });
   };
   const draw = () => {
     const pages = Math.max(1, Math.ceil(hits.length / PAGE));
@@ -67,6 +74,7 @@
       return tr;
     });
     body.replaceChildren(...rows);
+    controls();
     const n = hits.length.toLocaleString("en-US");
     info.textContent = hits.length
       ? `Rows ${(page * PAGE + 1).toLocaleString("en-US")}–${(page * PAGE + rows.length).toLocaleString("en-US")} of ${n} · page ${page + 1} of ${pages}`
@@ -92,6 +100,8 @@
     draw();
   };
   selects.forEach((s) => s.addEventListener("change", filter));
+  const section = body.closest("details");
+  if (section) section.addEventListener("toggle", controls);
   prev.addEventListener("click", () => { page -= 1; draw(); });
   next.addEventListener("click", () => { page += 1; draw(); });
   draw();
