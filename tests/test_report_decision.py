@@ -231,17 +231,22 @@ def test_a_link_or_the_address_opens_its_section(browser: Any, report: Path) -> 
     assert page.locator("#cost table").first.is_visible()
     page.click("nav a[href='#disagreements']")
     assert page.locator("#disagreements > details").evaluate("d => d.open")
+    assert page.locator("#disagreements h3").first.is_visible()
     assert page.errors == []
 
 
 @pytest.mark.browser
 def test_what_decides_the_verdict(browser: Any, report: Path) -> None:
     page = _open(browser, report)
-    page.click("#verdict a[href='#disagreements']")  # the verdict links to the samples that decide it
+    # Each verdict links to the samples that decide it: that candidate's part opens, the other stays folded.
+    page.click("#verdict .verdict >> nth=0 >> a[href='#disagreements-1']")
     section = page.locator("#disagreements")
+    assert section.locator("#disagreements-1").evaluate("d => d.open") and not section.locator("#disagreements-2").evaluate("d => d.open")
+    cand = HOSTILE_NAME.replace("\u202e", "[U+202E]")
+    assert section.locator("#disagreements-2 > summary").inner_text() == "llama-8b vs claude: 1 failed where claude passed, 0 the reverse"
+    section.locator("#disagreements-2 > summary").click()
     headings = section.locator("h4").all_inner_texts()
     # Per candidate, failures where the reference passed first, then the reverse.
-    cand = HOSTILE_NAME.replace("\u202e", "[U+202E]")
     assert headings == [f"{cand} failed where claude passed: 3 samples", f"{cand} passed where claude failed: 2 samples", "llama-8b failed where claude passed: 1 sample"]
     pairs = section.locator("article.pair")
     assert pairs.count() == 6
