@@ -72,7 +72,8 @@ class _VisibleText(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__()
-        self.depth, self.parts = 0, []
+        self.depth = 0
+        self.parts: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.depth += tag in ("script", "style")
