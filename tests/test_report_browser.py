@@ -53,7 +53,7 @@ def test_report_in_chromium(browser: Any, report: Path, tmp_path: Path) -> None:
     page.goto(report.as_uri())
     page.wait_for_load_state("load")
 
-    shots = Path(os.environ.get("EVALS_SCREENSHOT_DIR") or tmp_path)
+    shots = Path(os.environ.get("EVALS_SCREENSHOT_DIR") or Path(__file__).parent / "artifacts")
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "report-first-screen.png"))
     # Every section but the verdict starts folded; its navigation link opens it.
