@@ -294,7 +294,8 @@ def _measured(at: float, e2e_ms: float) -> Any:
     return Sent("measured", None, at, at + e2e_ms / 1000, c)
 
 
-def test_a_blocked_event_loop_shows_as_client_lag() -> None:
+def _probe_while(block: Any) -> list[float]:
+    """The lag samples of `watch_loop` around one call of `block` inside the loop."""
     from evals.measure.load import LAG_PERIOD_S, watch_loop
 
     samples: list[tuple[float, float]] = []
@@ -302,16 +303,31 @@ def test_a_blocked_event_loop_shows_as_client_lag() -> None:
     async def go() -> None:
         probe = asyncio.create_task(watch_loop(samples))
         await asyncio.sleep(3 * LAG_PERIOD_S)
-        import time
-
-        time.sleep(0.05)  # the loop is blocked for 50 ms, as by a client busy parsing
+        block()
         await asyncio.sleep(3 * LAG_PERIOD_S)
         probe.cancel()
 
     asyncio.run(go())
-    # the timer due during the block ran at its end: at least 50 ms - one period late
-    assert max(lag for _, lag in samples) >= 50 - LAG_PERIOD_S * 1000
-    assert all(lag >= 0 for _, lag in samples)
+    return [lag for _, lag in samples]
+
+
+def test_a_busy_event_loop_shows_as_client_lag_and_a_descheduled_one_does_not() -> None:
+    import time
+
+    from evals.measure.load import LAG_PERIOD_S
+
+    def busy() -> None:  # 50 ms of the loop thread's own CPU, as a client busy parsing streams
+        end = time.thread_time() + 0.05
+        while time.thread_time() < end:
+            pass
+
+    # the timer due during the work ran after it: late by at least 50 ms of work - one period,
+    # and the thread ran all that time, so all of it is the client's own lag
+    assert max(_probe_while(busy)) >= 50 - LAG_PERIOD_S * 1000
+    # 50 ms without running (as when the OS runs other work) is late, but not the client's own doing:
+    # at most the thread's few microseconds of CPU around the sleep count
+    idle = _probe_while(lambda: time.sleep(0.05))
+    assert all(0 <= lag < 10 for lag in idle)
 
 
 def test_lag_inside_the_window_flags_the_step_and_keeps_it_from_capacity() -> None:
@@ -345,12 +361,13 @@ def test_measure_drives_openai_protocol_runners_with_the_lean_client(sim_factory
     from evals.config import SimBehaviour
     from evals.measure.frontier import measure
 
-    sim = sim_factory({"m": {"accuracy": {"default": 1.0}, "ttft_ms": 5, "tokens_per_second": 2000}})
+    # 30 ms answers, 8 measured at C=2: a window of about 4 × 30 ms holds ~24 ticks of the 5 ms lag probe
+    sim = sim_factory({"m": {"accuracy": {"default": 1.0}, "ttft_ms": 30, "tokens_per_second": 2000}})
     prof = _profile(provider="simulated", model="m", simulate=SimBehaviour(protocol=protocol).model_dump())
-    f = measure(prof, [KNOWN], concurrencies=[2], requests_per_step=4, warmup=1, base_url=sim.base_url)
+    f = measure(prof, [KNOWN], concurrencies=[2], requests_per_step=8, warmup=2, base_url=sim.base_url)
     assert f.client == client
     [step] = f.steps
-    assert step.served == 4 and step.client_lag_ms is not None and step.client_lag_ms.n > 0
+    assert step.served == 8 and step.client_lag_ms is not None and step.client_lag_ms.n > 0
     assert f.profile_hash == prof.profile_hash()  # the profile as written, whichever client measured it
 
 

@@ -51,18 +51,25 @@ LAG_PERIOD_S = 0.005
 
 
 async def watch_loop(samples: list[tuple[float, float]], period_s: float = LAG_PERIOD_S) -> None:
-    """The client's own lag: how late the event loop runs a timer due every `period_s`.
+    """The client's own lag: how late the event loop runs a timer due every
+    `period_s` because it was busy with its own work.
 
     Every socket read, SSE event and timestamp of the step waits in the same
     loop, so when the loop is late by L ms, an event that arrived on the socket
     is processed (and timed) up to L ms late: TTFT and ITL then measure the
-    client, not the server. Cheap enough (200 wake-ups a second) to run in
-    every step."""
+    client, not the server. Only the part of the lateness the loop's thread
+    spent running counts (min(late, its CPU time over the interval)): a
+    process descheduled by other work on a shared machine, or waiting for the
+    GIL held by an in-process simulated server, is late without being busy,
+    and that is not the client falling behind its streams. Cheap enough (200
+    wake-ups a second) to run in every step."""
     while True:
+        cpu0 = time.thread_time()
         due = time.perf_counter() + period_s
         await asyncio.sleep(period_s)
         now = time.perf_counter()
-        samples.append((now, max(0.0, (now - due) * 1000.0)))
+        late = max(0.0, now - due)
+        samples.append((now, min(late, time.thread_time() - cpu0) * 1000.0))
 
 
 class Load:
