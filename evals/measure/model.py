@@ -96,7 +96,8 @@ class Step(_Strict):
     """Rate steps: the gamma shape of the arrival gaps (1 = Poisson; lower is burstier)."""
     client_lag_ms: Dist | None = None
     """The client's own lag over the step's window: how late its event loop ran a timer due every
-    5 ms (an event that arrived on the socket waits that long to be processed and timed)."""
+    5 ms while busy with its own work (an event that arrived on the socket waits that long to be
+    processed and timed); time the process was descheduled or waiting for the GIL is not counted."""
     client_bound: bool = False
     """The client, not the server, was the bottleneck (its lag p99 above 10 ms, or an open-loop
     schedule it sent late): the step's figures are flagged and it is never the operating point."""
