@@ -150,15 +150,17 @@ def main() -> None:
         db = sqlite3.connect(ws / "reports" / "evals.sqlite")
         runs = [r[0] for r in db.execute("SELECT id FROM runs ORDER BY created_at, rowid")]
         sent = [dict(db.execute("SELECT runner, requests_sent FROM run_runners WHERE run_id=?", (r,))) for r in runs]
-        statuses = dict(db.execute("SELECT status || '/' || COALESCE(finish_reason, error_kind, '-'), COUNT(*) FROM attempts WHERE run_id=? AND final=1 GROUP BY 1", (runs[0],)))
+        def statuses(run: str) -> dict[str, int]:
+            return dict(db.execute("SELECT status || '/' || COALESCE(finish_reason, error_kind, '-'), COUNT(*) FROM attempts WHERE run_id=? AND final=1 AND purpose='run' GROUP BY 1", (run,)))
+
         usage = db.execute("SELECT SUM(input_tokens IS NULL), SUM(output_tokens IS NULL), COUNT(*) FROM attempts WHERE run_id=?", (runs[0],)).fetchone()
         measure = evals("measure", "-w", str(ws), "--runner", "llamacpp-tiny", "--suite", "support", "--concurrency", "1,4", "--requests", "24", "--json", "-q")
         frontier = json.loads(measure.stdout) if measure.returncode == 0 else {"error": measure.stderr[-2000:]}
         print(json.dumps({
             "server": "llama-cpp-python " + subprocess.run([a.server_python, "-c", "import llama_cpp; print(llama_cpp.__version__)"], capture_output=True, text=True).stdout.strip(), "models": [m["id"] for m in models.get("data", [])],
-            "samples": len(lines), "first_run": {"exit": first.returncode, "stderr": first.stderr[-500:], "wall_s": round(t1 - t0, 1), "sent": sent[0] if sent else None, "final_statuses": statuses,
+            "samples": len(lines), "first_run": {"exit": first.returncode, "stderr": first.stderr[-500:], "wall_s": round(t1 - t0, 1), "sent": sent[0] if sent else None, "final_statuses": statuses(runs[0]),
             "attempts_without_usage": {"input": usage[0], "output": usage[1], "of": usage[2]}},
-            "second_run": {"exit": second.returncode, "sent": sent[1] if len(sent) > 1 else None},
+            "second_run": {"exit": second.returncode, "sent": sent[1] if len(sent) > 1 else None, "final_statuses": statuses(runs[1]) if len(runs) > 1 else None},
             "measure": {"exit": measure.returncode, "steps": [{k: s.get(k) for k in ("level", "mode", "sent", "ok", "errors", "throughput_rps", "ttft_ms", "tpot_ms", "itl_ms")} for s in frontier.get("steps", [])] if isinstance(frontier, dict) else frontier, "error": frontier.get("error") if isinstance(frontier, dict) else None},
             "workspace": str(root),
         }, indent=2, default=str))

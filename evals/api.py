@@ -107,9 +107,9 @@ def _judges(ws: Path, suite: Suite) -> list[RunnerProfile]:
 def _score(ws: Path, st: Store, run_id: str, suite: Suite, ctx: ScoringContext, budget_usd: float | None = None, reuse: bool = True) -> ScoreSummary:
     """Score a run; simulated judges get the simulated server for the time of scoring. Judge calls
     are the run's attempts: they draw on what `budget_usd` has left after what the run already spent."""
+    from evals.providers.registry import services
     from evals.run.budget import Budget
     from evals.run.calls import ModelCalls
-    from evals.providers.registry import services
     from evals.scoring.stage import score_run
     from evals.suite.load import load_samples
 
@@ -456,10 +456,9 @@ def nightly(config: str | Path, *, wait: bool = False, quiet: bool = True) -> Ni
     `wait`), ConfigError or KeyError for a bad config or an unknown baseline
     run, checked before any request is sent.
     """
-    from evals.gate.history import LAST_PASS
-    from evals.gate.nightly import BatchPending
     from evals.cost.retirement import refuse_retired
-    from evals.gate.nightly import finish_nightly, gate_nightly, load_nightly, store_lock
+    from evals.gate.history import LAST_PASS
+    from evals.gate.nightly import BatchPending, finish_nightly, gate_nightly, load_nightly, store_lock
     from evals.report.render import render
 
     cfg = load_nightly(config)
@@ -644,9 +643,9 @@ def cost_calculator(
     chosen with `measurements`, else the profile's most complete recent sweep. Pass rates default to 1 (cost per
     task = cost per completed task) unless given.
     """
-    from evals.cost.pricing import runner_pricing
     from evals.cost import scenario
     from evals.cost.capacity import refusal as capacity_refusal
+    from evals.cost.pricing import runner_pricing
     from evals.cost.projection import COST_DEFINITION, ApiRunner, SelfHostedRunner, Workload, break_even, project, search_ceiling
     from evals.cost.retirement import retirement_notes
     from evals.cost.selfhosted import HOURS_PER_MONTH

@@ -442,6 +442,10 @@ def sim(workspace: Path, port: int, host: str, extra_models: tuple[str, ...]) ->
 # ---------------------------------------------------------------- history, gate, nightly
 
 
+class _GateUsageError(click.UsageError):
+    exit_code = 3  # evals.gate.gate.USAGE, spelled out so `evals --help` stays import-light
+
+
 class _GateCommand(click.Command):
     """Bad flags exit 3, not click's usual 2: for the gate 2 means inconclusive, and CI must tell the two apart."""
 
@@ -449,10 +453,7 @@ class _GateCommand(click.Command):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as e:
-            from evals.gate.gate import USAGE
-
-            e.exit_code = USAGE
-            raise
+            raise _GateUsageError(e.message, e.ctx) from None
 
 
 @contextlib.contextmanager

@@ -168,7 +168,7 @@ class SelfHostedPricing(_Strict):
     """Expected share of the month the server is busy serving at its measured capacity."""
 
     @model_validator(mode="after")
-    def _one_price(self) -> "SelfHostedPricing":
+    def _one_price(self) -> SelfHostedPricing:
         if (self.cloud_price_per_gpu_hour is None) == (self.purchase is None):
             raise ValueError("give exactly one of cloud_price_per_gpu_hour or purchase")
         return self
@@ -191,7 +191,7 @@ class Pricing(_Strict):
     self_hosted: SelfHostedPricing | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "Pricing":
+    def _one(self) -> Pricing:
         if (self.api is None) == (self.self_hosted is None):
             raise ValueError("give exactly one of `api` or `self_hosted`")
         return self
@@ -318,7 +318,7 @@ class RunnerProfile(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "RunnerProfile":
+    def _consistent(self) -> RunnerProfile:
         if self.base_url and self.base_urls:
             raise ValueError("give base_url or base_urls, not both")
         if self.provider == "simulated" and self.simulate is None:

@@ -9,8 +9,23 @@ from evals.cost.routing import cheapest_assignment
 from evals.measure.model import Dist, Frontier, OperatingPoint, Slo, Step
 from evals.report.economics import CHECK
 from evals.report.model import (
-    BaselineResult, BreakEvenResult, CascadeOption, CategoryResult, FailureRow, HardwareAssumption, PairedChange, PriceSource, ProjectionRow, ReportModel,
-    RoutingResult, RunnerChange, RunnerSummary, SandboxInfo, ServerFacts, VerdictResult, WorkloadUsed,
+    BaselineResult,
+    BreakEvenResult,
+    CascadeOption,
+    CategoryResult,
+    FailureRow,
+    HardwareAssumption,
+    PairedChange,
+    PriceSource,
+    ProjectionRow,
+    ReportModel,
+    RoutingResult,
+    RunnerChange,
+    RunnerSummary,
+    SandboxInfo,
+    ServerFacts,
+    VerdictResult,
+    WorkloadUsed,
 )
 
 HOSTILE = [

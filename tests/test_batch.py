@@ -30,7 +30,7 @@ FAST = {"poll_s": 0.02, "poll_max_s": 0.05}
 def batch_runner(model: str, protocol: str, batch: dict[str, Any] | None = None, sim_batch: dict[str, Any] | None = None, **behaviour: Any) -> dict[str, Any]:
     """A simulated runner priced like its vendor's model, in batch mode."""
     r = sim_runner(model, protocol, accuracy={"default": 1.0}, **behaviour)
-    r["pricing"] = {"api": {"model": "claude-sonnet-4-5" if protocol == "anthropic" else "gpt-4o"}}
+    r["pricing"] = {"api": {"model": "claude-sonnet-5-5" if protocol == "anthropic" else "gpt-4o"}}
     r["batch"] = {**FAST, **(batch or {})}
     if sim_batch is not None:
         r["simulate"]["batch"] = sim_batch
@@ -159,7 +159,7 @@ def _vendor_runner(sim: SimServer, protocol: str) -> dict[str, Any]:
     """The vendor's own provider (openai or anthropic, the official SDK) pointed at the simulated server."""
     if protocol == "openai":
         return {"provider": "openai", "model": "gpt-sim", "base_url": sim.base_url + "/v1", "pricing": {"api": {"model": "gpt-4o"}}, "batch": FAST, "role": "reference"}
-    return {"provider": "anthropic", "model": "claude-sim", "base_url": sim.base_url, "pricing": {"api": {"model": "claude-sonnet-4-5"}}, "batch": FAST, "role": "reference"}
+    return {"provider": "anthropic", "model": "claude-sim", "base_url": sim.base_url, "pricing": {"api": {"model": "claude-sonnet-5-5"}}, "batch": FAST, "role": "reference"}
 
 
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])

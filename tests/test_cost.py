@@ -10,16 +10,7 @@ import pytest
 from evals.config import ConfigError, Purchase, SelfHostedPricing
 from evals.cost.api import request_cost
 from evals.cost.catalogue import ApiPrice, load_api_prices, load_gpus, load_models
-from evals.cost.projection import (
-    ApiRunner,
-    SelfHostedRunner,
-    Workload,
-    break_even,
-    fleet_monthly_cost,
-    peak_requests_per_hour,
-    project,
-    replicas_needed,
-)
+from evals.cost.projection import ApiRunner, SelfHostedRunner, Workload, break_even, fleet_monthly_cost, peak_requests_per_hour, project, replicas_needed
 from evals.cost.routing import CategoryResult, RunnerStats, cascade, cheapest_assignment
 from evals.cost.selfhosted import cost_per_task, owned_vs_rented_breakeven_utilisation
 from evals.cost.sizing import kv_bytes_per_token, size

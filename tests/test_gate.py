@@ -34,14 +34,7 @@ from evals.gate.history import NoBaseline, RunnerData, find_baseline, record_gat
 from evals.gate.junit import junit_xml
 from evals.gate.markdown import gate_markdown
 from evals.gate.nightly import LockHeld, store_lock
-from evals.gate.rule import (
-    PairCounts,
-    decide_quality,
-    detectable_drop,
-    drop_power,
-    holm,
-    mcnemar_drop_p,
-)
+from evals.gate.rule import PairCounts, decide_quality, detectable_drop, drop_power, holm, mcnemar_drop_p
 from evals.gate.trend import trend
 from evals.report.charts import trend_svg
 from evals.report.model import RunnerSummary

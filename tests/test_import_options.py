@@ -158,7 +158,7 @@ def test_logged_fraction_scales_the_volume_not_the_shape(tmp_path: Path) -> None
     assert (w["requests_per_day"], w["requests_per_month"]) == (500.0, 15218.8)  # 5 logged a day, 1 in 100 logged
     assert w["peak_hour_share"] == round((4 / 6 + 3 / 4) / 2, 4) and w["categories"]["billing"]["share"] == 0.6
     assert w["logged_fraction"] == 0.01 and "logged_fraction=0.01" in w["source"]
-    with pytest.raises(ConfigError, match="logged_fraction"):
+    with pytest.raises(ConfigError, match="--logged-fraction"):  # named as the user typed it
         api.import_traffic(workspace=tmp_path, paths=[FIXTURES / "workload.jsonl"], suite="t", logged_fraction=0)
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from report_fixtures import HOSTILE, HOSTILE_NAME, make_model
 
 from evals import api
 from evals.gate.history import record_gate_result
 from evals.report.model import SCHEMA_VERSION, BreakEvenResult, ReportModel
 from evals.report.render import TEXT_LIMIT, break_even_sentence, explorer_data, fmt_usd, render
-from report_fixtures import HOSTILE, HOSTILE_NAME, make_model
 from tests.conftest import sim_runner, write_workspace
 
 URL_ATTRS = {"href", "xlink:href", "src", "srcset", "action", "formaction", "poster", "data", "background", "ping", "manifest"}

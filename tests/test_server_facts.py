@@ -200,9 +200,13 @@ def test_a_run_notes_missing_usage_and_its_cost_does_not_depend_on_it(tmp_path: 
     assert "usage_missing" in notes[0]["data"]["note"]
     # self-hosted: paid by the hour, so the missing counts change nothing
     assert all(r["cost_usd"] == 0 for r in quirky)
-    # self-hosted cost comes from hours and throughput, so the runner without token counts still has one
+    # self-hosted cost comes from hours, throughput and completed tasks (so the run is scored first), never
+    # from tokens: the runner without token counts still has one
     from evals.report.analyse import analyse
+    from evals.scoring.base import ScoringContext
+    from evals.scoring.stage import score_run
 
+    score_run(store, summary.run_id, find_suite(ws, "mini"), ScoringContext())
     costs = {r.name: r.cost_total_usd for r in analyse(store, summary.run_id).runners}
     assert costs["q"] is not None and costs["q"] > 0 and costs["p"] is not None
     store.close()

@@ -6,13 +6,7 @@ import json
 
 import pytest
 
-from evals.scoring.structure import (
-    compare_call,
-    match_calls,
-    reference_calls,
-    tool_schemas,
-    validate_calls,
-)
+from evals.scoring.structure import compare_call, match_calls, reference_calls, tool_schemas, validate_calls
 
 BOOK = {
     "type": "object",

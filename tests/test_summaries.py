@@ -65,7 +65,7 @@ def test_each_run_is_analysed_once(tmp_path: Path, counted: list[str]) -> None:
 def test_a_nightly_analyses_tonight_once(tmp_path: Path, counted: list[str]) -> None:
     import yaml
 
-    ws = write_workspace(tmp_path / "ws", {"ref": {**sim_runner("ref-model", accuracy={"default": 0.9}, seed=1), "role": "reference"}, "cand": sim_runner("cand-model", accuracy={"default": 0.8}, seed=2)}, n_samples=12)
+    write_workspace(tmp_path / "ws", {"ref": {**sim_runner("ref-model", accuracy={"default": 0.9}, seed=1), "role": "reference"}, "cand": sim_runner("cand-model", accuracy={"default": 0.8}, seed=2)}, n_samples=12)
     cfg = tmp_path / "nightly.yaml"
     cfg.write_text(yaml.safe_dump({"workspace": "ws", "suite": "mini", "runners": ["ref", "cand"]}))
     nights = []
@@ -82,8 +82,7 @@ def test_a_nightly_refuses_a_retired_model_unless_allowed(tmp_path: Path) -> Non
     """A retired model's requests fail: the nightly names the runner and sends nothing; allow_retired lets it gate."""
     import yaml
 
-    from evals.config import ConfigError
-    from evals.config import RunnerProfile
+    from evals.config import ConfigError, RunnerProfile
     from evals.cost.retirement import refuse_retired
 
     retired = {"provider": "anthropic", "model": "claude-sonnet-4-5", "pricing": {"api": {"model": "claude-sonnet-4-5"}}}

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from evals.providers.base import GenerationParams
-from evals.suite.sample import Sample
 from evals.providers.translate import (
     RequestParams,
     Unsupported,
@@ -25,6 +23,7 @@ from evals.providers.translate import (
     tool_choice_from_anthropic,
     tools_from_anthropic,
 )
+from evals.suite.sample import Sample
 
 WEATHER = {
     "type": "function",

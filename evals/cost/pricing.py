@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from evals.config import ApiPricing, ConfigError, RunnerProfile
 from evals.cost.anomaly import billable_usage
@@ -44,7 +45,7 @@ class RunnerPricing:
         return json.dumps(d)
 
     @classmethod
-    def from_json(cls, text: str) -> "RunnerPricing":
+    def from_json(cls, text: str) -> RunnerPricing:
         d = json.loads(text)
         d["price"] = ApiPrice.model_validate(d["price"]) if d["price"] else None
         d["catalogue_as_of"] = date.fromisoformat(d["catalogue_as_of"]) if d["catalogue_as_of"] else None
@@ -72,11 +73,11 @@ class RunnerPricing:
         if self.kind == "api":
             assert self.price is not None
             p = self.price
-            batch = ", batch API ×%g" % p.batch_discount if self.batch else ""
+            batch = f", batch API ×{p.batch_discount:g}" if self.batch else ""
             return f"API tokens at ${p.input:g} in / ${p.output:g} out per million{batch} ({p.source}, as of {p.as_of})"
         return f"self-hosted {self.hardware}: ${self.hourly_usd:,.2f}/h per replica, paid 730 h a month busy or idle"
 
-    def source_row(self, runner: str, today: date | None = None) -> dict[str, object]:
+    def source_row(self, runner: str, today: date | None = None) -> dict[str, Any]:
         """Where this runner's prices come from, for the report's method section."""
         if self.kind == "api":
             assert self.price is not None

@@ -49,7 +49,7 @@ class Workload(_Strict):
     """Share of a day's requests that arrive in its busiest hour (1/24 if flat)."""
 
     @model_validator(mode="after")
-    def _one_volume(self) -> "Workload":
+    def _one_volume(self) -> Workload:
         if (self.requests_per_month is None) == (self.requests_per_day is None):
             raise ValueError("give exactly one of requests_per_month or requests_per_day")
         if self.peak_hour_share < 1 / 24 - 1e-12:
@@ -63,7 +63,7 @@ class Workload(_Strict):
         assert self.requests_per_day is not None
         return self.requests_per_day * DAYS_PER_MONTH
 
-    def at_volume(self, requests_per_month: float) -> "Workload":
+    def at_volume(self, requests_per_month: float) -> Workload:
         """The same traffic shape at another monthly volume."""
         return self.model_copy(update={"requests_per_month": requests_per_month, "requests_per_day": None})
 
@@ -74,7 +74,7 @@ class ApiRunner(_Strict):
     pass_rate: float = Field(gt=0, le=1)
 
     @classmethod
-    def from_prices(cls, name: str, prices: ApiPrice, workload: Workload, pass_rate: float, batch: bool = False) -> "ApiRunner":
+    def from_prices(cls, name: str, prices: ApiPrice, workload: Workload, pass_rate: float, batch: bool = False) -> ApiRunner:
         """Priced at the workload's average request size."""
         usage = Usage(input_tokens=workload.avg_input_tokens, output_tokens=workload.avg_output_tokens)
         return cls(name=name, cost_per_task=request_cost(usage, prices, batch), pass_rate=pass_rate)

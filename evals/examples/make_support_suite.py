@@ -59,7 +59,7 @@ import sys
 import tempfile
 import textwrap
 import unicodedata
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,7 @@ IMPORT_COMMAND = (
     " --scorers-from evals/examples/traffic/support-scorers.yaml --overwrite"
 )
 """Rebuilds `tasks/support/` from the traffic log, run from the repository root (the README shows it)."""
-WEEK_START = datetime(2026, 10, 5, tzinfo=timezone.utc)
+WEEK_START = datetime(2026, 10, 5, tzinfo=UTC)
 """Monday of the sampled week; every timestamp and date is relative to it, never to the clock."""
 
 # ---------------------------------------------------------------- people and customers
@@ -221,7 +221,7 @@ def lower_first(text: str) -> str:
     return text[0].lower() + text[1:] if len(text) > 1 and text[1].islower() else text
 
 
-def person(rng: random.Random) -> dict[str, str]:
+def person(rng: random.Random) -> dict[str, Any]:
     """A contact at a customer, with everything a ticket or document might mention about them."""
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     company, currency, city, tax = rng.choice(CUSTOMERS)
@@ -2048,9 +2048,9 @@ def traffic_log(samples: list[dict[str, Any]]) -> list[str]:
             else:  # cut off at max_tokens, retried with more room
                 short = {**_request(s, messages, model), "max_tokens": 48}
                 cut = text[: len(text) * 2 // 5]
-                response = _response(rng, model, failed_at, messages, cut, finish="length")
-                response["usage"]["completion_tokens"] = 48
-                add(failed_at, _line(failed_at, short, response))
+                cut_off = _response(rng, model, failed_at, messages, cut, finish="length")
+                cut_off["usage"]["completion_tokens"] = 48
+                add(failed_at, _line(failed_at, short, cut_off))
         add(when, _line(when, _request(s, messages, model), _response(rng, model, when, messages, text)))
         if sid in repeated:
             again = _later(rng, when)

@@ -9,7 +9,6 @@ shows; only the per-sample outcomes it pairs are read here directly.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,7 +137,7 @@ def _unscored(store: Store, run_id: str) -> dict[str, int]:
     return {r["runner"]: int(r["n"]) for r in store.query(sql, (run_id,))}
 
 
-def _earlier_runs(store: Store, run_id: str) -> list[sqlite3.Row]:
+def _earlier_runs(store: Store, run_id: str) -> list[dict[str, Any]]:
     """Finished, scored runs of the same suite created before `run_id`, newest first,
     leaving out any run in which a runner was stopped early (budget, breaker, quota):
     its missing answers would make a partial night the norm.

@@ -28,5 +28,5 @@ def make_providers(profile: RunnerProfile, service_url: str | None = None) -> li
     """`service_url` is where the provider's own service listens (the simulated server), for runners without a base_url."""
     s = spec(profile.provider)
     key = api_key(profile)
-    urls = profile.urls() or [service_url]
+    urls: list[str | None] = [*profile.urls()] or [service_url]
     return [s.make(profile, url, key) for url in urls]

@@ -111,7 +111,7 @@ class LaunchSpec(BaseModel):
     run vLLM another way: [/opt/vllm/bin/vllm, serve, "{vllm_args}"]."""
 
     @model_validator(mode="after")
-    def _no_secrets(self) -> "LaunchSpec":
+    def _no_secrets(self) -> LaunchSpec:
         """Profiles are stored with every run: a secret here would be written to the store.
         The server inherits this process's environment, so export tokens instead."""
         for name in self.env:
@@ -124,7 +124,7 @@ class LaunchSpec(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _consistent(self) -> "LaunchSpec":
+    def _consistent(self) -> LaunchSpec:
         if self.lora_modules and not self.enable_lora:
             raise ValueError("lora_modules needs enable_lora: true")
         if self.enable_auto_tool_choice and not self.tool_call_parser:

@@ -16,22 +16,19 @@ import numpy as np
 from evals.config import RunnerProfile, Suite
 from evals.cost.capacity import refusal as capacity_refusal
 from evals.cost.pricing import RunnerPricing, runner_pricing
-from evals.report import economics
-from evals.measure.persist import choose
-from evals.report.model import (
-    BreakEvenResult, CategoryResult, Disagreement, FailureRow, HardwareAssumption, PriceSource, ProjectionRow, ReportModel, RunnerSummary, SandboxInfo,
-    ServerFacts, VerdictResult, WorkloadUsed,
-)
 from evals.judge_protocol import render_conversation
+from evals.measure.persist import choose
+from evals.providers.base import Usage
 from evals.providers.translate import render_calls
+from evals.report import economics
+from evals.report.model import BreakEvenResult, CategoryResult, Disagreement, FailureRow, HardwareAssumption, PriceSource, ProjectionRow, ReportModel, RunnerSummary, SandboxInfo, ServerFacts, VerdictResult, WorkloadUsed
 from evals.report.text import clip, fmt_usd
-from evals.scoring.structure import reference_calls
 from evals.scoring.confusion import confusion_matrix
+from evals.scoring.structure import reference_calls
 from evals.stats.intervals import wilson
 from evals.stats.noninferiority import METHOD as NONINFERIORITY_METHOD
 from evals.stats.noninferiority import verdict as noninferiority_verdict
 from evals.stats.paired import paired_gap
-from evals.providers.base import Usage
 from evals.store.db import Store
 
 SMALL_CATEGORY = 30
@@ -204,9 +201,9 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         return f.tasks_per_hour if f and runner not in refused else None
 
     proj, cost_models = economics.projections(wl, runners, pricing, profiles, measured, refused)
-    for row in proj:  # say which sweep: a quick check and a full sweep give different capacities
-        if row.capacity_source == "measured" and (c := chosen.get(row.runner)):
-            row.capacity_source = c.describe()
+    for projected in proj:  # say which sweep: a quick check and a full sweep give different capacities
+        if projected.capacity_source == "measured" and (c := chosen.get(projected.runner)):
+            projected.capacity_source = c.describe()
     economics.at_volume_costs(runners, proj, pricing, wl)
     evens = economics.break_evens(wl, cost_models)
     verdicts, cat_verdicts = [], []
@@ -322,7 +319,7 @@ def _cost(pricing: RunnerPricing, r: dict[str, Any]) -> float:
     return pricing.cost_of(batched) + dataclasses.replace(pricing, batch=False).cost_of(sync)
 
 
-def _per_sample(store: Store, run_id: str, finals: dict, outcomes: dict, pricing: dict[str, RunnerPricing]) -> dict[str, dict[str, economics.PerSample]]:  # type: ignore[type-arg]
+def _per_sample(store: Store, run_id: str, finals: dict, outcomes: dict, pricing: dict[str, RunnerPricing]) -> dict[str, dict[str, economics.PerSample]]:
     spent = {
         (r["runner"], r["sample_id"]): _cost(pricing[r["runner"]], r)
         for r in store.iter_query(f"SELECT runner, sample_id, {_TOKEN_SUMS} FROM attempts WHERE run_id=? AND purpose='run' GROUP BY runner, sample_id", (run_id,))
@@ -368,7 +365,7 @@ def _shown(a: dict[str, Any]) -> str:
     return "\n".join(x for x in (a.get("text") or "", calls) if x)
 
 
-def _failures(store: Store, run_id: str, finals: dict, outcomes: dict, samples: dict, ref: str) -> list[FailureRow]:  # type: ignore[type-arg]
+def _failures(store: Store, run_id: str, finals: dict, outcomes: dict, samples: dict, ref: str) -> list[FailureRow]:
     """Every non-passing (runner, sample), with the reference runner's answer beside it."""
     expl: dict[tuple[str, str], list[str]] = defaultdict(list)
     for r in store.iter_query("SELECT runner, sample_id, scorer, explanation, error FROM scores WHERE run_id=? AND (passed=0 OR error IS NOT NULL)", (run_id,)):

@@ -26,13 +26,7 @@ from itertools import chain, zip_longest
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from jinja2 import (
-    ChoiceLoader,
-    DictLoader,
-    Environment,
-    FileSystemLoader,
-    StrictUndefined,
-)
+from jinja2 import ChoiceLoader, DictLoader, Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from evals.cost.projection import COST_DEFINITION, DAYS_PER_MONTH
@@ -40,13 +34,7 @@ from evals.measure.chart import frontier_svg
 from evals.measure.metrics import percentile
 from evals.measure.model import Dist, Frontier
 from evals.report import charts, sections
-from evals.report.model import (
-    BreakEvenResult,
-    CategoryResult,
-    Disagreement,
-    FailureRow,
-    ReportModel,
-)
+from evals.report.model import BreakEvenResult, CategoryResult, Disagreement, FailureRow, ReportModel
 from evals.report.sections import page_sections
 from evals.report.text import clip, fmt_p, fmt_points, fmt_sig, fmt_usd
 

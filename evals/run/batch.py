@@ -43,15 +43,7 @@ from evals.config import BatchMode, RunnerProfile
 from evals.cost.pricing import RunnerPricing
 from evals.providers.anthropic_messages import _STOP_STATUS
 from evals.providers.anthropic_messages import _usage as anthropic_usage
-from evals.providers.base import (
-    Completion,
-    GenerationParams,
-    Message,
-    Provider,
-    Status,
-    Timing,
-    Usage,
-)
+from evals.providers.base import Completion, GenerationParams, Message, Provider, Status, Timing, Usage
 from evals.providers.factory import api_key
 from evals.providers.openai_chat import _FINISH_STATUS
 from evals.providers.openai_chat import _usage as openai_usage

@@ -7,7 +7,6 @@ before the run is created, so a bad invocation writes nothing half-done.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import gc
 import json
@@ -15,9 +14,9 @@ import secrets
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from evals import __version__
 from evals.config import ConfigError, RunnerProfile, Suite
@@ -26,8 +25,8 @@ from evals.providers.base import Provider
 from evals.providers.factory import api_key, make_providers
 from evals.providers.launch import launch_all
 from evals.providers.registry import services
-from evals.providers.translate import RequestParams, anthropic_not_sent, request_params, text_tool_call
 from evals.providers.server_facts import RunServers
+from evals.providers.translate import RequestParams, anthropic_not_sent, request_params, text_tool_call
 from evals.run.batch import BatchRun
 from evals.run.budget import Budget
 from evals.run.executor import Job, RunnerResult, run_jobs
@@ -74,7 +73,7 @@ EXIT_WAITING = 6
 
 
 def new_run_id(suite: str) -> str:
-    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{suite}-{secrets.token_hex(2)}"
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{suite}-{secrets.token_hex(2)}"
 
 
 def git_commit(workspace: Path) -> str | None:

@@ -15,7 +15,7 @@ class Progress:
         self.enabled = not quiet and not os.environ.get("CI") and sys.stderr.isatty()
         self._bar: _RichProgress | None = None
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         if self.enabled:
             self._bar = _RichProgress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), transient=False

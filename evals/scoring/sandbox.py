@@ -57,8 +57,8 @@ import json
 import math
 import os
 import selectors
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile

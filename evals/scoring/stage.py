@@ -53,7 +53,7 @@ def check_scorers(suite: Suite, context: ScoringContext | None = None) -> None:
     for p in suite.plugins:
         load_plugin(suite.dir / p)
     specs = list(suite.scorers)
-    for name, o in suite.categories.items():
+    for o in suite.categories.values():
         specs += o.scorers or []
     for spec in specs:
         try:

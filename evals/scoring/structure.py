@@ -131,9 +131,7 @@ def match_calls(
     the produced call it was paired with (or as missing), and each extra call as extra."""
     if not expected or not got:
         return 0, [f"expected call {e.get('name')!r} was not made" for e in expected] + [f"extra call {g.get('name')!r}" for g in got]
-    from scipy.optimize import (
-        linear_sum_assignment,  # scipy is heavy; only scoring needs it
-    )
+    from scipy.optimize import linear_sum_assignment  # scipy is heavy; only scoring needs it
 
     diffs = [[compare_call(e, g, schemas.get(str(e.get("name"))), abs_tol, rel_tol) for g in got] for e in expected]
     # Cost 0 for a match, 1 for a same-name mismatch, 2 otherwise: mismatches pair with the call closest in kind.

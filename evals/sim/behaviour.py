@@ -331,6 +331,7 @@ def judge_verdict(index: SampleIndex, behaviour: SimBehaviour, model: str, promp
     answers JUDGE_NONSENSE instead of a verdict.
     """
     mode = jp.read_mode(prompt)
+    blocks: tuple[str | None, ...]
     if mode == jp.PAIRWISE:
         blocks = (jp.unwrap(prompt, jp.ANSWER_A), jp.unwrap(prompt, jp.ANSWER_B))
     elif mode == jp.RUBRIC:

@@ -29,12 +29,7 @@ from dataclasses import dataclass
 
 from scipy.stats import norm
 
-from evals.stats.exact import (
-    good_enough_probability,
-    min_samples,
-    rejection_probability,
-    thresholds,
-)
+from evals.stats.exact import good_enough_probability, min_samples, rejection_probability, thresholds
 from evals.stats.intervals import z_two_sided
 
 # The exact search starts this far below the formula's n: the formula is

@@ -16,12 +16,12 @@ import socket
 import sqlite3
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from evals.providers.base import Completion, Status, Timing, Usage
 from evals.errors import InfrastructureError, UsageError
+from evals.providers.base import Completion, Status, Timing, Usage
 from evals.providers.translate import mark_invalid
 from evals.store.migrations import MIGRATIONS
 
@@ -47,7 +47,7 @@ def completion_from_row(r: dict[str, Any]) -> Completion:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _this_process() -> dict[str, Any]:
@@ -427,10 +427,10 @@ class Store:
         self.db.executemany("INSERT INTO outcomes VALUES (?,?,?,?,?)", rows)
 
     # ---------------------------------------------------------- reads
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         cur = self.db.execute(sql, params)
         cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]  # type: ignore[misc]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
 
     def iter_query(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[dict[str, Any]]:
         cur = self.db.execute(sql, params)

@@ -15,9 +15,9 @@ import gzip
 import hashlib
 import json
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
 
 from pydantic import ValidationError
 

@@ -12,12 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from evals.providers.translate import (
-    block_to_part,
-    response_format_from_anthropic,
-    tool_choice_from_anthropic,
-    tools_from_anthropic,
-)
+from evals.providers.translate import block_to_part, response_format_from_anthropic, tool_choice_from_anthropic, tools_from_anthropic
 from evals.traffic.openai_log import check_request, request_settings
 from evals.traffic.records import Record, ReferenceStatus
 from evals.traffic.values import as_int
@@ -136,7 +131,7 @@ def parse(obj: dict[str, Any]) -> Record:
 def _apply_response(rec: Record, response: dict[str, Any], failed: bool) -> None:
     if isinstance(response.get("model"), str):
         rec.reference_model = response["model"]
-    usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
+    usage: dict[str, Any] = response["usage"] if isinstance(response.get("usage"), dict) else {}
     if usage.get("input_tokens") is not None:
         rec.input_tokens = sum(
             as_int(usage.get(k)) or 0 for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")

@@ -50,7 +50,7 @@ class Rule(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _something(self) -> "Rule":
+    def _something(self) -> Rule:
         if not self.keywords and self.regex is None:
             raise ValueError("give `keywords`, `regex`, or both")
         return self

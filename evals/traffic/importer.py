@@ -23,12 +23,12 @@ import json
 import shutil
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from evals.config import load_suite
-from evals.suite.sample import Sample, content_id
+from evals.suite.sample import RequestSettings, Sample, content_id
 from evals.traffic import readers
 from evals.traffic.categorize import Categorizer, categorizer
 from evals.traffic.dedupe import Deduper
@@ -36,25 +36,10 @@ from evals.traffic.errors import TrafficImportError
 from evals.traffic.options import ImportOptions
 from evals.traffic.records import Record, Skip
 from evals.traffic.redact import label_of, redact_sample
-from evals.traffic.report import (
-    DedupeReport,
-    ImportReport,
-    RedactionReport,
-    SamplingReport,
-    SkipLog,
-    SourceReport,
-)
+from evals.traffic.report import DedupeReport, ImportReport, RedactionReport, SamplingReport, SkipLog, SourceReport
 from evals.traffic.sample import StratifiedSampler
 from evals.traffic.workload import WorkloadProfiler
-from evals.traffic.writer import (
-    Grading,
-    check_target,
-    load_grading,
-    publish,
-    staging_dir,
-    suite_yaml,
-    write_json,
-)
+from evals.traffic.writer import Grading, check_target, load_grading, publish, staging_dir, suite_yaml, write_json
 
 MAX_HELD = 10_000
 """Failed answers held back waiting for a retry; past this, the oldest is written as it is."""
@@ -225,7 +210,7 @@ class _Pipeline:
             "reference_model": rec.reference_model,
             "reference_status": rec.reference_status,
             "reference_kind": rec.reference_kind,
-            "timestamp": datetime.fromtimestamp(when, tz=timezone.utc).isoformat() if when is not None else None,
+            "timestamp": datetime.fromtimestamp(when, tz=UTC).isoformat() if when is not None else None,
             "non_text_parts": rec.non_text_parts,
         }
         for key, value in (rec.metadata or {}).items():  # the request's own tags, after the import's
@@ -239,7 +224,7 @@ class _Pipeline:
             tools=json.loads(rec.tools) if rec.tools else None,
             tool_choice=rec.tool_choice if rec.tools or rec.tool_choice == "none" else None,
             response_format=rec.response_format,
-            settings=rec.settings,
+            settings=RequestSettings.model_validate(rec.settings) if rec.settings else None,
         )
         unset = {name for name in ("tools", "tool_choice", "response_format", "settings") if getattr(sample, name) is None}
         self.samples_file.write(sample.model_dump_json(exclude=unset) + "\n")
@@ -314,7 +299,7 @@ def _build(
     staging: Path,
     target: Path,
 ) -> ImportReport:
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     with (staging / "samples.jsonl").open("w", encoding="utf-8") as samples_file:
         pipeline = _Pipeline(options, categorize, samples_file)
         sources = [_read_file(pipeline, path, options) for path in paths]

@@ -16,13 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from evals.suite.sample import (
-    RequestSettings,
-    Sample,
-    check_tools,
-    named_choice,
-    tool_names,
-)
+from evals.suite.sample import RequestSettings, Sample, check_tools, named_choice, tool_names
 from evals.traffic.records import Record, ReferenceStatus
 from evals.traffic.values import as_int
 
@@ -212,15 +206,15 @@ def request_settings(request: dict[str, Any], *names: str) -> dict[str, Any] | N
 
 def _apply_response(rec: Record, response: dict[str, Any], failed: bool) -> None:
     rec.reference_model = _text_or_none(response.get("model")) or rec.reference_model
-    usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
+    usage: dict[str, Any] = response["usage"] if isinstance(response.get("usage"), dict) else {}
     rec.input_tokens = as_int(usage.get("prompt_tokens", usage.get("input_tokens")))
     rec.output_tokens = as_int(usage.get("completion_tokens", usage.get("output_tokens")))
     choices = response.get("choices")
     if failed or response.get("error") or not isinstance(choices, list) or not choices:
         rec.reference_status = "error"
         return
-    choice = choices[0] if isinstance(choices[0], dict) else {}
-    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    choice: dict[str, Any] = choices[0] if isinstance(choices[0], dict) else {}
+    message: dict[str, Any] = choice["message"] if isinstance(choice.get("message"), dict) else {}
     text, _ = content_text(message.get("content"))
     if not text and message.get("refusal"):
         text = str(message["refusal"])

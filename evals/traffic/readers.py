@@ -15,7 +15,7 @@ import json
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, cast
 
 from evals.traffic import anthropic_log, openai_log, tabular
 from evals.traffic.errors import TrafficImportError
@@ -42,7 +42,7 @@ class FormatError(TrafficImportError):
 def _open_binary(path: Path) -> IO[bytes]:
     with path.open("rb") as f:
         gzipped = f.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gzipped else path.open("rb")
+    return cast(IO[bytes], gzip.open(path, "rb") if gzipped else path.open("rb"))
 
 
 def _suffix(path: Path) -> str:
@@ -236,7 +236,6 @@ def _dataset_rows(path: Path) -> Iterator[tuple[int, Any]]:
         except Exception as e:  # datasets wraps loader failures in many exception types
             raise FormatError(f"{path}: `datasets` cannot load it ({type(e).__name__}: {e})") from None
         try:
-            for n, row in enumerate(ds, 1):
-                yield n, row
+            yield from enumerate(ds, 1)
         except Exception as e:  # a streaming dataset fails as it reads, with its builder's own errors
             raise FormatError(f"{path}: `datasets` failed while reading it ({type(e).__name__}: {e})") from None

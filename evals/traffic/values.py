@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 
@@ -27,7 +27,7 @@ def parse_timestamp(value: Any) -> float | None:
     try:
         ts = _parse(value)
         if ts is not None:
-            datetime.fromtimestamp(ts, tz=timezone.utc)  # the workload profile converts it later
+            datetime.fromtimestamp(ts, tz=UTC)  # the workload profile converts it later
         return ts
     except (OverflowError, ValueError, OSError):
         return None
@@ -37,10 +37,10 @@ def _parse(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, datetime):
-        dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        dt = value if value.tzinfo else value.replace(tzinfo=UTC)
         return dt.timestamp()
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp()
+        return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
     if isinstance(value, str):
         text = value.strip()
         try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -85,7 +85,7 @@ class WorkloadProfiler:
         if rec.reference is not None:
             self._output[category].add(rec.output_tokens, len(rec.reference))
         if rec.timestamp is not None:
-            t = datetime.fromtimestamp(rec.timestamp, tz=timezone.utc)
+            t = datetime.fromtimestamp(rec.timestamp, tz=UTC)
             self._hours[(t.date().isoformat(), t.hour)] += 1
             self._first = rec.timestamp if self._first is None else min(self._first, rec.timestamp)
             self._last = rec.timestamp if self._last is None else max(self._last, rec.timestamp)
@@ -118,8 +118,8 @@ class WorkloadProfiler:
         if per_day:
             daily = timed / len(per_day) / logged_fraction
             assert self._first is not None and self._last is not None
-            first = datetime.fromtimestamp(self._first, tz=timezone.utc)
-            last = datetime.fromtimestamp(self._last, tz=timezone.utc)
+            first = datetime.fromtimestamp(self._first, tz=UTC)
+            last = datetime.fromtimestamp(self._last, tz=UTC)
             scaled = f"; per-day volume divided by logged_fraction={logged_fraction:g}" if logged_fraction < 1 else ""
             return {
                 "volume_from": "timestamps",
