@@ -91,3 +91,20 @@ def sim_factory(samples: list[Sample]) -> Iterator[Callable[..., SimServer]]:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(_CACHE, ignore_errors=True)
+
+
+@pytest.fixture
+def wire() -> Iterator[Any]:
+    """Start hand-written loopback servers (tests/wire_servers.py) for the test; all stopped after it."""
+    from tests.wire_servers import WireServer
+
+    started: list[WireServer] = []
+
+    def start(reply: Any) -> WireServer:
+        s = WireServer(reply).start()
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import random
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from evals.run.orchestrate import EXIT_NOTHING_ANSWERED, EXIT_STOPPED, execute_r
 from evals.run.policy import SERVER_ERRORS_AFTER, UNREACHABLE_AFTER, Breaker, backoff_delay, max_wait_s, should_retry
 from evals.store.db import Store
 from tests.conftest import write_workspace
-from tests.wire_servers import WireServer, close_after_stream
+from tests.wire_servers import close_after_stream
 
 SELF_HOSTED = {"self_hosted": {"gpu": "A100-80GB", "gpus": 1, "cloud_price_per_gpu_hour": 2}}
 
@@ -47,18 +46,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def wire() -> Iterator[Any]:
-    started: list[WireServer] = []
-
-    def start(reply: Any) -> WireServer:
-        s = WireServer(reply).start()
-        started.append(s)
-        return s
-
-    yield start
-    for s in started:
-        s.stop()
 
 
 def _error_reply(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:

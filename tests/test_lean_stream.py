@@ -10,7 +10,6 @@ import asyncio
 import hashlib
 import json
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from evals.providers.base import Completion, GenerationParams, Status, Timeouts
 from evals.providers.factory import make_providers
 from evals.providers.openai_chat import OpenAIChatProvider
 from evals.providers.openai_lean import LeanOpenAIProvider, SSELines
-from tests.wire_servers import WireServer, close_after_stream, empty_stream, openai_stream
+from tests.wire_servers import close_after_stream, empty_stream, openai_stream
 
 TIMEOUTS = Timeouts(connect_s=2, idle_s=2, total_s=10)
 KNOWN = [{"role": "system", "content": "Answer with the label only."}, {"role": "user", "content": "Ticket 0: my invoice #0 is wrong"}]
@@ -114,18 +113,6 @@ def test_stream_without_usage_chunk_is_identical(sim_factory: Any) -> None:
 # ---------------------------------------------------------------- wire faults
 
 
-@pytest.fixture
-def wire() -> Iterator[Any]:
-    started: list[WireServer] = []
-
-    def start(reply: Any) -> WireServer:
-        s = WireServer(reply).start()
-        started.append(s)
-        return s
-
-    yield start
-    for s in started:
-        s.stop()
 
 
 def _sse(chunks: list[dict[str, Any] | str], sep: str = "\n") -> list[bytes]:

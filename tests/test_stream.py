@@ -5,7 +5,7 @@ connections) through the real SDKs against small loopback servers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from evals.providers.anthropic_messages import AnthropicProvider
 from evals.providers.base import Completion, GenerationParams, Status, Timeouts, Usage
 from evals.providers.openai_chat import OpenAIChatProvider
 from evals.providers.stream import Event, Finish, TextDelta, ToolCallDelta, UsageReport, drive
-from tests.wire_servers import WireServer, close_after_stream, empty_stream
+from tests.wire_servers import close_after_stream, empty_stream
 
 TIMEOUTS = Timeouts(connect_s=2, idle_s=2, total_s=10)
 STATUSES = {"stop": Status.ok, "length": Status.truncated}
@@ -124,18 +124,6 @@ def test_stall_is_an_idle_timeout_and_total_timeout_is_its_own() -> None:
     assert (total.status, total.error_kind) == (Status.timeout, "timeout_total")
 
 
-@pytest.fixture
-def wire() -> Iterator[Any]:
-    started: list[WireServer] = []
-
-    def start(reply: Any) -> WireServer:
-        s = WireServer(reply).start()
-        started.append(s)
-        return s
-
-    yield start
-    for s in started:
-        s.stop()
 
 
 def _openai(url: str) -> OpenAIChatProvider:
