@@ -209,6 +209,26 @@ def test_the_same_tests_pass_a_correct_add() -> None:
     assert score.passed and score.value == 1.0, score
 
 
+def test_graders_in_parallel_threads_all_pass_a_correct_answer() -> None:
+    """The score stage grades many answers at once, each pair of sandboxes from its own thread. A pipe
+    end closed twice (once after start, again in cleanup) closed a number another thread had just been
+    given: 'Bad file descriptor' scorer errors, 42 of 1,144 in a demo run. Here 24 graders run 8 at a time."""
+    sample = Sample(id="s", input=[{"role": "user", "content": "write it"}], reference={"tests": ADD_TESTS})
+    fn = code_tests(timeout_s=20)
+
+    async def many() -> list:  # type: ignore[type-arg]
+        sem = asyncio.Semaphore(8)
+
+        async def one() -> object:
+            async with sem:
+                return await fn("def add(a, b):\n    return a + b\n", sample)
+
+        return await asyncio.gather(*(one() for _ in range(24)))
+
+    scores = asyncio.run(many())
+    assert [(s.passed, s.error) for s in scores] == [(True, None)] * 24
+
+
 HONEST = [
     # data of every kind the wire carries
     (

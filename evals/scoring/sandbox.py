@@ -389,9 +389,8 @@ def _run_pair(
             client = _Launch(*client_argv, stdin=to_client_r, pass_fds=(to_server_w,))
             server_result, client_result = _execute(plan, [server, client], timeout_s, ours, primary=1)
         finally:
-            for fd in ours:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            for fd in ours:  # only those _execute did not close (it empties the list as it closes)
+                os.close(fd)
         return server_result, client_result
 
 
@@ -514,10 +513,14 @@ class _Launch:
 
 
 def _execute(
-    plan: _Plan, launches: list[_Launch], timeout_s: float, close_after_start: tuple[int, ...] | list[int] = (), primary: int | None = None
+    plan: _Plan, launches: list[_Launch], timeout_s: float, close_after_start: list[int] | None = None, primary: int | None = None
 ) -> list[SandboxResult]:
     """Start every launch, drain their output until they end or the deadline,
-    and leave nothing running. When `primary` ends, the others are stopped."""
+    and leave nothing running. When `primary` ends, the others are stopped.
+
+    `close_after_start`: our ends of the pipes the sandboxes share, closed once they are started and
+    removed from the list as they are, so the caller closes only what is left. Closing one twice is
+    not harmless: graders run in threads, and the number may already be another grader's new pipe."""
     started = time.monotonic()
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -534,8 +537,8 @@ def _execute(
                     pass_fds=launch.pass_fds,
                 )
             )
-        for fd in close_after_start:  # only the sandboxes hold the ends now, so EOF arrives when they end
-            os.close(fd)
+        while close_after_start:  # only the sandboxes hold the ends now, so EOF arrives when they end
+            os.close(close_after_start.pop())
         sinks, timed_out = _communicate(procs, [launch.input for launch in launches], plan, started + timeout_s, primary)
     except BaseException:
         for proc in procs:
