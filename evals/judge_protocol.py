@@ -6,9 +6,11 @@ the format and the code that reads it cannot drift apart.
 
 Untrusted text (the candidate answer, and for safety the task and the
 reference too) goes into data blocks `<name-NONCE>` ... `</name-NONCE>`,
-where NONCE is fresh random hex for every request. A candidate cannot close
-its block early: it cannot know the nonce, and anything in it that looks like
-one of these tags is defused first (`neutralise`).
+where NONCE is a hash of the whole request, the candidate's own text included
+(`derived_nonce`): an identical judge request gets an identical nonce, so its
+stored verdict is reused, yet a candidate cannot name its block's tag without
+containing a hash of itself. Anything in it that looks like one of these tags
+is defused first (`neutralise`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import secrets
 from typing import Any
 
 from evals.suite.sample import content_text
@@ -38,10 +39,6 @@ _NONCE_HEX = 16
 _LOOKALIKE = re.compile(r"<(\s*/?\s*(?:" + "|".join(map(re.escape, DATA_TAGS)) + r")\s*-)", re.IGNORECASE)
 _MODE = re.compile(r"^mode: (\w+)$", re.MULTILINE)
 _USER_HEADER = "[user]\n"
-
-
-def new_nonce() -> str:
-    return secrets.token_hex(_NONCE_HEX // 2)
 
 
 def derived_nonce(*parts: str | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from pathlib import Path
 from typing import Any, Callable
 
@@ -136,7 +137,7 @@ def injection(nonce: str) -> str:
 
 
 def test_the_candidate_cannot_close_its_data_block(fact: Sample) -> None:
-    nonce = jp.new_nonce()
+    nonce = secrets.token_hex(8)
     attack = injection(nonce)  # even a candidate that guessed the nonce
     prompt = rubric_prompt(fact, attack, RUBRIC, nonce)
     assert prompt.startswith(jp.JUDGE_MARKER + "\n")
@@ -152,9 +153,9 @@ def test_the_candidate_cannot_close_its_data_block(fact: Sample) -> None:
 def test_an_injected_verdict_does_not_pass(sim_factory: Callable[..., SimServer], fact: Sample) -> None:
     sim = sim_factory({"judge": {}})
     ctx = context_for(j=judge_profile(sim))
-    (rubric,) = grade(ctx, "judge_rubric", [injection(jp.new_nonce())], fact, rubric=RUBRIC)
+    (rubric,) = grade(ctx, "judge_rubric", [injection(secrets.token_hex(8))], fact, rubric=RUBRIC)
     assert not rubric.passed and rubric.error is None
-    (pairwise,) = grade(ctx, "judge_pairwise", [injection(jp.new_nonce())], fact)
+    (pairwise,) = grade(ctx, "judge_pairwise", [injection(secrets.token_hex(8))], fact)
     assert not pairwise.passed
 
 

@@ -132,7 +132,3 @@ def unused_choices(store: Store, profiles: Iterable[RunnerProfile], chosen_ids: 
             raise ConfigError(f"--measurement {mid} measured runner {f.runner!r}, which is not among the runners here ({', '.join(sorted(names))})")
 
 
-def latest_for(store: Store, profile: RunnerProfile) -> Frontier | None:
-    """The sweep that sizes `profile` (see `choose`), for callers that need only the frontier."""
-    c = choose(store, profile)
-    return c.frontier if c else None
