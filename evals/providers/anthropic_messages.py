@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
-import httpx2
 
 from evals.providers.base import Completion, GenerationParams, Message, Status, Timeouts, Usage
 from evals.providers.errors import from_exception, is_stale
+from evals.providers.sdk_client import SdkConnections
 from evals.providers.stream import Event, Finish, ServedModel, TextDelta, ToolCallDelta, UsageReport, drive
 from evals.providers.translate import Unsupported, to_anthropic
 
@@ -31,25 +31,13 @@ _STOP_STATUS = {
 }
 
 
-class AnthropicProvider:
+class AnthropicProvider(SdkConnections):
     def __init__(self, *, name: str, model: str, base_url: str | None, api_key: str | None, timeouts: Timeouts, max_connections: int = 1000, stream: bool = True) -> None:
+        super().__init__(anthropic, anthropic.AsyncAnthropic, base_url=base_url, api_key=api_key, timeouts=timeouts, max_connections=max_connections)
         self.name = name
         self.stream = stream
         self.model = model
         self.base_url = base_url
-        self.timeouts = timeouts
-        self.max_connections = max_connections
-        self.reuses_connections = True
-        self._retired: list[anthropic.AsyncAnthropic] = []
-        self._client = anthropic.AsyncAnthropic(
-            base_url=base_url,
-            api_key=api_key or "no-key",
-            max_retries=0,
-            timeout=httpx2.Timeout(timeouts.total_s, connect=timeouts.connect_s, read=timeouts.idle_s),
-            http_client=anthropic.DefaultAioHttpClient(
-                limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-            ),
-        )
 
     def _request(self, messages: list[Message], params: GenerationParams) -> dict[str, Any]:
         """The sample's request in Messages form; `Unsupported` when it cannot be sent unchanged.
@@ -104,20 +92,6 @@ class AnthropicProvider:
                     # Only the closing event makes the stream whole; a stop_reason alone is not enough.
                     yield Finish(stop_reason)
 
-    def _stop_reusing_connections(self) -> None:
-        """The server closes connections it announced as keep-alive: from now on every
-        request of this endpoint opens its own connection (httpx2 with no keep-alive pool)."""
-        if not self.reuses_connections:
-            return
-        self.reuses_connections = False
-        self._retired.append(self._client)
-        self._client = self._client.with_options(
-            http_client=anthropic.DefaultAsyncHttpxClient(
-                limits=httpx2.Limits(max_connections=self.max_connections, max_keepalive_connections=0),
-                timeout=httpx2.Timeout(self.timeouts.total_s, connect=self.timeouts.connect_s, read=self.timeouts.idle_s),
-            )
-        )
-
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         try:
             self._request(messages, params)
@@ -133,10 +107,6 @@ class AnthropicProvider:
             is_stale=is_stale,
             on_stale=self._stop_reusing_connections,
         )
-
-    async def aclose(self) -> None:
-        for c in (*self._retired, self._client):
-            await c.close()
 
 
 def _usage(u: dict[str, int | None]) -> Usage:

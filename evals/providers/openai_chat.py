@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx2
 import openai
 
 from evals.providers.base import Completion, GenerationParams, Message, Status, Timeouts, Usage
 from evals.providers.errors import from_exception, is_stale
+from evals.providers.sdk_client import SdkConnections
 from evals.providers.stream import Event, Finish, ServedModel, TextDelta, ToolCallDelta, UsageReport, drive
 from evals.providers.translate import to_openai
 
@@ -35,7 +35,7 @@ def _usage(usage: Any) -> Usage:
     )
 
 
-class OpenAIChatProvider:
+class OpenAIChatProvider(SdkConnections):
     def __init__(
         self,
         *,
@@ -52,21 +52,8 @@ class OpenAIChatProvider:
         self.stream = stream
         self.model = model
         self.base_url = base_url
-        self.timeouts = timeouts
         self.max_tokens_field = max_tokens_field
-        self.max_connections = max_connections
-        self.reuses_connections = True
-        self._retired: list[openai.AsyncOpenAI] = []
-        self._client = openai.AsyncOpenAI(
-            base_url=base_url,
-            # Local servers (vLLM without --api-key) accept any key; the SDK insists on one.
-            api_key=api_key or "no-key",
-            max_retries=0,  # the executor owns retries, so every attempt is counted and stored
-            timeout=httpx2.Timeout(timeouts.total_s, connect=timeouts.connect_s, read=timeouts.idle_s),
-            http_client=openai.DefaultAioHttpClient(
-                limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-            ),
-        )
+        super().__init__(openai, openai.AsyncOpenAI, base_url=base_url, api_key=api_key, timeouts=timeouts, max_connections=max_connections)
 
     def _request(self, messages: list[Message], params: GenerationParams) -> dict[str, Any]:
         """The sample's request as sent (tools, tool_choice, response_format and settings when `params` carries them)."""
@@ -109,20 +96,6 @@ class OpenAIChatProvider:
                     if choice.finish_reason:
                         yield Finish(choice.finish_reason)
 
-    def _stop_reusing_connections(self) -> None:
-        """The server closes connections it announced as keep-alive: from now on every
-        request of this endpoint opens its own connection (httpx2 with no keep-alive pool)."""
-        if not self.reuses_connections:
-            return
-        self.reuses_connections = False
-        self._retired.append(self._client)
-        self._client = self._client.with_options(
-            http_client=openai.DefaultAsyncHttpxClient(
-                limits=httpx2.Limits(max_connections=self.max_connections, max_keepalive_connections=0),
-                timeout=httpx2.Timeout(self.timeouts.total_s, connect=self.timeouts.connect_s, read=self.timeouts.idle_s),
-            )
-        )
-
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         return await drive(
             lambda: self.events(messages, params),
@@ -134,7 +107,3 @@ class OpenAIChatProvider:
             is_stale=is_stale,
             on_stale=self._stop_reusing_connections,
         )
-
-    async def aclose(self) -> None:
-        for c in (*self._retired, self._client):
-            await c.close()
