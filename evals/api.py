@@ -95,7 +95,7 @@ def init_workspace(directory: str | Path, force: bool = False) -> Path:
 def _context(workspace: Path, prices: Path | None = None) -> ScoringContext:
     from evals.scoring.base import ScoringContext
 
-    return ScoringContext(workspace=workspace, resolve_runner=lambda name: find_runner(workspace, name), extras={"price_overrides": prices})
+    return ScoringContext(workspace=workspace, resolve_runner=lambda name: find_runner(workspace, name), price_overrides=prices)
 
 
 def _judges(ws: Path, suite: Suite) -> list[RunnerProfile]:
@@ -118,7 +118,7 @@ def _score(ws: Path, st: Store, run_id: str, suite: Suite, ctx: ScoringContext, 
     ctx.calls = ModelCalls(store=st, run_id=run_id, budget=budget, reuse=reuse)
     judges = _judges(ws, suite)
     with services(judges, load_samples(suite) if judges else []) as urls:
-        ctx.extras["service_urls"] = urls
+        ctx.service_urls = urls
         return score_run(st, run_id, suite, ctx)
 
 

@@ -66,7 +66,8 @@ def grade(ctx: ScoringContext, scorer: str, outputs: list[str], sample: Sample, 
         try:
             return [await fn(o, sample) for o in outputs]
         finally:
-            for close in ctx.extras.pop("cleanups", []):
+            closers, ctx.cleanups = ctx.cleanups, []
+            for close in closers:
                 await close()
 
     try:
@@ -97,7 +98,7 @@ def test_rubric_passes_a_right_answer_and_fails_a_wrong_one(sim_factory: Callabl
     assert not wrong.passed and wrong.value < 0.7 and wrong.error is None
     assert "$0 per call" in right.explanation  # a self-hosted judge
     assert sim.stats()["requests"] == 3
-    assert "cleanups" not in ctx.extras
+    assert ctx.cleanups == []  # every closer was run and removed
 
 
 def test_pairwise_asks_both_orders_and_cancels_position_bias(sim_factory: Callable[..., SimServer], fact: Sample) -> None:
@@ -282,7 +283,7 @@ def test_score_stage_grades_a_stored_run_with_the_judge(tmp_path: Path, sim_fact
         assert bool(r["passed"]) == (r["text"] == json.loads(r["reference_json"]))
         assert r["judge_cost_usd"] > 0 and json.loads(r["judge_usage_json"])["input_tokens"] > 0
     assert sim.stats()["requests"] == 6
-    assert "cleanups" not in ctx.extras
+    assert ctx.cleanups == []  # every closer was run and removed
 
 
 def _judged_workspace(tmp_path: Path, sim: SimServer) -> Path:

@@ -67,7 +67,12 @@ class ScoringContext:
 
     workspace: Path | None = None
     resolve_runner: Callable[[str], Any] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    price_overrides: Path | None = None
+    """A `--prices` file that prices the judge's calls instead of the catalogue."""
+    service_urls: dict[str, str] = field(default_factory=dict)
+    """Runner name -> where the provider's own service listens (the simulated server), for judges with no base_url."""
+    cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Closers registered by scorers (the judge's HTTP clients), awaited before the scoring loop ends."""
     calls: ModelCalls | None = None
     """The run being scored, whose store and budget a judge's calls go through; None: no model may be called."""
 

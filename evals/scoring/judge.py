@@ -13,7 +13,7 @@ response) is a scorer error, which never passes.
 Lifetime. The scoring stage runs every scorer inside one `asyncio.run` per
 `score_run`, and HTTP clients belong to the event loop that made them. So a
 judge opens its providers lazily, on the running loop at its first verdict,
-and appends a cleanup (an async callable) to `context.extras["cleanups"]`,
+and appends a cleanup (an async callable) to `context.cleanups`,
 which the stage awaits before that loop ends.
 
 Cost. The judge's token usage over every attempt is recorded on the Score,
@@ -115,7 +115,7 @@ class _Judge:
         if context.resolve_runner is None:
             raise _bad_arg(scorer_name, "judge", "cannot be resolved: the scoring context has no workspace to find runners in")
         self.profile: RunnerProfile = context.resolve_runner(judge)
-        self.pricing = runner_pricing(self.profile, context.extras.get("price_overrides"))
+        self.pricing = runner_pricing(self.profile, context.price_overrides)
         self.purpose = f"judge:{scorer_name}"
         self._identity = request_identity(self.profile)
         self._context = context
@@ -135,7 +135,7 @@ class _Judge:
         # that loads the scorer registry would otherwise pay.
         from evals.providers.factory import MissingKeyError, make_providers
 
-        service_url = self._context.extras.get("service_urls", {}).get(self.profile.name)
+        service_url = self._context.service_urls.get(self.profile.name)
         if self.profile.simulated and not self.profile.urls() and not service_url:
             raise JudgeUnavailable(
                 f"simulated judge {self.profile.name!r} has no base_url and no simulated server is running "
@@ -154,7 +154,7 @@ class _Judge:
             self._live.pop(loop, None)
             await asyncio.gather(*(p.aclose() for p in providers))
 
-        self._context.extras.setdefault("cleanups", []).append(close)
+        self._context.cleanups.append(close)
         return live
 
     async def ask(self, prompt: str, sample_id: str) -> _Answer:

@@ -86,7 +86,10 @@ async def _grade(output: Completion, sample: Sample, specs: list[ScorerSpec], fn
 async def _close_scorers(context: ScoringContext | None) -> None:
     """Run what scorers registered to close on this event loop (the LLM judge's
     HTTP clients), before `asyncio.run` ends the loop they belong to."""
-    for close in context.extras.pop("cleanups", []) if context else []:
+    if context is None:
+        return
+    closers, context.cleanups = context.cleanups, []
+    for close in closers:
         await close()
 
 
