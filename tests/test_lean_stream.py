@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import selectors
 import socket
 from typing import Any
 
@@ -380,3 +381,166 @@ def test_a_run_stores_the_same_answers_through_either_client_and_records_the_cho
         assert profiles == {"s": "sdk", "l": "lean"}
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------- idle and total timeouts (the driver's watchdog)
+# The driver keeps one watchdog timer per request and each event only notes its time; these pin the
+# semantics the per-event timer had: the idle window counts from the latest event, the total from the start.
+
+IDLE_S = 0.3
+GAP_S = 0.05
+
+
+def _paced(gaps: list[float], stall_s: float = 0.0) -> Any:
+    """Events: a text delta after each of `gaps`; then, after `stall_s`, the finish."""
+    from evals.providers.stream import Finish, TextDelta
+
+    async def events() -> Any:
+        for i, gap in enumerate(gaps):
+            await asyncio.sleep(gap)
+            yield TextDelta(str(i))
+        await asyncio.sleep(stall_s)
+        yield Finish("stop")
+
+    return events
+
+
+class _VirtualSelector(selectors.DefaultSelector):
+    """Waits in virtual time: where the loop would block for `timeout`, the clock jumps by it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 5000.0  # as a monotonic clock reads: seconds since boot, not 0
+
+    def select(self, timeout: float | None = None) -> Any:
+        ready = super().select(0)
+        if not ready and timeout:
+            assert timeout != float("inf")
+            self.now += timeout
+        return ready
+
+
+def _drive_timed(events: Any, timeouts: Timeouts) -> tuple[Completion, float]:
+    """The events through the driver on an event loop whose clock is virtual (only sleeps and
+    timers move it), so the timeouts are checked to the microsecond, not within a loaded machine's
+    jitter. Returns the Completion and the virtual seconds it took."""
+    from evals.providers.stream import drive
+
+    selector = _VirtualSelector()
+
+    class Loop(asyncio.SelectorEventLoop):
+        def time(self) -> float:
+            return selector.now
+
+    def classify(exc: BaseException, got: bool) -> Completion:
+        return Completion(status=Status.error, error=str(exc), error_kind="connection")
+
+    async def go() -> tuple[Completion, float]:
+        t0 = selector.now
+        c = await drive(events, timeouts=timeouts, statuses={"stop": Status.ok}, classify=classify, streamed=True, missing="a finish_reason")
+        return c, selector.now - t0
+
+    with asyncio.Runner(loop_factory=lambda: Loop(selector)) as runner:
+        return runner.run(go())
+
+
+def test_a_steady_stream_slower_than_nothing_but_faster_than_the_idle_limit_completes() -> None:
+    # 12 gaps of 50 ms: 0.6 s in all, twice the idle limit, every gap far below it
+    c, took = _drive_timed(_paced([GAP_S] * 12), Timeouts(connect_s=1, idle_s=IDLE_S, total_s=10))
+    assert (c.status, c.text, c.error_kind) == (Status.ok, "01234567891011", None)
+    assert took == pytest.approx(12 * GAP_S)
+
+
+def test_a_stream_that_stalls_after_events_times_out_idle_from_its_last_event() -> None:
+    c, took = _drive_timed(_paced([GAP_S] * 6, stall_s=30), Timeouts(connect_s=1, idle_s=IDLE_S, total_s=10))
+    assert (c.status, c.error_kind, c.text) == (Status.timeout, "timeout_idle", "012345")
+    assert "stream stalled" in (c.error or "")
+    # the idle limit after the last event: counted from it, not from the start or an earlier event
+    assert took == pytest.approx(6 * GAP_S + IDLE_S)
+
+
+def test_no_event_at_all_is_a_connect_timeout_after_the_idle_limit() -> None:
+    # (the per-event timer this replaced was first set at an absolute time passed as a delay,
+    # so a server that never answered was waited for far beyond both limits)
+    c, took = _drive_timed(_paced([30]), Timeouts(connect_s=1, idle_s=IDLE_S, total_s=10))
+    assert (c.status, c.error_kind, c.text) == (Status.timeout, "timeout_connect", "")
+    assert took == pytest.approx(IDLE_S)
+
+
+@pytest.mark.parametrize(("idle_s", "stall_s"), [(IDLE_S, 0.0), (30.0, 30.0)], ids=["steady", "idle-window-past-deadline"])
+def test_the_total_timeout_holds_whatever_the_events(idle_s: float, stall_s: float) -> None:
+    # steady: events keep coming (every 50 ms, for 1.5 s) but the total limit of 0.4 s ends it;
+    # idle-window-past-deadline: a stall whose idle window would end after the deadline ends at the deadline, as total
+    c, took = _drive_timed(_paced([GAP_S] * (30 if stall_s == 0 else 2), stall_s=stall_s), Timeouts(connect_s=1, idle_s=idle_s, total_s=0.4))
+    assert (c.status, c.error_kind) == (Status.timeout, "timeout_total")
+    assert "total timeout of 0.4s" in (c.error or "")
+    assert took == pytest.approx(0.4)
+
+
+class _PacedServer:
+    """A loopback OpenAI-compatible server that sends its stream's chunks `gap_s` apart and, with
+    `stall_after`, sends nothing more after that many chunks (the connection stays open)."""
+
+    def __init__(self, chunks: int, gap_s: float, stall_after: int | None = None) -> None:
+        import threading
+
+        self.chunks, self.gap_s, self.stall_after = chunks, gap_s, stall_after
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self.port = 0
+
+    def __enter__(self) -> _PacedServer:
+        self._thread.start()
+        server = asyncio.run_coroutine_threadsafe(asyncio.start_server(self._serve, "127.0.0.1", 0), self._loop).result(5)
+        self._server = server
+        self.port = server.sockets[0].getsockname()[1]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        async def close() -> None:
+            self._server.close()
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in rest:
+                t.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next((int(x.split(b":", 1)[1]) for x in head.split(b"\r\n") if x.lower().startswith(b"content-length:")), 0)
+                await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+                words = [f"w{i}" for i in range(self.chunks)]
+                pieces = openai_stream(" ".join(words))
+                # pieces: the role chunk, one per word, the finish, the usage, [DONE]
+                for i, p in enumerate(pieces):
+                    if self.stall_after is not None and i == self.stall_after:
+                        await asyncio.sleep(3600)
+                    if 1 <= i <= self.chunks:
+                        await asyncio.sleep(self.gap_s)
+                    writer.write(f"{len(p):x}\r\n".encode() + p + b"\r\n")
+                    await writer.drain()
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):  # cancelled: the server stops
+            writer.close()
+
+
+def test_slow_steady_stalled_and_silent_streams_end_alike_on_both_clients() -> None:
+    t = Timeouts(connect_s=2, idle_s=IDLE_S, total_s=10)
+    with _PacedServer(chunks=12, gap_s=GAP_S) as srv:  # 0.6 s of chunks 50 ms apart
+        [c] = _same(_both(f"http://127.0.0.1:{srv.port}/v1", timeouts=t))
+    assert (c.status, c.finish_reason, c.usage.output_tokens) == (Status.ok, "stop", 12)
+    assert c.text == " ".join(f"w{i}" for i in range(12))
+    assert c.timing.latency_ms is not None and c.timing.latency_ms >= 12 * GAP_S * 1000
+    with _PacedServer(chunks=12, gap_s=GAP_S, stall_after=4) as srv:  # the role chunk and 3 words, then nothing
+        [c] = _same(_both(f"http://127.0.0.1:{srv.port}/v1", timeouts=t))
+    assert (c.status, c.error_kind, c.text) == (Status.timeout, "timeout_idle", "w0 w1 w2")
+    with _PacedServer(chunks=12, gap_s=GAP_S, stall_after=0) as srv:  # the response's head, then nothing
+        [c] = _same(_both(f"http://127.0.0.1:{srv.port}/v1", timeouts=t))
+    assert (c.status, c.error_kind, c.text) == (Status.timeout, "timeout_connect", "")
