@@ -34,7 +34,7 @@ CATS = ["triage", "extract", "factual", "rewrite", "code", "other"]
 def fill(store: Store, n: int, rng: random.Random) -> str:
     run_id = "bench-run"
     store.create_run(run_id, suite="bench", suite_hash="h", workspace=None, git_commit=None, tool_version="bench", reference_runner="claude", info={"margin": 0.05})
-    store.add_samples(run_id, ((f"s{i}", CATS[i % 6], json.dumps([{"role": "user", "content": f"question {i} " * 20}]), json.dumps(f"answer {i}"), "{}", None) for i in range(n)))
+    store.add_samples(run_id, ((f"s{i}", CATS[i % 6], json.dumps([{"role": "user", "content": f"question {i} " * 20}]), json.dumps(f"answer {i}"), "{}", None, None) for i in range(n)))
     now = time.time()
     for name, (body, p) in RUNNERS.items():
         prof = RunnerProfile.model_validate({"name": name, "concurrency": 64, **body})
@@ -49,8 +49,8 @@ def fill(store: Store, n: int, rng: random.Random) -> str:
             attempts.append((run_id, name, f"s{i}", f"k{name}{i}", 1, 1, None, status, text, "stop" if status == "ok" else None, 300, 0, 0, 40, 0,
                              rng.uniform(80, 600), rng.uniform(300, 3000), rng.uniform(30, 90), None if status == "ok" else "boom", None, None, 0.0012 if api else 0.0, None, None, now))
             if status == "ok":
-                scores.append((run_id, name, f"s{i}", 0, "exact", "{}", 1.0, float(passed), int(passed), "matched" if passed else "differs", None, "{}", None, None))
-                outcomes.append((run_id, name, f"s{i}", float(passed), int(passed)))
+                scores.append((run_id, name, f"s{i}", 1, 0, "exact", "{}", 1.0, float(passed), int(passed), "matched" if passed else "differs", None, "{}", None, None, ""))
+                outcomes.append((run_id, name, f"s{i}", 1, float(passed), int(passed)))
         store.db.executemany("INSERT INTO attempts (run_id, runner, sample_id, request_key, attempt, final, reused_from, status, text, finish_reason, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, ttft_ms, latency_ms, output_tps, error, error_kind, http_status, cost_usd, base_url, served_model, created_at) VALUES (" + ",".join("?" * 25) + ")", attempts)
         store.add_scores(scores)
         store.add_outcomes(outcomes)

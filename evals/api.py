@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -139,12 +140,15 @@ def run(
     batch: bool = False,
     wait_s: float | None = None,
     profiles: list[RunnerProfile] | None = None,
+    epochs: int | dict[str, int] | None = None,
 ) -> RunOutcome:
     """Run a suite against runners, then score and report (unless told not to).
 
     `batch`: every runner that can (openai, anthropic, simulated) goes through its vendor's batch API, as if
     its profile said `batch: true`. `wait_s`: how long to wait for batches; when they are still in flight
-    the run is left `waiting` (nothing scored) for `collect`. `profiles`: runner profiles instead of names."""
+    the run is left `waiting` (nothing scored) for `collect`. `profiles`: runner profiles instead of names.
+    `epochs`: times each sample goes to a runner that samples (one number for all, or per runner name),
+    over the profiles' and the suite's `epochs:`; greedy runners (temperature 0) get each sample once."""
     from evals.report.render import render
     from evals.run.orchestrate import execute_run, prepare_run
     from evals.scoring.stage import check_scorers
@@ -162,7 +166,7 @@ def run(
     try:
         summary = execute_run(
             workspace=ws, suite=s, runners=profiles, store=st, reference=reference, budget_usd=budget_usd, reuse=reuse, quiet=quiet, price_overrides=price_path,
-            prepared=prepared, wait_s=wait_s,
+            prepared=prepared, wait_s=wait_s, epochs=epochs,
         )
         score = score and summary.status != "waiting"  # scored and reported when the batches are in
         scores = _score(ws, st, summary.run_id, s, ctx, budget_usd, reuse) if score else None
@@ -208,9 +212,13 @@ def collect(
             raise ConfigError(f"run {rid} has no batches in flight: nothing to collect")
         rows = st.query("SELECT profile_json FROM run_runners WHERE run_id=? ORDER BY rowid", (rid,))
         profiles = [RunnerProfile.model_validate_json(x["profile_json"]) for x in rows]
+        epochs = json.loads(r["info_json"] or "{}").get("epochs")  # the same epochs, so the same request keys
     finally:
         st.close()
-    return run(workspace=ws, suite=r["suite"], runners=[p.name for p in profiles], profiles=profiles, reference=r["reference_runner"], store=store, wait_s=wait_s, quiet=quiet, report=report)
+    return run(
+        workspace=ws, suite=r["suite"], runners=[p.name for p in profiles], profiles=profiles, reference=r["reference_runner"], store=store, wait_s=wait_s,
+        quiet=quiet, report=report, epochs=epochs,
+    )
 
 
 def _analyse(st: Store, run_id: str, suite: Suite | None, prices: Path | None, measurements: Sequence[int] = (), allow_above_bound: bool = False) -> ReportModel:
@@ -473,7 +481,7 @@ def nightly(config: str | Path, *, wait: bool = False, quiet: bool = True) -> Ni
                 st.close()
         outcome = run(
             workspace=cfg.workspace, suite=cfg.suite, runners=cfg.runners, reference=cfg.reference, budget_usd=cfg.budget_usd,
-            reuse=cfg.reuse, quiet=quiet, store=cfg.store_path, prices=cfg.prices, report=False, wait_s=cfg.batch_wait_s,
+            reuse=cfg.reuse, quiet=quiet, store=cfg.store_path, prices=cfg.prices, report=False, wait_s=cfg.batch_wait_s, epochs=cfg.epochs,
         )
         if outcome.run.status == "waiting":  # nothing to gate yet: neither a pass nor a regression
             raise BatchPending(f"run {outcome.run_id}: {outcome.run.trouble()[1]}; tonight's gate is inconclusive (exit 2)")  # type: ignore[index]

@@ -69,7 +69,7 @@ def _print_outcome(outcome: api.RunOutcome) -> None:
     for r in rep.runners:
         rate = f"{r.pass_rate:.1%}" if r.pass_rate is not None else "n/a"
         cpc = fmt_usd(r.cost_per_completed_task_usd)  # the same figure, formatted as in the report
-        click.echo(f"  {r.name:<28} pass {rate:>6}  completed {r.completed}/{r.samples}  errors {r.errors}  cost/completed {cpc}  sent {r.requests_sent} reused {r.requests_reused}")
+        click.echo(f"  {r.name:<28} pass {rate:>6}  completed {r.completed}/{r.asked}  errors {r.errors}  cost/completed {cpc}  sent {r.requests_sent} reused {r.requests_reused}")
     if rep.workload is not None:
         w = rep.workload
         click.echo(f"  cost/completed: at {w.requests_per_month:,.0f} requests/month (730 h){' (estimated; ' + w.source + ')' if w.estimated else ''}")
@@ -105,17 +105,18 @@ def demo(out: Path, quiet: bool) -> None:
 @click.option("--wait", "wait_s", type=click.FloatRange(min=0, min_open=True), help="Seconds to wait for batches; then leave them in flight for --collect (exit 6).")
 @click.option("--collect", "collect", is_flag=True, help="Collect the batches the latest run left in flight (or --run-id's), then score and report; nothing is submitted twice.")
 @click.option("--run-id", help="With --collect: the run whose batches to collect.")
+@click.option("--epochs", type=click.IntRange(1, 50), help="Send each sample this many times to runners that sample (temperature > 0 or unset, Anthropic); over `epochs:` in profiles and suite.")
 def run(
     workspace: Path, suite: str | None, runners: tuple[str, ...], reference: str | None, budget_usd: float | None, no_reuse: bool, prices: Path | None, no_report: bool,
-    store: Path | None, quiet: bool, batch: bool, wait_s: float | None, collect: bool, run_id: str | None,
+    store: Path | None, quiet: bool, batch: bool, wait_s: float | None, collect: bool, run_id: str | None, epochs: int | None,
 ) -> None:
     """Run a suite against runners; score and report."""
     from evals import api
     from evals.config import ConfigError
 
     if collect:
-        if suite or runners or batch or reference:
-            raise ConfigError("--collect takes the run's own suite and runners; give only --run-id, --wait, --store, --quiet, --no-report with it")
+        if suite or runners or batch or reference or epochs:
+            raise ConfigError("--collect takes the run's own suite, runners and epochs; give only --run-id, --wait, --store, --quiet, --no-report with it")
         outcome = api.collect(workspace=workspace, run_id=run_id, store=store, wait_s=wait_s, quiet=quiet, report=not no_report)
     elif not suite or not runners or run_id:
         raise ConfigError("evals run needs --suite and at least one --runner (--run-id goes with --collect)")
@@ -124,7 +125,7 @@ def run(
             click.secho(f"warning: runner {runner}: {note}", fg="red", err=True)
         outcome = api.run(
             workspace=workspace, suite=suite, runners=list(runners), reference=reference, budget_usd=budget_usd, reuse=not no_reuse, quiet=quiet, store=store, prices=prices,
-            report=not no_report, batch=batch, wait_s=wait_s,
+            report=not no_report, batch=batch, wait_s=wait_s, epochs=epochs,
         )
     _print_outcome(outcome)
     trouble = outcome.run.trouble()

@@ -97,6 +97,10 @@ class Suite(_Strict):
     """Non-inferiority margin for the verdict, as a fraction (0.05 = 5 points)."""
     workload: dict[str, Any] | None = None
     """The workload profile written by `evals import` (volume, token sizes per category)."""
+    epochs: int = Field(default=1, ge=1, le=50)
+    """Times each sample is sent to a runner that samples (temperature > 0, unset, or a hosted API that
+    takes no temperature); the verdict and the gate use each sample's pass rate over its epochs. A
+    runner's own `epochs:` wins. Greedy runners (temperature 0) are sent each sample once."""
 
     _dir: Path | None = None
 
@@ -228,6 +232,9 @@ class SimBehaviour(_Strict):
     drop_rate: float = Field(default=0.0, ge=0, le=1)
     stall_rate: float = Field(default=0.0, ge=0, le=1)
     seed: int = 0
+    flakiness: float = Field(default=0.0, ge=0, le=1)
+    """Share of samples on which a sampling request (temperature > 0 or unset; every Anthropic request)
+    is right or wrong afresh each time it is sent, at the same accuracy: what epochs measure."""
     quirks: list[Literal["no_stream_usage", "tool_calls_as_text"]] = Field(default_factory=list)
     """Misbehaviours of real servers to imitate: no_stream_usage sends no usage chunk
     in streams even when asked (older TGI and Ollama), so token counts are unknown;
@@ -297,6 +304,8 @@ class RunnerProfile(_Strict):
     batch: BatchMode | None = None
     """`batch: true` (or a block of BatchMode settings) sends this runner's requests through the vendor's
     batch API at the batch rate; openai, anthropic and simulated runners only."""
+    epochs: int | None = Field(default=None, ge=1, le=50)
+    """Times each sample is sent when this runner samples (see Suite.epochs, which it overrides)."""
     client: Literal["sdk", "lean"] = "sdk"
     """How requests go on the wire: `sdk`, the official openai SDK; `lean`, a minimal aiohttp + SSE
     client (evals/providers/openai_lean.py) whose per-event cost stays small at hundreds of streams.
@@ -359,7 +368,7 @@ class RunnerProfile(_Strict):
     def profile_hash(self) -> str:
         # a profile without batch mode hashes as it did before the field existed
         # (likewise one on the default sdk client)
-        default = {k for k, v in (("batch", self.batch is None), ("client", self.client == "sdk")) if v}
+        default = {k for k, v in (("batch", self.batch is None), ("client", self.client == "sdk"), ("epochs", self.epochs is None)) if v}
         return hashlib.sha256(self.model_dump_json(exclude=default or None).encode()).hexdigest()[:16]
 
 

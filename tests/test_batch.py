@@ -286,7 +286,7 @@ def test_cli_batch_flag_and_collect_without_batches(tmp_path: Path) -> None:
     res = cli.invoke(main, ["run", "-w", str(ws), "--suite", "mini"])
     assert res.exit_code == 2 and "--runner" in res.output
     res = cli.invoke(main, ["run", "-w", str(ws), "--collect", "--suite", "mini"])
-    assert res.exit_code == 2 and "--collect takes the run's own suite and runners" in res.output
+    assert res.exit_code == 2 and "--collect takes the run's own suite, runners and epochs" in res.output
 
 
 def test_requests_beyond_a_batch_limit_go_in_several_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,9 @@ import numpy as np
 from pydantic import BaseModel, computed_field
 
 from evals.gate.history import RunData, RunnerData
-from evals.gate.rule import PairCounts, relative_change
+from evals.gate.rule import PairCounts, mcnemar_drop_p, relative_change
+from evals.stats.intervals import z_two_sided
+from evals.stats.means import score_interval, sign_flip_drop_p
 from evals.stats.paired import paired_gap
 from evals.stats.ratio import Statistic, paired_ratio_test
 
@@ -26,18 +28,22 @@ class PairedScope(BaseModel):
     n: int
     """Samples both runs answered ok (the pairs)."""
     improved: int
-    """Passed in B, failed in A."""
+    """Passed in B, failed in A (with epochs: samples whose pass rate over epochs rose)."""
     regressed: int
-    """Failed in B, passed in A."""
+    """Failed in B, passed in A (with epochs: samples whose pass rate fell)."""
     pass_rate_a: float | None
     pass_rate_b: float | None
     """Pass rates on the pairs only."""
     gap: float | None
     """B − A on the pairs."""
     gap_ci: list[float] | None
-    """Tango 95% score interval of the gap (evals.stats.paired)."""
+    """95% score interval of the gap: Tango's (evals.stats.paired); with epochs, that of evals.stats.means."""
     mcnemar_p: float | None
-    """Exact two-sided McNemar p-value."""
+    """Exact two-sided McNemar p-value (with epochs: the exact sign-flip test's)."""
+    drop_p: float | None = None
+    """Exact one-sided p-value of "the pass rate dropped": McNemar's; with epochs, the sign-flip test on per-sample pass rates."""
+    epochs: bool = False
+    """Some sample was answered more than once in a run: pairs are per-sample pass rates over epochs."""
 
     def counts(self) -> PairCounts:
         return PairCounts(n=self.n, improved=self.improved, regressed=self.regressed)
@@ -128,20 +134,29 @@ class Comparison(BaseModel):
     only_in_b: list[str]
 
 
-def _rate(passed: list[bool]) -> float | None:
+def _rate(passed: list[float]) -> float | None:
     return sum(passed) / len(passed) if passed else None
 
 
-def paired_scope(scope: str, pairs: list[tuple[bool, bool]]) -> PairedScope:
-    """Pairs are (passed in A, passed in B)."""
+def paired_scope(scope: str, pairs: list[tuple[float, float]], epochs: bool = False) -> PairedScope:
+    """Pairs are (pass rate in A, pass rate in B) per shared sample: 0 or 1 for one answer each, the
+    share of its ok epochs that passed when `epochs`."""
     a = [p[0] for p in pairs]
     b = [p[1] for p in pairs]
     if not pairs:
         return PairedScope(scope=scope, n=0, improved=0, regressed=0, pass_rate_a=None, pass_rate_b=None, gap=None, gap_ci=None, mcnemar_p=None)
-    g = paired_gap(b, a)
+    if epochs:
+        d = [y - x for x, y in pairs]
+        drop = sign_flip_drop_p(d)
+        return PairedScope(
+            scope=scope, n=len(d), improved=sum(x > 0 for x in d), regressed=sum(x < 0 for x in d), pass_rate_a=_rate(a), pass_rate_b=_rate(b),
+            gap=sum(d) / len(d), gap_ci=list(score_interval(d, z_two_sided(0.95))), mcnemar_p=min(1.0, 2 * min(drop, sign_flip_drop_p([-x for x in d]))),
+            drop_p=drop, epochs=True,
+        )
+    g = paired_gap([x >= 1 for x in b], [x >= 1 for x in a])
     return PairedScope(
         scope=scope, n=g.n, improved=g.b, regressed=g.c, pass_rate_a=_rate(a), pass_rate_b=_rate(b),
-        gap=g.gap, gap_ci=list(g.ci), mcnemar_p=g.mcnemar_p,
+        gap=g.gap, gap_ci=list(g.ci), mcnemar_p=g.mcnemar_p, drop_p=mcnemar_drop_p(g.b, g.c),
     )
 
 
@@ -152,21 +167,22 @@ def _profile_changes(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 def compare_runner(ra: RunnerData, rb: RunnerData, category: dict[str, str]) -> RunnerComparison:
     """One runner in two runs; categories come from run B (the newer, normally)."""
     shared = sorted(sid for sid, st in rb.status.items() if st == "ok" and ra.status.get(sid) == "ok")
-    pairs = {sid: (ra.passed.get(sid, False), rb.passed.get(sid, False)) for sid in shared}
+    pairs = {sid: (ra.passed.get(sid, 0.0), rb.passed.get(sid, 0.0)) for sid in shared}
+    epochs = any(ra.answers.get(sid, 1) > 1 or rb.answers.get(sid, 1) > 1 for sid in shared)
     cats = sorted({category.get(sid, "all") for sid in shared})
     sa, sb = ra.summary, rb.summary
     return RunnerComparison(
         runner=rb.name, model_a=ra.model, model_b=rb.model, profile_hash_a=ra.profile_hash, profile_hash_b=rb.profile_hash, simulated=sa.simulated or sb.simulated,
         profile_changes=_profile_changes(ra.profile, rb.profile), served_models_a=ra.served_models, served_models_b=rb.served_models,
         server_facts_a=ra.server_facts, server_facts_b=rb.server_facts, samples_a=sa.samples, samples_b=sb.samples,
-        error_rate_a=sa.errors / sa.samples if sa.samples else 0.0, error_rate_b=sb.errors / sb.samples if sb.samples else 0.0,
+        error_rate_a=sa.errors / sa.asked if sa.asked else 0.0, error_rate_b=sb.errors / sb.asked if sb.asked else 0.0,
         statuses_a={k: v for k, v in sa.statuses.items() if v}, statuses_b={k: v for k, v in sb.statuses.items() if v},
         pass_rate_a=sa.pass_rate, pass_rate_b=sb.pass_rate, pass_rate_ci_a=sa.pass_rate_ci, pass_rate_ci_b=sb.pass_rate_ci,
         cost_per_completed_a=sa.cost_per_completed_task_usd, cost_per_completed_b=sb.cost_per_completed_task_usd,
         cost_change=relative_change(sb.cost_per_completed_task_usd, sa.cost_per_completed_task_usd),
         latency_p95_a=sa.latency_ms_p95, latency_p95_b=sb.latency_ms_p95, latency_change=relative_change(sb.latency_ms_p95, sa.latency_ms_p95),
-        overall=paired_scope("overall", list(pairs.values())),
-        categories=[paired_scope(c, [p for sid, p in pairs.items() if category.get(sid, "all") == c]) for c in cats],
+        overall=paired_scope("overall", list(pairs.values()), epochs),
+        categories=[paired_scope(c, [p for sid, p in pairs.items() if category.get(sid, "all") == c], epochs) for c in cats],
         cost_test=ratio_check(ra.cost_usd, rb.cost_usd, shared, "mean"), latency_test=ratio_check(ra.latency_ms, rb.latency_ms, shared, "p95"),
     )
 

@@ -190,11 +190,13 @@ def _quality(name: str, s: PairedScope, o: GateOptions) -> _Tested:
         return (
             f"{verdict}: {_pct(s.pass_rate_a)} → {_pct(s.pass_rate_b)} on {s.n} shared samples, {_points(s.gap)} "
             f"(95% CI {100 * s.gap_ci[0]:+.1f} to {100 * s.gap_ci[1]:+.1f}); {s.improved} improved, {s.regressed} regressed; "
-            f"one-sided McNemar p={fmt_sig(p)}, Holm-adjusted {fmt_sig(q)} (alpha {o.alpha:g}); tolerance {100 * o.tolerance:g} points"
+            f"one-sided {'sign-flip test on per-sample pass rates over epochs' if s.epochs else 'McNemar'} p={fmt_sig(p)}, Holm-adjusted {fmt_sig(q)} (alpha {o.alpha:g}); "
+            f"tolerance {100 * o.tolerance:g} points"
         )
 
     check = Check(name=name, status="pass", message="")
-    return _Tested(check, mcnemar_drop_p(s.improved, s.regressed), s.n > 0 and s.gap is not None and s.gap < -o.tolerance, describe, (s.n, (s.improved + s.regressed) / s.n if s.n else 0.0))
+    p = s.drop_p if s.drop_p is not None else mcnemar_drop_p(s.improved, s.regressed)
+    return _Tested(check, p, s.n > 0 and s.gap is not None and s.gap < -o.tolerance, describe, (s.n, (s.improved + s.regressed) / s.n if s.n else 0.0))
 
 
 _VERDICTS = {
@@ -286,7 +288,7 @@ def without_baseline(run: RunData, options: GateOptions, reason: str) -> GateRep
     gates = []
     for name, r in run.runners.items():
         s = r.summary
-        rate = s.errors / s.samples if s.samples else 0.0
+        rate = s.errors / s.asked if s.asked else 0.0
         ok = rate <= options.max_error_rate
         msg = f"errors {_pct(rate)} (max {_pct(options.max_error_rate)})" + ("" if ok else ": an outage or a broken endpoint")
         gates.append(RunnerGate(runner=name, status="pass" if ok else "inconclusive", notes=[], checks=[Check(name="error rate", status="pass" if ok else "inconclusive", message=msg)]))

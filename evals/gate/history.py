@@ -9,7 +9,7 @@ shows; only the per-sample outcomes it pairs are read here directly.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +37,15 @@ class RunnerData:
     """Per server: base_url, version (e.g. vLLM's) and served models, where the server told."""
     summary: RunnerSummary
     status: dict[str, str]
-    """sample id -> final status (ok, error, truncated, timeout, refused)."""
-    passed: dict[str, bool]
-    """sample id -> passed the suite's pass rule (graded answers only)."""
+    """sample id -> final status (ok, error, truncated, timeout, refused); `ok` when any of its epochs was answered ok."""
+    passed: dict[str, float]
+    """sample id -> share of its ok answers (one, or one per epoch) that passed the suite's pass rule."""
     latency_ms: dict[str, float]
-    """sample id -> end-to-end latency of its final ok answer (where the server timed it)."""
+    """sample id -> end-to-end latency of its final ok answers, the mean over epochs (where the server timed it)."""
     cost_usd: dict[str, float]
-    """sample id -> its share of the runner's spend (summary.cost_total_usd), every attempt included; empty when unknown."""
+    """sample id -> its share of the runner's spend (summary.cost_total_usd) per answer asked, every attempt included; empty when unknown."""
+    answers: dict[str, int] = field(default_factory=dict)
+    """sample id -> ok answers it has (more than one: epochs); a sample not in it has one."""
 
 
 @dataclass(frozen=True)
@@ -77,16 +79,28 @@ def load_run(store: Store, run_id: str, prices: Path | None = None) -> RunData:
     category = {r["sample_id"]: r["category"] for r in store.query("SELECT sample_id, category FROM samples WHERE run_id=?", (run_id,))}
     status: dict[str, dict[str, str]] = {}
     served: dict[str, set[str]] = {}
-    latency: dict[str, dict[str, float]] = {}
-    for a in store.iter_query("SELECT runner, sample_id, status, served_model, latency_ms FROM attempts WHERE run_id=? AND final=1 AND purpose='run'", (run_id,)):
-        status.setdefault(a["runner"], {})[a["sample_id"]] = a["status"]
-        if a["status"] == "ok" and a["latency_ms"] is not None:
-            latency.setdefault(a["runner"], {})[a["sample_id"]] = float(a["latency_ms"])
+    latencies: dict[str, dict[str, list[float]]] = {}
+    ok_epochs: dict[str, dict[str, set[int]]] = {}
+    asked: dict[str, dict[str, int]] = {}
+    for a in store.iter_query("SELECT runner, sample_id, epoch, status, served_model, latency_ms FROM attempts WHERE run_id=? AND final=1 AND purpose='run' ORDER BY epoch", (run_id,)):
+        runner, sid = a["runner"], a["sample_id"]
+        asked.setdefault(runner, {})[sid] = asked.get(runner, {}).get(sid, 0) + 1
+        if a["status"] == "ok":
+            status.setdefault(runner, {})[sid] = "ok"
+            ok_epochs.setdefault(runner, {}).setdefault(sid, set()).add(a["epoch"])
+            if a["latency_ms"] is not None:
+                latencies.setdefault(runner, {}).setdefault(sid, []).append(float(a["latency_ms"]))
+        else:
+            status.setdefault(runner, {}).setdefault(sid, a["status"])
         if a["served_model"]:
             served.setdefault(a["runner"], set()).add(a["served_model"])
-    passed: dict[str, dict[str, bool]] = {}
-    for o in store.iter_query("SELECT runner, sample_id, passed FROM outcomes WHERE run_id=?", (run_id,)):
-        passed.setdefault(o["runner"], {})[o["sample_id"]] = bool(o["passed"])
+    latency = {r: {sid: sum(v) / len(v) for sid, v in per.items()} for r, per in latencies.items()}
+    passes: dict[str, dict[str, int]] = {}
+    for o in store.iter_query("SELECT runner, sample_id, epoch, passed FROM outcomes WHERE run_id=?", (run_id,)):
+        if o["epoch"] in ok_epochs.get(o["runner"], {}).get(o["sample_id"], ()):
+            passes.setdefault(o["runner"], {})[o["sample_id"]] = passes.get(o["runner"], {}).get(o["sample_id"], 0) + bool(o["passed"])
+    answers = {r: {sid: len(e) for sid, e in per.items()} for r, per in ok_epochs.items()}
+    passed = {r: {sid: passes.get(r, {}).get(sid, 0) / n for sid, n in per.items()} for r, per in answers.items()}
     facts = _server_facts(store, run_id)
     spent = _spend_weights(store, run_id)
     runners = {}
@@ -95,8 +109,11 @@ def load_run(store: Store, run_id: str, prices: Path | None = None) -> RunData:
         runners[name] = RunnerData(
             name=name, model=rr["model"], profile_hash=rr["profile_hash"], profile=json.loads(rr["profile_json"]),
             served_models=sorted(served.get(name, ())), server_facts=facts.get(name, []), summary=summaries[name],
-            status=status.get(name, {}), passed=passed.get(name, {}), latency_ms=latency.get(name, {}),
-            cost_usd=_allocate(summaries[name].cost_total_usd, spent.get(name, {}), self_hosted=bool((json.loads(rr["profile_json"]).get("pricing") or {}).get("self_hosted"))),
+            status=status.get(name, {}), passed=passed.get(name, {}), latency_ms=latency.get(name, {}), answers=answers.get(name, {}),
+            cost_usd={
+                sid: c / asked.get(name, {}).get(sid, 1)
+                for sid, c in _allocate(summaries[name].cost_total_usd, spent.get(name, {}), self_hosted=bool((json.loads(rr["profile_json"]).get("pricing") or {}).get("self_hosted"))).items()
+            },
         )
     return RunData(run=run, category=category, runners=runners)
 
@@ -127,7 +144,7 @@ def _allocate(total: float | None, weights: dict[str, tuple[float, float]], self
 # ok answers with no pass/fail outcome: the run was not (or not fully) scored
 _UNSCORED = (
     "SELECT COUNT(*) n FROM attempts a WHERE a.run_id={run} AND a.final=1 AND a.status='ok' AND a.purpose='run' AND NOT EXISTS "
-    "(SELECT 1 FROM outcomes o WHERE o.run_id=a.run_id AND o.runner=a.runner AND o.sample_id=a.sample_id)"
+    "(SELECT 1 FROM outcomes o WHERE o.run_id=a.run_id AND o.runner=a.runner AND o.sample_id=a.sample_id AND o.epoch=a.epoch)"
 )
 
 

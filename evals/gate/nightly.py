@@ -68,6 +68,8 @@ class NightlyConfig(BaseModel):
     budget_usd: float | None = Field(default=None, gt=0)
     reuse: bool = False
     """Reuse stored answers. Off: a nightly must send fresh requests to measure tonight's model."""
+    epochs: int | None = Field(default=None, ge=1, le=50)
+    """Times each sample goes to runners that sample, over the profiles' and the suite's `epochs:`."""
     prices: Path | None = None
     store: Path | None = None
     """Default: WORKSPACE/reports/evals.sqlite."""

@@ -52,7 +52,7 @@ def trends(store: Store, suite: str, runners: list[str], last_n: int = 20, price
                     "runner": s.name, "model": s.model, "profile_hash": hashes.get(s.name), "server_versions": sorted(versions.get(s.name, ())),
                     "simulated": s.simulated,
                     "samples": s.samples, "answered": s.answered, "completed": s.completed,
-                    "error_rate": s.errors / s.samples if s.samples else 0.0,
+                    "error_rate": s.errors / s.asked if s.asked else 0.0,
                     "pass_rate": s.pass_rate, "pass_rate_ci": s.pass_rate_ci,
                     "cost_per_completed_task_usd": s.cost_per_completed_task_usd, "latency_ms_p95": s.latency_ms_p95, "gate": gate,
                 }

@@ -21,12 +21,14 @@ from evals.measure.persist import choose
 from evals.providers.base import Usage
 from evals.providers.translate import render_calls
 from evals.report import economics
-from evals.report.model import BreakEvenResult, CategoryResult, Disagreement, FailureRow, HardwareAssumption, PriceSource, ProjectionRow, ReportModel, RunnerSummary, SandboxInfo, ServerFacts, VerdictResult, WorkloadUsed
+from evals.report.model import BreakEvenResult, CategoryResult, Disagreement, FailureRow, Flakiness, HardwareAssumption, PriceSource, ProjectionRow, ReportModel, RunnerSummary, SandboxInfo, ServerFacts, VerdictResult, WorkloadUsed
 from evals.report.text import clip, fmt_usd
 from evals.scoring.confusion import confusion_matrix
 from evals.scoring.structure import reference_calls
-from evals.stats.intervals import wilson
+from evals.stats.intervals import wilson, z_two_sided
+from evals.stats.means import METHOD as MEANS_METHOD
 from evals.stats.noninferiority import METHOD as NONINFERIORITY_METHOD
+from evals.stats.noninferiority import mean_verdict
 from evals.stats.noninferiority import verdict as noninferiority_verdict
 from evals.stats.paired import paired_gap
 from evals.store.db import Store
@@ -39,6 +41,10 @@ def _pct(values: list[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if values else None
 
 
+Unit = tuple[str, int]
+"""One answer asked of a runner: (sample id, epoch)."""
+
+
 def _rate(k: int, n: int) -> tuple[float | None, list[float] | None]:
     if n == 0:
         return None, None
@@ -46,11 +52,58 @@ def _rate(k: int, n: int) -> tuple[float | None, list[float] | None]:
     return k / n, [lo, hi]
 
 
+def _sample_rates(fin: dict[Unit, dict[str, Any]], outcomes: dict[Unit, bool]) -> dict[str, tuple[float, int]]:
+    """Per sample with at least one ok answer: (pass rate over its ok epochs, ok epochs)."""
+    got: dict[str, list[bool]] = defaultdict(list)
+    for u, a in fin.items():
+        if a["status"] == "ok":
+            got[u[0]].append(bool(outcomes.get(u)))
+    return {sid: (sum(v) / len(v), len(v)) for sid, v in got.items()}
+
+
+def _clustered_rate(ok_units: list[Unit], outcomes: dict[Unit, bool]) -> tuple[float | None, list[float] | None]:
+    """Pass rate of these ok answers with a 95% interval: Wilson when each sample was answered once; with
+    epochs, the answers of one sample are not independent, so the interval is the cluster-robust one of a
+    ratio estimator over samples (Σ passed ÷ Σ answered, variance n/(n−1) Σ (passed_i − r·answered_i)² / (Σ answered)²)."""
+    per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for u in ok_units:
+        per[u[0]][0] += bool(outcomes.get(u))
+        per[u[0]][1] += 1
+    k, n = sum(p for p, _ in per.values()), len(ok_units)
+    if n == 0 or all(a == 1 for _, a in per.values()):
+        return _rate(k, n)
+    r, m = k / n, len(per)
+    if m < 2:
+        return r, [0.0, 1.0]
+    var = m / (m - 1) * sum((p - r * a) ** 2 for p, a in per.values()) / n**2
+    half = z_two_sided(0.95) * var**0.5
+    return r, [max(0.0, r - half), min(1.0, r + half)]
+
+
+def _flakiness(fin: dict[Unit, dict[str, Any]], outcomes: dict[Unit, bool]) -> Flakiness | None:
+    """Within-sample disagreement over the samples answered ok more than once; None when none was."""
+    got: dict[str, list[bool]] = defaultdict(list)
+    for u, a in fin.items():
+        if a["status"] == "ok":
+            got[u[0]].append(bool(outcomes.get(u)))
+    repeated = {sid: v for sid, v in got.items() if len(v) > 1}
+    if not repeated:
+        return None
+    mixed = sum(1 for v in repeated.values() if 0 < sum(v) < len(v))
+
+    def agree(v: list[bool]) -> float:  # the chance two of its epochs, drawn without replacement, agree
+        k, a = sum(v), len(v)
+        return (k * (k - 1) + (a - k) * (a - k - 1)) / (a * (a - 1))
+
+    return Flakiness(samples=len(repeated), mixed=mixed, agreement=sum(agree(v) for v in repeated.values()) / len(repeated))
+
+
 def _sentence(v: VerdictResult, cost: str) -> str:
     """`cost` is the sentence's tail on cost: "; $0.0001 per completed task ..." or ""."""
     if v.gap is None or v.gap_ci is None:
         return f"{v.candidate}: no samples answered by both it and {v.reference}, so no verdict."
-    gap = f"{v.gap * 100:+.1f} points (95% CI {v.gap_ci[0] * 100:+.1f} to {v.gap_ci[1] * 100:+.1f}) vs {v.reference} on {v.paired} paired samples"
+    on = f"{v.paired} paired samples, each runner's pass rate over its epochs" if v.epochs else f"{v.paired} paired samples"
+    gap = f"{v.gap * 100:+.1f} points (95% CI {v.gap_ci[0] * 100:+.1f} to {v.gap_ci[1] * 100:+.1f}) vs {v.reference} on {on}"
     tail = f"{cost}."
     if v.verdict == "inconclusive":
         why = f" ({v.reason})" if v.reason else ""
@@ -72,11 +125,20 @@ def _cost_tail(cand: str, ref: str, proj: list[ProjectionRow], evens: list[Break
     return tail
 
 
-def _verdict(cand: str, ref: str, category: str, pairs: list[tuple[bool, bool]], margin: float, cost: str) -> VerdictResult:
+def _verdict(cand: str, ref: str, category: str, pairs: list[tuple[float, float]], margin: float, cost: str, repeated: bool = False) -> VerdictResult:
+    """`pairs`: per paired sample, (candidate, reference) pass rate over its epochs. `repeated`: some sample
+    was answered more than once by either runner, so the test is on per-sample means (evals.stats.means)."""
     if not pairs:
         v = VerdictResult(candidate=cand, reference=ref, category=category, paired=0, gap=None, gap_ci=None, mcnemar_p=None, margin=margin, verdict="inconclusive", extra_samples_needed=None, sentence="")
+    elif repeated:
+        mv = mean_verdict([c - r for c, r in pairs], margin)
+        v = VerdictResult(
+            candidate=cand, reference=ref, category=category, paired=len(pairs), gap=mv.gap, gap_ci=list(mv.verdict.ci), mcnemar_p=mv.p_two_sided,
+            margin=margin, verdict=mv.verdict.verdict, extra_samples_needed=mv.verdict.extra_samples_needed, reason=mv.verdict.reason or None,
+            min_samples=mv.verdict.min_samples, sentence="", epochs=True,
+        )
     else:
-        g = paired_gap([p[0] for p in pairs], [p[1] for p in pairs])
+        g = paired_gap([p[0] >= 1 for p in pairs], [p[1] >= 1 for p in pairs])
         nv = noninferiority_verdict(g, margin)
         v = VerdictResult(
             candidate=cand, reference=ref, category=category, paired=g.n, gap=g.gap, gap_ci=list(nv.ci), mcnemar_p=g.mcnemar_p,
@@ -104,14 +166,16 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
     samples = {r["sample_id"]: r for r in store.query("SELECT sample_id, category, reference_json, request_json, input_json FROM samples WHERE run_id=?", (run_id,))}
     n_samples = len(samples)
 
-    finals: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    # Keyed by unit: (sample id, epoch), one per answer asked of a runner.
+    finals: dict[str, dict[Unit, dict[str, Any]]] = defaultdict(dict)
     for a in store.iter_query(
-        "SELECT runner, sample_id, status, text, tool_calls_json, error, ttft_ms, latency_ms, output_tps, batch_id FROM attempts WHERE run_id=? AND final=1 AND purpose='run'", (run_id,)
+        "SELECT runner, sample_id, epoch, status, text, tool_calls_json, error, ttft_ms, latency_ms, output_tps, batch_id FROM attempts WHERE run_id=? AND final=1 AND purpose='run'", (run_id,)
     ):
-        finals[a["runner"]][a["sample_id"]] = a
-    outcomes: dict[str, dict[str, bool]] = defaultdict(dict)
-    for o in store.iter_query("SELECT runner, sample_id, passed FROM outcomes WHERE run_id=?", (run_id,)):
-        outcomes[o["runner"]][o["sample_id"]] = bool(o["passed"])
+        finals[a["runner"]][(a["sample_id"], a["epoch"])] = a
+    outcomes: dict[str, dict[Unit, bool]] = defaultdict(dict)
+    for o in store.iter_query("SELECT runner, sample_id, epoch, passed FROM outcomes WHERE run_id=?", (run_id,)):
+        outcomes[o["runner"]][(o["sample_id"], o["epoch"])] = bool(o["passed"])
+    epochs_asked = info.get("epochs") or {}
     usage = {
         r["runner"]: r
         for r in store.query(
@@ -129,9 +193,10 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         statuses: dict[str, int] = defaultdict(int)
         for a in fin.values():
             statuses[a["status"]] += 1
-        statuses["not_run"] = n_samples - len(fin)
+        planned = row.get("planned") or n_samples
+        statuses["not_run"] = planned - len(fin)
         answered = statuses.get("ok", 0)
-        completed = sum(1 for sid, a in fin.items() if a["status"] == "ok" and outcomes[name].get(sid))
+        completed = sum(1 for u, a in fin.items() if a["status"] == "ok" and outcomes[name].get(u))
         ok_rows = [a for a in fin.values() if a["status"] == "ok"]
         ttft = [a["ttft_ms"] for a in ok_rows if a["ttft_ms"] is not None]
         lat = [a["latency_ms"] for a in ok_rows if a["latency_ms"] is not None]
@@ -148,13 +213,14 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
             cost_total = None  # known only at a volume: set from the projection below
         else:
             cost_total = _cost(p, u) if usage.get(name) else 0.0
-        rate, ci = _rate(completed, answered)
+        rate, ci = _clustered_rate([u for u, a in fin.items() if a["status"] == "ok"], outcomes[name])
         runners.append(
             RunnerSummary(
                 name=name, provider=row["provider"], model=row["model"], simulated=bool(row["simulated"]),
                 role="reference" if name == ref else "candidate", samples=n_samples, answered=answered, completed=completed,
-                errors=n_samples - answered, statuses=dict(statuses), pass_rate=rate, pass_rate_ci=ci,
-                completion_rate=completed / n_samples if n_samples else 0.0, attempts=int(u["attempts"]),
+                errors=planned - answered, statuses=dict(statuses), pass_rate=rate, pass_rate_ci=ci,
+                completion_rate=completed / planned if planned else 0.0, attempts=int(u["attempts"]),
+                epochs=int(epochs_asked.get(name, 1)), answers_planned=planned, flakiness=_flakiness(fin, outcomes[name]),
                 requests_sent=row["requests_sent"], requests_reused=row["requests_reused"], stopped_reason=row["stopped_reason"],
                 input_tokens=None if unknown else int(u["inp"]), output_tokens=None if unknown else int(u["outp"]), tokens_unknown=unknown, cost_total_usd=cost_total,
                 cost_per_completed_task_usd=cost_total / completed if cost_total is not None and completed else None,
@@ -172,22 +238,28 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         name = row["runner"]
         for cat in cats:
             ids = [sid for sid, s in samples.items() if s["category"] == cat]
-            ans = [sid for sid in ids if finals[name].get(sid, {}).get("status") == "ok"]
-            comp = sum(1 for sid in ans if outcomes[name].get(sid))
-            rate, ci = _rate(comp, len(ans))
-            categories.append(CategoryResult(runner=name, category=cat, samples=len(ids), answered=len(ans), completed=comp, pass_rate=rate, pass_rate_ci=ci, small=len(ans) < SMALL_CATEGORY))
+            ans = [u for u, a in finals[name].items() if a["status"] == "ok" and samples[u[0]]["category"] == cat]
+            comp = sum(1 for u in ans if outcomes[name].get(u))
+            rate, ci = _clustered_rate(ans, outcomes[name])
+            categories.append(
+                CategoryResult(runner=name, category=cat, samples=len(ids), answered=len(ans), completed=comp, pass_rate=rate, pass_rate_ci=ci, small=len({u[0] for u in ans}) < SMALL_CATEGORY)
+            )
+    rates = {name: _sample_rates(finals[name], outcomes[name]) for name in finals}
 
-    def pairs(cand: str, cat: str | None) -> list[tuple[bool, bool]]:
-        out = []
+    def pairs(cand: str, cat: str | None) -> tuple[list[tuple[float, float]], bool]:
+        """Per sample both answered ok at least once: the two pass rates over their ok epochs; and whether any was repeated."""
+        out, repeated = [], False
+        mine, theirs = rates.get(cand, {}), rates.get(ref, {})
         for sid, s in samples.items():
-            if cat is not None and s["category"] != cat:
+            if (cat is not None and s["category"] != cat) or sid not in mine or sid not in theirs:
                 continue
-            if finals[cand].get(sid, {}).get("status") == "ok" and finals[ref].get(sid, {}).get("status") == "ok":
-                out.append((outcomes[cand].get(sid, False), outcomes[ref].get(sid, False)))
-        return out
+            out.append((mine[sid][0], theirs[sid][0]))
+            repeated = repeated or mine[sid][1] > 1 or theirs[sid][1] > 1
+        return out, repeated
 
     per_sample = _per_sample(store, run_id, finals, outcomes, pricing)
     category_of = {sid: s["category"] for sid, s in samples.items()}
+    category_of_unit = {u: samples[u[0]]["category"] for fin in finals.values() for u in fin}
     # The workload the run was made with (stored with it), so the report, the gate and the trend price one volume.
     profile_wl = info["workload"] if "workload" in info else (suite.workload if suite else None)
     wl = economics.workload_used(profile_wl, {c: sum(1 for v in category_of.values() if v == c) for c in cats})
@@ -211,9 +283,11 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         cand = row["runner"]
         if cand == ref:
             continue
-        verdicts.append(_verdict(cand, ref, "all", pairs(cand, None), margin, _cost_tail(cand, ref, proj, evens, wl)))
+        both, repeated = pairs(cand, None)
+        verdicts.append(_verdict(cand, ref, "all", both, margin, _cost_tail(cand, ref, proj, evens, wl), repeated))
         for cat in cats:
-            cat_verdicts.append(_verdict(cand, ref, cat, pairs(cand, cat), margin, ""))
+            both, repeated = pairs(cand, cat)
+            cat_verdicts.append(_verdict(cand, ref, cat, both, margin, "", repeated))
     confusion = _confusion(store, run_id)
     failures = _failures(store, run_id, finals, outcomes, samples, ref)
     disagreements = _disagreements(store, run_id, finals, outcomes, samples, ref)
@@ -225,12 +299,14 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         reference=ref, margin=margin, runners=runners, categories=categories, verdicts=verdicts, category_verdicts=cat_verdicts,
         confusion=confusion, judge_cost_usd=float(judge), prices=[PriceSource(**p.source_row(n)) for n, p in pricing.items()],
         workload=wl, projections=proj, break_even=evens, capacity_refused=refused,
-        routing=economics.routing(per_sample, category_of, wl, cost_models, ref, margin), cascades=economics.cascades(per_sample, proj, ref),
+        routing=economics.routing(per_sample, category_of_unit, wl, cost_models, ref, margin), cascades=economics.cascades(per_sample, proj, ref),
         method={
             "samples": n_samples,
             "categories": {c: sum(1 for s in samples.values() if s["category"] == c) for c in cats},
             "small_category_threshold": SMALL_CATEGORY,
-            "interval": f"Wilson 95% for pass rates; for gaps, {NONINFERIORITY_METHOD}; exact McNemar test",
+            "interval": f"Wilson 95% for pass rates; for gaps, {NONINFERIORITY_METHOD}; exact McNemar test"
+            + (f". With epochs: pass rates with a cluster-robust (ratio) interval over samples; for gaps, {MEANS_METHOD}; exact sign-flip test" if any(r.epochs > 1 for r in runners) else ""),
+            "epochs": {r.name: r.epochs for r in runners},
             "pass_rate_definition": "completed ÷ answered; errors, truncations and timeouts are counted apart and never completed",
             "python": info.get("python"),
             "budget_usd": info.get("budget_usd"),
@@ -319,21 +395,22 @@ def _cost(pricing: RunnerPricing, r: dict[str, Any]) -> float:
     return pricing.cost_of(batched) + dataclasses.replace(pricing, batch=False).cost_of(sync)
 
 
-def _per_sample(store: Store, run_id: str, finals: dict, outcomes: dict, pricing: dict[str, RunnerPricing]) -> dict[str, dict[str, economics.PerSample]]:
+def _per_sample(store: Store, run_id: str, finals: dict, outcomes: dict, pricing: dict[str, RunnerPricing]) -> dict[str, dict[Unit, economics.PerSample]]:
+    """Per runner and answer asked (sample, epoch): what the cascade and the routing replay."""
     spent = {
-        (r["runner"], r["sample_id"]): _cost(pricing[r["runner"]], r)
-        for r in store.iter_query(f"SELECT runner, sample_id, {_TOKEN_SUMS} FROM attempts WHERE run_id=? AND purpose='run' GROUP BY runner, sample_id", (run_id,))
+        (r["runner"], (r["sample_id"], r["epoch"])): _cost(pricing[r["runner"]], r)
+        for r in store.iter_query(f"SELECT runner, sample_id, epoch, {_TOKEN_SUMS} FROM attempts WHERE run_id=? AND purpose='run' GROUP BY runner, sample_id, epoch", (run_id,))
     }
-    fmt: set[tuple[str, str]] = set()
+    fmt: set[tuple[str, Unit]] = set()
     # A failure production could see without a reference: declared by scorers that produce format checks.
     for r in store.iter_query(
-        "SELECT runner, sample_id FROM scores WHERE run_id=? AND passed=0 AND error IS NULL AND ',' || produces || ',' LIKE '%,format_check,%' "
+        "SELECT runner, sample_id, epoch FROM scores WHERE run_id=? AND passed=0 AND error IS NULL AND ',' || produces || ',' LIKE '%,format_check,%' "
         "AND json_extract(details_json, '$.format_failed')",
         (run_id,),
     ):
-        fmt.add((r["runner"], r["sample_id"]))
+        fmt.add((r["runner"], (r["sample_id"], r["epoch"])))
     return {
-        runner: {sid: economics.PerSample(a["status"], bool(outcomes[runner].get(sid)), spent.get((runner, sid), 0.0), (runner, sid) in fmt) for sid, a in fin.items()}
+        runner: {u: economics.PerSample(a["status"], bool(outcomes[runner].get(u)), spent.get((runner, u), 0.0), (runner, u) in fmt) for u, a in fin.items()}
         for runner, fin in finals.items()
     }
 
@@ -367,24 +444,31 @@ def _shown(a: dict[str, Any]) -> str:
 
 def _failures(store: Store, run_id: str, finals: dict, outcomes: dict, samples: dict, ref: str) -> list[FailureRow]:
     """Every non-passing (runner, sample), with the reference runner's answer beside it."""
-    expl: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for r in store.iter_query("SELECT runner, sample_id, scorer, explanation, error FROM scores WHERE run_id=? AND (passed=0 OR error IS NOT NULL)", (run_id,)):
-        expl[(r["runner"], r["sample_id"])].append(f"{r['scorer']}: {r['error'] or r['explanation'] or 'failed'}")
+    expl: dict[tuple[str, Unit], list[str]] = defaultdict(list)
+    for r in store.iter_query("SELECT runner, sample_id, epoch, scorer, explanation, error FROM scores WHERE run_id=? AND (passed=0 OR error IS NOT NULL)", (run_id,)):
+        expl[(r["runner"], (r["sample_id"], r["epoch"]))].append(f"{r['scorer']}: {r['error'] or r['explanation'] or 'failed'}")
     rows = []
     for runner, fin in finals.items():
-        for sid, a in fin.items():
-            passed = outcomes[runner].get(sid) if a["status"] == "ok" else None
+        for u, a in fin.items():
+            passed = outcomes[runner].get(u) if a["status"] == "ok" else None
             if passed:
                 continue
-            ref_out = _shown(finals[ref][sid]) if runner != ref and sid in finals.get(ref, {}) else None
+            sid = u[0]
+            theirs = _counterpart(finals.get(ref, {}), u) if runner != ref else None
+            ref_out = _shown(theirs) if theirs is not None else None
             rows.append(
                 FailureRow(
-                    sample_id=sid, category=samples[sid]["category"], runner=runner, status=a["status"], passed=passed,
+                    sample_id=sid, epoch=u[1], category=samples[sid]["category"], runner=runner, status=a["status"], passed=passed,
                     output=clip(_shown(a), FAILURE_TEXT_LIMIT), reference_output=clip(ref_out, FAILURE_TEXT_LIMIT) if ref_out is not None else None,
-                    expected=_expected(samples[sid]), explanation="; ".join(expl.get((runner, sid), [])), error=a["error"], prompt=_prompt(samples[sid]),
+                    expected=_expected(samples[sid]), explanation="; ".join(expl.get((runner, u), [])), error=a["error"], prompt=_prompt(samples[sid]),
                 )
             )
     return rows
+
+
+def _counterpart(fin: dict[Unit, dict[str, Any]], u: Unit) -> dict[str, Any] | None:
+    """The other runner's answer to set beside answer `u`: the same epoch, else its first (a greedy runner answers once)."""
+    return fin.get(u) or fin.get((u[0], 1))
 
 
 def _expected(sample: dict[str, Any]) -> str | None:
@@ -403,25 +487,27 @@ def _prompt(sample: dict[str, Any]) -> str:
 
 def _disagreements(store: Store, run_id: str, finals: dict, outcomes: dict, samples: dict, ref: str) -> list[Disagreement]:
     """The paired samples (both answered ok) where a candidate and the reference disagree: the verdict's discordant pairs."""
-    expl: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for r in store.iter_query("SELECT runner, sample_id, scorer, passed, explanation, error FROM scores WHERE run_id=?", (run_id,)):
-        expl[(r["runner"], r["sample_id"])].append(f"{r['scorer']}: {r['error'] or r['explanation'] or ('passed' if r['passed'] else 'failed')}")
+    expl: dict[tuple[str, Unit], list[str]] = defaultdict(list)
+    for r in store.iter_query("SELECT runner, sample_id, epoch, scorer, passed, explanation, error FROM scores WHERE run_id=?", (run_id,)):
+        expl[(r["runner"], (r["sample_id"], r["epoch"]))].append(f"{r['scorer']}: {r['error'] or r['explanation'] or ('passed' if r['passed'] else 'failed')}")
     rows = []
     for runner, fin in finals.items():
         if runner == ref:
             continue
-        for sid, a in fin.items():
-            b = finals.get(ref, {}).get(sid)
+        for u, a in fin.items():
+            b = _counterpart(finals.get(ref, {}), u)
             if a["status"] != "ok" or b is None or b["status"] != "ok":
                 continue
-            cand_passed, ref_passed = outcomes[runner].get(sid, False), outcomes[ref].get(sid, False)
+            bu = (b["sample_id"], b["epoch"])
+            cand_passed, ref_passed = outcomes[runner].get(u, False), outcomes[ref].get(bu, False)
             if cand_passed == ref_passed:
                 continue
+            sid = u[0]
             rows.append(
                 Disagreement(
-                    sample_id=sid, category=samples[sid]["category"], candidate=runner, candidate_passed=cand_passed, prompt=_prompt(samples[sid]),
+                    sample_id=sid, epoch=u[1], category=samples[sid]["category"], candidate=runner, candidate_passed=cand_passed, prompt=_prompt(samples[sid]),
                     candidate_output=clip(_shown(a), FAILURE_TEXT_LIMIT), reference_output=clip(_shown(b), FAILURE_TEXT_LIMIT), expected=_expected(samples[sid]),
-                    candidate_explanation="; ".join(expl.get((runner, sid), [])), reference_explanation="; ".join(expl.get((ref, sid), [])),
+                    candidate_explanation="; ".join(expl.get((runner, u), [])), reference_explanation="; ".join(expl.get((ref, bu), [])),
                 )
             )
-    return sorted(rows, key=lambda d: (d.candidate, d.candidate_passed, d.sample_id))
+    return sorted(rows, key=lambda d: (d.candidate, d.candidate_passed, d.sample_id, d.epoch))

@@ -24,6 +24,10 @@ NO_PROFILE_HINT = (
 )
 
 
+Answer = tuple[str, int]
+"""One answer asked of a runner: (sample id, epoch). Epochs are replayed as the requests they were."""
+
+
 @dataclass
 class PerSample:
     """What one runner did on one sample: the facts the cascade replays."""
@@ -84,7 +88,7 @@ def projections(
     rows, models = [], {}
     for s in summaries:
         # Per task sent: samples a budget stop never sent cost nothing, and paid-for errors count against completion.
-        attempted = s.samples - s.statuses.get("not_run", 0)
+        attempted = s.asked - s.statuses.get("not_run", 0)
         rate = s.completed / attempted if attempted else 0.0
         if rate <= 0 or s.name in (refused or {}):
             continue
@@ -129,7 +133,7 @@ def at_volume_costs(summaries: list[RunnerSummary], rows: list[ProjectionRow], p
         if row is None:
             s.cost_basis = f"{p.describe()}; no cost per completed task: no capacity to size replicas from (see At your volume)"
             continue
-        attempted = s.samples - s.statuses.get("not_run", 0)
+        attempted = s.asked - s.statuses.get("not_run", 0)
         s.cost_total_usd = row.cost_per_task_usd * attempted
         s.cost_per_completed_task_usd = row.cost_per_completed_task_usd
         s.cost_at_full_load_per_completed_task_usd = row.cost_at_full_load_per_completed_task_usd
@@ -154,7 +158,7 @@ def break_evens(wl: WorkloadUsed, models: dict[str, ApiRunner | SelfHostedRunner
 
 
 def routing(
-    per_sample: dict[str, dict[str, PerSample]], categories: dict[str, str], wl: WorkloadUsed,
+    per_sample: dict[str, dict[Answer, PerSample]], categories: dict[Answer, str], wl: WorkloadUsed,
     models: dict[str, ApiRunner | SelfHostedRunner], ref: str, margin: float,
 ) -> RoutingResult | None:
     """Cheapest category → runner assignment within the margin of the reference's blended pass rate, every
@@ -186,7 +190,7 @@ def routing(
 CHECK = "escalate when the local answer is not ok, or fails its format (JSON that does not parse or breaks the schema; a label outside the label set) — checks that need no reference answer"
 
 
-def cascades(per_sample: dict[str, dict[str, PerSample]], rows: list[ProjectionRow], ref: str) -> list[CascadeOption]:
+def cascades(per_sample: dict[str, dict[Answer, PerSample]], rows: list[ProjectionRow], ref: str) -> list[CascadeOption]:
     """Replay each self-hosted runner first, escalating to the reference on the paired samples."""
     cost = {r.runner: r for r in rows}
     if ref not in cost or cost[ref].kind != "api":

@@ -14,7 +14,18 @@ from pydantic import BaseModel, Field
 
 from evals.measure.model import Frontier
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
+
+
+class Flakiness(BaseModel):
+    """How often a runner disagrees with itself on one sample across epochs."""
+
+    samples: int
+    """Samples answered ok more than once."""
+    mixed: int
+    """Of those, samples it passed on some epochs and failed on others."""
+    agreement: float
+    """Mean over those samples of the chance that two of its epochs agree (1.0: never flaky)."""
 
 
 class RunnerSummary(BaseModel):
@@ -28,19 +39,30 @@ class RunnerSummary(BaseModel):
     samples: int
     """Samples in the suite."""
     answered: int
-    """Samples whose final completion was `ok` (gradable)."""
+    """Answers asked (samples × epochs) whose final completion was `ok` (gradable)."""
     completed: int
-    """Answered samples that pass the suite's pass rule: completed tasks."""
+    """Answered ones that pass the suite's pass rule: completed tasks."""
     errors: int
-    """Samples whose final completion was not `ok` (error, truncated, timeout, refused) or never sent."""
+    """Answers asked whose final completion was not `ok` (error, truncated, timeout, refused) or never sent."""
     statuses: dict[str, int]
-    """Final status per sample: ok, error, truncated, timeout, refused, not_run."""
+    """Final status per answer asked: ok, error, truncated, timeout, refused, not_run."""
     pass_rate: float | None
     """completed ÷ answered: the quality of the answers given (errors excluded)."""
     pass_rate_ci: list[float] | None
-    """Wilson 95% interval of pass_rate, [low, high]."""
+    """95% interval of pass_rate, [low, high]: Wilson; with epochs, cluster-robust over samples."""
     completion_rate: float
-    """completed ÷ samples: errors count against it."""
+    """completed ÷ answers asked: errors count against it."""
+    epochs: int = 1
+    """Times each sample was asked for when the runner samples (1: once; greedy requests are asked once whatever this says)."""
+    answers_planned: int = 0
+    """Answers asked of the runner: samples, times `epochs` for the requests that sample."""
+    flakiness: Flakiness | None = None
+    """Within-sample disagreement over epochs; None when no sample was answered more than once."""
+
+    @property
+    def asked(self) -> int:
+        """Answers asked of the runner: what errors and completions are counted out of."""
+        return self.answers_planned or self.samples
     attempts: int
     """Requests behind this run's answers, retries included (this invocation's and reused ones)."""
     requests_sent: int
@@ -115,6 +137,8 @@ class VerdictResult(BaseModel):
     """For inconclusive verdicts: why, e.g. "too few samples (12, needed about 75)"."""
     min_samples: int | None = None
     """The fewest paired samples the test can give a badge on at this margin."""
+    epochs: bool = False
+    """The gap is of per-sample pass rates over epochs (evals.stats.means), not of single answers; `discordant` is then empty."""
     sentence: str
     """The verdict in one sentence, for people."""
 
@@ -205,6 +229,8 @@ class FailureRow(BaseModel):
     category: str
     runner: str
     status: str
+    epoch: int = 1
+    """Which of the runner's repeats of the sample (1 unless it ran epochs)."""
     passed: bool | None
     output: str
     reference_output: str | None
@@ -224,6 +250,8 @@ class Disagreement(BaseModel):
     sample_id: str
     category: str
     candidate: str
+    epoch: int = 1
+    """The candidate's epoch; the reference's answer is its same epoch, else its first."""
     candidate_passed: bool
     """False: the candidate failed where the reference passed; True: the reverse."""
     prompt: str

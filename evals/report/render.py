@@ -262,7 +262,7 @@ def explorer_data(failures: list[FailureRow], budget: int = EMBED_BUDGET_BYTES) 
     used = 0
     round_robin = (i for i in chain.from_iterable(zip_longest(*groups.values())) if i is not None)
     for i in round_robin:
-        values = [v if v is None or isinstance(v, bool) else reveal(clip(v, TEXT_LIMIT)) for v in (getattr(failures[i], f) for f in _ROW_FIELDS)]
+        values = [v if v is None or isinstance(v, bool) else reveal(clip(v, TEXT_LIMIT)) for v in (_field(failures[i], f) for f in _ROW_FIELDS)]
         fresh = {v for v in values if isinstance(v, str) and v not in index}
         used += sum(len(v.encode("utf-8")) + 3 for v in fresh)
         if used > budget:
@@ -282,6 +282,13 @@ def explorer_data(failures: list[FailureRow], budget: int = EMBED_BUDGET_BYTES) 
         counts = Counter(row[column] for row in rows)
         options.append((label, column, sorted(((k, strings[k], n) for k, n in counts.items()), key=lambda o: o[1])))
     return Explorer(Markup(text), len(rows), len(failures), options)
+
+
+def _field(row: FailureRow, name: str) -> Any:
+    """A failure row's value as the explorer shows it: an answer of a later epoch says which."""
+    if name == "sample_id" and row.epoch > 1:
+        return f"{row.sample_id} (epoch {row.epoch})"
+    return getattr(row, name)
 
 
 def summary_markdown(model: ReportModel) -> str:

@@ -434,8 +434,9 @@ class BatchRun:
                 if retry and not last:
                     failed.add(key)
             else:
+                epoch = self.store.epoch_of(key)
                 for i, sid in enumerate(sample_ids):
-                    self.store.record_attempt(b.run_id, b.runner, sid, key, b.round, True, c, cost if i == 0 else 0.0, self.vendor.base_url, purpose="run", batch_id=b.vendor_batch_id)
+                    self.store.record_attempt(b.run_id, b.runner, sid, key, b.round, True, c, cost if i == 0 else 0.0, self.vendor.base_url, purpose="run", batch_id=b.vendor_batch_id, epoch=epoch)
         self.budget.settle(b.worst_case_usd if b.run_id == self.run_id else 0.0, actual)
         self.ledger.mark(b.id, COLLECTED)
         return failed
@@ -443,7 +444,7 @@ class BatchRun:
     def _record(self, key: str, jobs: list[Job], c: Completion, batch_id: str | None, rnd: int, cost: float = 0.0, final: bool = True) -> None:
         n = self.attempts[key] = self.attempts.get(key, 0) + 1
         for i, j in enumerate(jobs):
-            self.store.record_attempt(self.run_id, self.profile.name, j.sample_id, key, n, final, c, cost if i == 0 else 0.0, self.vendor.base_url, purpose="run", batch_id=batch_id)
+            self.store.record_attempt(self.run_id, self.profile.name, j.sample_id, key, n, final, c, cost if i == 0 else 0.0, self.vendor.base_url, purpose="run", batch_id=batch_id, epoch=j.epoch)
             if final:
                 if c.status is Status.ok:
                     self.out.result.answered_ok += 1

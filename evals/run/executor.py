@@ -32,6 +32,8 @@ class Job:
     """`run` for a runner's answer to a sample; `judge:<scorer>` for a judge's verdict on one."""
     params: GenerationParams | None = None
     """Settings for this request alone; None sends the runner's params."""
+    epoch: int = 1
+    """Which of a sampling runner's repeats of the sample this request is."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ class Caller:
             retry = not stop and should_retry(c, attempt, policy, self._max_wait)
             if not retry and c.status is Status.ok and job.purpose == "run":
                 self.result.answered_ok += 1
-            self.store.record_attempt(self.run_id, self.profile.name, job.sample_id, job.key, attempt, not retry, c, cost, self.providers[i].base_url, purpose=job.purpose)
+            self.store.record_attempt(self.run_id, self.profile.name, job.sample_id, job.key, attempt, not retry, c, cost, self.providers[i].base_url, purpose=job.purpose, epoch=job.epoch)
             if stop:
                 return None
             if not retry:

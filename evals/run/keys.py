@@ -31,9 +31,25 @@ def request_identity(profile: RunnerProfile) -> dict[str, Any]:
     }
 
 
-def request_key(identity: dict[str, Any], messages: list[dict[str, Any]], request: dict[str, Any] | None = None) -> str:
+def request_key(identity: dict[str, Any], messages: list[dict[str, Any]], request: dict[str, Any] | None = None, epoch: int = 1) -> str:
     """`request` is what the sample's request sends besides its messages (Sample.request_fields: tools,
     tool_choice, response_format, its own settings); only fields that are set enter the key, so a sample
-    without them keeps the key it had before they existed."""
-    blob = json.dumps({**identity, "messages": messages, **(request or {})}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    without them keeps the key it had before they existed.
+
+    `epoch`: the how-manieth time a sampling runner is sent this request. Epochs after the first key
+    apart, so a stored answer is reused only as the answer of the same epoch, never as another draw."""
+    extra = {"epoch": epoch} if epoch > 1 else {}
+    blob = json.dumps({**identity, "messages": messages, **(request or {}), **extra}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def samples_model(protocol: str, temperature: float | None) -> bool:
+    """Whether two identical requests can get different answers: a temperature above 0, or one the
+    request does not set (the server's default, 1.0 for OpenAI's API), or the Anthropic Messages API,
+    whose SDK 2.x takes no temperature at all."""
+    return protocol == "anthropic" or temperature is None or temperature > 0
+
+
+def epochs_for(profile: RunnerProfile, suite_epochs: int, override: int | None = None) -> int:
+    """Epochs asked for this runner: `--epochs`, else its profile's `epochs:`, else the suite's."""
+    return override or profile.epochs or suite_epochs

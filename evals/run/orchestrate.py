@@ -30,7 +30,7 @@ from evals.providers.translate import RequestParams, anthropic_not_sent, request
 from evals.run.batch import BatchRun
 from evals.run.budget import Budget
 from evals.run.executor import Job, RunnerResult, run_jobs
-from evals.run.keys import request_identity, request_key
+from evals.run.keys import epochs_for, request_identity, request_key, samples_model
 from evals.run.progress import Progress
 from evals.store.batches import BatchLedger
 from evals.store.db import Store
@@ -138,10 +138,13 @@ def execute_run(
     price_overrides: Path | None = None,
     prepared: PreparedRun | None = None,
     wait_s: float | None = None,
+    epochs: int | dict[str, int] | None = None,
 ) -> RunSummary:
     """`prepared` is `prepare_run`'s result when the caller checked the inputs before creating the store.
-    `wait_s`: how long batch runners wait for their batches (default: each runner's batch.wait_s)."""
+    `wait_s`: how long batch runners wait for their batches (default: each runner's batch.wait_s).
+    `epochs`: times each sample goes to every sampling runner (or per runner name), over the profiles' and the suite's `epochs:`."""
     p = prepared or prepare_run(suite, runners, reference, price_overrides)
+    asked = {r.name: epochs_for(r, suite.epochs, epochs.get(r.name) if isinstance(epochs, dict) else epochs) for r in runners}
     samples, ref, pricing = p.samples, p.reference, p.pricing
     with services(runners, samples) as service_urls, launch_all(runners, workspace / "reports" / "logs") as launched:
         # launched runners talk to the server just started; the store keeps their profiles as written
@@ -157,7 +160,7 @@ def execute_run(
             git_commit=git_commit(workspace),
             tool_version=__version__,
             reference_runner=ref,
-            info={"margin": suite.margin, "budget_usd": budget_usd, "python": sys.version.split()[0], "reuse": reuse,
+            info={"margin": suite.margin, "budget_usd": budget_usd, "python": sys.version.split()[0], "reuse": reuse, "epochs": asked,
                   "workload": json.loads(json.dumps(suite.workload, default=str)) if suite.workload else None},  # the volume its costs are priced at
         )
         store.add_samples(
@@ -178,7 +181,8 @@ def execute_run(
             jobs_by_runner = {}
             for r in runners:
                 store.add_runner(run_id, r.name, r.provider, r.model, r.simulated, r.profile_hash(), r.model_dump_json(), pricing[r.name].to_json())
-                jobs, n_reused = _plan(store, run_id, r, samples, pricing[r.name], reuse)
+                jobs, n_reused = _plan(store, run_id, r, samples, pricing[r.name], reuse, asked[r.name])
+                store.update_runner(run_id, r.name, planned=len(jobs) + n_reused)
                 jobs_by_runner[r.name] = jobs
                 reused[r.name] = n_reused
             servers.before()
@@ -217,22 +221,31 @@ USAGE_ANOMALY_NOTE = (
 )
 
 
-def _plan(store: Store, run_id: str, r: RunnerProfile, samples: list[Sample], pricing: RunnerPricing, reuse: bool) -> tuple[list[Job], int]:
-    """Jobs still to send, after copying in every answer an earlier run already paid for."""
+def _plan(store: Store, run_id: str, r: RunnerProfile, samples: list[Sample], pricing: RunnerPricing, reuse: bool, epochs: int = 1) -> tuple[list[Job], int]:
+    """Jobs still to send, after copying in every answer an earlier run already paid for.
+
+    A sample goes `epochs` times to a runner that samples (keys.samples_model) and once to a greedy one,
+    whose repeats would be the same answer; each epoch has its own request key, so an epoch reuses only
+    a stored answer of that same epoch."""
     ident = request_identity(r)
-    keyed = [(s, request_key(ident, s.input, s.request_fields())) for s in samples]
     # The runner's params are defaults; a sample's own settings win, and the request row records which did.
     sent = {s.id: request_params(r.params, s) for s in samples}
+    protocol = _protocol(r)
+    keyed = [
+        (s, e, request_key(ident, s.input, s.request_fields(), e))
+        for s in samples
+        for e in range(1, (epochs if samples_model(protocol, sent[s.id].temperature) else 1) + 1)
+    ]
     store.add_requests(
         (
             k, r.provider, json.dumps(ident["base_urls"]), r.model, json.dumps(ident["params"], sort_keys=True), json.dumps(s.input, ensure_ascii=False),
-            json.dumps({**s.request_fields(), "origin": _origin(r, sent[s.id])}, ensure_ascii=False),
+            json.dumps({**s.request_fields(), "origin": _origin(r, sent[s.id]), **({"epoch": e} if e > 1 else {})}, ensure_ascii=False),
         )
-        for s, k in keyed
+        for s, e, k in keyed
     )
-    done = store.reusable_answers(k for _, k in keyed) if reuse else {}
-    store.reuse_attempts(run_id, r.name, [(s.id, done[k]) for s, k in keyed if k in done])
-    jobs = [Job(s.id, s.input, k, pricing.worst_case_usd(s.input, sent[s.id].max_tokens), params=sent[s.id]) for s, k in keyed if k not in done]
+    done = store.reusable_answers(k for *_, k in keyed) if reuse else {}
+    store.reuse_attempts(run_id, r.name, [(s.id, e, done[k]) for s, e, k in keyed if k in done])
+    jobs = [Job(s.id, s.input, k, pricing.worst_case_usd(s.input, sent[s.id].max_tokens), params=sent[s.id], epoch=e) for s, e, k in keyed if k not in done]
     return jobs, len(keyed) - len(jobs)
 
 
@@ -258,10 +271,13 @@ def _text_tool_calls(store: Store, run_id: str, samples: list[Sample]) -> dict[t
     return out
 
 
+def _protocol(r: RunnerProfile) -> str:
+    return r.simulate.protocol if r.simulated and r.simulate is not None else r.provider
+
+
 def _origin(r: RunnerProfile, p: RequestParams) -> dict[str, str]:
     """Where each generation setting of a request came from, as sent to this runner's protocol."""
-    protocol = r.simulate.protocol if r.simulated and r.simulate is not None else r.provider
-    return anthropic_not_sent(p) if protocol == "anthropic" else dict(p.origin)
+    return anthropic_not_sent(p) if _protocol(r) == "anthropic" else dict(p.origin)
 
 
 async def _run_all(

@@ -149,13 +149,13 @@ def score_run(store: Store, run_id: str, suite: Suite, context: ScoringContext |
             errors += sc.error is not None
             score_rows.append(
                 (
-                    run_id, row["runner"], row["sample_id"], i, spec.name, json.dumps(spec.args, default=str), spec.weight,
+                    run_id, row["runner"], row["sample_id"], row["epoch"], i, spec.name, json.dumps(spec.args, default=str), spec.weight,
                     sc.value, int(sc.passed), sc.explanation, sc.error, json.dumps(sc.details, default=str),
                     sc.judge_usage.model_dump_json() if sc.judge_usage else None, sc.judge_cost_usd,
                     ",".join(sorted(REGISTRY.get(spec.name).item.produces)),
                 )
             )
-        outcome_rows.append((run_id, row["runner"], row["sample_id"], value, int(ok)))
+        outcome_rows.append((run_id, row["runner"], row["sample_id"], row["epoch"], value, int(ok)))
     store.add_scores(score_rows)
     store.add_outcomes(outcome_rows)
     store.commit()

@@ -128,7 +128,7 @@ class SimBatches:
             return _Item(custom_id, 0, {}), b
         s._stats.add("batch", call.model, "ok")
         s._received.append(body)
-        answer = bh.choose_answer(s._index, behaviour, call.model, call.prompt, call.tools)
+        answer = bh.choose_answer(s._index, behaviour, call.model, call.prompt, call.tools, s.draw(call))
         calls = answer if isinstance(answer, tuple) else ()
         pieces = bh.tokenise("".join(c.arguments for c in calls) if calls else answer if isinstance(answer, str) else "")
         truncated = call.max_tokens is not None and len(pieces) > call.max_tokens

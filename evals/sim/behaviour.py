@@ -274,14 +274,16 @@ def index_samples(samples: Iterable[Sample]) -> SampleIndex:
     return SampleIndex(by_prompt)
 
 
-def choose_answer(index: SampleIndex, behaviour: SimBehaviour, model: str, prompt: str | None, tools: bool = False) -> str | tuple[Call, ...]:
+def choose_answer(index: SampleIndex, behaviour: SimBehaviour, model: str, prompt: str | None, tools: bool = False, draw: int | None = None) -> str | tuple[Call, ...]:
     """The answer `model` gives to the sample whose last user text is `prompt`:
     its text, or, when the request offered tools and the sample's reference is
     tool calls, those calls.
 
     Right with probability accuracy[category] (else accuracy["default"], else 1),
     decided by (seed, model, sample id) alone, so the same request always gets
-    the same answer.
+    the same answer; except on the share `flakiness` of samples when the request
+    samples (`draw` is the how-manieth such request for this sample, None for a
+    greedy one), where each draw is decided afresh at the same probability.
     """
     found = index.by_prompt.get(prompt) if prompt is not None else None
     if found is None:
@@ -291,7 +293,8 @@ def choose_answer(index: SampleIndex, behaviour: SimBehaviour, model: str, promp
     sample_id, answers = found
     acc = behaviour.accuracy
     p = acc.get(answers.category, acc.get("default", 1.0))
-    right = unit_draw(behaviour.seed, model, sample_id) < p
+    flaky = draw is not None and behaviour.flakiness > 0 and unit_draw("flaky", behaviour.seed, model, sample_id) < behaviour.flakiness
+    right = (unit_draw(behaviour.seed, model, sample_id, draw) if flaky else unit_draw(behaviour.seed, model, sample_id)) < p
     if tools and answers.right_calls:
         calls = answers.right_calls if right else answers.wrong_calls
         if "tool_calls_as_text" in behaviour.quirks:

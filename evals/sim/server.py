@@ -66,6 +66,8 @@ class _Call:
     include_usage: bool
     tools: bool = False
     """The request offered tools: a tool-call sample is answered with calls."""
+    sampled: bool = False
+    """Identical requests may get different answers: a temperature above 0 or none sent (the Messages API never gets one)."""
 
 
 @dataclass(slots=True)
@@ -138,7 +140,9 @@ class _OpenAIWire:
         options = body.get("stream_options")
         include_usage = stream and isinstance(options, dict) and bool(options.get("include_usage"))
         tools = _check_tools(body)
-        return _Call(model, bh.last_user_text(messages), bh.prompt_tokens(messages), limit, stream, include_usage, tools)
+        temperature = body.get("temperature")
+        sampled = temperature is None or (isinstance(temperature, (int, float)) and temperature > 0)
+        return _Call(model, bh.last_user_text(messages), bh.prompt_tokens(messages), limit, stream, include_usage, tools, sampled)
 
     def error(self, kind: ErrorKind, message: str) -> web.Response:
         status, type_, code = self._errors[kind]
@@ -241,7 +245,7 @@ class _AnthropicWire:
         system = body.get("system")
         tokens = bh.prompt_tokens(messages, system)
         tools = _check_tools(body)
-        return _Call(model, bh.last_user_text(messages), tokens, limit, bool(body.get("stream")), False, tools)
+        return _Call(model, bh.last_user_text(messages), tokens, limit, bool(body.get("stream")), False, tools, sampled=True)
 
     def error(self, kind: ErrorKind, message: str) -> web.Response:
         status, type_ = self._errors[kind]
@@ -388,6 +392,7 @@ class SimServer:
         self._port: int | None = None
         self._models = dict(models)
         self._rngs = {name: random.Random(b.seed) for name, b in self._models.items()}
+        self._draws: dict[tuple[str, str | None], int] = {}
         self._index = bh.index_samples(samples or [])
         self._stats = _Stats()
         self._metrics = SimMetrics(self._models)
@@ -565,6 +570,14 @@ class SimServer:
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         return await self._generate(request, self._anthropic)
 
+    def draw(self, call: _Call) -> int | None:
+        """For a sampling request, the how-manieth one this server saw for (model, prompt); None for a greedy one."""
+        if not call.sampled:
+            return None
+        key = (call.model, call.prompt)
+        n = self._draws[key] = self._draws.get(key, 0) + 1
+        return n
+
     def _refuse(self, wire: _Wire, model: str, kind: ErrorKind, message: str) -> web.Response:
         self._stats.add(wire.endpoint, model, kind)
         return wire.error(kind, message)
@@ -606,7 +619,7 @@ class SimServer:
             return wire.error("error", "The server had an error while processing your request. (simulated)")
 
         self._received.append(body)
-        answer = bh.choose_answer(self._index, behaviour, call.model, call.prompt, call.tools)
+        answer = bh.choose_answer(self._index, behaviour, call.model, call.prompt, call.tools, self.draw(call))
         calls = answer if isinstance(answer, tuple) else ()
         pieces = bh.tokenise("".join(c.arguments for c in calls) if calls else answer)
         truncated = call.max_tokens is not None and len(pieces) > call.max_tokens

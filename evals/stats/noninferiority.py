@@ -12,10 +12,12 @@ above −m" and the test agree. No bootstrap decides anything.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from evals.stats.exact import critical_value, min_samples
+from evals.stats.means import score_interval, score_z, sign_flip_drop_p
 from evals.stats.paired import PairedGap, tango_interval, tango_z
 from evals.stats.power import score_n
 
@@ -94,3 +96,50 @@ def verdict(gap: PairedGap, margin: float = 0.05, power: float = 0.8) -> Verdict
         return Verdict("inconclusive", margin, ci, crit, floor, about - n, f"too few samples ({n}, needed about {about})")
     extra = None if needed is None else max(needed - n, 1)
     return Verdict("inconclusive", margin, ci, crit, floor, extra, "the interval straddles the margin")
+
+
+@dataclass(frozen=True)
+class MeanVerdict:
+    """The verdict on per-sample pass rates over epochs (evals.stats.means)."""
+
+    gap: float
+    """Mean of the paired differences of per-sample pass rates."""
+    verdict: Verdict
+    p_two_sided: float
+    """Exact two-sided sign-flip p-value of "no difference"."""
+
+
+def mean_verdict(d: Sequence[float], margin: float = 0.05, confidence: float = 0.95, power: float = 0.8) -> MeanVerdict:
+    """Non-inferiority on d_i = candidate − reference pass rate of sample i over its epochs.
+
+    The same decision as `verdict`, with the score statistic of evals.stats.means in place of
+    Tango's (identical when every d_i is −1, 0 or 1) at the same exact critical value and badge
+    minimum. For an inconclusive result the extra samples are planned with Nam's formula taking
+    the mean |d_i| as the discordance, an upper bound on E[d²] that keeps the estimate on the
+    generous side."""
+    if not 0 < margin < 1:
+        raise ValueError(f"margin must be between 0 and 1, got {margin}")
+    n = len(d)
+    if n == 0:
+        raise ValueError("no paired samples")
+    gap = sum(d) / n
+    crit = critical_value(n, margin, confidence)
+    floor = min_samples(margin, confidence)
+    ci = score_interval(d, crit)
+    name = decide(score_z(d, -margin), crit)
+    p = min(1.0, 2 * min(sign_flip_drop_p(d), sign_flip_drop_p([-x for x in d])))
+    if name != "inconclusive" and n >= floor:
+        return MeanVerdict(gap, Verdict(name, margin, ci, crit, floor, None), p)
+    spread = min(1.0, max(sum(abs(x) for x in d) / n, abs(gap)))
+    needed: int | None
+    if math.isclose(gap + margin, 0.0, abs_tol=1e-12):
+        needed = None
+    elif spread == 0:
+        needed = max(floor, n + 1)
+    else:
+        needed = score_n(margin, gap, spread, alpha=1 - confidence, power=power)
+    if n < floor:
+        about = max(floor, needed or 0)
+        return MeanVerdict(gap, Verdict("inconclusive", margin, ci, crit, floor, about - n, f"too few samples ({n}, needed about {about})"), p)
+    extra = None if needed is None else max(needed - n, 1)
+    return MeanVerdict(gap, Verdict("inconclusive", margin, ci, crit, floor, extra, "the interval straddles the margin"), p)

@@ -28,11 +28,15 @@ from evals.store.migrations import MIGRATIONS
 _ATTEMPT_COLS = (
     "run_id, runner, sample_id, request_key, attempt, final, reused_from, status, text, finish_reason, "
     "input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, "
-    "ttft_ms, latency_ms, output_tps, error, error_kind, http_status, cost_usd, base_url, served_model, created_at, purpose, tool_calls_json, batch_id"
+    "ttft_ms, latency_ms, output_tps, error, error_kind, http_status, cost_usd, base_url, served_model, created_at, purpose, tool_calls_json, batch_id, epoch"
+)
+_SCORE_COLS = (
+    "run_id, runner, sample_id, epoch, scorer_index, scorer, args_json, weight, value, passed, explanation, error, "
+    "details_json, judge_usage_json, judge_cost_usd, produces"
 )
 _CUT_AT_LIMIT = "'length', 'max_tokens', 'model_context_window_exceeded'"
 """finish_reason values (OpenAI and vLLM, Anthropic) of an answer the server finished by cutting it at a limit."""
-_ATTEMPT_INSERT = f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({', '.join('?' * 28)})"
+_ATTEMPT_INSERT = f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({', '.join('?' * 29)})"
 
 
 def completion_from_row(r: dict[str, Any]) -> Completion:
@@ -256,16 +260,21 @@ class Store:
             "INSERT OR IGNORE INTO requests (request_key, provider, base_urls, model, params_json, messages_json, request_json) VALUES (?,?,?,?,?,?,?)", rows
         )
 
+    def epoch_of(self, request_key: str) -> int:
+        """Which epoch a stored request is (1 unless a sampling runner's repeat)."""
+        row = self.db.execute("SELECT json_extract(request_json, '$.epoch') FROM requests WHERE request_key=?", (request_key,)).fetchone()
+        return int(row[0]) if row and row[0] is not None else 1
+
     # ---------------------------------------------------------- attempts
-    def record_attempt(self, run_id: str, runner: str, sample_id: str, request_key: str, attempt: int, final: bool, c: Completion, cost_usd: float | None, base_url: str | None, purpose: str = "run", batch_id: str | None = None) -> None:
+    def record_attempt(self, run_id: str, runner: str, sample_id: str, request_key: str, attempt: int, final: bool, c: Completion, cost_usd: float | None, base_url: str | None, purpose: str = "run", batch_id: str | None = None, epoch: int = 1) -> None:
         """`purpose` is `run` for a runner's answer, `judge:<scorer>` for a judge's verdict; only `run` rows are a runner's answers.
-        `batch_id`: the vendor batch that answered it (None: the synchronous API)."""
+        `batch_id`: the vendor batch that answered it (None: the synchronous API). `epoch`: which of a sampling runner's repeats."""
         u, t = c.usage, c.timing
         row = (
             run_id, runner, sample_id, request_key, attempt, int(final), None, c.status.value, c.text, c.finish_reason,
             u.input_tokens, u.cached_input_tokens, u.cache_write_tokens, u.output_tokens, u.reasoning_tokens,
             t.ttft_ms, t.latency_ms, t.output_tps, c.error, c.error_kind, c.http_status, cost_usd, base_url, c.served_model, time.time(), purpose,
-            json.dumps(mark_invalid(c.tool_calls), ensure_ascii=False) if c.tool_calls else None, batch_id,
+            json.dumps(mark_invalid(c.tool_calls), ensure_ascii=False) if c.tool_calls else None, batch_id, epoch,
         )
         if self._queue is None:
             raise RuntimeError("record_attempt needs start_writer(): attempts are written by the writer thread")
@@ -308,13 +317,13 @@ class Store:
         origin = self.query("SELECT cost_usd FROM attempts WHERE id=?", (r["reused_from"],))[0] if r["reused_from"] else r
         return completion_from_row(r), float(origin["cost_usd"] or 0.0)
 
-    def reuse_attempts(self, run_id: str, runner: str, pairs: list[tuple[str, int]]) -> None:
-        """Copy earlier finished answers into this run, pointing back at their origin. Not billed again."""
-        cols = _ATTEMPT_COLS.replace("run_id, runner, sample_id, ", "").replace("reused_from, ", "")
+    def reuse_attempts(self, run_id: str, runner: str, answers: list[tuple[str, int, int]]) -> None:
+        """Copy earlier finished answers, (sample id, epoch, attempt id), into this run, pointing back at their origin. Not billed again."""
+        cols = _ATTEMPT_COLS.replace("run_id, runner, sample_id, ", "").replace("reused_from, ", "").replace(", epoch", "")
         self.db.executemany(
-            f"INSERT INTO attempts (run_id, runner, sample_id, reused_from, {cols}) "
-            f"SELECT ?, ?, ?, id, {cols.replace('created_at', '?')} FROM attempts WHERE id=?",
-            [(run_id, runner, sid, time.time(), aid) for sid, aid in pairs],
+            f"INSERT INTO attempts (run_id, runner, sample_id, epoch, reused_from, {cols}) "
+            f"SELECT ?, ?, ?, ?, id, {cols.replace('created_at', '?')} FROM attempts WHERE id=?",
+            [(run_id, runner, sid, epoch, time.time(), aid) for sid, epoch, aid in answers],
         )
         self.commit()
 
@@ -420,11 +429,12 @@ class Store:
         return rows[0][0] if rows else None
 
     def add_scores(self, rows: Iterable[tuple[Any, ...]]) -> None:
-        """Rows in the scores table's column order, `produces` (comma-separated) last."""
-        self.db.executemany("INSERT INTO scores VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        """Rows of the columns in _SCORE_COLS' order."""
+        self.db.executemany(f"INSERT INTO scores ({_SCORE_COLS}) VALUES ({', '.join('?' * len(_SCORE_COLS.split(',')))})", rows)
 
     def add_outcomes(self, rows: Iterable[tuple[Any, ...]]) -> None:
-        self.db.executemany("INSERT INTO outcomes VALUES (?,?,?,?,?)", rows)
+        """Rows of (run_id, runner, sample_id, epoch, value, passed)."""
+        self.db.executemany("INSERT INTO outcomes (run_id, runner, sample_id, epoch, value, passed) VALUES (?,?,?,?,?,?)", rows)
 
     # ---------------------------------------------------------- reads
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Export a run's answers for analysis elsewhere: one row per (runner, sample),
+"""Export a run's answers for analysis elsewhere: one row per (runner, sample, epoch),
 the final attempt with its pass/fail; or every attempt, retries included.
 
 Each row carries what was asked (`input`, the chat messages as sent to the
@@ -20,17 +20,17 @@ import pandas as pd
 from evals.store.db import Store
 
 _FINAL = """
-SELECT a.run_id, a.runner, a.sample_id, s.category, s.input_json AS input, s.request_json AS request, a.status, a.text AS output,
+SELECT a.run_id, a.runner, a.sample_id, a.epoch, s.category, s.input_json AS input, s.request_json AS request, a.status, a.text AS output,
        a.tool_calls_json AS tool_calls, s.reference_json AS reference,
        o.passed, o.value AS score, a.finish_reason, a.attempt AS attempts, a.reused_from IS NOT NULL AS reused,
        a.input_tokens, a.cached_input_tokens, a.output_tokens, a.reasoning_tokens, a.ttft_ms, a.latency_ms, a.output_tps,
        a.cost_usd,
-       (SELECT SUM(b.cost_usd) FROM attempts b WHERE b.run_id = a.run_id AND b.runner = a.runner AND b.sample_id = a.sample_id AND b.purpose = 'run') AS answer_cost_usd,
+       (SELECT SUM(b.cost_usd) FROM attempts b WHERE b.run_id = a.run_id AND b.runner = a.runner AND b.sample_id = a.sample_id AND b.epoch = a.epoch AND b.purpose = 'run') AS answer_cost_usd,
        a.error, a.error_kind, a.http_status, a.served_model
 FROM attempts a JOIN samples s ON s.run_id = a.run_id AND s.sample_id = a.sample_id
-LEFT JOIN outcomes o ON o.run_id = a.run_id AND o.runner = a.runner AND o.sample_id = a.sample_id
+LEFT JOIN outcomes o ON o.run_id = a.run_id AND o.runner = a.runner AND o.sample_id = a.sample_id AND o.epoch = a.epoch
 WHERE a.run_id = ? AND a.purpose = 'run' {final}
-ORDER BY a.runner, a.sample_id, a.attempt
+ORDER BY a.runner, a.sample_id, a.epoch, a.attempt
 """
 
 

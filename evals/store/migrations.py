@@ -271,6 +271,56 @@ def m010_batches(db: sqlite3.Connection) -> None:
     )
 
 
+def m011_epochs(db: sqlite3.Connection) -> None:
+    """A sampling runner can answer each sample several times (epochs): attempts, scores and outcomes
+    carry the epoch (1 for everything stored before), and it joins the keys of scores and outcomes; each
+    runner of a run records how many answers were planned."""
+    _execute_all(
+        db,
+        """
+        ALTER TABLE attempts ADD COLUMN epoch INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE run_runners ADD COLUMN planned INTEGER;  -- answers the run asked of the runner: samples × its epochs (NULL before: one each)
+        CREATE TABLE scores_new (
+            run_id TEXT NOT NULL,
+            runner TEXT NOT NULL,
+            sample_id TEXT NOT NULL,
+            scorer_index INTEGER NOT NULL,
+            scorer TEXT NOT NULL,
+            args_json TEXT NOT NULL,
+            weight REAL NOT NULL,
+            value REAL NOT NULL,
+            passed INTEGER NOT NULL,
+            explanation TEXT,
+            error TEXT,
+            details_json TEXT,
+            judge_usage_json TEXT,
+            judge_cost_usd REAL,
+            produces TEXT NOT NULL DEFAULT '',
+            epoch INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (run_id, runner, sample_id, epoch, scorer_index)
+        );
+        INSERT INTO scores_new (run_id, runner, sample_id, scorer_index, scorer, args_json, weight, value, passed, explanation, error,
+                                details_json, judge_usage_json, judge_cost_usd, produces)
+            SELECT run_id, runner, sample_id, scorer_index, scorer, args_json, weight, value, passed, explanation, error,
+                   details_json, judge_usage_json, judge_cost_usd, produces FROM scores;
+        DROP TABLE scores;
+        ALTER TABLE scores_new RENAME TO scores;
+        CREATE TABLE outcomes_new (
+            run_id TEXT NOT NULL,
+            runner TEXT NOT NULL,
+            sample_id TEXT NOT NULL,
+            value REAL NOT NULL,
+            passed INTEGER NOT NULL,
+            epoch INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (run_id, runner, sample_id, epoch)
+        );
+        INSERT INTO outcomes_new (run_id, runner, sample_id, value, passed) SELECT run_id, runner, sample_id, value, passed FROM outcomes;
+        DROP TABLE outcomes;
+        ALTER TABLE outcomes_new RENAME TO outcomes
+        """,
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("001_initial", m001_initial),
     ("002_server_facts", m002_server_facts),
@@ -282,4 +332,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("008_score_produces", m008_score_produces),
     ("009_run_summaries", m009_run_summaries),
     ("010_batches", m010_batches),
+    ("011_epochs", m011_epochs),
 ]
