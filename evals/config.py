@@ -300,7 +300,7 @@ class RunnerProfile(_Strict):
     """Start the server for this run (`vllm serve ...`) and stop it afterwards. Only for
     openai_compatible; the base URL comes from the launched server, so give no base_url."""
     engine: dict[str, Any] | None = None
-    """vllm_offline only: keyword arguments for `vllm.LLM` (tensor_parallel_size, quantization, ...)."""
+    """vllm_offline only: keyword arguments for `vllm.AsyncEngineArgs` (tensor_parallel_size, quantization, max_model_len, ...)."""
     batch: BatchMode | None = None
     """`batch: true` (or a block of BatchMode settings) sends this runner's requests through the vendor's
     batch API at the batch rate; openai, anthropic and simulated runners only."""

@@ -1,6 +1,6 @@
 """The in-process vLLM provider. Without a GPU: the missing extra says how to
-install it, and the RequestOutput -> Completion mapping and batching are checked
-against a stand-in `vllm` module. With a GPU and the extra: a real tiny model."""
+install it, and streaming, timing, timeouts, aborts and failures are checked
+against a stand-in async engine. With a GPU and the extra: a real tiny model."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from evals.config import RunnerProfile
 from evals.providers import vllm_offline
-from evals.providers.base import GenerationParams, Status
+from evals.providers.base import GenerationParams, Status, Timeouts
 from evals.providers.factory import make_providers
 from evals.run.keys import request_identity
 
@@ -44,73 +44,122 @@ class _Seq:
 
 
 class _Out:
-    def __init__(self, prompt_len: int, seq: _Seq, metrics: Any = None) -> None:
-        self.prompt_token_ids, self.outputs, self.metrics, self.num_cached_tokens = list(range(prompt_len)), [seq], metrics, 0
+    def __init__(self, prompt_len: int, seq: _Seq, finished: bool) -> None:
+        self.prompt_token_ids, self.outputs, self.num_cached_tokens, self.finished = list(range(prompt_len)), [seq], 0, finished
 
 
-def _fake_vllm(calls: list[tuple[int, Any]]) -> types.ModuleType:
-    """A stand-in for the `vllm` module: LLM.chat answers each conversation with its last message, reversed."""
+class _Tokenizer:
+    def apply_chat_template(self, messages: list[dict[str, Any]], tokenize: bool, add_generation_prompt: bool) -> str:
+        assert tokenize is False and add_generation_prompt is True
+        return "".join(f"<|{m['role']}|>{m['content']}" for m in messages) + "<|assistant|>"
+
+
+def _fake_vllm(log: dict[str, Any]) -> types.ModuleType:
+    """A stand-in for the `vllm` module: an async engine that streams each prompt's user text reversed,
+    three characters per output (cumulative, as vLLM's default output kind), 10 ms apart; "long" is
+    cut at max_tokens, "boom" fails mid-stream, "abort" ends with reason abort, "stall" goes silent."""
     mod = types.ModuleType("vllm")
 
     class SamplingParams:
         def __init__(self, **kw: Any) -> None:
             self.kw = kw
 
-    class LLM:
-        def __init__(self, model: str, **engine: Any) -> None:
-            self.model, self.engine = model, engine
+    class AsyncEngineArgs:
+        def __init__(self, model: str, **kw: Any) -> None:
+            self.model, self.kw = model, kw
 
-        def chat(self, conversations: list[list[dict[str, Any]]], sp: SamplingParams, use_tqdm: bool = False) -> list[_Out]:
-            calls.append((len(conversations), sp.kw))
-            out = []
-            for conv in conversations:
-                text = conv[-1]["content"]
-                finish = "length" if "long" in text else "stop"
-                metrics = types.SimpleNamespace(arrival_time=100.0, first_token_time=100.05, finished_time=100.25)
-                out.append(_Out(len(text.split()) + 5, _Seq(text[::-1], 11, finish), metrics))
-            return out
+    class AsyncLLMEngine:
+        @classmethod
+        def from_engine_args(cls, args: AsyncEngineArgs) -> AsyncLLMEngine:
+            log["engine_args"] = (args.model, args.kw)
+            return cls()
 
-    mod.LLM, mod.SamplingParams = LLM, SamplingParams  # type: ignore[attr-defined]
+        async def get_tokenizer(self) -> _Tokenizer:
+            return _Tokenizer()
+
+        async def generate(self, prompt: str, sp: SamplingParams, request_id: str) -> Any:
+            log.setdefault("prompts", []).append(prompt)
+            log.setdefault("params", []).append(sp.kw)
+            log["in_flight"] = log.get("in_flight", 0) + 1
+            log["max_in_flight"] = max(log.get("max_in_flight", 0), log["in_flight"])
+            try:
+                user = prompt.rsplit("<|user|>", 1)[1].removesuffix("<|assistant|>")
+                answer = user[::-1]
+                for i in range(3, len(answer) + 3, 3):
+                    await asyncio.sleep(0.01)
+                    if "boom" in user and i > 3:
+                        raise RuntimeError("CUDA error: device-side assert triggered")
+                    if "stall" in user and i > 3:
+                        await asyncio.sleep(10)
+                    done = i >= len(answer)
+                    finish = ("abort" if "abort" in user else "length" if "long" in user else "stop") if done else None
+                    yield _Out(len(prompt.split()), _Seq(answer[:i], i, finish), done)
+            finally:
+                log["in_flight"] -= 1
+
+        async def abort(self, request_id: str) -> None:
+            log.setdefault("aborted", []).append(request_id)
+
+        def shutdown(self) -> None:
+            log["shutdown"] = True
+
+    mod.AsyncLLMEngine, mod.AsyncEngineArgs, mod.SamplingParams = AsyncLLMEngine, AsyncEngineArgs, SamplingParams  # type: ignore[attr-defined]
     return mod
 
 
-def test_completion_contract_and_batching_with_a_stand_in_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[int, Any]] = []
-    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(calls))
+def test_requests_stream_one_by_one_through_the_stream_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    log: dict[str, Any] = {}
+    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log))
     monkeypatch.setattr(vllm_offline, "require_gpu", lambda: None)
     [provider] = make_providers(RunnerProfile.model_validate(PROFILE))
+    assert log["engine_args"] == ("org/tiny", {"max_model_len": 2048})
     params = GenerationParams(max_tokens=64, temperature=0.0, stop=["\n\n"], extra_body={"top_k": 5})
 
     async def many() -> list[Any]:
-        prompts = [[{"role": "user", "content": f"question {i}" + (" long" if i == 3 else "")}] for i in range(8)]
+        prompts = [[{"role": "system", "content": "be brief"}, {"role": "user", "content": f"question {i}" + (" long" if i == 3 else "")}] for i in range(8)]
         try:
             return await asyncio.gather(*(provider.complete(m, params) for m in prompts))
         finally:
             await provider.aclose()
 
     results = asyncio.run(many())
-    assert calls == [(8, {"max_tokens": 64, "temperature": 0.0, "stop": ["\n\n"], "top_k": 5})]  # one engine call for all eight
+    assert log["max_in_flight"] == 8  # each request submitted on its own, all in flight together: the engine batches them
+    assert log["params"][0] == {"max_tokens": 64, "temperature": 0.0, "stop": ["\n\n"], "top_k": 5}
+    assert log["prompts"][0] == "<|system|>be brief<|user|>question 0<|assistant|>"  # the model's chat template
     ok = results[0]
     assert ok.status is Status.ok and ok.text == "0 noitseuq" and ok.finish_reason == "stop" and ok.served_model == "org/tiny"
-    assert (ok.usage.input_tokens, ok.usage.output_tokens, ok.usage.cached_input_tokens) == (7, 11, 0)
-    assert ok.timing.ttft_ms == pytest.approx(50) and ok.timing.latency_ms == pytest.approx(250) and ok.timing.output_tps == pytest.approx(50)
+    # 10 characters in outputs of 3: four events 10 ms apart; tokens and prompt from the last output
+    assert (ok.usage.input_tokens, ok.usage.output_tokens, ok.usage.cached_input_tokens) == (3, 12, 0)  # the stand-in counts words of the templated prompt
+    assert ok.timing.ttft_ms is not None and ok.timing.ttft_ms >= 9 and ok.timing.latency_ms is not None and ok.timing.latency_ms >= ok.timing.ttft_ms + 25
     assert results[3].status is Status.truncated and results[3].finish_reason == "length"
+    assert log["shutdown"] is True and "aborted" not in log
 
 
-def test_v1_metrics_and_engine_failures(monkeypatch: pytest.MonkeyPatch) -> None:
-    v1 = types.SimpleNamespace(first_token_latency=0.1, first_token_ts=5.0, last_token_ts=5.5)
-    t = vllm_offline.output_timing(v1, output_tokens=11, batch_ms=999.0)
-    assert t.ttft_ms == pytest.approx(100) and t.latency_ms == pytest.approx(600) and t.output_tps == pytest.approx(20)
-    assert vllm_offline.output_timing(None, 11, 123.0).latency_ms == 123.0  # nothing reported: the batch's wall time
-    aborted = vllm_offline.to_completion(_Out(3, _Seq("", 0, "abort")), "m", 1.0)
-    assert aborted.status is Status.error and "abort" in (aborted.error or "")
-
-    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm([]))
+def test_engine_failures_aborts_and_timeouts_are_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    log: dict[str, Any] = {}
+    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log))
     monkeypatch.setattr(vllm_offline, "require_gpu", lambda: None)
-    provider = vllm_offline.VLLMOfflineProvider(name="off", model="m", engine={})
+    provider = vllm_offline.VLLMOfflineProvider(name="off", model="m", engine={}, timeouts=Timeouts(idle_s=0.2, total_s=5))
+
+    async def ask(text: str) -> Any:
+        return await provider.complete([{"role": "user", "content": text}], GenerationParams())
+
+    async def all_three() -> list[Any]:
+        try:
+            return [await ask("boom now"), await ask("abort please"), await ask("stall here")]
+        finally:
+            await provider.aclose()
+
+    boom, aborted, stalled = asyncio.run(all_three())
+    assert boom.status is Status.error and boom.error_kind == "engine" and "device-side assert" in (boom.error or "") and boom.text == "won"
+    assert aborted.status is Status.error and "reason 'abort'" in (aborted.error or "")
+    assert stalled.status is Status.timeout and stalled.error_kind == "timeout_idle"
+    assert len(log["aborted"]) == 3  # every request the driver gave up on was aborted in the engine
+
     bad = GenerationParams(extra_body={"guided_json": {}})
+    provider = vllm_offline.VLLMOfflineProvider(name="off", model="m", engine={})
     monkeypatch.setattr(provider._vllm, "SamplingParams", lambda **kw: (_ for _ in ()).throw(TypeError(f"unexpected keyword {sorted(kw)[0]!r}")))
-    [c] = provider.complete_batch([[{"role": "user", "content": "x"}]], bad)
+    c = asyncio.run(provider.complete([{"role": "user", "content": "x"}], bad))
     assert c.status is Status.error and c.error_kind == "engine" and "unexpected keyword" in (c.error or "")
 
 
@@ -129,10 +178,16 @@ def test_a_real_tiny_model_answers() -> None:
     [provider] = make_providers(profile)
     assert isinstance(provider, vllm_offline.VLLMOfflineProvider)
     params = GenerationParams(max_tokens=16, temperature=0.0)
-    results = provider.complete_batch([[{"role": "user", "content": "Say hello."}], [{"role": "user", "content": "Count to three."}]], params)
+
+    async def both() -> list[Any]:
+        try:
+            return await asyncio.gather(*(provider.complete([{"role": "user", "content": q}], params) for q in ("Say hello.", "Count to three.")))
+        finally:
+            await provider.aclose()
+
+    results = asyncio.run(both())
     assert all(c.status in (Status.ok, Status.truncated) and c.text for c in results)
-    assert all(c.usage.input_tokens and c.usage.output_tokens for c in results)
-    asyncio.run(provider.aclose())
+    assert all(c.usage.input_tokens and c.usage.output_tokens and c.timing.ttft_ms is not None for c in results)
 
 
 def test_two_offline_engines_in_one_run_are_refused(tmp_path: Path) -> None:
@@ -151,8 +206,8 @@ def test_a_sample_with_tools_is_refused_not_sent_without_them(monkeypatch: pytes
     from evals.providers.translate import request_params
     from evals.suite.sample import Sample
 
-    calls: list[tuple[int, Any]] = []
-    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(calls))
+    log: dict[str, Any] = {}
+    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log))
     monkeypatch.setattr(vllm_offline, "require_gpu", lambda: None)
     [provider] = make_providers(RunnerProfile.model_validate(PROFILE))
     tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
@@ -166,4 +221,4 @@ def test_a_sample_with_tools_is_refused_not_sent_without_them(monkeypatch: pytes
 
     c = asyncio.run(ask())
     assert c.status is Status.error and c.error_kind == "bad_request" and "launch:" in (c.error or "")
-    assert calls == []  # the engine was never asked
+    assert "prompts" not in log  # the engine was never asked

@@ -128,7 +128,7 @@ def anthropic(profile: RunnerProfile, url: str | None, key: str | None) -> Provi
 
 @provider("vllm_offline")
 def vllm_offline(profile: RunnerProfile, url: str | None, key: str | None) -> Provider:
-    """The vllm.LLM engine in this process: no URL, no key."""
+    """vLLM's async engine in this process: no URL, no key."""
     from evals.providers.vllm_offline import VLLMOfflineProvider
 
-    return VLLMOfflineProvider(name=profile.name, model=profile.model, engine=profile.engine or {})
+    return VLLMOfflineProvider(name=profile.name, model=profile.model, engine=profile.engine or {}, timeouts=profile.timeouts)
