@@ -18,7 +18,8 @@ def request_identity(profile: RunnerProfile) -> dict[str, Any]:
     offline runner has no URL, its engine settings stand in."""
     urls: Any = sorted(profile.urls())
     if profile.simulated and profile.simulate is not None:
-        urls = ["simulated", profile.simulate.model_dump(mode="json", exclude={"batch"})]  # how a batch is delivered changes no answer
+        # how a batch is delivered changes no answer; a simulator without flakiness keys as it did before the knob
+        urls = ["simulated", profile.simulate.model_dump(mode="json", exclude={"batch"} | ({"flakiness"} if not profile.simulate.flakiness else set()))]
     elif profile.launch is not None:
         urls = ["launched", profile.launch.model_dump(mode="json", exclude=_WHERE_IT_LISTENS)]
     elif profile.provider == "vllm_offline":
