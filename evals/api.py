@@ -14,7 +14,7 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ParamSpec, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Literal, ParamSpec, Sequence, TypeVar
 
 # Only the light layers load here: `evals --help` and `evals runs` must start in well under a
 # second, so every stage that pulls in an SDK, scipy, pandas or matplotlib is imported by the
@@ -515,10 +515,11 @@ def measure_runner(
     seed: int = 0,
     store: str | Path | None = None,
     quiet: bool = False,
+    client: Literal["sdk", "lean"] | None = None,
 ) -> Frontier:
     """Sweep a runner's endpoint with a suite's prompts (see evals.measure.measure),
-    store the frontier and return it. A runner's latest measurement is its
-    capacity for the self-hosted cost. As in `evals run`, simulated runners get
+    store the frontier and return it, its `id` the stored sweep's. A runner's
+    latest measurement is its capacity for the self-hosted cost. As in `evals run`, simulated runners get
     the in-process simulated server and `launch:` runners their own server,
     started for the sweep and stopped after it."""
     from pydantic import ValidationError
@@ -558,6 +559,7 @@ def measure_runner(
                 suite=s.name,
                 base_url=launched.get(profile.name, service_urls.get(profile.name)),
                 quiet=quiet,
+                client=client,
             )
         except ValidationError as e:  # the latency target: name the flag, not the model's field
             first = e.errors()[0]
@@ -568,7 +570,7 @@ def measure_runner(
             raise ConfigError(str(e)) from None
     st = open_store(ws, store)
     try:
-        save_measurement(st, frontier)
+        frontier = frontier.model_copy(update={"id": save_measurement(st, frontier)})
     finally:
         st.close()
     return frontier

@@ -7,7 +7,7 @@ import json
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal
 
 import click
 
@@ -647,10 +647,17 @@ def _levels(text: str | None, kind: Callable[[str], Any], option: str) -> list[A
 @click.option("--tpot-slo-ms", type=float, help="Time-per-output-token target (vLLM's TPOT), at p95; also a per-request goodput target.")
 @click.option("--burstiness", type=float, default=1.0, show_default=True, help="With --rate: gamma shape of arrival gaps (1 = Poisson, lower = burstier).")
 @click.option("--max-tokens", type=int, help="Override the runner's max_tokens.")
+@click.option(
+    "--client", type=click.Choice(["lean", "sdk"]),
+    help="HTTP client that drives the endpoint: lean (aiohttp, OpenAI-compatible servers) or sdk (the official SDK). Default: the runner's `client:`, else lean where it can be used.",
+)
 @_store
 @click.option("--json", "as_json", is_flag=True, help="Print the frontier as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars (also when CI is set).")
-def measure(workspace: Path, runner: str, suite: str | None, concurrency: str | None, rate: str | None, requests_per_step: int | None, duration_s: float | None, ttft_slo_ms: float, e2e_slo_ms: float | None, tpot_slo_ms: float | None, burstiness: float, max_tokens: int | None, store: Path | None, as_json: bool, quiet: bool) -> None:
+def measure(
+    workspace: Path, runner: str, suite: str | None, concurrency: str | None, rate: str | None, requests_per_step: int | None, duration_s: float | None, ttft_slo_ms: float,
+    e2e_slo_ms: float | None, tpot_slo_ms: float | None, burstiness: float, max_tokens: int | None, client: Literal["lean", "sdk"] | None, store: Path | None, as_json: bool, quiet: bool,
+) -> None:
     """Measure an endpoint's throughput/latency frontier and its capacity within the latency target."""
     from rich.console import Console
 
@@ -663,7 +670,7 @@ def measure(workspace: Path, runner: str, suite: str | None, concurrency: str | 
         workspace, runner, suite,
         concurrencies=_levels(concurrency, int, "--concurrency"), rates=_levels(rate, float, "--rate"),
         requests_per_step=requests_per_step, duration_s=duration_s, ttft_slo_ms=ttft_slo_ms, e2e_slo_ms=e2e_slo_ms,
-        tpot_slo_ms=tpot_slo_ms, burstiness=burstiness, max_tokens=max_tokens, store=store, quiet=quiet,
+        tpot_slo_ms=tpot_slo_ms, burstiness=burstiness, max_tokens=max_tokens, store=store, quiet=quiet, client=client,
     )
     if frontier.simulated:
         click.secho(f"SIMULATED: {frontier.runner} answered from the simulated server; the figures demonstrate the tool, not a model's speed.", fg="yellow", err=True)
@@ -675,6 +682,7 @@ def measure(workspace: Path, runner: str, suite: str | None, concurrency: str | 
         console.width = 160
     console.print(frontier_table(frontier))
     console.print(frontier_summary(frontier))
+    click.echo(f"saved as sweep {frontier.id} (client: {frontier.client}); `evals measurements` lists sweeps, `--measurement {frontier.id}` sizes the runner from this one")
 
 if __name__ == "__main__":
     main()

@@ -346,7 +346,9 @@ def test_every_sweep_is_kept_and_a_quick_one_does_not_replace_a_full_one(serve: 
         assert choose(store, prof) is None
         first = save(store, full)
         c = choose(store, prof)
-        assert c is not None and (c.id, c.frontier) == (first, full) and "the only sweep" in c.why
+        # a sweep read back carries its id in the store (measure's own has none: it was not saved yet)
+        assert full.id is None
+        assert c is not None and (c.id, c.frontier) == (first, full.model_copy(update={"id": first})) and "the only sweep" in c.why
         second = save(store, quick)
         # Both kept, newest first; the full sweep (2 load levels) still sizes the runner, not the quick one (1 level).
         assert [(x["id"], x["steps"]) for x in sweeps(store, prof.name)] == [(second, 1), (first, 2)]
@@ -355,7 +357,7 @@ def test_every_sweep_is_kept_and_a_quick_one_does_not_replace_a_full_one(serve: 
         assert c.describe().startswith(f"measured: sweep {first} of {full.created_at[:10]} (2 steps), the most complete of 2")
         # --measurement picks the other one; another runner's sweep is not this runner's choice.
         chosen = choose(store, prof, [second])
-        assert chosen is not None and chosen.frontier == quick
+        assert chosen is not None and chosen.frontier == quick.model_copy(update={"id": second})
         assert sweeps(store, "someone-else") == []
         with pytest.raises(ConfigError, match="no measurement 99"):
             load(store, 99)
@@ -364,7 +366,7 @@ def test_every_sweep_is_kept_and_a_quick_one_does_not_replace_a_full_one(serve: 
     reopened = Store(tmp_path / "evals.sqlite")
     try:
         loaded = load(reopened, second)
-        assert loaded.model_dump() == quick.model_dump() and loaded.tasks_per_hour == quick.tasks_per_hour
+        assert loaded.model_dump() == {**quick.model_dump(), "id": second} and loaded.tasks_per_hour == quick.tasks_per_hour
     finally:
         reopened.close()
 

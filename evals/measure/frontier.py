@@ -70,9 +70,10 @@ def measure(
     `base_url` is where the endpoint listens when the profile cannot say: the
     simulated server for simulated runners, the launched server for runners
     with a `launch:` block. The frontier keeps the hash of `profile` as written.
-    `client` is the HTTP client; None: the lean one wherever the runner speaks
-    the OpenAI protocol to a server of its own (so the client is not what is
-    measured), else the profile's.
+    `client` is the HTTP client; None: the one the profile's `client:` names,
+    and where it names none, the lean one wherever the runner speaks the OpenAI
+    protocol to a server of its own (so the client is not what is measured),
+    else the SDK.
     """
     if concurrencies is not None and rates is not None:
         raise ValueError("give concurrencies or rates, not both")
@@ -99,7 +100,7 @@ def measure(
     connections = int(max(levels)) if mode == "concurrency" else OPEN_LOOP_CONNECTIONS
     params = profile.params if max_tokens is None else profile.params.model_copy(update={"max_tokens": max_tokens})
     bound, bound_note = decode_bound(profile)
-    chosen = client or ("lean" if lean_allowed(profile) else profile.client)
+    chosen = client or default_client(profile)
     if chosen == "lean" and not lean_allowed(profile):
         raise ValueError(f"runner {profile.name!r}: the lean client speaks the OpenAI protocol to self-hosted and simulated servers; provider {profile.provider} keeps its SDK")
 
@@ -149,6 +150,13 @@ def measure(
         bound=bound.info if bound else None,
         client=chosen,
     )
+
+
+def default_client(profile: RunnerProfile) -> Literal["sdk", "lean"]:
+    """The client a sweep uses unless told: the profile's `client:` where it says one, else lean where allowed."""
+    if "client" in profile.model_fields_set:
+        return profile.client
+    return "lean" if lean_allowed(profile) else profile.client
 
 
 def lean_allowed(profile: RunnerProfile) -> bool:

@@ -149,6 +149,8 @@ class Frontier(_Strict):
     bound: Bound | None
     client: str | None = None
     """The HTTP client that drove the sweep: `lean` (aiohttp, for OpenAI-compatible servers) or `sdk`."""
+    id: int | None = None
+    """The sweep's id in the results store once saved (`evals measurements` lists them; `--measurement ID` picks one)."""
 
     @property
     def tasks_per_hour(self) -> float | None:

@@ -87,6 +87,7 @@ def load(store: Store, measurement_id: int) -> Frontier:
         "flags": json.loads(r["flags_json"]), "simulated": bool(r["simulated"]),
         "steps": [json.loads(s["json"]) for s in steps],
         **json.loads(r["info_json"]),
+        "id": measurement_id,
     })
 
 
