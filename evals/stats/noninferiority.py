@@ -115,8 +115,8 @@ def mean_verdict(d: Sequence[float], margin: float = 0.05, confidence: float = 0
     The same decision as `verdict`, with the score statistic of evals.stats.means in place of
     Tango's (identical when every d_i is −1, 0 or 1) at the same exact critical value and badge
     minimum. For an inconclusive result the extra samples are planned with Nam's formula taking
-    the mean |d_i| as the discordance, an upper bound on E[d²] that keeps the estimate on the
-    generous side."""
+    the mean of d_i² as the discordance: for single answers it is the discordance exactly, and in
+    general it gives the formula the observed Var(d) + gap² it stands for."""
     if not 0 < margin < 1:
         raise ValueError(f"margin must be between 0 and 1, got {margin}")
     n = len(d)
@@ -130,7 +130,7 @@ def mean_verdict(d: Sequence[float], margin: float = 0.05, confidence: float = 0
     p = min(1.0, 2 * min(sign_flip_drop_p(d), sign_flip_drop_p([-x for x in d])))
     if name != "inconclusive" and n >= floor:
         return MeanVerdict(gap, Verdict(name, margin, ci, crit, floor, None), p)
-    spread = min(1.0, max(sum(abs(x) for x in d) / n, abs(gap)))
+    spread = min(1.0, max(sum(x * x for x in d) / n, abs(gap)))
     needed: int | None
     if math.isclose(gap + margin, 0.0, abs_tol=1e-12):
         needed = None
