@@ -2,12 +2,17 @@
 
 The simulated server runs in its own process and answers at once (0 ms to the
 first token, instant decode), so everything that limits the rate is the
-client: the dispatcher, the SDK, the event loop. Rates rise geometrically
-until a step fails, then bisect between the last rate that passed and the
+client: the dispatcher, the HTTP client, the event loop. As in
+bench_streaming.py, the server is pinned to the first CPU and the client to
+the second (left to the scheduler, a request's send often woke the server on
+the client's own CPU, where it then ran in the client's place: tens of
+milliseconds of scheduling lag that were neither's own work); --no-pin leaves
+both to the scheduler. Rates rise geometrically until a step fails, then bisect between the last rate that passed and the
 first that failed. A step passes when the client sent on time (scheduling lag
 p99 ≤ --lag-ms) and kept up (sent ≥ 95% of the rate its schedule asked for).
 Other work on a shared machine can stall the client for tens of milliseconds
-at any rate, so a rate fails only when every one of --tries attempts fails.
+at any rate, so a rate fails only when every one of --tries attempts fails;
+the load average is printed with the result.
 
     python benchmarks/bench_measure.py
     python benchmarks/bench_measure.py --start 10 --factor 1.5 --seconds 3 --lag-ms 10
@@ -17,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
+from typing import Literal
 
 from evals.config import RunnerProfile, SimBehaviour
 from evals.measure import measure
@@ -34,17 +41,20 @@ def samples(n: int = 500) -> list[Sample]:
     ]
 
 
-def serve() -> None:
+def serve(cpu: int | None) -> None:
     """Child process: the simulated server, printing its port."""
     from evals.sim import SimServer
+
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
 
     srv = SimServer({"bench": SimBehaviour(ttft_ms=0, tokens_per_second=1e9, accuracy={"default": 1.0})}, samples())
     asyncio.run(srv.serve_forever(ready=lambda s: print(s.port, flush=True)))
 
 
-def step_at(profile: RunnerProfile, rate: float, seconds: float, seed: int) -> Step:
+def step_at(profile: RunnerProfile, rate: float, seconds: float, seed: int, client: Literal["lean", "sdk"] | None = None) -> Step:
     prompts = [s.input for s in samples()]
-    f = measure(profile, prompts, rates=[rate], requests_per_step=max(300, round(rate * seconds)), warmup=max(10, round(rate / 2)), seed=seed, quiet=True)
+    f = measure(profile, prompts, rates=[rate], requests_per_step=max(300, round(rate * seconds)), warmup=max(10, round(rate / 2)), seed=seed, quiet=True, client=client)
     return f.steps[0]
 
 
@@ -56,7 +66,7 @@ def passes(step: Step, lag_ms: float) -> bool:
 def holds(profile: RunnerProfile, rate: float, a: argparse.Namespace) -> bool:
     """Whether any of the tries at `rate` passes; each try has its own schedule."""
     for attempt in range(a.tries):
-        step = step_at(profile, rate, a.seconds, seed=attempt)
+        step = step_at(profile, rate, a.seconds, seed=attempt, client=a.client)
         ok = passes(step, a.lag_ms)
         report(step, ok)
         if ok:
@@ -84,18 +94,30 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0, help="Measured arrivals per step, in seconds of the offered rate.")
     ap.add_argument("--lag-ms", type=float, default=10.0, help="Largest acceptable p99 scheduling lag.")
     ap.add_argument("--tries", type=int, default=2, help="Attempts per rate; it fails only if all fail.")
+    ap.add_argument("--client", choices=["lean", "sdk"], help="HTTP client (default: measure's, lean here).")
+    ap.add_argument("--no-pin", action="store_true", help="Leave server and client to the scheduler instead of a CPU each.")
+    ap.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.serve:
-        serve()
+        serve(a.cpu)
         return
-    proc = subprocess.Popen([sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True)
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpu, client_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 and not a.no_pin else (None, None)
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", *(["--cpu", str(server_cpu)] if server_cpu is not None else [])], stdout=subprocess.PIPE, text=True)
+    if client_cpu is not None:
+        os.sched_setaffinity(0, {client_cpu})
     try:
         assert proc.stdout is not None
         url = f"http://127.0.0.1:{proc.stdout.readline().strip()}/v1"
         profile = RunnerProfile.model_validate(
             {"name": "bench", "provider": "openai_compatible", "model": "bench", "base_url": url, "params": {"max_tokens": 64}, "pricing": {"self_hosted": {"gpu": "A100-80GB", "gpus": 1, "cloud_price_per_gpu_hour": 2.0}}}
         )
-        print(f"open loop against the simulated server in its own process (0 ms, instant decode); pass: lag p99 ≤ {a.lag_ms:g} ms and sent ≥ {MIN_ACHIEVED_SHARE:.0%} of schedule, in one of {a.tries} tries")
+        load = os.getloadavg()
+        pinned = f"server on CPU {server_cpu}, client on CPU {client_cpu}" if client_cpu is not None else "not pinned"
+        print(
+            f"open loop against the simulated server in its own process (0 ms, instant decode), {pinned}; pass: lag p99 ≤ {a.lag_ms:g} ms and sent ≥ {MIN_ACHIEVED_SHARE:.0%} of schedule, "
+            f"in one of {a.tries} tries; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs"
+        )
         good, bad = 0.0, None
         rate = a.start
         while bad is None:
@@ -107,6 +129,8 @@ def main() -> None:
             rate = (good + bad) / 2
             good, bad = (rate, bad) if holds(profile, rate, a) else (good, rate)
         print(f"highest rate driven on schedule: {good:.0f} requests/s" if good else f"even {a.start:g} requests/s failed; try --start lower")
+        end = os.getloadavg()
+        print(f"load average at the end {end[0]:.2f} {end[1]:.2f} {end[2]:.2f}")
     finally:
         proc.terminate()
         proc.wait()

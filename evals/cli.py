@@ -649,7 +649,7 @@ def _levels(text: str | None, kind: Callable[[str], Any], option: str) -> list[A
 @click.option("--max-tokens", type=int, help="Override the runner's max_tokens.")
 @click.option(
     "--client", type=click.Choice(["lean", "sdk"]),
-    help="HTTP client that drives the endpoint: lean (aiohttp, OpenAI-compatible servers) or sdk (the official SDK). Default: the runner's `client:`, else lean where it can be used.",
+    help="HTTP client that drives the endpoint: lean (minimal HTTP client, OpenAI-compatible servers) or sdk (the official SDK). Default: the runner's `client:`, else lean where it can be used.",
 )
 @_store
 @click.option("--json", "as_json", is_flag=True, help="Print the frontier as JSON.")

@@ -307,7 +307,7 @@ class RunnerProfile(_Strict):
     epochs: int | None = Field(default=None, ge=1, le=50)
     """Times each sample is sent when this runner samples (see Suite.epochs, which it overrides)."""
     client: Literal["sdk", "lean"] = "sdk"
-    """How requests go on the wire: `sdk`, the official openai SDK; `lean`, a minimal aiohttp + SSE
+    """How requests go on the wire: `sdk`, the official openai SDK; `lean`, a minimal HTTP/1.1 + SSE
     client (evals/providers/openai_lean.py) whose per-event cost stays small at hundreds of streams.
     `lean` is for openai_compatible and OpenAI-protocol simulated runners only; hosted APIs keep their SDKs."""
 

@@ -481,10 +481,11 @@ class _PacedServer:
     """A loopback OpenAI-compatible server that sends its stream's chunks `gap_s` apart and, with
     `stall_after`, sends nothing more after that many chunks (the connection stays open)."""
 
-    def __init__(self, chunks: int, gap_s: float, stall_after: int | None = None) -> None:
+    def __init__(self, chunks: int, gap_s: float, stall_after: int | None = None, tail_delay_s: float = 0.0) -> None:
         import threading
 
-        self.chunks, self.gap_s, self.stall_after = chunks, gap_s, stall_after
+        self.chunks, self.gap_s, self.stall_after, self.tail_delay_s = chunks, gap_s, stall_after, tail_delay_s
+        self.connections = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self.port = 0
@@ -509,6 +510,7 @@ class _PacedServer:
         self._thread.join(5)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -525,6 +527,7 @@ class _PacedServer:
                         await asyncio.sleep(self.gap_s)
                     writer.write(f"{len(p):x}\r\n".encode() + p + b"\r\n")
                     await writer.drain()
+                await asyncio.sleep(self.tail_delay_s)  # the body's end after [DONE]: at once, or late
                 writer.write(b"0\r\n\r\n")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):  # cancelled: the server stops
@@ -544,3 +547,82 @@ def test_slow_steady_stalled_and_silent_streams_end_alike_on_both_clients() -> N
     with _PacedServer(chunks=12, gap_s=GAP_S, stall_after=0) as srv:  # the response's head, then nothing
         [c] = _same(_both(f"http://127.0.0.1:{srv.port}/v1", timeouts=t))
     assert (c.status, c.error_kind, c.text) == (Status.timeout, "timeout_connect", "")
+
+
+# ---------------------------------------------------------------- the lean client's own HTTP/1.1
+
+
+def test_a_connection_whose_end_comes_after_done_is_reused_and_its_drain_timer_spares_the_next_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The body's terminating chunk may come after [DONE] (a server that writes it separately):
+    the answer is complete at [DONE] (its latency does not wait for the end), and the connection
+    goes back to the pool when the end arrives. A connection whose end never comes is closed
+    after KEEPALIVE_S; that timer must not close the connection once it carries a later request."""
+    import evals.providers.openai_lean as lean_mod
+
+    monkeypatch.setattr(lean_mod, "KEEPALIVE_S", 0.5)
+    t = Timeouts(connect_s=2, idle_s=5, total_s=10)
+
+    async def go(port: int) -> list[Completion]:
+        p = LeanOpenAIProvider(name="t", model="m", base_url=f"http://127.0.0.1:{port}/v1", api_key="k", timeouts=t)
+        out = []
+        try:
+            for _ in range(3):
+                out.append(await p.complete(KNOWN, GenerationParams()))
+                await asyncio.sleep(0.35)  # the end (0.3 s after [DONE]) has come: the connection is idle again
+        finally:
+            await p.aclose()
+        return out
+
+    # each answer: 6 chunks 0.1 s apart (0.6 s, longer than KEEPALIVE_S), its end 0.3 s after [DONE]
+    with _PacedServer(chunks=6, gap_s=0.1, tail_delay_s=0.3) as srv:
+        results = asyncio.run(go(srv.port))
+        connections = srv.connections
+    assert [(c.status, c.text) for c in results] == [(Status.ok, "w0 w1 w2 w3 w4 w5")] * 3, [c.error for c in results]
+    assert all(c.timing.latency_ms is not None and c.timing.latency_ms < 600 + 300 for c in results)
+    assert connections == 1
+
+
+def _response(raw: bytes, cut: int) -> tuple[bytes, bool, int, bool]:
+    """Feed one response to a connection's parser in two pieces: (body, ended, status, keep-alive)."""
+    from evals.providers.openai_lean import _Conn
+
+    loop = asyncio.new_event_loop()
+    try:
+        c = _Conn(loop)
+        c.data_received(raw[:cut])
+        c.data_received(raw[cut:])
+        if not c.done and not c.closed:
+            c.connection_lost(None)  # the server closes: the end of a body framed by the connection
+        assert c._exc is None, c._exc
+        return b"".join(c._pieces), c.done, c.status, c.keep_alive
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # chunked, with a chunk extension and a trailer, after an interim 100 Continue
+        (
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: 1\r\n\r\n",
+            (b"hello, world", True, 200, True),
+        ),
+        (b"HTTP/1.1 429 Too Many\r\nContent-Length: 4\r\nRetry-After: 2\r\n\r\nslow", (b"slow", True, 429, True)),
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end", (b"until the end", True, 200, False)),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", (b"ok", True, 200, False)),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", (b"", True, 204, True)),
+    ],
+    ids=["chunked", "length", "until-close", "http1.0", "204"],
+)
+def test_the_response_parser_frames_every_body_at_any_split(raw: bytes, expected: tuple[bytes, bool, int, bool]) -> None:
+    for cut in range(len(raw) + 1):
+        assert _response(raw, cut) == expected, cut
+
+
+def test_a_compressed_body_is_inflated() -> None:
+    import gzip
+
+    body = gzip.compress(b'{"choices": []}')
+    raw = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    assert _response(raw, len(raw) // 2)[0] == b'{"choices": []}'

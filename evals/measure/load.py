@@ -184,23 +184,35 @@ def arrival_gap(rate: float, burstiness: float, rng: random.Random) -> float:
 
 async def open_loop(load: Load, rate: float, rng: random.Random, burstiness: float = 1.0) -> StepRun:
     """Arrival i is due at the sum of i gaps (`arrival_gap`) after the start.
-    The schedule depends only on the seed, never on a response."""
-    in_flight: set[asyncio.Task[None]] = set()
+    The schedule depends only on the seed, never on a response.
 
-    async def dispatch() -> None:
-        start = time.perf_counter()
-        due = start
-        for i in itertools.count():
-            due += arrival_gap(rate, burstiness, rng)
-            # sleep(0) when already late still yields, so sends run while the dispatcher catches up
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            t = asyncio.create_task(load.send(i, load.phase(i, due), due))
+    The dispatcher is a timer callback, not a task sleeping once per arrival: each wake-up
+    starts every arrival already due (all of them at once when it fell behind) and sets the
+    timer for the next one, which spares a sleeping task's future and wake-up per request
+    (a tenth of the client's CPU at a thousand requests a second)."""
+    in_flight: set[asyncio.Task[None]] = set()
+    loop = asyncio.get_running_loop()
+    start = time.perf_counter()
+    to_loop = loop.time() - start  # perf_counter seconds -> the loop's clock, for the timer
+    i = 0
+    due = start + arrival_gap(rate, burstiness, rng)
+    timer: asyncio.TimerHandle
+
+    def dispatch() -> None:
+        nonlocal i, due, timer
+        now = time.perf_counter()
+        while due <= now:
+            t = loop.create_task(load.send(i, load.phase(i, due), due))
             in_flight.add(t)
             t.add_done_callback(in_flight.discard)
+            i += 1
+            due += arrival_gap(rate, burstiness, rng)
+        timer = loop.call_at(due + to_loop, dispatch)
 
+    timer = loop.call_at(due + to_loop, dispatch)
     probe = asyncio.create_task(watch_loop(load.run.loop_lag))
-    dispatcher = asyncio.create_task(dispatch())
-    await load.done.wait()
-    dispatcher.cancel()
-    return await _finish(load, {probe, dispatcher, *in_flight})
-
+    try:
+        await load.done.wait()
+    finally:
+        timer.cancel()
+    return await _finish(load, {probe, *in_flight})

@@ -148,7 +148,7 @@ class Frontier(_Strict):
     """What could not be measured or checked, and why."""
     bound: Bound | None
     client: str | None = None
-    """The HTTP client that drove the sweep: `lean` (aiohttp, for OpenAI-compatible servers) or `sdk`."""
+    """The HTTP client that drove the sweep: `lean` (the minimal HTTP client, for OpenAI-compatible servers) or `sdk`."""
     id: int | None = None
     """The sweep's id in the results store once saved (`evals measurements` lists them; `--measurement ID` picks one)."""
 

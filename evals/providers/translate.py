@@ -101,12 +101,13 @@ def to_openai(messages: list[dict[str, Any]], p: GenerationParams, *, model: str
     if stream:
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}
+    fields = vars(p)  # pydantic keeps the values here; getattr of a field GenerationParams lacks takes pydantic's slow path
     for name in ("temperature", "top_p", "seed", "stop", "tools", "tool_choice", "response_format", "extra_body"):
-        value = getattr(p, name, None)
+        value = fields.get(name)
         if value is not None and value != []:
             out[name] = value
-    parallel = getattr(p, "parallel_tool_calls", None)
-    if parallel is not None and getattr(p, "tools", None):
+    parallel = fields.get("parallel_tool_calls")
+    if parallel is not None and fields.get("tools"):
         out["parallel_tool_calls"] = parallel
     return out
 
