@@ -109,6 +109,8 @@ def measure(
         providers = make_providers(served, base_url)
         steps: list[Step] = []
         flags: list[str] = []
+        thresholds = gc.get_threshold()
+        gc.set_threshold(thresholds[0], thresholds[1], NO_FULL_GC)  # full collections run between steps (_settle_gc)
         try:
             with Progress(quiet=quiet) as progress:
                 plan = _Plan(mode, providers, order, params, slo, bound, connections, requests_per_step, duration_s, warmup, seed, burstiness)
@@ -118,6 +120,7 @@ def measure(
                     steps.append(step)
                     flags.extend(step_flags)
         finally:
+            gc.set_threshold(*thresholds)
             gc.unfreeze()
             for p in providers:
                 await p.aclose()
@@ -206,6 +209,10 @@ async def _step(plan: _Plan, level: float, progress: Progress) -> tuple[Step, li
     return step, flags + _client_flags(step, plan.connections, len(plan.providers))
 
 
+NO_FULL_GC = 1_000_000
+"""The collector's third threshold during a sweep: no automatic full collection inside a step."""
+
+
 def _settle_gc() -> None:
     """Collect now, between steps, and freeze what survives (modules, SDKs, clients).
 
@@ -213,7 +220,11 @@ def _settle_gc() -> None:
     step stalled the event loop: it showed as client lag and as server latency
     (benchmarks/bench_measure.py found it). Frozen objects are skipped by later
     collections, so one during a step scans only what the step allocated.
-    `measure` unfreezes them when it is done.
+    Even that took ~80 ms three seconds into a step at 1,000 requests/s (the
+    step's own records), so during a sweep the collector makes no full
+    collection by itself (NO_FULL_GC): young collections still free the cycles
+    a request leaves, and this one, between steps, frees the rest. `measure`
+    unfreezes the heap and restores the thresholds when it is done.
     """
     gc.collect()
     gc.freeze()
