@@ -626,3 +626,11 @@ def test_a_compressed_body_is_inflated() -> None:
     body = gzip.compress(b'{"choices": []}')
     raw = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(body) + body
     assert _response(raw, len(raw) // 2)[0] == b'{"choices": []}'
+
+
+def test_a_url_the_lean_client_cannot_speak_to_is_refused_when_the_runner_is_made() -> None:
+    for url in ("ftp://127.0.0.1/v1", "unix:///tmp/sock", "http:///v1"):
+        with pytest.raises(ValueError, match="http:// and https:// only"):
+            LeanOpenAIProvider(name="t", model="m", base_url=url, api_key="k", timeouts=TIMEOUTS)
+    with pytest.raises(ValueError, match="line break"):
+        LeanOpenAIProvider(name="t", model="m", base_url="http://127.0.0.1:1/v1", api_key="k\r\nX-Injected: 1", timeouts=TIMEOUTS)

@@ -29,7 +29,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import aiohttp
 from multidict import CIMultiDict
@@ -429,10 +429,12 @@ class _Conn(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    def close_if_unfinished(self, sent: int) -> None:
-        """Close the connection if its response number `sent` still has not ended."""
-        if self.sent == sent and not self.done:
-            self.close()
+
+def _origin(url: str) -> SplitResult:
+    u = urlsplit(url)
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise ValueError(f"the lean client speaks http:// and https:// only, not {url!r}")
+    return u
 
 
 class _Pool:
@@ -440,16 +442,15 @@ class _Pool:
     aiohttp's connector limit); `reuse` False opens a connection per request."""
 
     def __init__(self, url: str, limit: int, connect_s: float) -> None:
-        u = urlsplit(url)
-        if u.scheme not in ("http", "https") or not u.hostname:
-            raise ValueError(f"the lean client speaks http:// and https:// only, not {url!r}")
-        self.host = u.hostname
+        u = _origin(url)
+        self.host: str = u.hostname  # type: ignore[assignment]  # _origin checked it
         self.port = u.port or (443 if u.scheme == "https" else 80)
         self.ssl: ssl.SSLContext | None = ssl.create_default_context() if u.scheme == "https" else None
         self.origin = f"{u.scheme}://{u.netloc}"
         self.connect_s = connect_s
         self.reuse = True
         self._idle: list[_Conn] = []
+        self._draining: set[_Conn] = set()
         self._slots = asyncio.Semaphore(limit)
 
     async def acquire(self) -> _Conn:
@@ -481,10 +482,18 @@ class _Pool:
         elif c.done:
             self._keep(c)
         else:
+            self._draining.add(c)
             c.on_done = lambda: self._keep(c)
-            c.loop.call_later(KEEPALIVE_S, c.close_if_unfinished, c.sent)
+            c.loop.call_later(KEEPALIVE_S, self._give_up, c, c.sent)
+
+    def _give_up(self, c: _Conn, sent: int) -> None:
+        """Close a connection whose response number `sent` still has not ended (not a later one's)."""
+        if c.sent == sent and not c.done:
+            self._draining.discard(c)
+            c.close()
 
     def _keep(self, c: _Conn) -> None:
+        self._draining.discard(c)
         if self.reuse and c.keep_alive and not c.closed:
             c.idle_since = c.loop.time()
             self._idle.append(c)
@@ -492,10 +501,12 @@ class _Pool:
             c.close()
 
     def close(self) -> None:
+        """Close the idle connections and those still waiting for a body's end; the ones in use close when released."""
         self.reuse = False
-        for c in self._idle:
+        for c in (*self._idle, *self._draining):
             c.close()
         self._idle.clear()
+        self._draining.clear()
 
 
 class LeanOpenAIProvider:
@@ -535,7 +546,7 @@ class LeanOpenAIProvider:
             f"POST {path} HTTP/1.1\r\nHost: {u.netloc}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\n"
             f"Accept: {'text/event-stream' if stream else 'application/json'}\r\nAccept-Encoding: identity\r\nUser-Agent: workload-evals\r\nContent-Length: "
         ).encode()
-        _Pool(self._url, 1, 1)  # refuse a URL it cannot speak to now, not at the first request
+        _origin(self._url)  # refuse a URL it cannot speak to now, not at the first request
         self._pool: _Pool | None = None
         self._retired: list[_Pool] = []
 
