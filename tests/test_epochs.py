@@ -94,6 +94,10 @@ def test_mean_verdict_badges_and_floor() -> None:
 # ---------------------------------------------------------------- end to end
 
 
+N = 20
+"""Samples in the end-to-end workspace."""
+
+
 def _cli(*args: str) -> Any:
     return CliRunner().invoke(main, list(args), env={"CI": "1"}, catch_exceptions=False)
 
@@ -108,7 +112,7 @@ def _workspace(tmp_path: Path, **suite: Any) -> Path:
             "greedy": sim_runner("greedy-model", accuracy={"default": 0.8}, flakiness=0.5, seed=2),
             "hot": {**sim_runner("hot-model", accuracy={"default": 0.7}, flakiness=0.5, seed=3), "params": {"temperature": 0.8}},
         },
-        n_samples=40,
+        n_samples=N,
         suite_extra=suite,
     )
 
@@ -129,14 +133,14 @@ def test_epochs_end_to_end_reuse_report_and_gate(tmp_path: Path) -> None:
     store = Store(ws / "reports" / "evals.sqlite")
     first = store.latest_run_id()
     assert first is not None
-    assert _counts(store, first) == {"ref": (120, 3, 120), "greedy": (40, 1, 40), "hot": (120, 3, 120)}
+    assert _counts(store, first) == {"ref": (3 * N, 3, 3 * N), "greedy": (N, 1, N), "hot": (3 * N, 3, 3 * N)}
     # each epoch its own request key; the greedy runner's key is the one it had before epochs existed
     keys = store.query("SELECT COUNT(DISTINCT request_key) k FROM attempts WHERE run_id=? AND runner='hot'", (first,))[0]["k"]
-    assert keys == 120
+    assert keys == 3 * N
     info = json.loads(store.run(first)["info_json"])
     assert info["epochs"] == {"ref": 3, "greedy": 3, "hot": 3}
     # outcomes and scores per epoch
-    assert store.query("SELECT COUNT(*) n FROM outcomes WHERE run_id=? AND runner='hot'", (first,))[0]["n"] == 120
+    assert store.query("SELECT COUNT(*) n FROM outcomes WHERE run_id=? AND runner='hot'", (first,))[0]["n"] == 3 * N
     flaky = store.query(
         "SELECT COUNT(*) n FROM (SELECT sample_id FROM outcomes WHERE run_id=? AND runner='hot' GROUP BY sample_id HAVING MIN(passed) <> MAX(passed))", (first,)
     )[0]["n"]
@@ -144,11 +148,11 @@ def test_epochs_end_to_end_reuse_report_and_gate(tmp_path: Path) -> None:
 
     summary = json.loads((ws / "reports" / first / "summary.json").read_text())
     runners = {r["name"]: r for r in summary["runners"]}
-    assert runners["hot"]["answers_planned"] == 120 and runners["greedy"]["answers_planned"] == 40
-    assert runners["hot"]["flakiness"]["samples"] == 40 and runners["hot"]["flakiness"]["mixed"] == flaky
+    assert runners["hot"]["answers_planned"] == 3 * N and runners["greedy"]["answers_planned"] == N
+    assert runners["hot"]["flakiness"]["samples"] == N and runners["hot"]["flakiness"]["mixed"] == flaky
     assert runners["greedy"]["flakiness"] is None
     verdicts = {v["candidate"]: v for v in summary["verdicts"]}
-    assert verdicts["hot"]["epochs"] and verdicts["hot"]["paired"] == 40  # samples are the unit, not 120 answers
+    assert verdicts["hot"]["epochs"] and verdicts["hot"]["paired"] == N  # samples are the unit, not 3N answers
     assert "pass rate over its epochs" in verdicts["hot"]["sentence"]
     html = (ws / "reports" / first / "index.html").read_text()
     assert "passed on some epochs and failed on others" in html
@@ -168,11 +172,11 @@ def test_epochs_end_to_end_reuse_report_and_gate(tmp_path: Path) -> None:
     store = Store(ws / "reports" / "evals.sqlite")
     third = store.latest_run_id()
     assert third is not None
-    assert _counts(store, third) == {"ref": (160, 4, 40), "greedy": (40, 1, 0), "hot": (160, 4, 40)}
+    assert _counts(store, third) == {"ref": (4 * N, 4, N), "greedy": (N, 1, 0), "hot": (4 * N, 4, N)}
     assert store.query("SELECT COUNT(*) n FROM attempts WHERE run_id=? AND reused_from IS NULL AND epoch<>4", (third,))[0]["n"] == 0
 
     # The gate compares per-sample pass rates over epochs with the sign-flip test.
-    res = _cli("gate", third, "-w", str(ws), "--baseline", first)
+    res = _cli("gate", third, "-w", str(ws), "--baseline", first, "--min-shared", "10")
     assert res.exit_code in (0, 1, 2), res.output
     assert "sign-flip test on per-sample pass rates over epochs" in res.output
 
