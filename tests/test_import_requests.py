@@ -84,3 +84,26 @@ def test_image_parts_travel_and_linked_urls_are_redacted(tmp_path: Path) -> None
     assert "jane.doe@example.com" not in content[0]["image_url"]["url"] and content[0]["image_url"]["detail"] == "low"
     assert content[2]["image_url"]["url"] == "data:image/png;base64,iVBORw0KGgo="
     assert sample.metadata["non_text_parts"] == 1
+
+
+def test_the_same_conversation_with_other_tools_or_schema_is_not_a_duplicate(tmp_path: Path) -> None:
+    """Dedupe keys on what the request offered as well as its messages: an agent turn offered other
+    tools, or a request held to another schema, is another task (and is replayed as such)."""
+    other = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}}}
+    messages = [{"role": "user", "content": "What should I pack for Oslo tomorrow?"}]
+
+    def line(**request: object) -> dict:
+        return {"request": {"model": "gpt", "messages": messages, **request}, "response": {"choices": [{"message": {"role": "assistant", "content": "A coat."}, "finish_reason": "stop"}]}}
+
+    lines = [
+        line(tools=[WEATHER]),
+        line(tools=[WEATHER]),  # an exact repeat: dropped
+        line(tools=[WEATHER, other]),
+        line(tools=[WEATHER], tool_choice="required"),
+        line(response_format={"type": "json_schema", "json_schema": {"name": "r", "schema": SCHEMA}}),
+        line(),
+        line(),  # an exact repeat: dropped
+    ]
+    s = _import(tmp_path, lines)
+    assert sorted(s) == ["s.jsonl:1", "s.jsonl:3", "s.jsonl:4", "s.jsonl:5", "s.jsonl:6"]
+    assert s["s.jsonl:3"].tools == [WEATHER, other] and s["s.jsonl:4"].tool_choice == "required"

@@ -137,7 +137,7 @@ def load_samples(suite: Suite) -> list[Sample]:
             raise ConfigError(f"{where}: missing field `{fm.input}` (the sample's input); set `fields.input` in suite.yaml if the column has another name")
         messages = _messages(row[fm.input], where, suite.system_prompt)
         sid = row.get(fm.id)
-        sid = str(sid) if sid not in (None, "") else content_id(messages)
+        sid = str(sid) if sid not in (None, "") else content_id(messages, {k: _maybe_json(row.get(k)) for k in ("tools", "tool_choice", "response_format")})
         if sid in seen:
             raise ConfigError(f"{where}: duplicate sample id {sid!r} (first at line {seen[sid]}); ids must be unique")
         seen[sid] = line

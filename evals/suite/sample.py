@@ -182,8 +182,12 @@ class Sample(BaseModel):
         return out
 
 
-def content_id(messages: list[dict[str, Any]]) -> str:
-    blob = json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()
+def content_id(messages: list[dict[str, Any]], offered: dict[str, Any] | None = None) -> str:
+    """An id from what the sample asks: its messages and, when set, what the request offered besides
+    them (tools, tool_choice, response_format), so one conversation with other tools is another sample.
+    A sample without them keeps the id it had before they were part of it."""
+    extra = {k: v for k, v in (offered or {}).items() if v is not None}
+    blob = json.dumps([messages, extra] if extra else messages, sort_keys=True, ensure_ascii=False, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 

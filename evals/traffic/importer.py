@@ -107,11 +107,17 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _dedupe_texts(messages: list[dict[str, Any]]) -> tuple[str, str]:
-    """(context, conversation): the system prompts, and every other turn with its role and tool calls."""
+def _dedupe_texts(rec: Record) -> tuple[str, str]:
+    """(context, conversation): the system prompts and what the request offered besides its messages
+    (tools, tool_choice, response_format: the same conversation with other tools or another schema
+    is another task), and every other turn with its role and tool calls. Repeats are only sought
+    within one context, so requests that offered different tools are never each other's duplicates."""
     context: list[str] = []
+    offered = {k: v for k, v in (("tools", rec.tools), ("tool_choice", rec.tool_choice), ("response_format", rec.response_format)) if v is not None}
+    if offered:
+        context.append(json.dumps(offered, sort_keys=True, ensure_ascii=False, default=str))
     parts: list[str] = []
-    for m in messages:
+    for m in rec.messages:
         if m["role"] == "system":
             context.append(m["content"])
             continue
@@ -163,7 +169,7 @@ class _Pipeline:
             if found:
                 self.found.update(found)
                 self.records_with_findings += 1
-        context, conversation = _dedupe_texts(rec.messages)
+        context, conversation = _dedupe_texts(rec)
         verdict = self.deduper.check(context, conversation)
         if verdict is not None:
             self.duplicates[verdict] += 1
@@ -201,7 +207,7 @@ class _Pipeline:
         rec = kept.record
         sample_id = rec.source_id
         if sample_id is None or sample_id in self._source_ids:
-            sample_id = content_id(rec.messages)
+            sample_id = content_id(rec.messages, {"tools": rec.tools, "tool_choice": rec.tool_choice, "response_format": rec.response_format})
         else:
             self._source_ids.add(sample_id)
         when = rec.timestamp
