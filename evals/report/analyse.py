@@ -156,6 +156,8 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
     info = json.loads(run["info_json"])
     margin = float(info.get("margin", suite.margin if suite else 0.05))
     ref = run["reference_runner"]
+    if ref is None:  # the run stage always records one; the column only allows NULL
+        raise ValueError(f"run {run_id} has no reference runner")
     rr = store.query("SELECT * FROM run_runners WHERE run_id=? ORDER BY rowid", (run_id,))
     profiles = {r["runner"]: RunnerProfile.model_validate_json(r["profile_json"]) for r in rr}
     # The prices the run was costed with, unless the caller asks to re-price it with another file.

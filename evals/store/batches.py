@@ -77,7 +77,7 @@ class BatchLedger:
             )
             bid = cur.lastrowid
             assert bid is not None
-            self.db.executemany("INSERT INTO batch_requests VALUES (?,?,?)", ((bid, k, json.dumps(ids)) for k, ids in requests.items()))
+            self.db.executemany("INSERT INTO batch_requests (batch, request_key, sample_ids_json) VALUES (?,?,?)", ((bid, k, json.dumps(ids)) for k, ids in requests.items()))
         return self.get(bid)
 
     def get(self, batch: int) -> BatchRow:

@@ -18,12 +18,15 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
-from evals.errors import InfrastructureError, UsageError
-from evals.providers.base import Completion, Status, Timing, Usage
+from evals.errors import InfrastructureError
+from evals.providers.base import Completion, Usage
 from evals.providers.translate import mark_invalid
 from evals.store.migrations import MIGRATIONS
+from evals.store.reads import Reads, UnknownRunError, completion_from_row
+
+__all__ = ["Store", "StoreWriteError", "UnknownRunError", "completion_from_row", "now_iso"]
 
 _ATTEMPT_COLS = (
     "run_id, runner, sample_id, request_key, attempt, final, reused_from, status, text, finish_reason, "
@@ -37,17 +40,6 @@ _SCORE_COLS = (
 _CUT_AT_LIMIT = "'length', 'max_tokens', 'model_context_window_exceeded'"
 """finish_reason values (OpenAI and vLLM, Anthropic) of an answer the server finished by cutting it at a limit."""
 _ATTEMPT_INSERT = f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({', '.join('?' * 29)})"
-
-
-def completion_from_row(r: dict[str, Any]) -> Completion:
-    """The Completion an attempt row stores: what scorers that see the whole completion are given."""
-    usage = Usage(**{f: r.get(f) for f in Usage.model_fields})
-    timing = Timing(ttft_ms=r.get("ttft_ms"), latency_ms=r.get("latency_ms"), output_tps=r.get("output_tps"))
-    return Completion(
-        status=Status(r["status"]), text=r.get("text") or "", finish_reason=r.get("finish_reason"), usage=usage, timing=timing,
-        served_model=r.get("served_model"), error=r.get("error"), error_kind=r.get("error_kind"), http_status=r.get("http_status"),
-        tool_calls=json.loads(r["tool_calls_json"]) if r.get("tool_calls_json") else [],
-    )
 
 
 def now_iso() -> str:
@@ -82,18 +74,13 @@ def _alive(process: dict[str, Any]) -> bool:
     return started is None or _start_ticks(pid) in (None, started)
 
 
-class UnknownRunError(UsageError, KeyError):
-    """No run with that id in the store."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
-
-
 class StoreWriteError(InfrastructureError, RuntimeError):
     """The writer thread could not store answers."""
 
 
-class Store:
+class Store(Reads):
+    """The results store: its writes here, its reads in evals.store.reads (mixed in)."""
+
     def __init__(self, path: str | Path, *, commit_interval_s: float = 0.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,7 +107,7 @@ class Store:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 fn(self.db)
-                self.db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, now_iso()))
+                self.db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, now_iso()))
                 self.db.execute("COMMIT")
             except Exception:
                 self.db.execute("ROLLBACK")
@@ -331,13 +318,10 @@ class Store:
     def add_server_fact(self, run_id: str, runner: str, base_url: str, kind: str, data: dict[str, Any]) -> None:
         """One fact a runner's server gave about itself (version, models, metrics deltas).
         Not committed here: written after the run's writer thread stopped, committed with finish_run."""
-        self.db.execute("INSERT INTO server_facts VALUES (?,?,?,?,?,?)", (run_id, runner, base_url, kind, json.dumps(data, sort_keys=True), now_iso()))
-
-    def server_facts(self, run_id: str, runner: str | None = None) -> list[dict[str, Any]]:
-        """Facts of a run (optionally one runner's), oldest first, with `data` parsed."""
-        sql = "SELECT runner, base_url, kind, json, created_at FROM server_facts WHERE run_id=?" + (" AND runner=?" if runner else "") + " ORDER BY rowid"
-        rows = self.query(sql, (run_id, runner) if runner else (run_id,))
-        return [{"runner": r["runner"], "base_url": r["base_url"], "kind": r["kind"], "data": json.loads(r["json"]), "created_at": r["created_at"]} for r in rows]
+        self.db.execute(
+            "INSERT INTO server_facts (run_id, runner, base_url, kind, json, created_at) VALUES (?,?,?,?,?,?)",
+            (run_id, runner, base_url, kind, json.dumps(data, sort_keys=True), now_iso()),
+        )
 
     def usage_anomalies(self, run_id: str) -> dict[tuple[str, str], tuple[int, str]]:
         """(runner, base_url) -> (answers whose token counts cannot all be true, one example) (see evals.cost.anomaly)."""
@@ -388,30 +372,9 @@ class Store:
             (runner, profile_hash, suite, created_at, json.dumps(slo), json.dumps(operating_point) if operating_point is not None else None, json.dumps(flags), int(simulated), json.dumps(info)),
         )
         mid = int(cur.lastrowid or 0)
-        self.db.executemany("INSERT INTO measurement_steps VALUES (?,?,?,?)", [(mid, mode, level, json.dumps(step)) for mode, level, step in steps])
+        self.db.executemany("INSERT INTO measurement_steps (measurement_id, mode, level, json) VALUES (?,?,?,?)", [(mid, mode, level, json.dumps(step)) for mode, level, step in steps])
         self.commit()
         return mid
-
-    def latest_measurement(self, runner: str) -> dict[str, Any] | None:
-        """The newest sweep of `runner`, JSON parsed, steps in the order they ran; None if never measured."""
-        rows = self.query("SELECT * FROM measurements WHERE runner=? ORDER BY id DESC LIMIT 1", (runner,))
-        if not rows:
-            return None
-        r = rows[0]
-        steps = self.query("SELECT json FROM measurement_steps WHERE measurement_id=? ORDER BY rowid", (r["id"],))
-        return {
-            "id": r["id"],
-            "runner": r["runner"],
-            "profile_hash": r["profile_hash"],
-            "suite": r["suite"],
-            "created_at": r["created_at"],
-            "slo": json.loads(r["slo_json"]),
-            "operating_point": json.loads(r["operating_point_json"]) if r["operating_point_json"] else None,
-            "flags": json.loads(r["flags_json"]),
-            "simulated": bool(r["simulated"]),
-            "info": json.loads(r["info_json"]),
-            "steps": [json.loads(x["json"]) for x in steps],
-        }
 
     # ---------------------------------------------------------- scores
     def clear_scores(self, run_id: str) -> None:
@@ -421,7 +384,7 @@ class Store:
         self.db.execute("DELETE FROM outcomes WHERE run_id=?", (run_id,))
 
     def save_run_summary(self, run_id: str, key: str, summary_json: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO run_summaries VALUES (?,?,?,?)", (run_id, key, now_iso(), summary_json))
+        self.db.execute("INSERT OR REPLACE INTO run_summaries (run_id, key, created_at, json) VALUES (?,?,?,?)", (run_id, key, now_iso(), summary_json))
         self.commit()
 
     def run_summary(self, run_id: str, key: str) -> str | None:
@@ -432,29 +395,14 @@ class Store:
         """Rows of the columns in _SCORE_COLS' order."""
         self.db.executemany(f"INSERT INTO scores ({_SCORE_COLS}) VALUES ({', '.join('?' * len(_SCORE_COLS.split(',')))})", rows)
 
+    def add_gate_result(self, run_id: str, baseline_id: str | None, result: str, exit_code: int, report_json: str) -> None:
+        """A gate's verdict on the run (against `baseline_id`, None when there was none) and its whole report; committed."""
+        self.db.execute(
+            "INSERT INTO gate_results (run_id, baseline_id, result, exit_code, json, created_at) VALUES (?,?,?,?,?,?)",
+            (run_id, baseline_id, result, exit_code, report_json, now_iso()),
+        )
+        self.commit()
+
     def add_outcomes(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Rows of (run_id, runner, sample_id, epoch, value, passed)."""
         self.db.executemany("INSERT INTO outcomes (run_id, runner, sample_id, epoch, value, passed) VALUES (?,?,?,?,?,?)", rows)
-
-    # ---------------------------------------------------------- reads
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        cur = self.db.execute(sql, params)
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
-
-    def iter_query(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[dict[str, Any]]:
-        cur = self.db.execute(sql, params)
-        cols = [d[0] for d in cur.description]
-        for r in cur:
-            yield dict(zip(cols, r))
-
-    def run(self, run_id: str) -> dict[str, Any]:
-        rows = self.query("SELECT * FROM runs WHERE id=?", (run_id,))
-        if not rows:
-            known = [r["id"] for r in self.query("SELECT id FROM runs ORDER BY created_at DESC LIMIT 5")]
-            raise UnknownRunError(f"no run {run_id!r} in {self.path}; latest: {', '.join(known) or 'none'} (`evals runs` lists them)")
-        return rows[0]
-
-    def latest_run_id(self) -> str | None:
-        rows = self.query("SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1")
-        return rows[0]["id"] if rows else None
