@@ -121,6 +121,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=60)
     ap.add_argument("--keep", type=Path, help="Keep the workspace and model here.")
     ap.add_argument("--server-python", default=sys.executable, help="The Python that has llama-cpp-python[server] and gguf (default: this one).")
+    ap.add_argument("--client", choices=("sdk", "lean"), default="sdk", help="The runner's client for `evals run` (evals measure takes the same).")
     a = ap.parse_args()
     root = a.keep or Path(tempfile.mkdtemp(prefix="interop-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -138,7 +139,7 @@ def main() -> None:
         (suite_dir / "samples.jsonl").write_text("\n".join(lines) + "\n")
         runner = {
             "name": "llamacpp-tiny", "provider": "openai_compatible", "model": "tiny", "base_url": f"http://127.0.0.1:{port}/v1",
-            "params": {"max_tokens": 24, "temperature": 0.0}, "concurrency": 4,
+            "params": {"max_tokens": 24, "temperature": 0.0}, "concurrency": 4, "client": a.client,
             "retry": {"max_attempts": 3, "base_delay_s": 0.2, "max_delay_s": 2},
             "pricing": {"self_hosted": {"gpu": "L4", "gpus": 1, "cloud_price_per_gpu_hour": 0.8}},
         }
@@ -154,10 +155,10 @@ def main() -> None:
             return dict(db.execute("SELECT status || '/' || COALESCE(finish_reason, error_kind, '-'), COUNT(*) FROM attempts WHERE run_id=? AND final=1 AND purpose='run' GROUP BY 1", (run,)))
 
         usage = db.execute("SELECT SUM(input_tokens IS NULL), SUM(output_tokens IS NULL), COUNT(*) FROM attempts WHERE run_id=?", (runs[0],)).fetchone()
-        measure = evals("measure", "-w", str(ws), "--runner", "llamacpp-tiny", "--suite", "support", "--concurrency", "1,4", "--requests", "24", "--json", "-q")
+        measure = evals("measure", "-w", str(ws), "--runner", "llamacpp-tiny", "--suite", "support", "--concurrency", "1,4", "--requests", "24", "--client", a.client, "--json", "-q")
         frontier = json.loads(measure.stdout) if measure.returncode == 0 else {"error": measure.stderr[-2000:]}
         print(json.dumps({
-            "server": "llama-cpp-python " + subprocess.run([a.server_python, "-c", "import llama_cpp; print(llama_cpp.__version__)"], capture_output=True, text=True).stdout.strip(), "models": [m["id"] for m in models.get("data", [])],
+            "client": a.client, "server": "llama-cpp-python " + subprocess.run([a.server_python, "-c", "import llama_cpp; print(llama_cpp.__version__)"], capture_output=True, text=True).stdout.strip(), "models": [m["id"] for m in models.get("data", [])],
             "samples": len(lines), "first_run": {"exit": first.returncode, "stderr": first.stderr[-500:], "wall_s": round(t1 - t0, 1), "sent": sent[0] if sent else None, "final_statuses": statuses(runs[0]),
             "attempts_without_usage": {"input": usage[0], "output": usage[1], "of": usage[2]}},
             "second_run": {"exit": second.returncode, "sent": sent[1] if len(sent) > 1 else None, "final_statuses": statuses(runs[1]) if len(runs) > 1 else None},
