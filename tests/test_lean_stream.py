@@ -535,16 +535,18 @@ class _PacedServer:
 
 
 def test_slow_steady_stalled_and_silent_streams_end_alike_on_both_clients() -> None:
-    t = Timeouts(connect_s=2, idle_s=IDLE_S, total_s=10)
-    with _PacedServer(chunks=12, gap_s=GAP_S) as srv:  # 0.6 s of chunks 50 ms apart
+    # on the wire the idle limit leaves room for a loaded machine's stalls (the exact timing is the
+    # virtual-clock tests' above): 0.6 s, with chunks 50 ms apart for 0.8 s
+    t = Timeouts(connect_s=2, idle_s=0.6, total_s=10)
+    with _PacedServer(chunks=16, gap_s=GAP_S) as srv:
         [c] = _same(_both(f"http://127.0.0.1:{srv.port}/v1", timeouts=t))
-    assert (c.status, c.finish_reason, c.usage.output_tokens) == (Status.ok, "stop", 12)
-    assert c.text == " ".join(f"w{i}" for i in range(12))
-    assert c.timing.latency_ms is not None and c.timing.latency_ms >= 12 * GAP_S * 1000
-    with _PacedServer(chunks=12, gap_s=GAP_S, stall_after=4) as srv:  # the role chunk and 3 words, then nothing
+    assert (c.status, c.finish_reason, c.usage.output_tokens) == (Status.ok, "stop", 16)
+    assert c.text == " ".join(f"w{i}" for i in range(16))
+    assert c.timing.latency_ms is not None and c.timing.latency_ms >= 16 * GAP_S * 1000
+    with _PacedServer(chunks=16, gap_s=GAP_S, stall_after=4) as srv:  # the role chunk and 3 words, then nothing
         [c] = _same(_both(f"http://127.0.0.1:{srv.port}/v1", timeouts=t))
     assert (c.status, c.error_kind, c.text) == (Status.timeout, "timeout_idle", "w0 w1 w2")
-    with _PacedServer(chunks=12, gap_s=GAP_S, stall_after=0) as srv:  # the response's head, then nothing
+    with _PacedServer(chunks=16, gap_s=GAP_S, stall_after=0) as srv:  # the response's head, then nothing
         [c] = _same(_both(f"http://127.0.0.1:{srv.port}/v1", timeouts=t))
     assert (c.status, c.error_kind, c.text) == (Status.timeout, "timeout_connect", "")
 
@@ -578,7 +580,8 @@ def test_a_connection_whose_end_comes_after_done_is_reused_and_its_drain_timer_s
         results = asyncio.run(go(srv.port))
         connections = srv.connections
     assert [(c.status, c.text) for c in results] == [(Status.ok, "w0 w1 w2 w3 w4 w5")] * 3, [c.error for c in results]
-    assert all(c.timing.latency_ms is not None and c.timing.latency_ms < 600 + 300 for c in results)
+    # complete at [DONE]: had the answer waited for the body's end, every one would take 0.6 + 0.3 s
+    assert min(c.timing.latency_ms or 1e9 for c in results) < 600 + 300
     assert connections == 1
 
 
