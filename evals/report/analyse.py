@@ -32,6 +32,7 @@ from evals.stats.noninferiority import mean_verdict
 from evals.stats.noninferiority import verdict as noninferiority_verdict
 from evals.stats.paired import paired_gap
 from evals.store.db import Store
+from evals.store.reads import NO_TOKENS, FinalAnswer, RunnerUsage, SampleRow, TokenSums
 
 SMALL_CATEGORY = 30
 FAILURE_TEXT_LIMIT = 4000
@@ -43,6 +44,10 @@ def _pct(values: list[float], q: float) -> float | None:
 
 Unit = tuple[str, int]
 """One answer asked of a runner: (sample id, epoch)."""
+Finals = dict[str, dict[Unit, FinalAnswer]]
+"""runner -> unit -> its final attempt."""
+Outcomes = dict[str, dict[Unit, bool]]
+"""runner -> unit -> passed."""
 
 
 def _rate(k: int, n: int) -> tuple[float | None, list[float] | None]:
@@ -52,11 +57,11 @@ def _rate(k: int, n: int) -> tuple[float | None, list[float] | None]:
     return k / n, [lo, hi]
 
 
-def _sample_rates(fin: dict[Unit, dict[str, Any]], outcomes: dict[Unit, bool]) -> dict[str, tuple[float, int]]:
+def _sample_rates(fin: dict[Unit, FinalAnswer], outcomes: dict[Unit, bool]) -> dict[str, tuple[float, int]]:
     """Per sample with at least one ok answer: (pass rate over its ok epochs, ok epochs)."""
     got: dict[str, list[bool]] = defaultdict(list)
     for u, a in fin.items():
-        if a["status"] == "ok":
+        if a.status == "ok":
             got[u[0]].append(bool(outcomes.get(u)))
     return {sid: (sum(v) / len(v), len(v)) for sid, v in got.items()}
 
@@ -80,11 +85,11 @@ def _clustered_rate(ok_units: list[Unit], outcomes: dict[Unit, bool]) -> tuple[f
     return r, [max(0.0, r - half), min(1.0, r + half)]
 
 
-def _flakiness(fin: dict[Unit, dict[str, Any]], outcomes: dict[Unit, bool]) -> Flakiness | None:
+def _flakiness(fin: dict[Unit, FinalAnswer], outcomes: dict[Unit, bool]) -> Flakiness | None:
     """Within-sample disagreement over the samples answered ok more than once; None when none was."""
     got: dict[str, list[bool]] = defaultdict(list)
     for u, a in fin.items():
-        if a["status"] == "ok":
+        if a.status == "ok":
             got[u[0]].append(bool(outcomes.get(u)))
     repeated = {sid: v for sid, v in got.items() if len(v) > 1}
     if not repeated:
@@ -158,76 +163,67 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
     ref = run["reference_runner"]
     if ref is None:  # the run stage always records one; the column only allows NULL
         raise ValueError(f"run {run_id} has no reference runner")
-    rr = store.query("SELECT * FROM run_runners WHERE run_id=? ORDER BY rowid", (run_id,))
-    profiles = {r["runner"]: RunnerProfile.model_validate_json(r["profile_json"]) for r in rr}
+    rr = store.run_runners(run_id)
+    profiles = {r.runner: RunnerProfile.model_validate_json(r.profile_json) for r in rr}
     # The prices the run was costed with, unless the caller asks to re-price it with another file.
     pricing: dict[str, RunnerPricing] = {
-        r["runner"]: RunnerPricing.from_json(r["pricing_json"]) if r.get("pricing_json") and price_overrides is None else runner_pricing(profiles[r["runner"]], price_overrides)
+        r.runner: RunnerPricing.from_json(r.pricing_json) if r.pricing_json and price_overrides is None else runner_pricing(profiles[r.runner], price_overrides)
         for r in rr
     }
-    samples = {r["sample_id"]: r for r in store.query("SELECT sample_id, category, reference_json, request_json, input_json FROM samples WHERE run_id=?", (run_id,))}
+    samples = {r.sample_id: r for r in store.samples(run_id)}
     n_samples = len(samples)
 
     # Keyed by unit: (sample id, epoch), one per answer asked of a runner.
-    finals: dict[str, dict[Unit, dict[str, Any]]] = defaultdict(dict)
-    for a in store.iter_query(
-        "SELECT runner, sample_id, epoch, status, text, tool_calls_json, error, ttft_ms, latency_ms, output_tps, batch_id FROM attempts WHERE run_id=? AND final=1 AND purpose='run'", (run_id,)
-    ):
-        finals[a["runner"]][(a["sample_id"], a["epoch"])] = a
+    finals: dict[str, dict[Unit, FinalAnswer]] = defaultdict(dict)
+    for a in store.final_answers(run_id):
+        finals[a.runner][(a.sample_id, a.epoch)] = a
     outcomes: dict[str, dict[Unit, bool]] = defaultdict(dict)
-    for o in store.iter_query("SELECT runner, sample_id, epoch, passed FROM outcomes WHERE run_id=?", (run_id,)):
-        outcomes[o["runner"]][(o["sample_id"], o["epoch"])] = bool(o["passed"])
+    for o in store.outcomes(run_id):
+        outcomes[o.runner][(o.sample_id, o.epoch)] = bool(o.passed)
     epochs_asked = info.get("epochs") or {}
-    usage = {
-        r["runner"]: r
-        for r in store.query(
-            f"SELECT runner, COUNT(*) attempts, SUM(reused_from IS NULL) fresh, COALESCE(SUM(input_tokens),0) inp, COALESCE(SUM(output_tokens),0) outp, "
-            f"SUM(output_tokens IS NULL AND status IN ('ok', 'truncated', 'refused')) unk, COALESCE(SUM(latency_ms),0) lat_sum, {_TOKEN_SUMS} FROM attempts WHERE run_id=? AND purpose='run' GROUP BY runner",
-            (run_id,),
-        )
-    }
+    usage = {r.runner: r for r in store.usage_by_runner(run_id)}
 
     runners: list[RunnerSummary] = []
     for row in rr:
-        name = row["runner"]
+        name = row.runner
         prof = profiles[name]
         fin = finals.get(name, {})
         statuses: dict[str, int] = defaultdict(int)
         for a in fin.values():
-            statuses[a["status"]] += 1
-        planned = row.get("planned") or n_samples
+            statuses[a.status] += 1
+        planned = row.planned or n_samples
         statuses["not_run"] = planned - len(fin)
         answered = statuses.get("ok", 0)
-        completed = sum(1 for u, a in fin.items() if a["status"] == "ok" and outcomes[name].get(u))
-        ok_rows = [a for a in fin.values() if a["status"] == "ok"]
-        ttft = [a["ttft_ms"] for a in ok_rows if a["ttft_ms"] is not None]
-        lat = [a["latency_ms"] for a in ok_rows if a["latency_ms"] is not None]
-        tps = [a["output_tps"] for a in ok_rows if a["output_tps"] is not None]
-        u = usage.get(name, {"attempts": 0, "inp": 0, "outp": 0, "unk": 0, "lat_sum": 0})
-        unknown = int(u["unk"] or 0)
+        completed = sum(1 for u, a in fin.items() if a.status == "ok" and outcomes[name].get(u))
+        ok_rows = [a for a in fin.values() if a.status == "ok"]
+        ttft = [a.ttft_ms for a in ok_rows if a.ttft_ms is not None]
+        lat = [a.latency_ms for a in ok_rows if a.latency_ms is not None]
+        tps = [a.output_tps for a in ok_rows if a.output_tps is not None]
+        u = usage.get(name, _NO_USAGE)
+        unknown = int(u.unk or 0)
         p = pricing[name]
         throughput = None
         if p.kind == "self_hosted":
             # Little's law per replica over every task sent: requests in flight ÷ the time each task held its slot,
             # all its attempts counted (errors, truncations, retries), not the latency of ok answers only.
             in_flight = min(prof.concurrency, len(fin))
-            throughput = in_flight * len(fin) * 3_600_000 / float(u["lat_sum"]) / max(1, len(prof.urls())) if u["lat_sum"] else None
+            throughput = in_flight * len(fin) * 3_600_000 / float(u.lat_sum) / max(1, len(prof.urls())) if u.lat_sum else None
             cost_total = None  # known only at a volume: set from the projection below
         else:
-            cost_total = _cost(p, u) if usage.get(name) else 0.0
-        rate, ci = _clustered_rate([u for u, a in fin.items() if a["status"] == "ok"], outcomes[name])
+            cost_total = _cost(p, u.tokens) if name in usage else 0.0
+        rate, ci = _clustered_rate([u for u, a in fin.items() if a.status == "ok"], outcomes[name])
         runners.append(
             RunnerSummary(
-                name=name, provider=row["provider"], model=row["model"], simulated=bool(row["simulated"]),
+                name=name, provider=row.provider, model=row.model, simulated=bool(row.simulated),
                 role="reference" if name == ref else "candidate", samples=n_samples, answered=answered, completed=completed,
                 errors=planned - answered, statuses=dict(statuses), pass_rate=rate, pass_rate_ci=ci,
-                completion_rate=completed / planned if planned else 0.0, attempts=int(u["attempts"]),
+                completion_rate=completed / planned if planned else 0.0, attempts=int(u.attempts),
                 epochs=int(epochs_asked.get(name, 1)), answers_planned=planned, flakiness=_flakiness(fin, outcomes[name]),
-                requests_sent=row["requests_sent"], requests_reused=row["requests_reused"], stopped_reason=row["stopped_reason"],
-                input_tokens=None if unknown else int(u["inp"]), output_tokens=None if unknown else int(u["outp"]), tokens_unknown=unknown, cost_total_usd=cost_total,
+                requests_sent=row.requests_sent, requests_reused=row.requests_reused, stopped_reason=row.stopped_reason,
+                input_tokens=None if unknown else int(u.inp), output_tokens=None if unknown else int(u.outp), tokens_unknown=unknown, cost_total_usd=cost_total,
                 cost_per_completed_task_usd=cost_total / completed if cost_total is not None and completed else None,
                 cost_basis=p.describe() + _unknown_tokens_note(unknown, p.kind), throughput_tasks_per_hour=throughput,
-                batch_answers=(n_batch := sum(1 for a in fin.values() if a["batch_id"])),
+                batch_answers=(n_batch := sum(1 for a in fin.values() if a.batch_id)),
                 batch_price=dataclasses.replace(p, batch=True).describe() if n_batch and p.kind == "api" else None,
                 ttft_ms_p50=_pct(ttft, 50), ttft_ms_p95=_pct(ttft, 95), latency_ms_p50=_pct(lat, 50), latency_ms_p95=_pct(lat, 95),
                 output_tps_p50=_pct(tps, 50),
@@ -235,12 +231,12 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         )
 
     categories: list[CategoryResult] = []
-    cats = sorted({s["category"] for s in samples.values()})
+    cats = sorted({s.category for s in samples.values()})
     for row in rr:
-        name = row["runner"]
+        name = row.runner
         for cat in cats:
-            ids = [sid for sid, s in samples.items() if s["category"] == cat]
-            ans = [u for u, a in finals[name].items() if a["status"] == "ok" and samples[u[0]]["category"] == cat]
+            ids = [sid for sid, s in samples.items() if s.category == cat]
+            ans = [u for u, a in finals[name].items() if a.status == "ok" and samples[u[0]].category == cat]
             comp = sum(1 for u in ans if outcomes[name].get(u))
             rate, ci = _clustered_rate(ans, outcomes[name])
             categories.append(
@@ -253,15 +249,15 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         out, repeated = [], False
         mine, theirs = rates.get(cand, {}), rates.get(ref, {})
         for sid, s in samples.items():
-            if (cat is not None and s["category"] != cat) or sid not in mine or sid not in theirs:
+            if (cat is not None and s.category != cat) or sid not in mine or sid not in theirs:
                 continue
             out.append((mine[sid][0], theirs[sid][0]))
             repeated = repeated or mine[sid][1] > 1 or theirs[sid][1] > 1
         return out, repeated
 
     per_sample = _per_sample(store, run_id, finals, outcomes, pricing)
-    category_of = {sid: s["category"] for sid, s in samples.items()}
-    category_of_unit = {u: samples[u[0]]["category"] for fin in finals.values() for u in fin}
+    category_of = {sid: s.category for sid, s in samples.items()}
+    category_of_unit = {u: samples[u[0]].category for fin in finals.values() for u in fin}
     # The workload the run was made with (stored with it), so the report, the gate and the trend price one volume.
     profile_wl = info["workload"] if "workload" in info else (suite.workload if suite else None)
     wl = economics.workload_used(profile_wl, {c: sum(1 for v in category_of.values() if v == c) for c in cats})
@@ -282,7 +278,7 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
     evens = economics.break_evens(wl, cost_models)
     verdicts, cat_verdicts = [], []
     for row in rr:
-        cand = row["runner"]
+        cand = row.runner
         if cand == ref:
             continue
         both, repeated = pairs(cand, None)
@@ -293,7 +289,7 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
     confusion = _confusion(store, run_id)
     failures = _failures(store, run_id, finals, outcomes, samples, ref)
     disagreements = _disagreements(store, run_id, finals, outcomes, samples, ref)
-    judge = store.query("SELECT COALESCE(SUM(judge_cost_usd),0) c FROM scores WHERE run_id=?", (run_id,))[0]["c"]
+    judge = store.judge_cost(run_id)
     sims = [r.name for r in runners if r.simulated]
     return ReportModel(
         run_id=run_id, suite=run["suite"], suite_hash=run["suite_hash"], created_at=run["created_at"], finished_at=run["finished_at"],
@@ -304,7 +300,7 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         routing=economics.routing(per_sample, category_of_unit, wl, cost_models, ref, margin), cascades=economics.cascades(per_sample, proj, ref),
         method={
             "samples": n_samples,
-            "categories": {c: sum(1 for s in samples.values() if s["category"] == c) for c in cats},
+            "categories": {c: sum(1 for s in samples.values() if s.category == c) for c in cats},
             "small_category_threshold": SMALL_CATEGORY,
             "interval": f"Wilson 95% for pass rates; for gaps, {NONINFERIORITY_METHOD}; exact McNemar test"
             + (f". With epochs: pass rates with a cluster-robust (ratio) interval over samples; for gaps, {MEANS_METHOD}; exact sign-flip test" if any(r.epochs > 1 for r in runners) else ""),
@@ -358,7 +354,7 @@ def _hardware(profiles: dict[str, RunnerProfile]) -> list[HardwareAssumption]:
 
 def _sandbox(store: Store, run_id: str) -> SandboxInfo:
     """The isolation recorded with the run's code scores: the machine that scored may not be the one reporting."""
-    details = (json.loads(r["details_json"] or "{}") for r in store.iter_query("SELECT details_json FROM scores WHERE run_id=? AND scorer='code_tests'", (run_id,)))
+    details = (json.loads(d or "{}") for d in store.score_details(run_id, "code_tests"))
     recorded = [d for d in details if d.get("isolation")]
     return SandboxInfo(
         code_answers=len(recorded), isolation=sorted({d["isolation"] for d in recorded}),
@@ -366,14 +362,8 @@ def _sandbox(store: Store, run_id: str) -> SandboxInfo:
     )
 
 
-# API cost is linear in tokens, so summed tokens priced once give the sum of per-attempt costs.
-_TOKEN_SUMS = (
-    "COALESCE(SUM(input_tokens),0) t_in, COALESCE(SUM(cached_input_tokens),0) t_cached, "
-    "COALESCE(SUM(cache_write_tokens),0) t_write, COALESCE(SUM(output_tokens),0) t_out, "
-    # of which sent synchronously: a batch runner's retries through the synchronous API pay the full rate
-    "COALESCE(SUM(CASE WHEN batch_id IS NULL THEN input_tokens END),0) s_in, COALESCE(SUM(CASE WHEN batch_id IS NULL THEN cached_input_tokens END),0) s_cached, "
-    "COALESCE(SUM(CASE WHEN batch_id IS NULL THEN cache_write_tokens END),0) s_write, COALESCE(SUM(CASE WHEN batch_id IS NULL THEN output_tokens END),0) s_out"
-)
+_NO_USAGE = RunnerUsage(runner="", attempts=0, fresh=0, inp=0, outp=0, unk=0, lat_sum=0, tokens=NO_TOKENS)
+"""A runner without a single attempt."""
 
 
 def _unknown_tokens_note(unknown: int, kind: str) -> str:
@@ -384,35 +374,27 @@ def _unknown_tokens_note(unknown: int, kind: str) -> str:
     return f"; token counts unknown for {unknown:,} answers (the server reported none): their cost is not included, so the spend is a lower bound"
 
 
-def _cost(pricing: RunnerPricing, r: dict[str, Any]) -> float:
+def _cost(pricing: RunnerPricing, r: TokenSums) -> float:
     """API spend of these attempts at the prices the report uses: the run's own, or --prices to re-price it.
-    (The store's cost_usd column is the budget's record of the prices in force when each was sent.)"""
+    (The store's cost_usd column is the budget's record of the prices in force when each was sent.)
+    API cost is linear in tokens, so summed tokens priced once give the sum of per-attempt costs."""
     if not pricing.batch:
-        return pricing.cost_of(Usage(input_tokens=r["t_in"], cached_input_tokens=r["t_cached"], cache_write_tokens=r["t_write"], output_tokens=r["t_out"]))
+        return pricing.cost_of(Usage(input_tokens=r.t_in, cached_input_tokens=r.t_cached, cache_write_tokens=r.t_write, output_tokens=r.t_out))
     # a batch runner: batch answers at the batch rate, its synchronous retries at the full rate
-    sync = Usage(input_tokens=r["s_in"], cached_input_tokens=r["s_cached"], cache_write_tokens=r["s_write"], output_tokens=r["s_out"])
+    sync = Usage(input_tokens=r.s_in, cached_input_tokens=r.s_cached, cache_write_tokens=r.s_write, output_tokens=r.s_out)
     batched = Usage(
-        input_tokens=r["t_in"] - r["s_in"], cached_input_tokens=r["t_cached"] - r["s_cached"], cache_write_tokens=r["t_write"] - r["s_write"], output_tokens=r["t_out"] - r["s_out"]
+        input_tokens=r.t_in - r.s_in, cached_input_tokens=r.t_cached - r.s_cached, cache_write_tokens=r.t_write - r.s_write, output_tokens=r.t_out - r.s_out
     )
     return pricing.cost_of(batched) + dataclasses.replace(pricing, batch=False).cost_of(sync)
 
 
-def _per_sample(store: Store, run_id: str, finals: dict, outcomes: dict, pricing: dict[str, RunnerPricing]) -> dict[str, dict[Unit, economics.PerSample]]:
+def _per_sample(store: Store, run_id: str, finals: Finals, outcomes: Outcomes, pricing: dict[str, RunnerPricing]) -> dict[str, dict[Unit, economics.PerSample]]:
     """Per runner and answer asked (sample, epoch): what the cascade and the routing replay."""
-    spent = {
-        (r["runner"], (r["sample_id"], r["epoch"])): _cost(pricing[r["runner"]], r)
-        for r in store.iter_query(f"SELECT runner, sample_id, epoch, {_TOKEN_SUMS} FROM attempts WHERE run_id=? AND purpose='run' GROUP BY runner, sample_id, epoch", (run_id,))
-    }
-    fmt: set[tuple[str, Unit]] = set()
+    spent = {(r.runner, (r.sample_id, r.epoch)): _cost(pricing[r.runner], r.tokens) for r in store.tokens_by_answer(run_id)}
     # A failure production could see without a reference: declared by scorers that produce format checks.
-    for r in store.iter_query(
-        "SELECT runner, sample_id, epoch FROM scores WHERE run_id=? AND passed=0 AND error IS NULL AND ',' || produces || ',' LIKE '%,format_check,%' "
-        "AND json_extract(details_json, '$.format_failed')",
-        (run_id,),
-    ):
-        fmt.add((r["runner"], (r["sample_id"], r["epoch"])))
+    fmt = {(r.runner, (r.sample_id, r.epoch)) for r in store.format_failures(run_id)}
     return {
-        runner: {u: economics.PerSample(a["status"], bool(outcomes[runner].get(u)), spent.get((runner, u), 0.0), (runner, u) in fmt) for u, a in fin.items()}
+        runner: {u: economics.PerSample(a.status, bool(outcomes[runner].get(u)), spent.get((runner, u), 0.0), (runner, u) in fmt) for u, a in fin.items()}
         for runner, fin in finals.items()
     }
 
@@ -423,10 +405,10 @@ def _confusion(store: Store, run_id: str) -> dict[str, Any]:
     the share of calls of that tool that were right in name and arguments."""
     pairs: dict[tuple[str, str], list[tuple[str | None, str | None]]] = defaultdict(list)
     passed: dict[tuple[str, str], dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
-    for r in store.iter_query("SELECT runner, scorer, passed, details_json FROM scores WHERE run_id=? AND ',' || produces || ',' LIKE '%,labels,%'", (run_id,)):
-        d = json.loads(r["details_json"] or "{}")
-        pairs[(r["runner"], r["scorer"])].append((d.get("expected"), d.get("predicted")))
-        passed[(r["runner"], r["scorer"])][str(d.get("expected"))].append(bool(r["passed"]))
+    for r in store.label_scores(run_id):
+        d = json.loads(r.details_json or "{}")
+        pairs[(r.runner, r.scorer)].append((d.get("expected"), d.get("predicted")))
+        passed[(r.runner, r.scorer)][str(d.get("expected"))].append(bool(r.passed))
     several = len({scorer for _, scorer in pairs}) > 1
     out = {}
     for (runner, scorer), p in pairs.items():
@@ -438,21 +420,21 @@ def _confusion(store: Store, run_id: str) -> dict[str, Any]:
     return out
 
 
-def _shown(a: dict[str, Any]) -> str:
+def _shown(a: FinalAnswer) -> str:
     """An answer as the failure explorer shows it: its text, then its tool calls one a line."""
-    calls = render_calls(json.loads(a["tool_calls_json"])) if a.get("tool_calls_json") else ""
-    return "\n".join(x for x in (a.get("text") or "", calls) if x)
+    calls = render_calls(json.loads(a.tool_calls_json)) if a.tool_calls_json else ""
+    return "\n".join(x for x in (a.text or "", calls) if x)
 
 
-def _failures(store: Store, run_id: str, finals: dict, outcomes: dict, samples: dict, ref: str) -> list[FailureRow]:
+def _failures(store: Store, run_id: str, finals: Finals, outcomes: Outcomes, samples: dict[str, SampleRow], ref: str) -> list[FailureRow]:
     """Every non-passing (runner, sample), with the reference runner's answer beside it."""
     expl: dict[tuple[str, Unit], list[str]] = defaultdict(list)
-    for r in store.iter_query("SELECT runner, sample_id, epoch, scorer, explanation, error FROM scores WHERE run_id=? AND (passed=0 OR error IS NOT NULL)", (run_id,)):
-        expl[(r["runner"], (r["sample_id"], r["epoch"]))].append(f"{r['scorer']}: {r['error'] or r['explanation'] or 'failed'}")
+    for r in store.score_notes(run_id, failing_only=True):
+        expl[(r.runner, (r.sample_id, r.epoch))].append(f"{r.scorer}: {r.error or r.explanation or 'failed'}")
     rows = []
     for runner, fin in finals.items():
         for u, a in fin.items():
-            passed = outcomes[runner].get(u) if a["status"] == "ok" else None
+            passed = outcomes[runner].get(u) if a.status == "ok" else None
             if passed:
                 continue
             sid = u[0]
@@ -460,54 +442,54 @@ def _failures(store: Store, run_id: str, finals: dict, outcomes: dict, samples: 
             ref_out = _shown(theirs) if theirs is not None else None
             rows.append(
                 FailureRow(
-                    sample_id=sid, epoch=u[1], category=samples[sid]["category"], runner=runner, status=a["status"], passed=passed,
+                    sample_id=sid, epoch=u[1], category=samples[sid].category, runner=runner, status=a.status, passed=passed,
                     output=clip(_shown(a), FAILURE_TEXT_LIMIT), reference_output=clip(ref_out, FAILURE_TEXT_LIMIT) if ref_out is not None else None,
-                    expected=_expected(samples[sid]), explanation="; ".join(expl.get((runner, u), [])), error=a["error"], prompt=_prompt(samples[sid]),
+                    expected=_expected(samples[sid]), explanation="; ".join(expl.get((runner, u), [])), error=a.error, prompt=_prompt(samples[sid]),
                 )
             )
     return rows
 
 
-def _counterpart(fin: dict[Unit, dict[str, Any]], u: Unit) -> dict[str, Any] | None:
+def _counterpart(fin: dict[Unit, FinalAnswer], u: Unit) -> FinalAnswer | None:
     """The other runner's answer to set beside answer `u`: the same epoch, else its first (a greedy runner answers once)."""
     return fin.get(u) or fin.get((u[0], 1))
 
 
-def _expected(sample: dict[str, Any]) -> str | None:
+def _expected(sample: SampleRow) -> str | None:
     """The sample's reference answer as text: tool calls one a line for a tool-calling sample, else the string or its JSON."""
-    exp_val = json.loads(sample["reference_json"]) if sample["reference_json"] else None
+    exp_val = json.loads(sample.reference_json) if sample.reference_json else None
     exp_calls = reference_calls(exp_val) if exp_val is not None else None
-    exp_val = render_calls(exp_calls) if exp_calls and sample["request_json"] else exp_val
+    exp_val = render_calls(exp_calls) if exp_calls and sample.request_json else exp_val
     return clip(exp_val if isinstance(exp_val, str) else json.dumps(exp_val, ensure_ascii=False), FAILURE_TEXT_LIMIT) if exp_val is not None else None
 
 
-def _prompt(sample: dict[str, Any]) -> str:
+def _prompt(sample: SampleRow) -> str:
     """What the sample asked, as the judge reads it: `[role]` then the text, message by message."""
-    messages = json.loads(sample["input_json"]) if sample.get("input_json") else []
+    messages = json.loads(sample.input_json) if sample.input_json else []
     return clip(render_conversation(messages if isinstance(messages, list) else []), FAILURE_TEXT_LIMIT)
 
 
-def _disagreements(store: Store, run_id: str, finals: dict, outcomes: dict, samples: dict, ref: str) -> list[Disagreement]:
+def _disagreements(store: Store, run_id: str, finals: Finals, outcomes: Outcomes, samples: dict[str, SampleRow], ref: str) -> list[Disagreement]:
     """The paired samples (both answered ok) where a candidate and the reference disagree: the verdict's discordant pairs."""
     expl: dict[tuple[str, Unit], list[str]] = defaultdict(list)
-    for r in store.iter_query("SELECT runner, sample_id, epoch, scorer, passed, explanation, error FROM scores WHERE run_id=?", (run_id,)):
-        expl[(r["runner"], (r["sample_id"], r["epoch"]))].append(f"{r['scorer']}: {r['error'] or r['explanation'] or ('passed' if r['passed'] else 'failed')}")
+    for r in store.score_notes(run_id):
+        expl[(r.runner, (r.sample_id, r.epoch))].append(f"{r.scorer}: {r.error or r.explanation or ('passed' if r.passed else 'failed')}")
     rows = []
     for runner, fin in finals.items():
         if runner == ref:
             continue
         for u, a in fin.items():
             b = _counterpart(finals.get(ref, {}), u)
-            if a["status"] != "ok" or b is None or b["status"] != "ok":
+            if a.status != "ok" or b is None or b.status != "ok":
                 continue
-            bu = (b["sample_id"], b["epoch"])
+            bu = (b.sample_id, b.epoch)
             cand_passed, ref_passed = outcomes[runner].get(u, False), outcomes[ref].get(bu, False)
             if cand_passed == ref_passed:
                 continue
             sid = u[0]
             rows.append(
                 Disagreement(
-                    sample_id=sid, epoch=u[1], category=samples[sid]["category"], candidate=runner, candidate_passed=cand_passed, prompt=_prompt(samples[sid]),
+                    sample_id=sid, epoch=u[1], category=samples[sid].category, candidate=runner, candidate_passed=cand_passed, prompt=_prompt(samples[sid]),
                     candidate_output=clip(_shown(a), FAILURE_TEXT_LIMIT), reference_output=clip(_shown(b), FAILURE_TEXT_LIMIT), expected=_expected(samples[sid]),
                     candidate_explanation="; ".join(expl.get((runner, u), [])), reference_explanation="; ".join(expl.get((ref, bu), [])),
                 )
