@@ -16,6 +16,7 @@ the load average is printed with the result.
 
     python benchmarks/bench_measure.py
     python benchmarks/bench_measure.py --start 10 --factor 1.5 --seconds 3 --lag-ms 10
+    python benchmarks/bench_measure.py --server raw    # only the client: a precomputed answer
 """
 
 from __future__ import annotations
@@ -41,12 +42,56 @@ def samples(n: int = 500) -> list[Sample]:
     ]
 
 
-def serve(cpu: int | None) -> None:
-    """Child process: the simulated server, printing its port."""
-    from evals.sim import SimServer
+def _raw_answer() -> bytes:
+    """One whole streamed answer as the simulated server words it (a role chunk, one chunk per
+    word, the finish, the usage, [DONE]), chunked, precomputed."""
+    import json
 
+    base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "bench"}
+    words = "Order 1 shipped on Monday via express courier.".split(" ")
+    events: list[object] = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}]}]
+    events += [{**base, "choices": [{"index": 0, "delta": {"content": (" " if i else "") + w}, "logprobs": None, "finish_reason": None}]} for i, w in enumerate(words)]
+    events += [
+        {**base, "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]},
+        {**base, "choices": [], "usage": {"prompt_tokens": 20, "completion_tokens": len(words), "total_tokens": 20 + len(words)}},
+        "[DONE]",
+    ]
+    body = b"".join(f"data: {e if isinstance(e, str) else json.dumps(e, separators=(',', ':'))}\n\n".encode() for e in events)
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nconnection: keep-alive\r\n\r\n"
+    return head + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+
+
+async def _raw(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answer: bytes) -> None:
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next((int(x[15:]) for x in head.split(b"\r\n") if x[:15].lower() == b"content-length:"), 0)
+            await reader.readexactly(length)
+            writer.write(answer)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+def serve(cpu: int | None, kind: str) -> None:
+    """Child process: the server, printing its port. `sim`: the simulated server (its aiohttp
+    app, ~0.5 ms of CPU a request, whose own stalls and backlog show as the client's when
+    its answers come in bursts); `raw`: a precomputed answer from a bare asyncio server, so
+    that only the client is measured."""
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
+    if kind == "raw":
+        answer = _raw_answer()
+
+        async def main() -> None:
+            server = await asyncio.start_server(lambda r, w: _raw(r, w, answer), "127.0.0.1", 0, backlog=4096)
+            print(server.sockets[0].getsockname()[1], flush=True)
+            await server.serve_forever()
+
+        asyncio.run(main())
+        return
+    from evals.sim import SimServer
 
     srv = SimServer({"bench": SimBehaviour(ttft_ms=0, tokens_per_second=1e9, accuracy={"default": 1.0})}, samples())
     asyncio.run(srv.serve_forever(ready=lambda s: print(s.port, flush=True)))
@@ -96,14 +141,15 @@ def main() -> None:
     ap.add_argument("--tries", type=int, default=2, help="Attempts per rate; it fails only if all fail.")
     ap.add_argument("--client", choices=["lean", "sdk"], help="HTTP client (default: measure's, lean here).")
     ap.add_argument("--no-pin", action="store_true", help="Leave server and client to the scheduler instead of a CPU each.")
+    ap.add_argument("--server", choices=["sim", "raw"], default="sim", help="sim: the simulated server; raw: a precomputed answer from a bare asyncio server (only the client is measured).")
     ap.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.serve:
-        serve(a.cpu)
+        serve(a.cpu, a.server)
         return
     cpus = sorted(os.sched_getaffinity(0))
     server_cpu, client_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 and not a.no_pin else (None, None)
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", *(["--cpu", str(server_cpu)] if server_cpu is not None else [])], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", "--server", a.server, *(["--cpu", str(server_cpu)] if server_cpu is not None else [])], stdout=subprocess.PIPE, text=True)
     if client_cpu is not None:
         os.sched_setaffinity(0, {client_cpu})
     try:
@@ -115,7 +161,7 @@ def main() -> None:
         load = os.getloadavg()
         pinned = f"server on CPU {server_cpu}, client on CPU {client_cpu}" if client_cpu is not None else "not pinned"
         print(
-            f"open loop against the simulated server in its own process (0 ms, instant decode), {pinned}; pass: lag p99 ≤ {a.lag_ms:g} ms and sent ≥ {MIN_ACHIEVED_SHARE:.0%} of schedule, "
+            f"open loop against {'the simulated server' if a.server == 'sim' else 'a bare asyncio server'} in its own process (0 ms, instant decode), {pinned}; pass: lag p99 ≤ {a.lag_ms:g} ms and sent ≥ {MIN_ACHIEVED_SHARE:.0%} of schedule, "
             f"in one of {a.tries} tries; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs"
         )
         good, bad = 0.0, None
