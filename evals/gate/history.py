@@ -16,7 +16,8 @@ from typing import Any
 from evals.config import ConfigError
 from evals.report.model import RunnerSummary
 from evals.report.summaries import runner_summaries
-from evals.store.db import Store, now_iso
+from evals.store.db import Store
+from evals.store.reads import RunRow
 
 LAST_PASS = "last-pass"
 
@@ -48,9 +49,17 @@ class RunnerData:
     """sample id -> ok answers it has (more than one: epochs); a sample not in it has one."""
 
 
+class GatedRun(RunRow):
+    """The run's row, with what the gate must know of its scoring."""
+
+    unscored: int
+    """ok answers without a pass/fail outcome (not, or not fully, scored)."""
+    unscored_runners: dict[str, int]
+
+
 @dataclass(frozen=True)
 class RunData:
-    run: dict[str, Any]
+    run: GatedRun
     category: dict[str, str]
     """sample id -> category."""
     runners: dict[str, RunnerData]
@@ -73,46 +82,46 @@ def _server_facts(store: Store, run_id: str) -> dict[str, list[dict[str, Any]]]:
 
 def load_run(store: Store, run_id: str, prices: Path | None = None) -> RunData:
     """Everything the comparison needs about one run. KeyError for an unknown run."""
-    unscored = _unscored(store, run_id)
-    run = {**store.run(run_id), "unscored": sum(unscored.values()), "unscored_runners": unscored}
+    unscored = store.unscored_answers(run_id)
+    run = GatedRun(**store.run(run_id), unscored=sum(unscored.values()), unscored_runners=unscored)
     summaries = {r.name: r for r in runner_summaries(store, run_id, prices)}
-    category = {r["sample_id"]: r["category"] for r in store.query("SELECT sample_id, category FROM samples WHERE run_id=?", (run_id,))}
+    category = store.sample_categories(run_id)
     status: dict[str, dict[str, str]] = {}
     served: dict[str, set[str]] = {}
     latencies: dict[str, dict[str, list[float]]] = {}
     ok_epochs: dict[str, dict[str, set[int]]] = {}
     asked: dict[str, dict[str, int]] = {}
-    for a in store.iter_query("SELECT runner, sample_id, epoch, status, served_model, latency_ms FROM attempts WHERE run_id=? AND final=1 AND purpose='run' ORDER BY epoch", (run_id,)):
-        runner, sid = a["runner"], a["sample_id"]
+    for a in store.final_statuses(run_id):
+        runner, sid = a.runner, a.sample_id
         asked.setdefault(runner, {})[sid] = asked.get(runner, {}).get(sid, 0) + 1
-        if a["status"] == "ok":
+        if a.status == "ok":
             status.setdefault(runner, {})[sid] = "ok"
-            ok_epochs.setdefault(runner, {}).setdefault(sid, set()).add(a["epoch"])
-            if a["latency_ms"] is not None:
-                latencies.setdefault(runner, {}).setdefault(sid, []).append(float(a["latency_ms"]))
+            ok_epochs.setdefault(runner, {}).setdefault(sid, set()).add(a.epoch)
+            if a.latency_ms is not None:
+                latencies.setdefault(runner, {}).setdefault(sid, []).append(float(a.latency_ms))
         else:
-            status.setdefault(runner, {}).setdefault(sid, a["status"])
-        if a["served_model"]:
-            served.setdefault(a["runner"], set()).add(a["served_model"])
+            status.setdefault(runner, {}).setdefault(sid, a.status)
+        if a.served_model:
+            served.setdefault(a.runner, set()).add(a.served_model)
     latency = {r: {sid: sum(v) / len(v) for sid, v in per.items()} for r, per in latencies.items()}
     passes: dict[str, dict[str, int]] = {}
-    for o in store.iter_query("SELECT runner, sample_id, epoch, passed FROM outcomes WHERE run_id=?", (run_id,)):
-        if o["epoch"] in ok_epochs.get(o["runner"], {}).get(o["sample_id"], ()):
-            passes.setdefault(o["runner"], {})[o["sample_id"]] = passes.get(o["runner"], {}).get(o["sample_id"], 0) + bool(o["passed"])
+    for o in store.outcomes(run_id):
+        if o.epoch in ok_epochs.get(o.runner, {}).get(o.sample_id, ()):
+            passes.setdefault(o.runner, {})[o.sample_id] = passes.get(o.runner, {}).get(o.sample_id, 0) + bool(o.passed)
     answers = {r: {sid: len(e) for sid, e in per.items()} for r, per in ok_epochs.items()}
     passed = {r: {sid: passes.get(r, {}).get(sid, 0) / n for sid, n in per.items()} for r, per in answers.items()}
     facts = _server_facts(store, run_id)
     spent = _spend_weights(store, run_id)
     runners = {}
-    for rr in store.query("SELECT runner, model, profile_hash, profile_json FROM run_runners WHERE run_id=? ORDER BY rowid", (run_id,)):
-        name = rr["runner"]
+    for rr in store.run_runners(run_id):
+        name = rr.runner
         runners[name] = RunnerData(
-            name=name, model=rr["model"], profile_hash=rr["profile_hash"], profile=json.loads(rr["profile_json"]),
+            name=name, model=rr.model, profile_hash=rr.profile_hash, profile=json.loads(rr.profile_json),
             served_models=sorted(served.get(name, ())), server_facts=facts.get(name, []), summary=summaries[name],
             status=status.get(name, {}), passed=passed.get(name, {}), latency_ms=latency.get(name, {}), answers=answers.get(name, {}),
             cost_usd={
                 sid: c / asked.get(name, {}).get(sid, 1)
-                for sid, c in _allocate(summaries[name].cost_total_usd, spent.get(name, {}), self_hosted=bool((json.loads(rr["profile_json"]).get("pricing") or {}).get("self_hosted"))).items()
+                for sid, c in _allocate(summaries[name].cost_total_usd, spent.get(name, {}), self_hosted=bool((json.loads(rr.profile_json).get("pricing") or {}).get("self_hosted"))).items()
             },
         )
     return RunData(run=run, category=category, runners=runners)
@@ -121,11 +130,8 @@ def load_run(store: Store, run_id: str, prices: Path | None = None) -> RunData:
 def _spend_weights(store: Store, run_id: str) -> dict[str, dict[str, tuple[float, float]]]:
     """Per runner and sample, over every attempt the run made for it: (recorded API cost, time taken in ms)."""
     out: dict[str, dict[str, tuple[float, float]]] = {}
-    for r in store.iter_query(
-        "SELECT runner, sample_id, COALESCE(SUM(cost_usd), 0) cost, COALESCE(SUM(latency_ms), 0) ms FROM attempts WHERE run_id=? AND purpose='run' GROUP BY runner, sample_id",
-        (run_id,),
-    ):
-        out.setdefault(r["runner"], {})[r["sample_id"]] = (float(r["cost"]), float(r["ms"]))
+    for r in store.spend_by_sample(run_id):
+        out.setdefault(r.runner, {})[r.sample_id] = (float(r.cost), float(r.ms))
     return out
 
 
@@ -139,43 +145,6 @@ def _allocate(total: float | None, weights: dict[str, tuple[float, float]], self
     if total is None or whole <= 0:
         return {}
     return {sid: total * x / whole for sid, x in w.items()}
-
-
-# ok answers with no pass/fail outcome: the run was not (or not fully) scored
-_UNSCORED = (
-    "SELECT COUNT(*) n FROM attempts a WHERE a.run_id={run} AND a.final=1 AND a.status='ok' AND a.purpose='run' AND NOT EXISTS "
-    "(SELECT 1 FROM outcomes o WHERE o.run_id=a.run_id AND o.runner=a.runner AND o.sample_id=a.sample_id AND o.epoch=a.epoch)"
-)
-
-
-def _unscored(store: Store, run_id: str) -> dict[str, int]:
-    """Per runner, answers that would read as failures if compared before `evals score` ran (runners with none left out)."""
-    sql = _UNSCORED.replace("SELECT COUNT(*) n", "SELECT a.runner, COUNT(*) n").format(run="?") + " GROUP BY a.runner ORDER BY a.runner"
-    return {r["runner"]: int(r["n"]) for r in store.query(sql, (run_id,))}
-
-
-def _earlier_runs(store: Store, run_id: str) -> list[dict[str, Any]]:
-    """Finished, scored runs of the same suite created before `run_id`, newest first,
-    leaving out any run in which a runner was stopped early (budget, breaker, quota):
-    its missing answers would make a partial night the norm.
-
-    created_at has one-second resolution, so ties are broken by insertion
-    order (rowid), which is creation order within one store.
-    """
-    store.run(run_id)  # the KeyError that names the latest runs, for an unknown id
-    m = store.query("SELECT rowid AS rid, suite, created_at FROM runs WHERE id=?", (run_id,))[0]
-    return store.query(
-        "SELECT id, suite_hash FROM runs WHERE suite=? AND status='finished' AND id<>? AND (created_at < ? OR (created_at = ? AND rowid < ?)) "
-        f"AND ({_UNSCORED.format(run='runs.id')}) = 0 "
-        "AND NOT EXISTS (SELECT 1 FROM run_runners rr WHERE rr.run_id = runs.id AND rr.stopped_reason IS NOT NULL) "
-        "ORDER BY created_at DESC, rowid DESC",
-        (m["suite"], run_id, m["created_at"], m["created_at"], m["rid"]),
-    )
-
-
-def latest_gate_result(store: Store, run_id: str) -> str | None:
-    rows = store.query("SELECT result FROM gate_results WHERE run_id=? ORDER BY id DESC LIMIT 1", (run_id,))
-    return rows[0]["result"] if rows else None
 
 
 def find_baseline(store: Store, run_id: str, baseline: str) -> tuple[str, str]:
@@ -197,25 +166,23 @@ def find_baseline(store: Store, run_id: str, baseline: str) -> tuple[str, str]:
             raise ConfigError(f"run {run_id} cannot be its own baseline")
         return baseline, "named as the baseline"
     suite_hash = store.run(run_id)["suite_hash"]
-    earlier = _earlier_runs(store, run_id)
-    same = [r for r in earlier if r["suite_hash"] == suite_hash]
-    results = {r["id"]: latest_gate_result(store, r["id"]) for r in same}
+    # finished and fully scored, newest first; a run in which a runner was stopped early (budget, breaker,
+    # quota) is left out: its missing answers would make a partial night the norm
+    earlier = store.earlier_runs(run_id)
+    same = [r for r in earlier if r.suite_hash == suite_hash]
+    results = {r.id: store.latest_gate_result(r.id) for r in same}
     for r in same:
-        if results[r["id"]] == "pass":
-            return r["id"], "the latest earlier run of this suite that passed its gate"
+        if results[r.id] == "pass":
+            return r.id, "the latest earlier run of this suite that passed its gate"
     for r in same:
-        if results[r["id"]] != "regression":
-            return r["id"], "the latest earlier run of this suite that did not regress; none has passed a gate yet"
+        if results[r.id] != "regression":
+            return r.id, "the latest earlier run of this suite that did not regress; none has passed a gate yet"
     if same:
-        return same[0]["id"], "the latest earlier run of this suite; every earlier one regressed"
+        return same[0].id, "the latest earlier run of this suite; every earlier one regressed"
     if earlier:
-        return earlier[0]["id"], "the latest earlier run of this suite; none has this suite hash"
+        return earlier[0].id, "the latest earlier run of this suite; none has this suite hash"
     raise NoBaseline(f"no baseline for {run_id}: no earlier finished run of suite {store.run(run_id)['suite']!r} in {store.path}")
 
 
 def record_gate_result(store: Store, run_id: str, baseline_id: str | None, result: str, exit_code: int, report_json: str) -> None:
-    store.db.execute(
-        "INSERT INTO gate_results (run_id, baseline_id, result, exit_code, json, created_at) VALUES (?,?,?,?,?,?)",
-        (run_id, baseline_id, result, exit_code, report_json, now_iso()),
-    )
-    store.commit()
+    store.add_gate_result(run_id, baseline_id, result, exit_code, report_json)

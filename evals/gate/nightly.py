@@ -167,7 +167,7 @@ def gate_nightly(store: Store, cfg: NightlyConfig, run_id: str) -> GateReport:
 def finish_nightly(store: Store, cfg: NightlyConfig, run_id: str, report_path: Path, gate: GateReport) -> NightlyResult:
     """After the run is gated and its report rendered: trend and CI files."""
     suite = store.run(run_id)["suite"]
-    names = [r["runner"] for r in store.query("SELECT runner FROM run_runners WHERE run_id=? ORDER BY rowid", (run_id,))]
+    names = [r.runner for r in store.run_runners(run_id)]
     points = trends(store, suite, names, cfg.trend_runs, cfg.prices)
     trend_path = report_path.parent / "trend.json"
     trend_path.write_text(json.dumps({"suite": suite, "runners": points}, indent=2) + "\n", encoding="utf-8")

@@ -50,8 +50,8 @@ def write_outputs(report: GateReport, junit: Path | None, summary_md: Path | Non
 
 def recorded_gate(store: Store, run_id: str) -> GateOutcome | None:
     """The latest gate result recorded for the run, in brief, for the top of its report."""
-    rows = store.query("SELECT json FROM gate_results WHERE run_id=? ORDER BY id DESC LIMIT 1", (run_id,))
-    if not rows:
+    stored = store.latest_gate_report(run_id)
+    if stored is None:
         return None
-    g = GateReport.model_validate_json(rows[0]["json"])
+    g = GateReport.model_validate_json(stored)
     return GateOutcome(result=g.result, exit_code=g.exit_code, baseline_id=g.baseline_id, reasons=reasons_in_brief(g))

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evals.gate.history import latest_gate_result
 from evals.report.summaries import runner_summaries
 from evals.store.db import Store
 
@@ -23,22 +22,15 @@ def trends(store: Store, suite: str, runners: list[str], last_n: int = 20, price
     """
     if last_n < 1:
         raise ValueError(f"last_n must be at least 1, got {last_n}")
-    wanted: dict[str, set[str]] = {
-        r: {x["id"] for x in store.query(
-            "SELECT r.id FROM runs r JOIN run_runners rr ON rr.run_id = r.id AND rr.runner = ? WHERE r.suite = ? AND r.status = 'finished' "
-            "ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?",
-            (r, suite, last_n),
-        )}
-        for r in runners
-    }
+    wanted: dict[str, set[str]] = {r: set(store.latest_finished_runs(suite, r, last_n)) for r in runners}
     union = set().union(*wanted.values())
-    oldest_first = [x["id"] for x in store.query("SELECT id FROM runs WHERE suite=? ORDER BY created_at, rowid", (suite,)) if x["id"] in union]
+    oldest_first = [x for x in store.runs_of_suite(suite) if x in union]
     out: dict[str, list[dict[str, Any]]] = {r: [] for r in runners}
     for run_id in oldest_first:
         run = store.run(run_id)
         summaries = runner_summaries(store, run_id, prices)
-        gate = latest_gate_result(store, run_id)
-        hashes = {x["runner"]: x["profile_hash"] for x in store.query("SELECT runner, profile_hash FROM run_runners WHERE run_id=?", (run_id,))}
+        gate = store.latest_gate_result(run_id)
+        hashes = {x.runner: x.profile_hash for x in store.run_runners(run_id)}
         versions: dict[str, set[str]] = {}
         for f in store.server_facts(run_id):
             if f["kind"] == "server" and f["data"].get("version"):
