@@ -259,14 +259,10 @@ def _text_tool_calls(store: Store, run_id: str, samples: list[Sample]) -> dict[t
     out: dict[tuple[str, str], tuple[int, str]] = {}
     if not tools:
         return out
-    rows = store.iter_query(
-        "SELECT runner, sample_id, base_url, text FROM attempts WHERE run_id=? AND final=1 AND status='ok' AND purpose='run' AND tool_calls_json IS NULL AND reused_from IS NULL",
-        (run_id,),
-    )
-    for r in rows:
-        if r["sample_id"] in tools and text_tool_call(r["text"] or "", tools[r["sample_id"]]):
-            key = (r["runner"], r["base_url"] or "")
-            n, example = out.get(key, (0, r["sample_id"]))
+    for r in store.answers_without_tool_calls(run_id):
+        if r.sample_id in tools and text_tool_call(r.text or "", tools[r.sample_id]):
+            key = (r.runner, r.base_url or "")
+            n, example = out.get(key, (0, r.sample_id))
             out[key] = (n + 1, example)
     return out
 

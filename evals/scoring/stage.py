@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from evals.config import ConfigError, ScorerSpec, Suite
 from evals.errors import UsageError
 from evals.providers.base import Completion
 from evals.scoring.base import REGISTRY, Score, ScoreFn, ScoringContext, build, load_plugin
 from evals.scoring.passrule import combine, merge_args
-from evals.store.db import Store, completion_from_row
+from evals.store.db import Store
+from evals.store.reads import GradedAnswer
 from evals.suite.sample import Sample
 
 
@@ -35,15 +35,15 @@ class ScoreSummary:
 
 def _samples(store: Store, run_id: str) -> dict[str, Sample]:
     out = {}
-    for r in store.iter_query("SELECT * FROM samples WHERE run_id=?", (run_id,)):
-        out[r["sample_id"]] = Sample(
-            id=r["sample_id"],
-            input=json.loads(r["input_json"]),
-            reference=json.loads(r["reference_json"]) if r["reference_json"] is not None else None,
-            category=r["category"],
-            metadata=json.loads(r["metadata_json"]),
-            scorers=json.loads(r["scorers_json"]) if r["scorers_json"] else None,
-            **(json.loads(r["request_json"]) if r.get("request_json") else {}),
+    for r in store.samples(run_id):
+        out[r.sample_id] = Sample(
+            id=r.sample_id,
+            input=json.loads(r.input_json),
+            reference=json.loads(r.reference_json) if r.reference_json is not None else None,
+            category=r.category,
+            metadata=json.loads(r.metadata_json),
+            scorers=json.loads(r.scorers_json) if r.scorers_json else None,
+            **(json.loads(r.request_json) if r.request_json else {}),
         )
     return out
 
@@ -97,7 +97,7 @@ def score_run(store: Store, run_id: str, suite: Suite, context: ScoringContext |
     store.run(run_id)  # a clear error for an unknown run
     check_scorers(suite, context)
     samples = _samples(store, run_id)
-    rows = store.query("SELECT * FROM attempts WHERE run_id=? AND final=1 AND status='ok' AND purpose='run'", (run_id,))
+    rows = store.ok_answers(run_id)
     cache: dict[tuple[str, str], ScoreFn] = {}
 
     def scorer_fns(sample: Sample) -> tuple[list[ScorerSpec], list[ScoreFn]]:
@@ -116,14 +116,14 @@ def score_run(store: Store, run_id: str, suite: Suite, context: ScoringContext |
             fns.append(fn)
         return specs, fns
 
-    async def main() -> list[tuple[dict[str, Any], list[ScorerSpec], list[Score]]]:
+    async def main() -> list[tuple[GradedAnswer, list[ScorerSpec], list[Score]]]:
         sem = asyncio.Semaphore(concurrency)
 
-        async def one(row: dict[str, Any]) -> tuple[dict[str, Any], list[ScorerSpec], list[Score]]:
-            sample = samples[row["sample_id"]]
+        async def one(row: GradedAnswer) -> tuple[GradedAnswer, list[ScorerSpec], list[Score]]:
+            sample = samples[row.sample_id]
             specs, fns = scorer_fns(sample)
             async with sem:
-                return row, specs, await _grade(completion_from_row(row), sample, specs, fns)
+                return row, specs, await _grade(row.completion, sample, specs, fns)
 
         try:
             return await asyncio.gather(*(one(r) for r in rows))
@@ -142,20 +142,20 @@ def score_run(store: Store, run_id: str, suite: Suite, context: ScoringContext |
     score_rows, outcome_rows = [], []
     passed = errors = 0
     for row, specs, scores in graded:
-        sample = samples[row["sample_id"]]
+        sample = samples[row.sample_id]
         value, ok = combine(list(zip(specs, scores)), suite.pass_rule_for(sample.category))
         passed += ok
         for i, (spec, sc) in enumerate(zip(specs, scores)):
             errors += sc.error is not None
             score_rows.append(
                 (
-                    run_id, row["runner"], row["sample_id"], row["epoch"], i, spec.name, json.dumps(spec.args, default=str), spec.weight,
+                    run_id, row.runner, row.sample_id, row.epoch, i, spec.name, json.dumps(spec.args, default=str), spec.weight,
                     sc.value, int(sc.passed), sc.explanation, sc.error, json.dumps(sc.details, default=str),
                     sc.judge_usage.model_dump_json() if sc.judge_usage else None, sc.judge_cost_usd,
                     ",".join(sorted(REGISTRY.get(spec.name).item.produces)),
                 )
             )
-        outcome_rows.append((run_id, row["runner"], row["sample_id"], row["epoch"], value, int(ok)))
+        outcome_rows.append((run_id, row.runner, row.sample_id, row.epoch, value, int(ok)))
     store.add_scores(score_rows)
     store.add_outcomes(outcome_rows)
     store.commit()
