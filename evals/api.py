@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, ParamSpec, Sequence, T
 # function that needs it (tests/test_startup.py guards this).
 from evals.config import ConfigError, RunnerProfile, Suite, find_runner, find_suite, load_suite
 from evals.store.db import Store
+from evals.store.reads import RunListing
 
 if TYPE_CHECKING:
     from evals.gate.compare import Comparison
@@ -202,16 +203,14 @@ def collect(
     ws = Path(workspace)
     st = _existing_store(ws, store)
     try:
-        marks = ",".join("?" * len(IN_FLIGHT_STATES))
-        waiting = [r["run_id"] for r in st.query(f"SELECT run_id, MAX(id) last FROM batches WHERE status IN ({marks}) GROUP BY run_id ORDER BY last DESC", IN_FLIGHT_STATES)]
+        waiting = st.runs_with_batches(IN_FLIGHT_STATES)
         rid = run_id or (waiting[0] if waiting else None)
         if rid is None:
             raise ConfigError(f"no batches in flight in {st.path}: nothing to collect (`evals runs` lists runs and their batches)")
         r = st.run(rid)
         if rid not in waiting:
             raise ConfigError(f"run {rid} has no batches in flight: nothing to collect")
-        rows = st.query("SELECT profile_json FROM run_runners WHERE run_id=? ORDER BY rowid", (rid,))
-        profiles = [RunnerProfile.model_validate_json(x["profile_json"]) for x in rows]
+        profiles = [RunnerProfile.model_validate_json(x.profile_json) for x in st.run_runners(rid)]
         epochs = json.loads(r["info_json"] or "{}").get("epochs")  # the same epochs, so the same request keys
     finally:
         st.close()
@@ -336,19 +335,11 @@ def _existing_store(workspace: str | Path = ".", store: str | Path | None = None
     return Store(path)
 
 
-def list_runs(*, workspace: str | Path = ".", store: str | Path | None = None, limit: int = 20) -> list[dict[str, Any]]:
+def list_runs(*, workspace: str | Path = ".", store: str | Path | None = None, limit: int = 20) -> list[RunListing]:
+    """The latest `limit` runs, newest first, with their runners, served models, latest gate result and batches in flight."""
     st = _existing_store(workspace, store)
     try:
-        return st.query(
-            "SELECT r.id, r.suite, r.suite_hash, r.status, r.created_at, r.finished_at, r.git_commit, r.tool_version, r.reference_runner, "
-            "GROUP_CONCAT(rr.runner, ', ') runners, MAX(rr.simulated) simulated, "
-            "(SELECT GROUP_CONCAT(DISTINCT a.served_model) FROM attempts a WHERE a.run_id = r.id AND a.final = 1 AND a.purpose = 'run') served_models, "
-            "(SELECT g.result FROM gate_results g WHERE g.run_id = r.id ORDER BY g.id DESC LIMIT 1) gate, "
-            "(SELECT COUNT(*) FROM batches b WHERE b.run_id = r.id AND b.status IN ('in_flight', 'ended')) batches_in_flight, "
-            "(SELECT COALESCE(SUM(b.done), 0) || '/' || COALESCE(SUM(b.requests), 0) FROM batches b WHERE b.run_id = r.id AND b.status IN ('in_flight', 'ended')) batch_progress "
-            "FROM runs r LEFT JOIN run_runners rr ON rr.run_id = r.id GROUP BY r.id ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?",
-            (limit,),
-        )
+        return st.run_listing(limit)
     finally:
         st.close()
 

@@ -58,35 +58,29 @@ class Chosen:
 
 def sweeps(store: Store, runner: str | None = None) -> list[dict[str, Any]]:
     """Stored sweeps, newest first: id, runner, profile_hash, suite, created_at, steps, tasks_per_hour, simulated."""
-    rows = store.query(
-        "SELECT m.id, m.runner, m.profile_hash, m.suite, m.created_at, m.operating_point_json, m.simulated, "
-        "(SELECT COUNT(*) FROM measurement_steps s WHERE s.measurement_id = m.id) steps "
-        "FROM measurements m" + (" WHERE m.runner = ?" if runner else "") + " ORDER BY m.id DESC",
-        (runner,) if runner else (),
-    )
     out = []
-    for row in rows:
-        r = dict(row)
-        op = json.loads(r.pop("operating_point_json")) if r["operating_point_json"] else None
-        out.append({**r, "simulated": bool(r["simulated"]), "tasks_per_hour": op["tasks_per_hour"] if op else None})
+    for m in store.measurements(runner):
+        op = json.loads(m.operating_point_json) if m.operating_point_json else None
+        out.append({
+            "id": m.id, "runner": m.runner, "profile_hash": m.profile_hash, "suite": m.suite, "created_at": m.created_at,
+            "simulated": bool(m.simulated), "steps": m.steps, "tasks_per_hour": op["tasks_per_hour"] if op else None,
+        })
     return out
 
 
 def load(store: Store, measurement_id: int) -> Frontier:
     """One stored sweep by id; a ConfigError naming the ids there are when it does not exist."""
-    rows = store.query("SELECT * FROM measurements WHERE id = ?", (measurement_id,))
-    if not rows:
-        known = ", ".join(str(s["id"]) for s in sweeps(store)[:20]) or "none"
+    r = store.measurement(measurement_id)
+    if r is None:
+        known = ", ".join(str(m.id) for m in store.measurements()[:20]) or "none"
         raise ConfigError(f"no measurement {measurement_id} in {store.path}; stored ones (newest first): {known}. `evals measure --runner R` adds one")
-    r = rows[0]
-    steps = store.query("SELECT json FROM measurement_steps WHERE measurement_id = ? ORDER BY rowid", (measurement_id,))
     return Frontier.model_validate({
-        "runner": r["runner"], "profile_hash": r["profile_hash"], "suite": r["suite"], "created_at": r["created_at"],
-        "slo": json.loads(r["slo_json"]),
-        "operating_point": json.loads(r["operating_point_json"]) if r["operating_point_json"] else None,
-        "flags": json.loads(r["flags_json"]), "simulated": bool(r["simulated"]),
-        "steps": [json.loads(s["json"]) for s in steps],
-        **json.loads(r["info_json"]),
+        "runner": r.runner, "profile_hash": r.profile_hash, "suite": r.suite, "created_at": r.created_at,
+        "slo": json.loads(r.slo_json),
+        "operating_point": json.loads(r.operating_point_json) if r.operating_point_json else None,
+        "flags": json.loads(r.flags_json), "simulated": bool(r.simulated),
+        "steps": [json.loads(s) for s in store.measurement_steps(measurement_id)],
+        **json.loads(r.info_json),
         "id": measurement_id,
     })
 
@@ -111,17 +105,17 @@ def choose(store: Store, profile: RunnerProfile, chosen_ids: Iterable[int] = ())
                 f"run `evals measure --runner {profile.name}` again or choose another measurement"
             )
         return Chosen(mid, f, "as chosen with --measurement")
-    mine = [s for s in sweeps(store, profile.name) if s["profile_hash"] == profile.profile_hash()]
+    mine = [s for s in store.measurements(profile.name) if s.profile_hash == profile.profile_hash()]
     if not mine:
         return None
-    newest = max(_when(s["created_at"]) for s in mine)
-    recent = [s for s in mine if _when(s["created_at"]) >= newest - timedelta(days=RECENT_DAYS)]
-    best = max(recent, key=lambda s: (s["steps"], s["id"]))
+    newest = max(_when(s.created_at) for s in mine)
+    recent = [s for s in mine if _when(s.created_at) >= newest - timedelta(days=RECENT_DAYS)]
+    best = max(recent, key=lambda s: (s.steps, s.id))
     why = "the only sweep of this profile" if len(mine) == 1 else (
         f"the most complete of {len(recent)} sweeps of this profile in the {RECENT_DAYS} days to the newest"
-        + ("" if best["id"] == mine[0]["id"] else f" (newer: sweep {mine[0]['id']}, {mine[0]['steps']} steps; choose it with --measurement {mine[0]['id']})")
+        + ("" if best.id == mine[0].id else f" (newer: sweep {mine[0].id}, {mine[0].steps} steps; choose it with --measurement {mine[0].id})")
     )
-    return Chosen(int(best["id"]), load(store, int(best["id"])), why)
+    return Chosen(int(best.id), load(store, int(best.id)), why)
 
 
 def unused_choices(store: Store, profiles: Iterable[RunnerProfile], chosen_ids: Iterable[int]) -> None:
