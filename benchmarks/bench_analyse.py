@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from evals.config import RunnerProfile
+from evals.providers.base import Completion, Status, Timing, Usage
 from evals.report.analyse import analyse
 from evals.report.render import render
 from evals.store.db import Store
@@ -35,25 +36,31 @@ def fill(store: Store, n: int, rng: random.Random) -> str:
     run_id = "bench-run"
     store.create_run(run_id, suite="bench", suite_hash="h", workspace=None, git_commit=None, tool_version="bench", reference_runner="claude", info={"margin": 0.05})
     store.add_samples(run_id, ((f"s{i}", CATS[i % 6], json.dumps([{"role": "user", "content": f"question {i} " * 20}]), json.dumps(f"answer {i}"), "{}", None, None) for i in range(n)))
-    now = time.time()
-    for name, (body, p) in RUNNERS.items():
+    api: dict[str, bool] = {}
+    for name, (body, _) in RUNNERS.items():
         prof = RunnerProfile.model_validate({"name": name, "concurrency": 64, **body})
         store.add_runner(run_id, name, prof.provider, prof.model, False, prof.profile_hash(), prof.model_dump_json())
         store.update_runner(run_id, name, requests_sent=n, requests_reused=0)
-        api = prof.pricing.api is not None
-        attempts, scores, outcomes = [], [], []
+        api[name] = prof.pricing.api is not None
+    scores, outcomes = [], []
+    store.start_writer()  # attempts are written as a run writes them
+    for name, (_, p) in RUNNERS.items():
         for i in range(n):
             status = "ok" if rng.random() > 0.01 else rng.choice(["error", "truncated", "timeout"])
             passed = status == "ok" and rng.random() < p
             text = f"answer {i}" if passed else "a plausible wrong answer " * rng.randint(1, 40)
-            attempts.append((run_id, name, f"s{i}", f"k{name}{i}", 1, 1, None, status, text, "stop" if status == "ok" else None, 300, 0, 0, 40, 0,
-                             rng.uniform(80, 600), rng.uniform(300, 3000), rng.uniform(30, 90), None if status == "ok" else "boom", None, None, 0.0012 if api else 0.0, None, None, now))
+            timing = Timing(ttft_ms=rng.uniform(80, 600), latency_ms=rng.uniform(300, 3000), output_tps=rng.uniform(30, 90))
+            answer = Completion(
+                status=Status(status), text=text, finish_reason="stop" if status == "ok" else None, timing=timing, error=None if status == "ok" else "boom",
+                usage=Usage(input_tokens=300, cached_input_tokens=0, cache_write_tokens=0, output_tokens=40, reasoning_tokens=0),
+            )
+            store.record_attempt(run_id, name, f"s{i}", f"k{name}{i}", 1, True, answer, 0.0012 if api[name] else 0.0, None)
             if status == "ok":
                 scores.append((run_id, name, f"s{i}", 1, 0, "exact", "{}", 1.0, float(passed), int(passed), "matched" if passed else "differs", None, "{}", None, None, ""))
                 outcomes.append((run_id, name, f"s{i}", 1, float(passed), int(passed)))
-        store.db.executemany("INSERT INTO attempts (run_id, runner, sample_id, request_key, attempt, final, reused_from, status, text, finish_reason, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, ttft_ms, latency_ms, output_tps, error, error_kind, http_status, cost_usd, base_url, served_model, created_at) VALUES (" + ",".join("?" * 25) + ")", attempts)
-        store.add_scores(scores)
-        store.add_outcomes(outcomes)
+    store.stop_writer()
+    store.add_scores(scores)
+    store.add_outcomes(outcomes)
     store.finish_run(run_id, "finished")
     return run_id
 
