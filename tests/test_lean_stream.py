@@ -615,8 +615,10 @@ def _response(raw: bytes, cut: int) -> tuple[bytes, bool, int, bool]:
         (b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end", (b"until the end", True, 200, False)),
         (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", (b"ok", True, 200, False)),
         (b"HTTP/1.1 204 No Content\r\n\r\n", (b"", True, 204, True)),
+        # bytes after a complete response: the answer stands, the connection is not reused
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokgarbage", (b"ok", True, 200, False)),
     ],
-    ids=["chunked", "length", "until-close", "http1.0", "204"],
+    ids=["chunked", "length", "until-close", "http1.0", "204", "trailing-bytes"],
 )
 def test_the_response_parser_frames_every_body_at_any_split(raw: bytes, expected: tuple[bytes, bool, int, bool]) -> None:
     for cut in range(len(raw) + 1):

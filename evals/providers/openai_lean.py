@@ -1,4 +1,4 @@
-"""OpenAI chat-completions over a minimal HTTP/1.1 client on asyncio's transports: the lean client.
+"""OpenAI chat-completions over a minimal HTTP/1.1 client on asyncio's transports and llhttp: the lean client.
 
 The official SDK spends about 0.25 ms of CPU per streamed event (pydantic
 models, httpx2 layers, its SSE decoder), so at a few hundred concurrent
@@ -7,8 +7,9 @@ and the capacity `evals measure` finds become the client's, not the server's
 (issue 18). This client does per event only what the stream driver needs:
 split the SSE lines, decode one chunk's JSON, pick the text, tool-call
 fragments, finish reason, usage and model out of plain dicts; and per
-request only what HTTP/1.1 needs (`_Conn`, `_Pool`: keep-alive connections,
-chunked or length-framed bodies), about a third of what aiohttp spent.
+request only what HTTP/1.1 needs (`_Conn`, `_Pool`: keep-alive connections; the
+response framed by llhttp through httptools, the parser uvicorn uses), about a
+third of what aiohttp spent.
 
 It yields the same events as `OpenAIChatProvider.events` and is driven by the
 same `drive`, so timing, timeouts, the status of a stream, the stale keep-alive
@@ -32,6 +33,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 import aiohttp
+import httptools
 from multidict import CIMultiDict
 
 from evals.providers.base import Completion, GenerationParams, Message, Timeouts, Usage
@@ -186,21 +188,17 @@ class SSELines:
 KEEPALIVE_S = 4.0
 """An idle pooled connection older than this is closed, not reused: uvicorn (vLLM's server) closes idle
 keep-alive connections after 5 s, and a request written into one it is closing costs a stale retry."""
-MAX_HEAD = 65536
-
-_HEAD, _SIZE, _DATA, _DATA_END, _TRAILER, _LENGTH, _UNTIL_CLOSE, _DONE = range(8)
-
-
 class _Conn(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection: writes a request, parses the response head and
-    decodes the body (chunked, content-length or until close) as it arrives, for `read`.
+    """One keep-alive HTTP/1.1 connection: writes a request and hands the response's bytes to
+    llhttp (httptools, the parser behind uvicorn), which frames the body (chunked, content-length
+    or until close, interim 1xx responses skipped); the body is decoded as it arrives, for `read`.
 
     aiohttp's request path cost about 0.2 ms of CPU per request (its request and response
     objects, connector, payload writer, stream reader), as much as parsing a dozen chunks;
     at the thousand requests a second of an open-loop `evals measure` that was a fifth of a
     core. Its exceptions are kept for the failures (`ServerDisconnectedError` before the
-    response head, `ClientPayloadError` for a body cut short), so `is_stale` and
-    `from_exception` map them as before."""
+    response head, `ClientPayloadError` for a body cut short or a malformed response), so
+    `is_stale` and `from_exception` map them as before."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -210,6 +208,7 @@ class _Conn(asyncio.Protocol):
         self.on_done: Callable[[], None] | None = None
         self.sent = 0
         """Requests sent on this connection."""
+        self._parser = httptools.HttpResponseParser(self)
         self._start()
 
     def _start(self) -> None:
@@ -218,9 +217,8 @@ class _Conn(asyncio.Protocol):
         self.keep_alive = True
         self.has_head = False
         self.done = False
-        self._state = _HEAD
-        self._buf = b""
-        self._left = 0
+        self._until_close = False
+        self._fields: list[tuple[str, str]] = []
         self._pieces: list[bytes] = []
         self._exc: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -234,7 +232,7 @@ class _Conn(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if not self.done and self._exc is None:
-            if self._state == _UNTIL_CLOSE:
+            if self._until_close:  # a body without length or chunks ends with the connection
                 self._finish()
             else:
                 err: Exception = aiohttp.ClientPayloadError("Response payload is not completed") if self.has_head else aiohttp.ServerDisconnectedError()
@@ -243,12 +241,14 @@ class _Conn(asyncio.Protocol):
         self._wake()
 
     def data_received(self, data: bytes) -> None:
-        if self._buf:
-            data, self._buf = self._buf + data, b""
+        if self.done:  # nothing is expected on this connection before the next request
+            self.keep_alive = self.keep_alive and not data
+            return
         try:
-            self._parse(data)
-        except Exception as exc:  # a malformed response: the connection is not reused
-            self._exc = aiohttp.ClientPayloadError(f"malformed HTTP response: {exc}")
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:  # a malformed response: the connection is not reused
+            if not self.done:  # bytes after a complete response spoil only the connection
+                self._exc = aiohttp.ClientPayloadError(f"malformed HTTP response: {exc}")
             self.keep_alive = False
             if self.transport is not None:
                 self.transport.close()
@@ -257,106 +257,38 @@ class _Conn(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         return None  # close the transport: connection_lost follows
 
-    # -- parsing
+    # -- llhttp's callbacks
 
-    def _parse(self, data: bytes) -> None:
-        pos, end = 0, len(data)
-        while pos < end or self._state == _DONE:
-            state = self._state
-            if state == _SIZE:
-                j = data.find(b"\r\n", pos)
-                if j < 0:
-                    self._buf = data[pos:]
-                    return
-                size = int(data[pos:j].split(b";", 1)[0], 16)
-                pos = j + 2
-                if size:
-                    self._left, self._state = size, _DATA
-                else:
-                    self._state = _TRAILER
-            elif state == _DATA:
-                n = min(self._left, end - pos)
-                self._push(data[pos : pos + n] if pos or n < end else data)
-                pos += n
-                self._left -= n
-                if self._left:
-                    return
-                self._state = _DATA_END
-            elif state == _DATA_END:
-                if end - pos < 2:
-                    self._buf = data[pos:]
-                    return
-                if data[pos : pos + 2] != b"\r\n":
-                    raise ValueError("chunk not followed by CRLF")
-                pos += 2
-                self._state = _SIZE
-            elif state == _LENGTH:
-                n = min(self._left, end - pos)
-                self._push(data[pos : pos + n])
-                pos += n
-                self._left -= n
-                if self._left:
-                    return
-                self._finish()
-            elif state == _UNTIL_CLOSE:
-                self._push(data[pos:])
-                return
-            elif state == _HEAD:
-                i = data.find(b"\r\n\r\n", pos)
-                if i < 0:
-                    if end - pos > MAX_HEAD:
-                        raise ValueError("response head too long")
-                    self._buf = data[pos:]
-                    return
-                self._parse_head(data[pos:i])
-                pos = i + 4
-            elif state == _TRAILER:
-                j = data.find(b"\r\n", pos)
-                if j < 0:
-                    self._buf = data[pos:]
-                    return
-                if j == pos:
-                    self._finish()
-                pos = j + 2
-            else:  # _DONE: nothing more is expected on this connection before the next request
-                if pos < end:
-                    self.keep_alive = False
-                return
+    def on_message_begin(self) -> None:
+        if self.done:  # more after the response in the same read: nothing to reuse the connection for
+            self.keep_alive = False
 
-    def _parse_head(self, raw: bytes) -> None:
-        lines = raw.decode("latin-1").split("\r\n")
-        version, _, rest = lines[0].partition(" ")
-        if not version.startswith("HTTP/"):
-            raise ValueError(f"not an HTTP response: {lines[0][:60]!r}")
-        status = int(rest[:3])
-        if 100 <= status < 200 and status != 101:  # an interim response: the real one follows
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._fields.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:  # an interim response: the real one follows
+            self._fields = []
             return
-        head = []
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if sep:
-                head.append((name.strip(), value.strip()))
+        head, self._fields = self._fields, []
         fields = {k.lower(): v for k, v in head}
-        conn = fields.get("connection", "").lower()
-        self.keep_alive = ("close" not in conn) if version == "HTTP/1.1" else ("keep-alive" in conn)
+        self.keep_alive = self._parser.should_keep_alive()
         self.status, self.head, self.has_head = status, head, True
         coding = fields.get("content-encoding", "identity").lower()
         if coding in ("gzip", "x-gzip", "deflate"):
             self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)  # zlib or gzip wrapper, detected
         elif coding != "identity":
             raise ValueError(f"unsupported content-encoding {coding!r}")
-        if "chunked" in fields.get("transfer-encoding", "").lower():
-            self._state = _SIZE
-        elif "content-length" in fields:
-            self._left = int(fields["content-length"])
-            self._state = _LENGTH
-            if not self._left:
-                self._finish()
-        elif status in (204, 304):
+        if "chunked" not in fields.get("transfer-encoding", "").lower() and "content-length" not in fields and status not in (204, 304):
+            self._until_close, self.keep_alive = True, False
+
+    def on_body(self, body: bytes) -> None:
+        self._push(body)
+
+    def on_message_complete(self) -> None:
+        if self.has_head:  # not the end of an interim 1xx
             self._finish()
-        else:
-            self._state = _UNTIL_CLOSE
-            self.keep_alive = False
 
     def _push(self, piece: bytes) -> None:
         if self._inflate is not None:
@@ -369,7 +301,6 @@ class _Conn(asyncio.Protocol):
             rest, self._inflate = self._inflate.flush(), None
             if rest:
                 self._pieces.append(rest)
-        self._state = _DONE
         self.done = True
         if self.on_done is not None:
             cb, self.on_done = self.on_done, None
