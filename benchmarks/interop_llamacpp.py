@@ -54,7 +54,7 @@ def write_tiny_gguf(path: Path, *, n_embd: int = 64, n_layer: int = 2, n_head: i
     n_vocab = len(tokens)
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_name("workload-evals tiny interop model (random weights)")
-    w.add_context_length(1024)
+    w.add_context_length(4096)  # byte-level tokens: the longest support prompts are over 1,000
     w.add_embedding_length(n_embd)
     w.add_block_count(n_layer)
     w.add_feed_forward_length(n_ff)
@@ -129,7 +129,7 @@ def main() -> None:
     subprocess.run([a.server_python, __file__, "--write-model", str(model)], check=True)
     port = free_port()
     log = open(root / "server.log", "w")
-    server = subprocess.Popen([a.server_python, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "tiny", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024"], stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen([a.server_python, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "tiny", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"], stdout=log, stderr=subprocess.STDOUT)
     try:
         models = wait_up(f"http://127.0.0.1:{port}/v1/models")
         ws = root / "ws"
