@@ -27,7 +27,6 @@ from evals.providers.launch import launch_all
 from evals.providers.registry import services
 from evals.providers.server_facts import RunServers
 from evals.providers.translate import RequestParams, anthropic_not_sent, request_params, text_tool_call
-from evals.run.batch import BatchRun
 from evals.run.budget import Budget
 from evals.run.executor import Job, RunnerResult, run_jobs
 from evals.run.keys import epochs_for, request_identity, request_key, samples_model
@@ -289,6 +288,8 @@ async def _run_all(
 
     async def batch(r: RunnerProfile, tick: Callable[[], None]) -> RunnerResult:
         assert ledger is not None and r.batch is not None
+        from evals.run.batch import BatchRun  # both vendors' SDKs: imported only when a runner uses a batch API
+
         b = await BatchRun(
             r, providers[r.name], jobs_by_runner[r.name], store=store, ledger=ledger, run_id=run_id, pricing=pricing[r.name], budget=budget,
             mode=r.batch, say=say, on_done=tick, wait_s=wait_s,
