@@ -133,7 +133,9 @@ class VLLMOfflineProvider:
     async def _prompt(self, messages: list[Message]) -> str:
         """The conversation through the model's chat template, as vLLM's chat endpoint renders it."""
         if self._tokenizer is None:
-            tok = self._engine.get_tokenizer()
+            # an async method in vLLM 0.8-0.10, a plain one or a `tokenizer` attribute in others
+            get = getattr(self._engine, "get_tokenizer", None)
+            tok = get() if callable(get) else self._engine.tokenizer
             self._tokenizer = await tok if inspect.isawaitable(tok) else tok
         return str(self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
 
