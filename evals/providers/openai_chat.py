@@ -15,13 +15,12 @@ from typing import Any
 
 import openai
 
-from evals.providers.base import Completion, GenerationParams, Message, Status, Timeouts, Usage
+from evals.providers.base import Completion, GenerationParams, Message, Timeouts, Usage
 from evals.providers.errors import from_exception, is_stale
 from evals.providers.sdk_client import SdkConnections
 from evals.providers.stream import Event, Finish, ServedModel, TextDelta, ToolCallDelta, UsageReport, drive
+from evals.providers.translate import OPENAI_FINISH_STATUS as _FINISH_STATUS
 from evals.providers.translate import to_openai
-
-_FINISH_STATUS = {"stop": Status.ok, "tool_calls": Status.ok, "function_call": Status.ok, "length": Status.truncated, "content_filter": Status.refused}
 
 
 def _usage(usage: Any) -> Usage:

@@ -38,9 +38,8 @@ from multidict import CIMultiDict
 
 from evals.providers.base import Completion, GenerationParams, Message, Timeouts, Usage
 from evals.providers.errors import from_exception, is_stale
-from evals.providers.openai_chat import _FINISH_STATUS
 from evals.providers.stream import Event, Finish, ServedModel, TextDelta, ToolCallDelta, UsageReport, drive
-from evals.providers.translate import to_openai
+from evals.providers.translate import OPENAI_FINISH_STATUS, to_openai
 
 _scan: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner behind json.loads, without its per-call Python layers
 
@@ -539,7 +538,7 @@ class LeanOpenAIProvider:
         return await drive(
             lambda: self.events(messages, params),
             timeouts=self.timeouts,
-            statuses=_FINISH_STATUS,
+            statuses=OPENAI_FINISH_STATUS,
             classify=lambda exc, got: from_exception(exc, sdk=_SDK, got_content=got, base_url=self.base_url),
             streamed=self.stream,
             missing="a finish_reason",

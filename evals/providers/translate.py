@@ -32,8 +32,11 @@ from typing import Any
 
 from pydantic import Field
 
-from evals.providers.base import GenerationParams
+from evals.providers.base import GenerationParams, Status
 from evals.suite.sample import Sample, content_text, tool_names
+
+OPENAI_FINISH_STATUS = {"stop": Status.ok, "tool_calls": Status.ok, "function_call": Status.ok, "length": Status.truncated, "content_filter": Status.refused}
+"""An OpenAI chat completion's finish_reason as a status; here, not in the SDK provider, so the lean client needs no SDK."""
 
 
 class Unsupported(ValueError):

@@ -45,9 +45,8 @@ from evals.providers.anthropic_messages import _STOP_STATUS
 from evals.providers.anthropic_messages import _usage as anthropic_usage
 from evals.providers.base import Completion, GenerationParams, Message, Provider, Status, Timing, Usage
 from evals.providers.factory import api_key
-from evals.providers.openai_chat import _FINISH_STATUS
 from evals.providers.openai_chat import _usage as openai_usage
-from evals.providers.translate import Unsupported, to_anthropic, to_openai
+from evals.providers.translate import OPENAI_FINISH_STATUS, Unsupported, to_anthropic, to_openai
 from evals.run.budget import Budget
 from evals.run.executor import Job, RunnerResult, run_jobs
 from evals.secrets import scrub
@@ -203,7 +202,7 @@ def openai_result(row: dict[str, Any]) -> Completion:
         if isinstance(tc, openai.types.chat.ChatCompletionMessageFunctionToolCall)
     ]
     return Completion(
-        status=_FINISH_STATUS.get(choice.finish_reason, Status.ok), text=choice.message.content or "", tool_calls=calls, finish_reason=choice.finish_reason,
+        status=OPENAI_FINISH_STATUS.get(choice.finish_reason, Status.ok), text=choice.message.content or "", tool_calls=calls, finish_reason=choice.finish_reason,
         usage=usage, timing=Timing(), served_model=cc.model,
     )
 
