@@ -4,8 +4,9 @@ Serves three runner kinds: `openai` (api.openai.com), `openai_compatible`
 (vLLM, SGLang, TGI, Ollama, llama.cpp: the same SDK with a `base_url`) and
 simulated runners that speak the OpenAI protocol. Always streams with
 `stream_options.include_usage` so time to first token and token counts both
-come from the server. This module only turns the protocol into stream events;
-`evals.providers.stream.drive` times them and decides the status.
+come from the server. The SDK's responses are read as the lean client reads
+the wire (evals.providers.openai_wire); `evals.providers.stream.drive` times
+the events and decides the status.
 """
 
 from __future__ import annotations
@@ -15,23 +16,13 @@ from typing import Any
 
 import openai
 
-from evals.providers.base import Completion, GenerationParams, Message, Timeouts, Usage
+from evals.providers.base import Completion, GenerationParams, Message, Timeouts
 from evals.providers.errors import from_exception, is_stale
+from evals.providers.openai_wire import chunk_events, whole_events
 from evals.providers.sdk_client import SdkConnections
-from evals.providers.stream import Event, Finish, ServedModel, TextDelta, ToolCallDelta, UsageReport, drive
+from evals.providers.stream import Event, ServedModel, drive
 from evals.providers.translate import OPENAI_FINISH_STATUS as _FINISH_STATUS
 from evals.providers.translate import to_openai
-
-
-def _usage(usage: Any) -> Usage:
-    pd = getattr(usage, "prompt_tokens_details", None)
-    cd = getattr(usage, "completion_tokens_details", None)
-    return Usage(
-        input_tokens=usage.prompt_tokens,
-        cached_input_tokens=getattr(pd, "cached_tokens", None) if pd else None,
-        output_tokens=usage.completion_tokens,
-        reasoning_tokens=getattr(cd, "reasoning_tokens", None) if cd else None,
-    )
 
 
 class OpenAIChatProvider(SdkConnections):
@@ -62,38 +53,16 @@ class OpenAIChatProvider(SdkConnections):
         """One request as stream events; a whole (non-streamed) response yields the same events at once."""
         req = self._request(messages, params)
         if not self.stream:
-            resp = await self._client.chat.completions.create(**req)
-            if resp.model:
-                yield ServedModel(resp.model)
-            if resp.usage is not None:
-                yield UsageReport(_usage(resp.usage))
-            choice = resp.choices[0] if resp.choices else None
-            if choice is not None:
-                if choice.message.content:
-                    yield TextDelta(choice.message.content)
-                for i, tc in enumerate(choice.message.tool_calls or ()):
-                    fn = getattr(tc, "function", None)
-                    yield ToolCallDelta(i, tc.id, getattr(fn, "name", None), getattr(fn, "arguments", None) or "")
-                if choice.finish_reason:
-                    yield Finish(choice.finish_reason)
+            for ev in whole_events((await self._client.chat.completions.create(**req)).model_dump()):
+                yield ev
             return
         stream = await self._client.chat.completions.create(**req)
+        served = False
         async with stream:
             async for chunk in stream:
-                if chunk.model:
-                    yield ServedModel(chunk.model)
-                if chunk.usage is not None:
-                    yield UsageReport(_usage(chunk.usage))
-                for choice in chunk.choices:
-                    delta = choice.delta
-                    if delta is not None:
-                        if delta.content:
-                            yield TextDelta(delta.content)
-                        for tc in delta.tool_calls or ():
-                            fn = tc.function
-                            yield ToolCallDelta(tc.index, tc.id, fn.name if fn else None, (fn.arguments if fn else None) or "")
-                    if choice.finish_reason:
-                        yield Finish(choice.finish_reason)
+                for ev in chunk_events(chunk.model_dump(), served):
+                    served = served or type(ev) is ServedModel
+                    yield ev
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         return await drive(

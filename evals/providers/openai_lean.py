@@ -36,9 +36,10 @@ import aiohttp
 import httptools
 from multidict import CIMultiDict
 
-from evals.providers.base import Completion, GenerationParams, Message, Timeouts, Usage
+from evals.providers.base import Completion, GenerationParams, Message, Timeouts
 from evals.providers.errors import from_exception, is_stale
-from evals.providers.stream import Event, Finish, ServedModel, TextDelta, ToolCallDelta, UsageReport, drive
+from evals.providers.openai_wire import chunk_events, whole_events
+from evals.providers.stream import Event, ServedModel, drive
 from evals.providers.translate import OPENAI_FINISH_STATUS, to_openai
 
 _scan: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner behind json.loads, without its per-call Python layers
@@ -69,24 +70,8 @@ class HTTPStatusError(Exception):
         self.body = body
 
 
-class StreamError(Exception):
-    """An `{"error": ...}` event inside a 200 stream (vLLM reports a failure mid-stream so),
-    as the SDK raises APIError for it."""
-
-
 # `from_exception` takes the SDK module for its exception classes; these are the lean client's.
 _SDK = SimpleNamespace(APIStatusError=HTTPStatusError, APITimeoutError=aiohttp.ServerTimeoutError)
-
-
-def _usage(u: dict[str, Any]) -> Usage:
-    pd = u.get("prompt_tokens_details") or {}
-    cd = u.get("completion_tokens_details") or {}
-    return Usage(
-        input_tokens=u.get("prompt_tokens"),
-        cached_input_tokens=pd.get("cached_tokens"),
-        output_tokens=u.get("completion_tokens"),
-        reasoning_tokens=cd.get("reasoning_tokens"),
-    )
 
 
 def _error_body(raw: bytes) -> object:
@@ -96,58 +81,6 @@ def _error_body(raw: bytes) -> object:
     except ValueError:
         return raw.decode("utf-8", "replace")
     return body.get("error", body) if isinstance(body, dict) else body
-
-
-def chunk_events(obj: Any, served: bool) -> list[Event]:
-    """The events of one decoded stream chunk (`served`: the model was already reported)."""
-    if not isinstance(obj, dict):
-        return []
-    err = obj.get("error")
-    if err:
-        msg = err.get("message") if isinstance(err, dict) else None
-        raise StreamError(msg if isinstance(msg, str) and msg else "An error occurred during streaming")
-    out: list[Event] = []
-    if not served and (model := obj.get("model")):
-        out.append(ServedModel(model))
-    usage = obj.get("usage")
-    if usage is not None:
-        out.append(UsageReport(_usage(usage)))
-    for choice in obj.get("choices") or ():
-        delta = choice.get("delta")
-        if delta:
-            content = delta.get("content")
-            if content:
-                out.append(TextDelta(content))
-            for tc in delta.get("tool_calls") or ():
-                fn = tc.get("function") or {}
-                out.append(ToolCallDelta(tc.get("index", 0), tc.get("id"), fn.get("name"), fn.get("arguments") or ""))
-        reason = choice.get("finish_reason")
-        if reason:
-            out.append(Finish(reason))
-    return out
-
-
-def whole_events(obj: Any) -> list[Event]:
-    """The events of a whole (non-streamed) response, in the SDK path's order."""
-    if not isinstance(obj, dict):
-        return []
-    out: list[Event] = []
-    if obj.get("model"):
-        out.append(ServedModel(obj["model"]))
-    if obj.get("usage") is not None:
-        out.append(UsageReport(_usage(obj["usage"])))
-    choices = obj.get("choices") or []
-    if choices:
-        choice = choices[0]
-        message = choice.get("message") or {}
-        if message.get("content"):
-            out.append(TextDelta(message["content"]))
-        for i, tc in enumerate(message.get("tool_calls") or ()):
-            fn = tc.get("function") or {}
-            out.append(ToolCallDelta(i, tc.get("id"), fn.get("name"), fn.get("arguments") or ""))
-        if choice.get("finish_reason"):
-            out.append(Finish(choice["finish_reason"]))
-    return out
 
 
 class SSELines:

@@ -45,7 +45,7 @@ from evals.providers.anthropic_messages import _STOP_STATUS
 from evals.providers.anthropic_messages import _usage as anthropic_usage
 from evals.providers.base import Completion, GenerationParams, Message, Provider, Status, Timing, Usage
 from evals.providers.factory import api_key
-from evals.providers.openai_chat import _usage as openai_usage
+from evals.providers.openai_wire import usage_of as openai_usage
 from evals.providers.translate import OPENAI_FINISH_STATUS, Unsupported, to_anthropic, to_openai
 from evals.run.budget import Budget
 from evals.run.executor import Job, RunnerResult, run_jobs
@@ -193,7 +193,7 @@ def openai_result(row: dict[str, Any]) -> Completion:
         return _error(_kind_of_status(int(status or 500)), f"HTTP {status}: {msg or body}", int(status or 500))
     cc = openai.types.chat.ChatCompletion.model_validate(body)
     choice = cc.choices[0] if cc.choices else None
-    usage = openai_usage(cc.usage) if cc.usage is not None else Usage()
+    usage = openai_usage(body["usage"]) if isinstance(body.get("usage"), dict) else Usage()
     if choice is None or not choice.finish_reason:
         return Completion(status=Status.error, usage=usage, error="server fault: the batch result holds no choice with a finish_reason", error_kind="empty_stream", served_model=cc.model)
     calls = [
