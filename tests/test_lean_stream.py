@@ -20,7 +20,7 @@ from evals.providers.base import Completion, GenerationParams, Status, Timeouts
 from evals.providers.factory import make_providers
 from evals.providers.openai_chat import OpenAIChatProvider
 from evals.providers.openai_lean import LeanOpenAIProvider, SSELines
-from tests.wire_servers import close_after_stream, empty_stream, openai_stream
+from tests.wire_servers import LoopServer, close_after_stream, empty_stream, openai_stream
 
 TIMEOUTS = Timeouts(connect_s=2, idle_s=2, total_s=10)
 KNOWN = [{"role": "system", "content": "Answer with the label only."}, {"role": "user", "content": "Ticket 0: my invoice #0 is wrong"}]
@@ -477,37 +477,13 @@ def test_the_total_timeout_holds_whatever_the_events(idle_s: float, stall_s: flo
     assert took == pytest.approx(0.4)
 
 
-class _PacedServer:
+class _PacedServer(LoopServer):
     """A loopback OpenAI-compatible server that sends its stream's chunks `gap_s` apart and, with
     `stall_after`, sends nothing more after that many chunks (the connection stays open)."""
 
     def __init__(self, chunks: int, gap_s: float, stall_after: int | None = None, tail_delay_s: float = 0.0) -> None:
-        import threading
-
+        super().__init__()
         self.chunks, self.gap_s, self.stall_after, self.tail_delay_s = chunks, gap_s, stall_after, tail_delay_s
-        self.connections = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self.port = 0
-
-    def __enter__(self) -> _PacedServer:
-        self._thread.start()
-        server = asyncio.run_coroutine_threadsafe(asyncio.start_server(self._serve, "127.0.0.1", 0), self._loop).result(5)
-        self._server = server
-        self.port = server.sockets[0].getsockname()[1]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        async def close() -> None:
-            self._server.close()
-            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for t in rest:
-                t.cancel()
-            await asyncio.gather(*rest, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(close(), self._loop).result(5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1

@@ -14,7 +14,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 CLOSE_DELAY_S = 0.05
 
@@ -64,12 +64,10 @@ def empty_stream(path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], 
     return 200, {"content-type": "text/event-stream"}, [], False
 
 
-class WireServer:
-    def __init__(self, reply: Reply) -> None:
-        self.reply = reply
-        self.requests = 0
-        """Model calls received (chat completions, messages); a run's probes of /version, /metrics and /v1/models are not counted."""
-        self.probes = 0
+class LoopServer:
+    """A raw asyncio server on loopback, on its own event loop in a thread; subclasses write `_serve`."""
+
+    def __init__(self) -> None:
         self.connections = 0
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.base_events.Server | None = None
@@ -80,7 +78,7 @@ class WireServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> WireServer:
+    def start(self) -> Self:
         self._thread.start()
         fut = asyncio.run_coroutine_threadsafe(asyncio.start_server(self._serve, "127.0.0.1", 0), self._loop)
         self._server = fut.result(5)
@@ -99,6 +97,24 @@ class WireServer:
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class WireServer(LoopServer):
+    def __init__(self, reply: Reply) -> None:
+        super().__init__()
+        self.reply = reply
+        self.requests = 0
+        """Model calls received (chat completions, messages); a run's probes of /version, /metrics and /v1/models are not counted."""
+        self.probes = 0
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
