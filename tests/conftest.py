@@ -108,3 +108,20 @@ def wire() -> Iterator[Any]:
     yield start
     for s in started:
         s.stop()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+"""The system Chromium (Debian's `chromium`) the browser tests drive; playwright never downloads one here."""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium for a test file; the tests skip, saying why, without playwright or Chromium."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not CHROMIUM.exists():
+        pytest.skip(f"no system Chromium at {CHROMIUM}")
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        yield b
+        b.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from evals.report.render import render, render_html
 from evals.report.text import clip, fmt_p, fmt_sig, fmt_usd
 from tests.conftest import sim_runner, write_workspace
 
-CHROMIUM = Path("/usr/bin/chromium")
 DESKTOP = {"width": 1280, "height": 800}
 SHOTS = Path(os.environ.get("EVALS_SCREENSHOT_DIR") or Path(__file__).parent / "artifacts")
 EXPONENT = re.compile(r"\d(?:\.\d+)?e[-+]?\d", re.I)
@@ -166,17 +164,6 @@ def test_pass_rate_axis_holds_every_interval_and_damps_small_changes() -> None:
 
 
 # ---- In the browser ----
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if not CHROMIUM.exists():
-        pytest.skip(f"no system Chromium at {CHROMIUM}")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
