@@ -195,3 +195,22 @@ def test_epochs_are_checked(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "epochs" in res.output and "suite.yaml" in res.output
     res = _cli("run", "-w", str(ws), "-s", "mini", "-r", "greedy", "-q", "--epochs", "0")
     assert res.exit_code == 2 and "--epochs" in res.output
+
+
+def test_pass_rate_interval_and_flakiness_by_hand() -> None:
+    """Six samples of three epochs passing 3, 2, 1, 3, 2, 0 times: r = 11/18; residuals p_i − 3r sum in
+    squares to 41/6, so Var = 6/5 · (41/6) / 18² = 41/1620. Flaky: the three samples with 1 or 2 passes;
+    two epochs agree with probability 1 (3 or 0 passes) or 2/6 (1 or 2 passes), mean 2/3. One answer per
+    sample: the interval is Wilson's."""
+    from evals.report.analyse import _clustered_rate, _flakiness
+    from evals.stats.intervals import wilson, z_two_sided
+
+    per = {f"s{i}": [j < k for j in range(3)] for i, k in enumerate((3, 2, 1, 3, 2, 0))}
+    rate, ci = _clustered_rate(per)
+    half = z_two_sided(0.95) * math.sqrt(41 / 1620)
+    assert rate == pytest.approx(11 / 18) and ci == pytest.approx([11 / 18 - half, 11 / 18 + half])
+    f = _flakiness(per)
+    assert f is not None and (f.samples, f.mixed) == (6, 3) and f.agreement == pytest.approx(2 / 3)
+    once = {f"s{i}": [i % 3 == 0] for i in range(10)}
+    assert _clustered_rate(once) == (0.4, list(wilson(4, 10)))
+    assert _flakiness(once) is None

@@ -57,50 +57,44 @@ def _rate(k: int, n: int) -> tuple[float | None, list[float] | None]:
     return k / n, [lo, hi]
 
 
-def _sample_rates(fin: dict[Unit, FinalAnswer], outcomes: dict[Unit, bool]) -> dict[str, tuple[float, int]]:
-    """Per sample with at least one ok answer: (pass rate over its ok epochs, ok epochs)."""
+def _ok_outcomes(fin: dict[Unit, FinalAnswer], outcomes: dict[Unit, bool]) -> dict[str, list[bool]]:
+    """Per sample answered ok at least once: whether each of its ok answers (one per epoch) passed.
+    The one reading behind a runner's pass-rate interval, its flakiness and the verdict's pairs."""
     got: dict[str, list[bool]] = defaultdict(list)
     for u, a in fin.items():
         if a.status == "ok":
             got[u[0]].append(bool(outcomes.get(u)))
-    return {sid: (sum(v) / len(v), len(v)) for sid, v in got.items()}
+    return dict(got)
 
 
-def _clustered_rate(ok_units: list[Unit], outcomes: dict[Unit, bool]) -> tuple[float | None, list[float] | None]:
-    """Pass rate of these ok answers with a 95% interval: Wilson when each sample was answered once; with
-    epochs, the answers of one sample are not independent, so the interval is the cluster-robust one of a
-    ratio estimator over samples (Σ passed ÷ Σ answered, variance n/(n−1) Σ (passed_i − r·answered_i)² / (Σ answered)²)."""
-    per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for u in ok_units:
-        per[u[0]][0] += bool(outcomes.get(u))
-        per[u[0]][1] += 1
-    k, n = sum(p for p, _ in per.values()), len(ok_units)
-    if n == 0 or all(a == 1 for _, a in per.values()):
+def _clustered_rate(per: dict[str, list[bool]]) -> tuple[float | None, list[float] | None]:
+    """Pass rate of these samples' ok answers with a 95% interval: Wilson when each sample was answered once;
+    with epochs, the answers of one sample are not independent, so the interval is the cluster-robust one of a
+    ratio estimator over samples (Σ passed ÷ Σ answered, variance m/(m−1) Σ (passed_i − r·answered_i)² / (Σ answered)²,
+    m samples)."""
+    k, n = sum(sum(v) for v in per.values()), sum(len(v) for v in per.values())
+    if n == 0 or all(len(v) == 1 for v in per.values()):
         return _rate(k, n)
     r, m = k / n, len(per)
     if m < 2:
         return r, [0.0, 1.0]
-    var = m / (m - 1) * sum((p - r * a) ** 2 for p, a in per.values()) / n**2
+    var = m / (m - 1) * sum((sum(v) - r * len(v)) ** 2 for v in per.values()) / n**2
     half = z_two_sided(0.95) * var**0.5
     return r, [max(0.0, r - half), min(1.0, r + half)]
 
 
-def _flakiness(fin: dict[Unit, FinalAnswer], outcomes: dict[Unit, bool]) -> Flakiness | None:
+def _flakiness(per: dict[str, list[bool]]) -> Flakiness | None:
     """Within-sample disagreement over the samples answered ok more than once; None when none was."""
-    got: dict[str, list[bool]] = defaultdict(list)
-    for u, a in fin.items():
-        if a.status == "ok":
-            got[u[0]].append(bool(outcomes.get(u)))
-    repeated = {sid: v for sid, v in got.items() if len(v) > 1}
+    repeated = [v for v in per.values() if len(v) > 1]
     if not repeated:
         return None
-    mixed = sum(1 for v in repeated.values() if 0 < sum(v) < len(v))
+    mixed = sum(1 for v in repeated if 0 < sum(v) < len(v))
 
     def agree(v: list[bool]) -> float:  # the chance two of its epochs, drawn without replacement, agree
         k, a = sum(v), len(v)
         return (k * (k - 1) + (a - k) * (a - k - 1)) / (a * (a - 1))
 
-    return Flakiness(samples=len(repeated), mixed=mixed, agreement=sum(agree(v) for v in repeated.values()) / len(repeated))
+    return Flakiness(samples=len(repeated), mixed=mixed, agreement=sum(agree(v) for v in repeated) / len(repeated))
 
 
 def _sentence(v: VerdictResult, cost: str) -> str:
@@ -184,6 +178,7 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
     usage = {r.runner: r for r in store.usage_by_runner(run_id)}
 
     runners: list[RunnerSummary] = []
+    per_sample_ok: dict[str, dict[str, list[bool]]] = {}  # runner -> sample -> passed, per ok answer
     for row in rr:
         name = row.runner
         prof = profiles[name]
@@ -211,14 +206,15 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
             cost_total = None  # known only at a volume: set from the projection below
         else:
             cost_total = _cost(p, u.tokens) if name in usage else 0.0
-        rate, ci = _clustered_rate([u for u, a in fin.items() if a.status == "ok"], outcomes[name])
+        per = per_sample_ok[name] = _ok_outcomes(fin, outcomes[name])
+        rate, ci = _clustered_rate(per)
         runners.append(
             RunnerSummary(
                 name=name, provider=row.provider, model=row.model, simulated=bool(row.simulated),
                 role="reference" if name == ref else "candidate", samples=n_samples, answered=answered, completed=completed,
                 errors=planned - answered, statuses=dict(statuses), pass_rate=rate, pass_rate_ci=ci,
                 completion_rate=completed / planned if planned else 0.0, attempts=int(u.attempts),
-                epochs=int(epochs_asked.get(name, 1)), answers_planned=planned, flakiness=_flakiness(fin, outcomes[name]),
+                epochs=int(epochs_asked.get(name, 1)), answers_planned=planned, flakiness=_flakiness(per),
                 requests_sent=row.requests_sent, requests_reused=row.requests_reused, stopped_reason=row.stopped_reason,
                 input_tokens=None if unknown else int(u.inp), output_tokens=None if unknown else int(u.outp), tokens_unknown=unknown, cost_total_usd=cost_total,
                 cost_per_completed_task_usd=cost_total / completed if cost_total is not None and completed else None,
@@ -236,23 +232,25 @@ def analyse(store: Store, run_id: str, suite: Suite | None = None, price_overrid
         name = row.runner
         for cat in cats:
             ids = [sid for sid, s in samples.items() if s.category == cat]
-            ans = [u for u, a in finals[name].items() if a.status == "ok" and samples[u[0]].category == cat]
-            comp = sum(1 for u in ans if outcomes[name].get(u))
-            rate, ci = _clustered_rate(ans, outcomes[name])
+            mine = {sid: v for sid, v in per_sample_ok[name].items() if samples[sid].category == cat}
+            rate, ci = _clustered_rate(mine)
             categories.append(
-                CategoryResult(runner=name, category=cat, samples=len(ids), answered=len(ans), completed=comp, pass_rate=rate, pass_rate_ci=ci, small=len({u[0] for u in ans}) < SMALL_CATEGORY)
+                CategoryResult(
+                    runner=name, category=cat, samples=len(ids), answered=sum(len(v) for v in mine.values()), completed=sum(sum(v) for v in mine.values()),
+                    pass_rate=rate, pass_rate_ci=ci, small=len(mine) < SMALL_CATEGORY,
+                )
             )
-    rates = {name: _sample_rates(finals[name], outcomes[name]) for name in finals}
 
     def pairs(cand: str, cat: str | None) -> tuple[list[tuple[float, float]], bool]:
         """Per sample both answered ok at least once: the two pass rates over their ok epochs; and whether any was repeated."""
         out, repeated = [], False
-        mine, theirs = rates.get(cand, {}), rates.get(ref, {})
+        mine, theirs = per_sample_ok.get(cand, {}), per_sample_ok.get(ref, {})
         for sid, s in samples.items():
             if (cat is not None and s.category != cat) or sid not in mine or sid not in theirs:
                 continue
-            out.append((mine[sid][0], theirs[sid][0]))
-            repeated = repeated or mine[sid][1] > 1 or theirs[sid][1] > 1
+            a, b = mine[sid], theirs[sid]
+            out.append((sum(a) / len(a), sum(b) / len(b)))
+            repeated = repeated or len(a) > 1 or len(b) > 1
         return out, repeated
 
     per_sample = _per_sample(store, run_id, finals, outcomes, pricing)
