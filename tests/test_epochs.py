@@ -214,3 +214,13 @@ def test_pass_rate_interval_and_flakiness_by_hand() -> None:
     once = {f"s{i}": [i % 3 == 0] for i in range(10)}
     assert _clustered_rate(once) == (0.4, list(wilson(4, 10)))
     assert _flakiness(once) is None
+
+
+def test_no_disagreement_plans_the_same_with_or_without_epochs() -> None:
+    """All d_i = 0 is Tango's b = c = 0 case: both verdicts ask for the same fewest agreeing pairs."""
+    from evals.stats.noninferiority import verdict
+    from evals.stats.paired import gap_from_counts
+
+    single = verdict(gap_from_counts(0, 0, 40), 0.05)
+    means = mean_verdict([0.0] * 40, 0.05).verdict
+    assert single.too_few and means.reason == single.reason and means.extra_samples_needed == single.extra_samples_needed

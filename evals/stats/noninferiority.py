@@ -81,16 +81,24 @@ def verdict(gap: PairedGap, margin: float = 0.05, power: float = 0.8) -> Verdict
     name = decide(float(tango_z(gap.b, gap.c, n, -margin)), crit)
     if name != "inconclusive" and n >= floor:
         return Verdict(name, margin, ci, crit, floor, None)
-    needed: int | None
-    if gap.b + gap.c == 0:
-        agree = max(floor, n + 1)
-        while float(tango_z(0, 0, agree, -margin)) <= critical_value(agree, margin, conf):
+    return _inconclusive(n, margin, ci, crit, floor, _needed(n, margin, gap.gap, gap.discordance, conf, power))
+
+
+def _needed(n: int, margin: float, gap: float, discordance: float, confidence: float, power: float) -> int | None:
+    """Paired samples likely to settle an inconclusive verdict (see `verdict`): with no disagreement yet,
+    the fewest at which agreeing on all of them would; none at a gap of exactly −margin; else Nam's formula."""
+    if discordance == 0:
+        agree = max(min_samples(margin, confidence), n + 1)
+        while float(tango_z(0, 0, agree, -margin)) <= critical_value(agree, margin, confidence):
             agree += 1
-        needed = agree
-    elif math.isclose(gap.gap + margin, 0.0, abs_tol=1e-12):
-        needed = None
-    else:
-        needed = score_n(margin, gap.gap, gap.discordance, alpha=1 - conf, power=power)
+        return agree
+    if math.isclose(gap + margin, 0.0, abs_tol=1e-12):
+        return None
+    return score_n(margin, gap, discordance, alpha=1 - confidence, power=power)
+
+
+def _inconclusive(n: int, margin: float, ci: tuple[float, float], crit: float, floor: int, needed: int | None) -> Verdict:
+    """Below the badge minimum, "too few samples" with about how many are needed; else the straddle."""
     if n < floor:
         about = max(floor, needed or 0)
         return Verdict("inconclusive", margin, ci, crit, floor, about - n, f"too few samples ({n}, needed about {about})")
@@ -131,15 +139,4 @@ def mean_verdict(d: Sequence[float], margin: float = 0.05, confidence: float = 0
     if name != "inconclusive" and n >= floor:
         return MeanVerdict(gap, Verdict(name, margin, ci, crit, floor, None), p)
     spread = min(1.0, max(sum(x * x for x in d) / n, abs(gap)))
-    needed: int | None
-    if math.isclose(gap + margin, 0.0, abs_tol=1e-12):
-        needed = None
-    elif spread == 0:
-        needed = max(floor, n + 1)
-    else:
-        needed = score_n(margin, gap, spread, alpha=1 - confidence, power=power)
-    if n < floor:
-        about = max(floor, needed or 0)
-        return MeanVerdict(gap, Verdict("inconclusive", margin, ci, crit, floor, about - n, f"too few samples ({n}, needed about {about})"), p)
-    extra = None if needed is None else max(needed - n, 1)
-    return MeanVerdict(gap, Verdict("inconclusive", margin, ci, crit, floor, extra, "the interval straddles the margin"), p)
+    return MeanVerdict(gap, _inconclusive(n, margin, ci, crit, floor, _needed(n, margin, gap, spread, confidence, power)), p)
