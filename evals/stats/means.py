@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from fractions import Fraction
 
 import numpy as np
 from scipy.optimize import brentq
@@ -126,8 +127,6 @@ def score_interval(d: Sequence[float], critical: float) -> tuple[float, float]:
 
 def _scale(d: Sequence[float], max_denominator: int = 720) -> tuple[np.ndarray, int]:
     """d as integers over the smallest common denominator L (differences of k/K pass rates)."""
-    from fractions import Fraction
-
     fr = [Fraction(float(x)).limit_denominator(max_denominator) for x in d]
     lcm = 1
     for f in fr:
@@ -145,7 +144,6 @@ def sign_flip_drop_p(d: Sequence[float]) -> float:
     mags = Counter(int(abs(x)) for x in ints if x != 0)
     if not mags:
         return 1.0
-    total = int(sum(m * c for m, c in mags.items()))
     dist = np.zeros(1)
     dist[0] = 1.0
     offset = 0  # index 0 of `dist` is the sum -offset
@@ -156,5 +154,4 @@ def sign_flip_drop_p(d: Sequence[float]) -> float:
         dist = np.clip(fftconvolve(dist, kernel), 0.0, None) if dist.size * kernel.size > 4_000_000 else np.convolve(dist, kernel)
         offset += m * c
     observed = int(ints.sum())
-    assert dist.size == 2 * total + 1
     return float(min(1.0, dist[: observed + offset + 1].sum() * (1 + 1e-12)))
