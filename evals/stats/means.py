@@ -125,13 +125,11 @@ def score_interval(d: Sequence[float], critical: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _scale(d: Sequence[float], max_denominator: int = 720) -> tuple[np.ndarray, int]:
+def _scale(d: Sequence[float], max_denominator: int = 720) -> np.ndarray:
     """d as integers over the smallest common denominator L (differences of k/K pass rates)."""
     fr = [Fraction(float(x)).limit_denominator(max_denominator) for x in d]
-    lcm = 1
-    for f in fr:
-        lcm = lcm * f.denominator // math.gcd(lcm, f.denominator)
-    return np.array([int(f * lcm) for f in fr], dtype=np.int64), lcm
+    lcm = math.lcm(*(f.denominator for f in fr))
+    return np.array([int(f * lcm) for f in fr], dtype=np.int64)
 
 
 def sign_flip_drop_p(d: Sequence[float]) -> float:
@@ -140,7 +138,7 @@ def sign_flip_drop_p(d: Sequence[float]) -> float:
     P(Σ s_i |d_i| <= Σ d_i) over independent fair signs s_i; the sum's null distribution is
     built by convolving, per distinct |d|, the binomial count of positive signs. With d in
     {−1, 0, 1} this is the exact one-sided McNemar test. 1.0 with no non-zero difference."""
-    ints, _ = _scale(d)
+    ints = _scale(d)
     mags = Counter(int(abs(x)) for x in ints if x != 0)
     if not mags:
         return 1.0
