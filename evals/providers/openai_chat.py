@@ -6,7 +6,9 @@ simulated runners that speak the OpenAI protocol. Always streams with
 `stream_options.include_usage` so time to first token and token counts both
 come from the server. The SDK's responses are read as the lean client reads
 the wire (evals.providers.openai_wire); `evals.providers.stream.drive` times
-the events and decides the status.
+the events and decides the status. Dumping a chunk to a dict for that costs
+about 6 us (the SDK's own validation of it, 9 us): some 0.15 ms of the SDK
+path's ~6 ms of CPU per streamed request.
 """
 
 from __future__ import annotations
